@@ -1,0 +1,173 @@
+"""One reconcile pass: fetch → load → read → plan → (guard → apply), each phase named in logs.
+
+The engine orchestrates; it does no I/O of its own beyond reading the checked-out desired-state
+folder. The Git source, AWS and everything else it touches are adapters passed in, so tests and
+the CLI drive the same code.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from reconciler.adapters.aws.applying import apply_plan
+from reconciler.adapters.aws.clients import AwsClients
+from reconciler.adapters.aws.reading import read_live_state
+from reconciler.adapters.source import Checkout, GitSource
+from reconciler.errors import InvalidRevisionError, Problem
+from reconciler.model.loading import Documents, load_documents
+from reconciler.model.resolving import DesiredState, live_directory, resolve
+from reconciler.model.state import LiveState
+from reconciler.planning.diffing import plan
+from reconciler.planning.guards import check_deletion_guard, deletion_guard_violations
+from reconciler.planning.outcomes import Outcome
+from reconciler.planning.plans import Plan
+
+log = structlog.get_logger("reconciler.engine")
+
+_MAX_FILE_BYTES = 5 * 1024 * 1024
+"""A desired-state file larger than this is refused unread (no sane file is this big)."""
+
+
+def read_folder(folder: Path) -> dict[str, bytes]:
+    """Every ``*.json`` file under ``folder``, keyed by its POSIX path relative to ``folder``.
+
+    Raises ``InvalidRevisionError`` when ``folder`` does not exist or a file is too large.
+    """
+    if not folder.is_dir():
+        raise InvalidRevisionError(
+            [
+                Problem(
+                    file=str(folder),
+                    path="$",
+                    rule="missing_folder",
+                    message="the desired-state folder does not exist",
+                )
+            ]
+        )
+    files: dict[str, bytes] = {}
+    problems = []
+    for path in sorted(folder.rglob("*.json")):
+        relative = path.relative_to(folder).as_posix()
+        if path.stat().st_size > _MAX_FILE_BYTES:
+            problems.append(
+                Problem(
+                    file=relative,
+                    path="$",
+                    rule="file_size",
+                    message=f"larger than {_MAX_FILE_BYTES} bytes",
+                )
+            )
+            continue
+        files[relative] = path.read_bytes()
+    if problems:
+        raise InvalidRevisionError(problems)
+    return files
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Revision:
+    """A checked-out revision: ``revision`` is the commit SHA, ``folder`` the desired state."""
+
+    revision: str | None
+    folder: Path
+
+
+def checkout(source: GitSource) -> Revision:
+    """Fetch ``source`` and return the revision to reconcile (raises ``SourceError``)."""
+    checked_out: Checkout = source.fetch()
+    return Revision(revision=checked_out.revision, folder=checked_out.path)
+
+
+def load(revision: Revision) -> Documents:
+    """Load and validate the files of ``revision`` (raises ``InvalidRevisionError``)."""
+    return load_documents(read_folder(revision.folder))
+
+
+def resolve_against(documents: Documents, live: LiveState) -> DesiredState:
+    """Resolve ``documents`` against ``live`` (raises ``InvalidRevisionError``)."""
+    return resolve(
+        documents,
+        live_directory(
+            accounts=live.accounts,
+            user_names=live.state.users.keys(),
+            group_names=live.state.groups.keys(),
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassResult:
+    """Everything one pass produced, for rendering and reports.
+
+    ``outcome`` is None for a plan-only pass; ``seconds`` is the pass's wall time;
+    ``guard_violations`` says why the deletion guard would refuse the plan (empty when not).
+    """
+
+    pass_id: str
+    revision: str | None
+    desired: DesiredState
+    live: LiveState
+    plan: Plan
+    outcome: Outcome | None = None
+    seconds: float = 0.0
+    account_names: Mapping[str, str] = field(default_factory=dict)
+    guard_violations: tuple[str, ...] = ()
+
+
+def reconcile(
+    *,
+    revision: Revision,
+    aws: AwsClients,
+    apply: bool,
+    allow_deletions: bool = False,
+    instance_arn: str | None = None,
+) -> PassResult:
+    """Run one pass on ``revision``: load, read live state, plan, and with ``apply`` apply.
+
+    Raises ``InvalidRevisionError`` (nothing read or written beyond what validation needs),
+    ``PlanRefusedError`` when the deletion guard refuses the plan (nothing written), and
+    ``AwsError`` when reading fails. Failures of individual operations during apply are not
+    raised: they are in ``PassResult.outcome``.
+    """
+    pass_id = uuid.uuid4().hex[:12]
+    started = time.monotonic()
+    bound = log.bind(pass_id=pass_id, revision=revision.revision)
+    bound.info("pass.started", phase="load", apply=apply)
+    documents = load(revision)
+    bound.info("pass.phase", phase="read")
+    live = read_live_state(aws, instance_arn=instance_arn)
+    desired = resolve_against(documents, live)
+    bound.info("pass.phase", phase="plan")
+    the_plan = plan(desired, live, revision=revision.revision)
+    account_names = {account.id: account.name for account in live.accounts.values()}
+    guard = desired.config.deletion_guard
+    violations = () if allow_deletions else tuple(deletion_guard_violations(the_plan, live, guard))
+    outcome = None
+    if apply and not the_plan.is_empty:
+        check_deletion_guard(the_plan, live, guard, allow_deletions=allow_deletions)
+        bound.info("pass.phase", phase="apply", operations=len(the_plan.operations))
+        outcome = apply_plan(aws, the_plan, live)
+    seconds = time.monotonic() - started
+    bound.info(
+        "pass.finished",
+        changes=the_plan.summary(),
+        outcome=outcome.counts() if outcome else None,
+        seconds=round(seconds, 3),
+    )
+    return PassResult(
+        pass_id=pass_id,
+        revision=revision.revision,
+        desired=desired,
+        live=live,
+        plan=the_plan,
+        outcome=outcome,
+        seconds=seconds,
+        account_names=account_names,
+        guard_violations=violations,
+    )

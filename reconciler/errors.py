@@ -1,0 +1,94 @@
+"""The reconciler's error tree.
+
+Every failure the reconciler reports is one of these; adapters translate the errors of the
+systems they own (botocore, GitPython) once, at their boundary, with ``raise ... from exc``.
+The tree splits what a later pass may fix by itself from what needs a person::
+
+    ReconcilerError
+    ├── InvalidRevisionError          the desired state is invalid: nothing is applied
+    ├── SourceError                   the Git repository could not be read
+    ├── PlanRefusedError              a safety rule refuses the plan (deletion guard)
+    └── AwsError                      an AWS call failed, after botocore's retries
+        ├── TemporaryAwsError         throttling, 5xx, timeouts, conflicts: retry later
+        └── PermanentAwsError         access denied, validation, not found: stop and report
+
+``TemporaryAwsError`` and ``SourceError`` are worth retrying on the next pass;
+``InvalidRevisionError``, ``PlanRefusedError`` and ``PermanentAwsError`` are not, until the
+revision or the live state changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Base class of every error the reconciler raises on purpose."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One thing wrong with a revision of the desired state.
+
+    ``file`` is relative to the desired-state folder (``permission-sets/Admin.json``); ``path``
+    is a JSONPath into that file (``$.assignments[2].accounts[0]``), ``$`` for the whole
+    file; ``rule`` is a short identifier of the rule broken (``max_length``, ``unknown_user``),
+    stable for machines; ``message`` says what is wrong in words a person can act on.
+    ``line`` and ``column`` (1-based) are set for JSON syntax errors.
+    """
+
+    file: str
+    path: str
+    rule: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message} [{self.rule}]"
+
+
+class InvalidRevisionError(ReconcilerError):
+    """The desired state at one revision is invalid; it is refused whole.
+
+    ``problems`` holds every problem found, not just the first.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the desired state")
+
+
+class SourceError(ReconcilerError):
+    """The Git repository, ref or sub-path could not be read (temporary until proven otherwise)."""
+
+
+class PlanRefusedError(ReconcilerError):
+    """A safety rule refuses the plan; the message says which rule and how to allow it."""
+
+
+class AwsError(ReconcilerError):
+    """An AWS call failed after botocore's own retries.
+
+    ``operation`` is the API operation (``CreateAccountAssignment``), ``code`` the AWS error
+    code (``ConflictException``) and ``reason`` AWS's message.
+    """
+
+    def __init__(self, *, operation: str, code: str, reason: str) -> None:
+        self.operation = operation
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{operation}: {code}: {reason}")
+
+
+class TemporaryAwsError(AwsError):
+    """Throttling, server errors, timeouts, conflicts: a later attempt may succeed."""
+
+
+class PermanentAwsError(AwsError):
+    """Access denied, validation, not found: retrying the same call will fail the same way."""

@@ -1,0 +1,462 @@
+"""Pydantic models of the desired-state files, one model per file kind.
+
+The folder layout (see the README for a full example)::
+
+    reconciler.json              ReconcilerFile: scope, pruning, protected names, deletion guard
+    users.json                   UsersFile:       {"users": [User, ...]}
+    groups.json                  GroupsFile:      {"groups": [Group, ...]}
+    permission-sets/<Name>.json  PermissionSetFile (one permission set per file)
+    assignments.json             AssignmentsFile: {"assignments": [Assignment, ...]}
+
+Every model forbids unknown keys (a misspelt key is an error, never silently ignored) and allows
+a ``$schema`` key so editors can validate with the JSON Schema generated from these models.
+Field rules follow ``reconciler.model.limits``; a broken rule raises a ``PydanticCustomError``
+whose type is the stable rule identifier reported to the user.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from reconciler.model import limits
+from reconciler.model.state import MANAGED_TAG_KEY
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class _File(_Document):
+    schema_: str | None = Field(default=None, alias="$schema")
+
+
+def _rule_error(
+    rule: str, template: str, context: Mapping[str, Any] | None = None
+) -> PydanticCustomError:
+    """A ``PydanticCustomError`` of type ``rule`` (the rule identifier reported to the user).
+
+    The message is ``template`` formatted with ``str.format`` here, because pydantic's own
+    formatting knows neither conversions (``{value!r}``) nor escaped braces (``{{``).
+    """
+    return PydanticCustomError(rule, template.format(**(context or {})))
+
+
+def _pattern(
+    pattern: Any, *, rule: str, what: str, max_length: int | None = None
+) -> AfterValidator:
+    def check(value: str) -> str:
+        if max_length is not None and len(value) > max_length:
+            raise _rule_error(
+                "max_length",
+                "{what} is {length} characters long; AWS allows at most {limit}",
+                {"what": what, "length": len(value), "limit": max_length},
+            )
+        if not limits.full_match(pattern, value):
+            raise _rule_error(
+                rule,
+                "{what} {value!r} is not allowed: {why}",
+                {
+                    "what": what,
+                    "value": value,
+                    "why": _PATTERN_HELP.get(rule, "it does not match AWS's pattern"),
+                },
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+_PATTERN_HELP = {
+    "permission_set_name": "use 1 to 32 of A-Z a-z 0-9 and + = , . @ _ - (no spaces)",
+    "description": "use Latin-1 printable characters only (no emoji or other Unicode)",
+    "relay_state": "use letters, digits, spaces and URL punctuation only",
+    "user_name": "use no whitespace; letters, digits, symbols and punctuation only",
+    "identity_string": "use letters, digits, symbols, punctuation and spaces only",
+    "policy_name": "use A-Z a-z 0-9 and + = , . @ _ - only",
+    "policy_path": "a path starts and ends with '/', e.g. '/' or '/team/'",
+    "tag": "use letters, digits, spaces and _ . : / = + - @ only",
+    "account": "name an account by its name or its 12-digit id",
+}
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+PermissionSetName = Annotated[
+    str,
+    Field(min_length=1),
+    _pattern(
+        limits.PERMISSION_SET_NAME,
+        rule="permission_set_name",
+        what="permission set name",
+        max_length=limits.PERMISSION_SET_NAME_MAX,
+    ),
+]
+UserName = Annotated[
+    str,
+    Field(min_length=1),
+    _pattern(limits.USER_NAME, rule="user_name", what="user name", max_length=limits.USER_NAME_MAX),
+]
+IdentityString = Annotated[
+    str,
+    Field(min_length=1),
+    _pattern(
+        limits.IDENTITY_STRING,
+        rule="identity_string",
+        what="value",
+        max_length=limits.IDENTITY_STRING_MAX,
+    ),
+]
+GroupName = IdentityString
+
+
+def _check_email(value: str) -> str:
+    local, at, domain = value.partition("@")
+    if not at or not local or "." not in domain or any(char.isspace() for char in value):
+        raise _rule_error(
+            "email", "{value!r} is not an email address (name@example.com)", {"value": value}
+        )
+    return value
+
+
+Email = Annotated[IdentityString, AfterValidator(_check_email)]
+
+
+class User(_Document):
+    """A user in the identity store (identitystore ``CreateUser``)."""
+
+    user_name: UserName
+    display_name: IdentityString
+    given_name: IdentityString
+    family_name: IdentityString
+    email: Email | None = None
+
+    @field_validator("user_name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.lower() in limits.RESERVED_USER_NAMES:
+            raise _rule_error(
+                "reserved_user_name",
+                "user name {value!r} is reserved by AWS (Administrator and AWSAdministrators "
+                "cannot be used)",
+                {"value": value},
+            )
+        return value
+
+
+class UsersFile(_File):
+    """``users.json``."""
+
+    users: list[User] = Field(default_factory=list)
+
+
+class Group(_Document):
+    """A group in the identity store, with the user names of its members."""
+
+    name: GroupName
+    description: IdentityString | None = None
+    members: list[UserName] = Field(default_factory=list)
+
+
+class GroupsFile(_File):
+    """``groups.json``."""
+
+    groups: list[Group] = Field(default_factory=list)
+
+
+class CustomerManagedPolicy(_Document):
+    """A customer-managed policy reference: an IAM policy expected in every target account."""
+
+    name: Annotated[
+        str,
+        Field(min_length=1),
+        _pattern(
+            limits.POLICY_NAME,
+            rule="policy_name",
+            what="policy name",
+            max_length=limits.POLICY_NAME_MAX,
+        ),
+    ]
+    path: Annotated[
+        str,
+        _pattern(
+            limits.POLICY_PATH,
+            rule="policy_path",
+            what="policy path",
+            max_length=limits.POLICY_PATH_MAX,
+        ),
+    ] = "/"
+
+
+def _check_managed_policy_arn(value: str) -> str:
+    if limits.full_match(limits.MANAGED_POLICY_ARN, value):
+        if len(value) > limits.MANAGED_POLICY_ARN_MAX:
+            raise _rule_error("max_length", "policy ARN is too long", {})
+        return value
+    customer = limits.CUSTOMER_POLICY_ARN.fullmatch(value)
+    if customer is not None:
+        path = customer.group(2) or ""
+        raise _rule_error(
+            "customer_policy_as_managed",
+            "{value!r} is a customer-managed policy (its ARN names an account); list it under "
+            'customer_managed_policies as {{"name": {name}, "path": {path}}}',
+            {
+                "value": value,
+                "name": json.dumps(customer.group(3)),
+                "path": json.dumps(f"{path}/"),
+            },
+        )
+    raise _rule_error(
+        "managed_policy_arn",
+        "{value!r} is not an AWS managed policy ARN (arn:aws:iam::aws:policy/[path/]Name)",
+        {"value": value},
+    )
+
+
+ManagedPolicyArn = Annotated[str, AfterValidator(_check_managed_policy_arn)]
+
+
+class PermissionsBoundary(_Document):
+    """A permissions boundary: one of ``managed_policy_arn`` or ``customer_managed_policy``."""
+
+    managed_policy_arn: ManagedPolicyArn | None = None
+    customer_managed_policy: CustomerManagedPolicy | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PermissionsBoundary:
+        if (self.managed_policy_arn is None) == (self.customer_managed_policy is None):
+            raise _rule_error(
+                "boundary_one_of",
+                "a permissions boundary names exactly one of managed_policy_arn or "
+                "customer_managed_policy",
+                {},
+            )
+        return self
+
+
+def _check_session_duration(value: str) -> str:
+    seconds = limits.duration_seconds(value)
+    if seconds is None:
+        raise _rule_error(
+            "iso8601_duration",
+            "session duration {value!r} is not an ISO-8601 duration; write hours and minutes "
+            "like 'PT1H', 'PT4H' or 'PT1H30M'",
+            {"value": value},
+        )
+    if not limits.SESSION_MIN_SECONDS <= seconds <= limits.SESSION_MAX_SECONDS:
+        raise _rule_error(
+            "session_duration_range",
+            "session duration {value!r} is outside what AWS allows: PT1H to PT12H",
+            {"value": value},
+        )
+    return value
+
+
+def _check_tags(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > limits.TAGS_MAX:
+        raise _rule_error(
+            "too_many_tags",
+            "{count} tags; AWS allows at most {limit}",
+            {"count": len(value), "limit": limits.TAGS_MAX},
+        )
+    for key, tag_value in value.items():
+        if not 1 <= len(key) <= limits.TAG_KEY_MAX or not limits.full_match(limits.TAG_KEY, key):
+            raise _rule_error(
+                "tag",
+                "tag key {key!r} is not allowed: {why}",
+                {"key": key, "why": _PATTERN_HELP["tag"] + ", 1 to 128 characters"},
+            )
+        if key.lower().startswith("aws:"):
+            raise _rule_error(
+                "tag_reserved",
+                "tag key {key!r} uses the prefix 'aws:', reserved by AWS",
+                {"key": key},
+            )
+        if key == MANAGED_TAG_KEY:
+            raise _rule_error(
+                "tag_reserved",
+                "tag key {key!r} is set by the reconciler itself to mark what it manages",
+                {"key": key},
+            )
+        if len(tag_value) > limits.TAG_VALUE_MAX or not limits.full_match(
+            limits.TAG_VALUE, tag_value
+        ):
+            raise _rule_error(
+                "tag",
+                "value of tag {key!r} is not allowed: {why}",
+                {"key": key, "why": _PATTERN_HELP["tag"] + ", at most 256 characters"},
+            )
+    return value
+
+
+class PermissionSetFile(_File):
+    """``permission-sets/<Name>.json``: one permission set (sso-admin ``CreatePermissionSet`` and
+    the policy calls that complete it)."""
+
+    name: PermissionSetName
+    description: (
+        Annotated[
+            str,
+            Field(min_length=1),
+            _pattern(
+                limits.DESCRIPTION,
+                rule="description",
+                what="description",
+                max_length=limits.DESCRIPTION_MAX,
+            ),
+        ]
+        | None
+    ) = None
+    session_duration: Annotated[str, AfterValidator(_check_session_duration)] = "PT1H"
+    relay_state: (
+        Annotated[
+            str,
+            Field(min_length=1),
+            _pattern(
+                limits.RELAY_STATE,
+                rule="relay_state",
+                what="relay state",
+                max_length=limits.RELAY_STATE_MAX,
+            ),
+        ]
+        | None
+    ) = None
+    managed_policies: list[ManagedPolicyArn] = Field(default_factory=list)
+    customer_managed_policies: list[CustomerManagedPolicy] = Field(default_factory=list)
+    inline_policy: dict[str, Any] | None = None
+    permissions_boundary: PermissionsBoundary | None = None
+    tags: Annotated[dict[str, str], AfterValidator(_check_tags)] = Field(default_factory=dict)
+
+    @field_validator("inline_policy")
+    @classmethod
+    def _inline_policy_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        characters, non_whitespace = limits.inline_policy_sizes(value)
+        if characters > limits.INLINE_POLICY_MAX:
+            raise _rule_error(
+                "inline_policy_size",
+                "inline policy is {count} characters as sent to AWS; AWS allows at most {limit}",
+                {"count": characters, "limit": limits.INLINE_POLICY_MAX},
+            )
+        if non_whitespace > limits.INLINE_POLICY_NON_WHITESPACE_MAX:
+            raise _rule_error(
+                "inline_policy_size",
+                "inline policy has {count} non-whitespace characters; AWS allows at most {limit}",
+                {"count": non_whitespace, "limit": limits.INLINE_POLICY_NON_WHITESPACE_MAX},
+            )
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        if not limits.full_match(limits.INLINE_POLICY, text):
+            outside = sorted({char for char in text if not limits.INLINE_POLICY.fullmatch(char)})
+            raise _rule_error(
+                "inline_policy_characters",
+                "inline policy holds {chars}, outside the Latin-1 characters AWS accepts in a "
+                "permission set's policy document",
+                {"chars": ", ".join(f"{char!r} (U+{ord(char):04X})" for char in outside)},
+            )
+        if "Statement" not in value:
+            raise _rule_error("inline_policy_statement", "an inline policy needs a 'Statement'", {})
+        return value
+
+    @model_validator(mode="after")
+    def _policy_count(self) -> PermissionSetFile:
+        count = len(self.managed_policies) + len(self.customer_managed_policies)
+        if count > limits.POLICIES_MAX:
+            raise _rule_error(
+                "too_many_policies",
+                "{count} managed and customer-managed policies; a role can hold at most {limit}",
+                {"count": count, "limit": limits.POLICIES_MAX},
+            )
+        return self
+
+
+AccountRef = Annotated[str, Field(min_length=1, max_length=limits.ACCOUNT_NAME_MAX)]
+
+
+class Assignment(_Document):
+    """Grant ``permission_set`` to each of ``groups`` and ``users`` in each of ``accounts``.
+
+    Accounts are named by their Organizations account name or their 12-digit id.
+    """
+
+    permission_set: PermissionSetName
+    groups: list[GroupName] = Field(default_factory=list)
+    users: list[UserName] = Field(default_factory=list)
+    accounts: list[AccountRef] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_principal(self) -> Assignment:
+        if not self.groups and not self.users:
+            raise _rule_error("no_principal", "an assignment names at least one group or user", {})
+        return self
+
+
+class AssignmentsFile(_File):
+    """``assignments.json``."""
+
+    assignments: list[Assignment] = Field(default_factory=list)
+
+
+class Pruning(_Document):
+    """Which kinds the reconciler deletes when they are live but not declared.
+
+    Permission sets are pruned only when they carry the reconciler's managed-by tag (it created
+    or adopted them); assignments only for permission sets declared in the desired state;
+    memberships only of declared groups. Users and groups are not pruned unless enabled here.
+    """
+
+    users: bool = False
+    groups: bool = False
+    memberships: bool = True
+    permission_sets: bool = True
+    assignments: bool = True
+
+
+DEFAULT_PROTECTED_PERMISSION_SETS = ("AWSControlTower*", "AWSServiceCatalog*", "AWSReserved*")
+DEFAULT_PROTECTED_GROUPS = (
+    "AWSControlTower*",
+    "AWSSecurityAudit*",
+    "AWSLogArchive*",
+    "AWSAuditAccountAdmins",
+    "AWSServiceCatalogAdmins",
+    "AWSAccountFactory",
+)
+
+
+class Protected(_Document):
+    """Names (shell-style patterns) that are never deleted, whatever the desired state says.
+
+    The defaults cover what AWS Control Tower and AWS Service Catalog create.
+    """
+
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=lambda: list(DEFAULT_PROTECTED_GROUPS))
+    permission_sets: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PROTECTED_PERMISSION_SETS)
+    )
+
+
+class DeletionGuard(_Document):
+    """Refuse a plan that deletes more than ``max_deletions`` objects, or more than
+    ``max_fraction`` (0 to 1) of the managed objects of one kind, unless deletions are explicitly
+    allowed for that run (``--allow-deletions``). Guards against an emptied or truncated file."""
+
+    max_deletions: int = Field(default=20, ge=0)
+    max_fraction: float = Field(default=0.25, ge=0, le=1)
+
+
+class ReconcilerFile(_File):
+    """``reconciler.json``: what the reconciler manages and the safety rules it follows."""
+
+    prune: Pruning = Field(default_factory=Pruning)
+    protected: Protected = Field(default_factory=Protected)
+    deletion_guard: DeletionGuard = Field(default_factory=DeletionGuard)

@@ -1,0 +1,93 @@
+"""IAM policy documents compared as documents, not strings.
+
+Two documents that IAM evaluates the same way compare equal here, so that a policy whose keys
+are reordered, whose whitespace differs, or that AWS hands back re-serialized never produces a
+change. The canonical form follows the IAM JSON policy grammar
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html):
+
+- object keys are sorted (JSON objects are unordered);
+- ``Statement`` may be one object or a list of them: always a list, in a stable order
+  (statement order does not affect evaluation);
+- ``Action``, ``NotAction``, ``Resource``, ``NotResource`` and the values of each ``Principal``
+  and ``Condition`` entry may be a string or a list of strings: always a sorted list without
+  duplicates (the elements are sets in the grammar).
+
+Everything else (``Sid``, ``Effect``, ``Version``, string case) is kept as written: the canonical
+form only erases differences that the grammar defines as meaningless.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.model.state import PolicyDocument
+
+_SET_VALUED = frozenset({"Action", "NotAction", "Resource", "NotResource"})
+_SET_VALUED_MAPS = frozenset({"Principal", "NotPrincipal"})
+
+
+def _as_sorted_set(value: Any) -> Any:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return sorted(set(value))
+    return value
+
+
+def _canonical_statement(statement: Any) -> Any:
+    if not isinstance(statement, dict):
+        return statement
+    result: dict[str, Any] = {}
+    for key, value in statement.items():
+        if key in _SET_VALUED:
+            result[key] = _as_sorted_set(value)
+        elif key in _SET_VALUED_MAPS and isinstance(value, dict):
+            result[key] = {name: _as_sorted_set(ids) for name, ids in value.items()}
+        elif key == "Condition" and isinstance(value, dict):
+            result[key] = {
+                operator: (
+                    {name: _as_sorted_set(v) for name, v in entries.items()}
+                    if isinstance(entries, dict)
+                    else entries
+                )
+                for operator, entries in value.items()
+            }
+        else:
+            result[key] = value
+    return result
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_policy(document: Any) -> str:
+    """Return the canonical JSON text of an IAM policy document (a parsed JSON value).
+
+    The result is compact, key-sorted JSON; two documents IAM treats as the same give the same
+    text. A value that is not a policy-shaped object is canonicalized as plain JSON.
+    """
+    if not isinstance(document, dict):
+        return _dumps(document)
+    result = dict(document)
+    statements = result.get("Statement")
+    if statements is not None:
+        as_list = statements if isinstance(statements, list) else [statements]
+        canonical = [_canonical_statement(statement) for statement in as_list]
+        result["Statement"] = sorted(canonical, key=_dumps)
+    return _dumps(result)
+
+
+def policy_document(document: Any) -> PolicyDocument:
+    """A ``PolicyDocument`` from a parsed JSON value, keeping the written key order for AWS."""
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return PolicyDocument(canonical=canonical_policy(document), text=text)
+
+
+def parse_policy_text(text: str) -> PolicyDocument:
+    """Build a ``PolicyDocument`` from policy JSON text as AWS returns it.
+
+    Raises ``ValueError`` when ``text`` is not JSON.
+    """
+    return policy_document(json.loads(text))

@@ -1,0 +1,257 @@
+"""Desired state against live state: the plan of operations that converges them.
+
+Pure and proportional to the data: users, groups and permission sets are compared by key,
+memberships and assignments by set arithmetic on their keys, and attributes are diffed only for
+objects whose values differ.
+
+Order (so that no principal loses access in between and AWS's dependencies hold): create and
+update users and groups; add memberships; create and update permission sets; provision changed
+sets; create assignments; then delete assignments, permission sets, memberships, groups and
+users. A rename of a permission set is therefore create-new, assign-new, unassign-old,
+delete-old.
+
+Scope (``reconciler.json``): permission sets are deleted only when they carry the managed-by
+tag; assignments only of declared permission sets (or of sets being deleted); memberships only
+of declared groups; users and groups only when pruning them is enabled. Protected names are
+never deleted, nor are assignments of protected sets or to protected groups or users.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from reconciler.model.documents import ReconcilerFile
+from reconciler.model.loading import is_protected
+from reconciler.model.resolving import DesiredState
+from reconciler.model.state import (
+    AssignmentKey,
+    CustomerManagedPolicyRef,
+    LiveState,
+    Membership,
+    PermissionsBoundary,
+    PolicyDocument,
+    PrincipalType,
+)
+from reconciler.planning.plans import (
+    AddMembership,
+    AttributeChange,
+    CreateAssignment,
+    CreateGroup,
+    CreatePermissionSet,
+    CreateUser,
+    DeleteAssignment,
+    DeleteGroup,
+    DeletePermissionSet,
+    DeleteUser,
+    Operation,
+    Plan,
+    ProvisionPermissionSet,
+    RemoveMembership,
+    UpdateGroup,
+    UpdatePermissionSet,
+    UpdateUser,
+)
+
+T = TypeVar("T")
+
+# Attributes whose change does not need the set to be provisioned again: tags live on the
+# permission set only, not on the roles in the accounts.
+_NO_PROVISION_ATTRIBUTES = frozenset({"tags"})
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-ready rendering of an attribute value, stable in order."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, PolicyDocument):
+        return json.loads(value.text)
+    if isinstance(value, CustomerManagedPolicyRef):
+        return {"name": value.name, "path": value.path}
+    if isinstance(value, PermissionsBoundary):
+        if value.managed_policy_arn is not None:
+            return {"managed_policy_arn": value.managed_policy_arn}
+        return {"customer_managed_policy": _json_value(value.customer_managed_policy)}
+    if isinstance(value, frozenset | set):
+        return sorted((_json_value(item) for item in value), key=json.dumps)
+    if isinstance(value, Mapping):
+        return {str(key): _json_value(value[key]) for key in sorted(value)}
+    raise TypeError(f"no JSON rendering for {type(value).__name__}")
+
+
+def attribute_diff(live: Any, desired: Any) -> tuple[AttributeChange, ...]:
+    """The attributes in which two dataclass values of the same type differ, in field order."""
+    changes = []
+    for attribute in fields(desired):
+        old, new = getattr(live, attribute.name), getattr(desired, attribute.name)
+        if old == new:
+            continue
+        added: tuple[str, ...] = ()
+        removed: tuple[str, ...] = ()
+        if isinstance(new, frozenset):
+            added = tuple(sorted(str(item) for item in new - old))
+            removed = tuple(sorted(str(item) for item in old - new))
+        elif isinstance(new, Mapping):
+            added = tuple(sorted(f"{k}={v}" for k, v in new.items() if old.get(k) != v))
+            removed = tuple(sorted(f"{k}={v}" for k, v in old.items() if new.get(k) != v))
+        changes.append(
+            AttributeChange(
+                attribute=attribute.name,
+                old=_json_value(old),
+                new=_json_value(new),
+                added=added,
+                removed=removed,
+            )
+        )
+    return tuple(changes)
+
+
+def _compare(
+    desired: Mapping[str, T],
+    live: Mapping[str, T],
+) -> tuple[list[T], list[tuple[T, T]], list[str]]:
+    """(to create, (live, desired) pairs to update, names only live)."""
+    created = [desired[name] for name in sorted(desired.keys() - live.keys())]
+    updated = [
+        (live[name], desired[name])
+        for name in sorted(desired.keys() & live.keys())
+        if live[name] != desired[name]
+    ]
+    only_live = sorted(live.keys() - desired.keys())
+    return created, updated, only_live
+
+
+class _Scope:
+    """Answers what this revision may delete."""
+
+    def __init__(self, config: ReconcilerFile, desired: DesiredState, live: LiveState) -> None:
+        self.prune = config.prune
+        self.protected = config.protected
+        self.declared_sets = desired.state.permission_sets.keys()
+        self.live_sets = live.state.permission_sets
+
+    def user_protected(self, name: str) -> bool:
+        return is_protected(name, self.protected.users)
+
+    def group_protected(self, name: str) -> bool:
+        return is_protected(name, self.protected.groups)
+
+    def set_protected(self, name: str) -> bool:
+        return is_protected(name, self.protected.permission_sets)
+
+    def may_delete_set(self, name: str) -> bool:
+        live = self.live_sets.get(name)
+        return (
+            self.prune.permission_sets
+            and live is not None
+            and live.is_managed
+            and not self.set_protected(name)
+        )
+
+    def principal_protected(self, key: AssignmentKey) -> bool:
+        if key.principal_type is PrincipalType.GROUP:
+            return self.group_protected(key.principal_name)
+        return self.user_protected(key.principal_name)
+
+
+def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Plan:
+    """Compute the plan that converges ``live`` to ``desired``.
+
+    Returns a ``Plan`` whose operations are ordered as the module docstring says and sorted by
+    key within each step, so the same inputs always give the same plan.
+    """
+    want, have = desired.state, live.state
+    scope = _Scope(desired.config, desired, live)
+    notes: list[str] = [str(problem) for problem in desired.warnings]
+
+    users_created, users_updated, users_only_live = _compare(want.users, have.users)
+    groups_created, groups_updated, groups_only_live = _compare(want.groups, have.groups)
+    sets_created, sets_updated, sets_only_live = _compare(
+        want.permission_sets, have.permission_sets
+    )
+
+    sets_deleted = [name for name in sets_only_live if scope.may_delete_set(name)]
+    users_deleted = _prunable(
+        users_only_live, enabled=scope.prune.users, protected=scope.user_protected
+    )
+    groups_deleted = _prunable(
+        groups_only_live, enabled=scope.prune.groups, protected=scope.group_protected
+    )
+
+    # Memberships: only of declared groups, plus those of users being deleted.
+    declared_groups = want.groups.keys()
+    live_memberships_of_declared = {m for m in have.memberships if m.group in declared_groups}
+    memberships_added = sorted(want.memberships - have.memberships)
+    memberships_removed: set[Membership] = set()
+    if scope.prune.memberships:
+        memberships_removed = live_memberships_of_declared - want.memberships
+    deleted_users = set(users_deleted)
+    memberships_removed |= {m for m in have.memberships if m.user in deleted_users}
+
+    # Assignments: create what is missing; delete what is not wanted, within scope.
+    deleted_sets = set(sets_deleted)
+    assignments_created = sorted(want.assignments - have.assignments)
+    assignments_deleted = []
+    blocked_sets: dict[str, list[AssignmentKey]] = defaultdict(list)
+    for key in sorted(have.assignments - want.assignments):
+        being_deleted = key.permission_set in deleted_sets
+        in_scope = scope.prune.assignments and key.permission_set in scope.declared_sets
+        if not (being_deleted or in_scope):
+            continue
+        if scope.set_protected(key.permission_set) or scope.principal_protected(key):
+            if being_deleted:
+                blocked_sets[key.permission_set].append(key)
+            continue
+        assignments_deleted.append(key)
+    for name, keys in sorted(blocked_sets.items()):
+        deleted_sets.discard(name)
+        notes.append(
+            f"permission set {name} is not deleted: {len(keys)} of its assignments are "
+            f"protected (first: {keys[0]})"
+        )
+
+    provisioned: list[ProvisionPermissionSet] = []
+    updates: list[UpdatePermissionSet] = []
+    for live_set, desired_set in sets_updated:
+        diff = attribute_diff(live_set, desired_set)
+        updates.append(UpdatePermissionSet(permission_set=desired_set, live=live_set, diff=diff))
+    for name in sorted(want.permission_sets.keys() & have.permission_sets.keys()):
+        accounts = live.provisioned_accounts.get(name, frozenset())
+        changed = any(
+            change.attribute not in _NO_PROVISION_ATTRIBUTES
+            for update in updates
+            if update.permission_set.name == name
+            for change in update.diff
+        )
+        stale = live.stale_accounts.get(name, frozenset())
+        if accounts and (changed or stale):
+            provisioned.append(ProvisionPermissionSet(name=name, accounts=accounts | stale))
+
+    operations: list[Operation] = [
+        *(CreateUser(user=user) for user in users_created),
+        *(UpdateUser(user=new, diff=attribute_diff(old, new)) for old, new in users_updated),
+        *(CreateGroup(group=group) for group in groups_created),
+        *(UpdateGroup(group=new, diff=attribute_diff(old, new)) for old, new in groups_updated),
+        *(AddMembership(membership=membership) for membership in memberships_added),
+        *(CreatePermissionSet(permission_set=permission_set) for permission_set in sets_created),
+        *updates,
+        *provisioned,
+        *(CreateAssignment(assignment=key) for key in assignments_created),
+        *(DeleteAssignment(assignment=key) for key in assignments_deleted),
+        *(DeletePermissionSet(name=name) for name in sorted(deleted_sets)),
+        *(RemoveMembership(membership=m) for m in sorted(memberships_removed)),
+        *(DeleteGroup(name=name) for name in groups_deleted),
+        *(DeleteUser(user_name=name) for name in users_deleted),
+    ]
+    return Plan(revision=revision, operations=tuple(operations), notes=tuple(notes))
+
+
+def _prunable(
+    names: Iterable[str], *, enabled: bool, protected: Callable[[str], bool]
+) -> list[str]:
+    if not enabled:
+        return []
+    return [name for name in names if not protected(name)]

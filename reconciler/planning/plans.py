@@ -1,0 +1,265 @@
+"""The plan: an ordered, immutable sequence of typed operations.
+
+``plan`` prints it, ``apply`` executes it, tests assert on it. Every operation has an
+``action`` (create, update, delete, provision), a ``kind`` (user, group, membership,
+permission_set, assignment) and a ``key`` that is stable across runs and readable
+(``assignment/111122223333/AdministratorAccess/GROUP/AdminAccess``), so reports can be compared
+and deduplicated. Updates carry the attribute-level ``diff``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from reconciler.model.state import AssignmentKey, Group, Membership, PermissionSet, User
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    PROVISION = "provision"
+
+
+class Kind(StrEnum):
+    USER = "user"
+    GROUP = "group"
+    MEMBERSHIP = "membership"
+    PERMISSION_SET = "permission_set"
+    ASSIGNMENT = "assignment"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttributeChange:
+    """One attribute of an updated object: JSON-ready ``old`` and ``new`` values.
+
+    For set-valued attributes (policies, tags) ``added`` and ``removed`` list the members that
+    change; ``old`` and ``new`` hold the whole values.
+    """
+
+    attribute: str
+    old: Any
+    new: Any
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateUser:
+    action: ClassVar[Action] = Action.CREATE
+    kind: ClassVar[Kind] = Kind.USER
+    user: User
+
+    @property
+    def key(self) -> str:
+        return f"user/{self.user.user_name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateUser:
+    action: ClassVar[Action] = Action.UPDATE
+    kind: ClassVar[Kind] = Kind.USER
+    user: User
+    diff: tuple[AttributeChange, ...]
+
+    @property
+    def key(self) -> str:
+        return f"user/{self.user.user_name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteUser:
+    action: ClassVar[Action] = Action.DELETE
+    kind: ClassVar[Kind] = Kind.USER
+    user_name: str
+
+    @property
+    def key(self) -> str:
+        return f"user/{self.user_name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateGroup:
+    action: ClassVar[Action] = Action.CREATE
+    kind: ClassVar[Kind] = Kind.GROUP
+    group: Group
+
+    @property
+    def key(self) -> str:
+        return f"group/{self.group.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateGroup:
+    action: ClassVar[Action] = Action.UPDATE
+    kind: ClassVar[Kind] = Kind.GROUP
+    group: Group
+    diff: tuple[AttributeChange, ...]
+
+    @property
+    def key(self) -> str:
+        return f"group/{self.group.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteGroup:
+    action: ClassVar[Action] = Action.DELETE
+    kind: ClassVar[Kind] = Kind.GROUP
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"group/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddMembership:
+    action: ClassVar[Action] = Action.CREATE
+    kind: ClassVar[Kind] = Kind.MEMBERSHIP
+    membership: Membership
+
+    @property
+    def key(self) -> str:
+        return f"membership/{self.membership.group}/{self.membership.user}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveMembership:
+    action: ClassVar[Action] = Action.DELETE
+    kind: ClassVar[Kind] = Kind.MEMBERSHIP
+    membership: Membership
+
+    @property
+    def key(self) -> str:
+        return f"membership/{self.membership.group}/{self.membership.user}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreatePermissionSet:
+    action: ClassVar[Action] = Action.CREATE
+    kind: ClassVar[Kind] = Kind.PERMISSION_SET
+    permission_set: PermissionSet
+
+    @property
+    def key(self) -> str:
+        return f"permission-set/{self.permission_set.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdatePermissionSet:
+    """Bring a live permission set to ``permission_set``; ``live`` is what was read."""
+
+    action: ClassVar[Action] = Action.UPDATE
+    kind: ClassVar[Kind] = Kind.PERMISSION_SET
+    permission_set: PermissionSet
+    live: PermissionSet
+    diff: tuple[AttributeChange, ...]
+
+    @property
+    def key(self) -> str:
+        return f"permission-set/{self.permission_set.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProvisionPermissionSet:
+    """Push the current copy of a permission set to the accounts it is provisioned to.
+
+    ``accounts`` are the 12-digit ids known at planning time (for the report); applying uses
+    ``ALL_PROVISIONED_ACCOUNTS`` so an account provisioned meanwhile is not missed.
+    """
+
+    action: ClassVar[Action] = Action.PROVISION
+    kind: ClassVar[Kind] = Kind.PERMISSION_SET
+    name: str
+    accounts: frozenset[str]
+
+    @property
+    def key(self) -> str:
+        return f"permission-set/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeletePermissionSet:
+    action: ClassVar[Action] = Action.DELETE
+    kind: ClassVar[Kind] = Kind.PERMISSION_SET
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"permission-set/{self.name}"
+
+
+def _assignment_key(key: AssignmentKey) -> str:
+    return (
+        f"assignment/{key.account_id}/{key.permission_set}/"
+        f"{key.principal_type.value}/{key.principal_name}"
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateAssignment:
+    action: ClassVar[Action] = Action.CREATE
+    kind: ClassVar[Kind] = Kind.ASSIGNMENT
+    assignment: AssignmentKey
+
+    @property
+    def key(self) -> str:
+        return _assignment_key(self.assignment)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteAssignment:
+    action: ClassVar[Action] = Action.DELETE
+    kind: ClassVar[Kind] = Kind.ASSIGNMENT
+    assignment: AssignmentKey
+
+    @property
+    def key(self) -> str:
+        return _assignment_key(self.assignment)
+
+
+Operation = (
+    CreateUser
+    | UpdateUser
+    | DeleteUser
+    | CreateGroup
+    | UpdateGroup
+    | DeleteGroup
+    | AddMembership
+    | RemoveMembership
+    | CreatePermissionSet
+    | UpdatePermissionSet
+    | ProvisionPermissionSet
+    | DeletePermissionSet
+    | CreateAssignment
+    | DeleteAssignment
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """What one pass will do, in order.
+
+    ``revision`` is the Git commit SHA of the desired state (None when the folder is not in
+    Git); ``notes`` are things a reader should know that are not operations (objects left alone
+    because they are protected, warnings from validation).
+    """
+
+    revision: str | None
+    operations: tuple[Operation, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.operations
+
+    def summary(self) -> dict[str, int]:
+        """Counts by action: ``{"create": n, "update": n, "delete": n, "provision": n}``."""
+        counts = Counter(operation.action.value for operation in self.operations)
+        return {action.value: counts.get(action.value, 0) for action in Action}
+
+    def deletions(self) -> tuple[Operation, ...]:
+        return tuple(op for op in self.operations if op.action is Action.DELETE)

@@ -1,0 +1,312 @@
+"""Plans and outcomes rendered for people (text, Markdown) and machines (JSON).
+
+Pure: every function takes values and returns a string or a JSON-ready dict. The JSON document
+of ``plan --format json`` and ``apply --format json`` is::
+
+    {
+      "revision": "<40-hex commit SHA or null>",
+      "summary": {"create": 0, "update": 0, "delete": 0, "provision": 0},
+      "changes": [
+        {"action": "create", "kind": "assignment", "key": "assignment/<account>/<set>/GROUP/<name>",
+         "description": "...", "diff": [{"attribute", "old", "new", "added", "removed"}],
+         "status": "succeeded|failed|skipped", "reason": "..."}       # status/reason: apply only
+      ],
+      "notes": ["..."],
+      "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
+      "api_calls": {"<Operation>": 0}                                # apply only
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reconciler.model.state import AssignmentKey
+from reconciler.planning.outcomes import OperationResult, Outcome, Status
+from reconciler.planning.plans import (
+    Action,
+    AddMembership,
+    AttributeChange,
+    CreateAssignment,
+    CreateGroup,
+    CreatePermissionSet,
+    CreateUser,
+    DeleteAssignment,
+    DeleteGroup,
+    DeletePermissionSet,
+    DeleteUser,
+    Operation,
+    Plan,
+    ProvisionPermissionSet,
+    RemoveMembership,
+    UpdateGroup,
+    UpdatePermissionSet,
+    UpdateUser,
+)
+
+GITHUB_COMMENT_LIMIT = 65536
+"""GitHub refuses issue and pull-request comments longer than this many characters."""
+
+_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.PROVISION: "^"}
+_STYLE = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.DELETE: "red",
+    Action.PROVISION: "cyan",
+}
+
+
+def _account(account_id: str, account_names: Mapping[str, str]) -> str:
+    name = account_names.get(account_id)
+    return f"{name} ({account_id})" if name else account_id
+
+
+def _assignment(key: AssignmentKey, account_names: Mapping[str, str]) -> str:
+    principal = key.principal_type.value.lower()
+    return (
+        f"{key.permission_set} for {principal} {key.principal_name} "
+        f"in {_account(key.account_id, account_names)}"
+    )
+
+
+def describe(operation: Operation, account_names: Mapping[str, str] | None = None) -> str:
+    """One line saying what ``operation`` does, accounts shown by name where known."""
+    names = account_names or {}
+    match operation:
+        case CreateUser(user=user):
+            return f"create user {user.user_name}"
+        case UpdateUser(user=user):
+            return f"update user {user.user_name}"
+        case DeleteUser(user_name=name):
+            return f"delete user {name}"
+        case CreateGroup(group=group):
+            return f"create group {group.name}"
+        case UpdateGroup(group=group):
+            return f"update group {group.name}"
+        case DeleteGroup(name=name):
+            return f"delete group {name}"
+        case AddMembership(membership=membership):
+            return f"add {membership.user} to group {membership.group}"
+        case RemoveMembership(membership=membership):
+            return f"remove {membership.user} from group {membership.group}"
+        case CreatePermissionSet(permission_set=permission_set):
+            return f"create permission set {permission_set.name}"
+        case UpdatePermissionSet(permission_set=permission_set):
+            return f"update permission set {permission_set.name}"
+        case ProvisionPermissionSet(name=name, accounts=accounts):
+            where = ", ".join(_account(account, names) for account in sorted(accounts))
+            return f"provision permission set {name} to {where}"
+        case DeletePermissionSet(name=name):
+            return f"delete permission set {name}"
+        case CreateAssignment(assignment=key):
+            return f"assign {_assignment(key, names)}"
+        case DeleteAssignment(assignment=key):
+            return f"unassign {_assignment(key, names)}"
+    raise TypeError(f"unknown operation {operation!r}")  # pragma: no cover
+
+
+def _diff_json(diff: Iterable[AttributeChange]) -> list[dict[str, Any]]:
+    return [
+        {
+            "attribute": change.attribute,
+            "old": change.old,
+            "new": change.new,
+            "added": list(change.added),
+            "removed": list(change.removed),
+        }
+        for change in diff
+    ]
+
+
+def _change_json(
+    operation: Operation, account_names: Mapping[str, str], result: OperationResult | None
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "action": operation.action.value,
+        "kind": operation.kind.value,
+        "key": operation.key,
+        "description": describe(operation, account_names),
+    }
+    if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
+        document["diff"] = _diff_json(operation.diff)
+    if result is not None:
+        document["status"] = result.status.value
+        if result.reason:
+            document["reason"] = result.reason
+    return document
+
+
+def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON document of a plan (see the module docstring)."""
+    names = account_names or {}
+    return {
+        "revision": plan.revision,
+        "summary": plan.summary(),
+        "changes": [_change_json(operation, names, None) for operation in plan.operations],
+        "notes": list(plan.notes),
+    }
+
+
+def outcome_json(
+    plan: Plan, outcome: Outcome, *, account_names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The JSON document of an apply: the plan's document plus each change's status."""
+    names = account_names or {}
+    return {
+        "revision": plan.revision,
+        "summary": plan.summary(),
+        "changes": [_change_json(result.operation, names, result) for result in outcome.results],
+        "notes": list(plan.notes),
+        "outcome": outcome.counts(),
+        "api_calls": dict(sorted(outcome.api_calls.items())),
+    }
+
+
+def _short(revision: str | None) -> str:
+    return revision[:12] if revision else "(working tree)"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def _diff_lines(diff: Iterable[AttributeChange]) -> list[str]:
+    lines = []
+    for change in diff:
+        if change.added or change.removed:
+            parts = [f"+{item}" for item in change.added] + [f"-{item}" for item in change.removed]
+            lines.append(f"{change.attribute}: {', '.join(parts)}")
+        else:
+            lines.append(f"{change.attribute}: {_value(change.old)} → {_value(change.new)}")
+    return lines
+
+
+def _summary_line(plan: Plan) -> str:
+    summary = plan.summary()
+    return (
+        f"{summary['create']} to create, {summary['update']} to update, "
+        f"{summary['delete']} to delete, {summary['provision']} to provision"
+    )
+
+
+def plan_text(
+    plan: Plan,
+    *,
+    account_names: Mapping[str, str] | None = None,
+    outcome: Outcome | None = None,
+) -> str:
+    """The plan (or, with ``outcome``, the apply) as rich console markup, one change a line.
+
+    Print it with ``rich.console.Console().print(..., highlight=False)``; markup is stripped
+    when the console is not a terminal.
+    """
+    names = account_names or {}
+    results = {id(result.operation): result for result in outcome.results} if outcome else {}
+    lines = []
+    if plan.is_empty:
+        lines.append(
+            f"[bold]Revision {_short(plan.revision)}:[/] no changes. "
+            "Identity Center matches the desired state."
+        )
+    else:
+        verb = "Applied" if outcome else "Plan for"
+        lines.append(f"[bold]{verb} revision {_short(plan.revision)}:[/] {_summary_line(plan)}")
+    for operation in plan.operations:
+        style = _STYLE[operation.action]
+        line = f"  [{style}]{_SYMBOL[operation.action]} {_escape(describe(operation, names))}[/]"
+        result = results.get(id(operation))
+        if result is not None:
+            line += _result_suffix(result)
+        lines.append(line)
+        if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
+            lines.extend(f"      {_escape(text)}" for text in _diff_lines(operation.diff))
+    if outcome is not None:
+        counts = outcome.counts()
+        style = "green" if outcome.succeeded else "bold red"
+        lines.append(
+            f"[{style}]{counts['succeeded']} succeeded, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped[/]"
+        )
+    lines.extend(f"[dim]note: {_escape(note)}[/]" for note in plan.notes)
+    return "\n".join(lines)
+
+
+def _result_suffix(result: OperationResult) -> str:
+    if result.status is Status.SUCCEEDED:
+        return " [green]✓[/]"
+    reason = f": {_escape(result.reason)}" if result.reason else ""
+    if result.status is Status.FAILED:
+        return f" [bold red]✗ FAILED{reason}[/]"
+    return f" [yellow]skipped{reason}[/]"
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def plan_markdown(
+    plan: Plan,
+    *,
+    account_names: Mapping[str, str] | None = None,
+    limit: int = GITHUB_COMMENT_LIMIT,
+) -> list[str]:
+    """The plan as pull-request comments: counts, a table of changes, collapsible diffs.
+
+    Returns one or more Markdown documents, each at most ``limit`` characters (GitHub's comment
+    limit by default); a long plan is split between table rows, each part saying which it is.
+    """
+    names = account_names or {}
+    head = f"### Identity Center plan for `{_short(plan.revision)}`\n\n"
+    if plan.is_empty:
+        return [head + "No changes. Identity Center matches the desired state.\n"]
+    summary = plan.summary()
+    counts = (
+        "| create | update | delete | provision |\n|---:|---:|---:|---:|\n"
+        f"| {summary['create']} | {summary['update']} | {summary['delete']} | "
+        f"{summary['provision']} |\n\n"
+    )
+    table_head = "| | change | key |\n|---|---|---|\n"
+    rows = [
+        f"| {_SYMBOL[op.action]} | {_markdown_cell(describe(op, names))} | "
+        f"`{_markdown_cell(op.key)}` |\n"
+        for op in plan.operations
+    ]
+    details = []
+    for op in plan.operations:
+        if isinstance(op, UpdateUser | UpdateGroup | UpdatePermissionSet) and op.diff:
+            body = "\n".join(_diff_lines(op.diff))
+            details.append(
+                f"<details><summary>{_markdown_cell(describe(op, names))}</summary>\n\n"
+                f"```\n{body}\n```\n</details>\n"
+            )
+    notes = "".join(f"> {note}\n" for note in plan.notes)
+    blocks = [*rows, "\n", *details, "\n" if notes else "", notes]
+    return _split(head + counts + table_head, blocks, limit=limit, table_head=table_head)
+
+
+def _split(first: str, blocks: list[str], *, limit: int, table_head: str) -> list[str]:
+    reserve = 80  # room for the "part i of n" line
+    parts: list[str] = []
+    current = first
+    in_table = True
+    for block in blocks:
+        if in_table and not block.startswith("|"):
+            in_table = False
+        if len(current) + len(block) > limit - reserve:
+            parts.append(current)
+            current = table_head if in_table else ""
+        current += block[: limit - reserve - len(current)]
+    parts.append(current)
+    if len(parts) == 1:
+        return parts
+    return [f"{part}\n_part {index} of {len(parts)}_\n" for index, part in enumerate(parts, 1)]

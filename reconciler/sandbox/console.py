@@ -1,0 +1,71 @@
+"""Hand changes, made the way a person in the AWS console would: through the public APIs.
+
+The demo and the tests use these to create drift. They talk to whatever ``AWS_ENDPOINT_URL``
+in ``environment`` points at (the sandbox), with plain boto3, and know nothing of the
+reconciler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+
+
+class ConsoleActions:
+    """boto3 calls to the endpoint in ``environment`` (a sandbox's ``client_environment()``)."""
+
+    def __init__(self, environment: Mapping[str, str]) -> None:
+        self._session = boto3.session.Session(
+            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+            region_name=environment["AWS_REGION"],
+        )
+        self._endpoint = environment["AWS_ENDPOINT_URL"]
+        self.sso_admin: Any = self._session.client("sso-admin", endpoint_url=self._endpoint)
+        self.identitystore: Any = self._session.client("identitystore", endpoint_url=self._endpoint)
+        instance = self.sso_admin.list_instances()["Instances"][0]
+        self.instance_arn: str = instance["InstanceArn"]
+        self.identity_store_id: str = instance["IdentityStoreId"]
+
+    def permission_set_arn(self, name: str) -> str:
+        """The ARN of the permission set called ``name`` (raises ``LookupError`` when absent)."""
+        paginator = self.sso_admin.get_paginator("list_permission_sets")
+        for page in paginator.paginate(InstanceArn=self.instance_arn):
+            for arn in page["PermissionSets"]:
+                described = self.sso_admin.describe_permission_set(
+                    InstanceArn=self.instance_arn, PermissionSetArn=arn
+                )
+                if described["PermissionSet"]["Name"] == name:
+                    return str(arn)
+        raise LookupError(f"no permission set named {name!r}")
+
+    def attach_managed_policy(self, *, permission_set: str, policy_arn: str) -> None:
+        """Attach an AWS managed policy to a permission set, without provisioning it."""
+        self.sso_admin.attach_managed_policy_to_permission_set(
+            InstanceArn=self.instance_arn,
+            PermissionSetArn=self.permission_set_arn(permission_set),
+            ManagedPolicyArn=policy_arn,
+        )
+
+    def remove_user_from_group(self, *, group: str, user_name: str) -> None:
+        """Delete the membership of ``user_name`` in the group whose display name is ``group``."""
+        group_id = self.identitystore.get_group_id(
+            IdentityStoreId=self.identity_store_id,
+            AlternateIdentifier={
+                "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": group}
+            },
+        )["GroupId"]
+        user_id = self.identitystore.get_user_id(
+            IdentityStoreId=self.identity_store_id,
+            AlternateIdentifier={
+                "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": user_name}
+            },
+        )["UserId"]
+        membership_id = self.identitystore.get_group_membership_id(
+            IdentityStoreId=self.identity_store_id, GroupId=group_id, MemberId={"UserId": user_id}
+        )["MembershipId"]
+        self.identitystore.delete_group_membership(
+            IdentityStoreId=self.identity_store_id, MembershipId=membership_id
+        )

@@ -1,0 +1,626 @@
+"""The Git source against real repositories made in tmp dirs (no network: paths, file:// and
+a loopback HTTP server that only ever answers 401)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from reconciler.adapters.source import Checkout, GitSource, commit_folder, redact_credentials
+from reconciler.errors import SourceError
+
+TOKEN = "ghp_s3cretT0kenValue"
+
+
+@pytest.fixture(autouse=True)
+def hermetic_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user or system git config (no credential helper, no default branch name), fixed author,
+    no proxy: the same on a laptop and in CI."""
+    empty_config = tmp_path / "gitconfig"
+    empty_config.touch()
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty_config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name, value in {
+        "GIT_AUTHOR_NAME": "Ada",
+        "GIT_AUTHOR_EMAIL": "ada@example.org",
+        "GIT_COMMITTER_NAME": "Ada",
+        "GIT_COMMITTER_EMAIL": "ada@example.org",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "*")
+
+
+def git(cwd: Path, *args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=30
+    )
+    return completed.stdout.strip()
+
+
+def commit_file(work_tree: Path, relative: str, content: str, message: str) -> str:
+    """Write one file, commit it, return the new commit's SHA."""
+    target = work_tree / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content)
+    git(work_tree, "add", "--all")
+    git(work_tree, "commit", "--quiet", "--message", message)
+    return git(work_tree, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def work_tree(tmp_path: Path) -> Path:
+    """A work tree on branch ``main`` with one commit holding ``desired-state/users.json``."""
+    path = tmp_path / "work"
+    path.mkdir()
+    git(path, "init", "--quiet", "--initial-branch", "main")
+    commit_file(path, "desired-state/users.json", '{"users": []}\n', "Add users\n\nbody")
+    return path
+
+
+@pytest.fixture
+def bare(tmp_path: Path, work_tree: Path) -> Path:
+    """A bare repository ``origin.git`` that ``work_tree`` pushes to (its HEAD is ``main``)."""
+    path = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch", "main", str(path))
+    git(work_tree, "remote", "add", "origin", str(path))
+    git(work_tree, "push", "--quiet", "origin", "main")
+    return path
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def source(repository: str | Path, cache_dir: Path, **options: str) -> GitSource:
+    return GitSource(repository=str(repository), cache_dir=cache_dir, timeout_seconds=30, **options)
+
+
+def head(path: Path) -> str:
+    return git(path, "rev-parse", "HEAD")
+
+
+# -- where the repository comes from ----------------------------------------------------------
+
+
+def test_clones_a_bare_repository_given_as_a_path(
+    bare: Path, work_tree: Path, cache_dir: Path
+) -> None:
+    checkout = source(bare, cache_dir).fetch()
+
+    assert checkout.revision == head(work_tree)
+    assert (checkout.path / "users.json").read_text() == '{"users": []}\n'
+    assert checkout.path.is_relative_to(cache_dir)
+
+
+def test_clones_a_repository_given_as_a_file_url(
+    bare: Path, work_tree: Path, cache_dir: Path
+) -> None:
+    checkout = source(bare.as_uri(), cache_dir).fetch()
+
+    assert checkout.revision == head(work_tree)
+    assert checkout.path.is_relative_to(cache_dir)
+    assert checkout.repository == bare.as_uri()
+
+
+def test_reads_a_local_work_tree_in_place_without_cloning(work_tree: Path, cache_dir: Path) -> None:
+    checkout = source(work_tree, cache_dir).fetch()
+
+    assert checkout.path == work_tree / "desired-state"
+    assert checkout.revision == head(work_tree)
+    assert checkout.ref == "main"
+    assert not cache_dir.exists()
+
+
+def test_local_work_tree_with_a_ref_is_fetched_into_the_cache(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    first = head(work_tree)
+    commit_file(work_tree, "desired-state/groups.json", "{}", "Add groups")
+
+    checkout = source(work_tree, cache_dir, ref=first).fetch()
+
+    assert checkout.revision == first
+    assert checkout.path.is_relative_to(cache_dir)
+    assert not (checkout.path / "groups.json").exists()
+    assert head(work_tree) != first  # the user's work tree is left alone
+
+
+def test_checkout_describes_the_commit(bare: Path, work_tree: Path, cache_dir: Path) -> None:
+    checkout = source(bare, cache_dir).fetch()
+
+    assert len(checkout.revision) == 40
+    assert checkout.message_summary == "Add users"
+    assert checkout.committed_at.utcoffset() is not None
+    assert checkout.committed_at.timestamp() == int(git(work_tree, "log", "-1", "--format=%ct"))
+
+
+# -- following the repository over time -------------------------------------------------------
+
+
+def test_sees_a_new_commit_on_the_next_fetch(bare: Path, work_tree: Path, cache_dir: Path) -> None:
+    git_source = source(bare, cache_dir)
+    before = git_source.fetch()
+    after_sha = commit_file(work_tree, "desired-state/users.json", '{"users": [1]}', "Change")
+    git(work_tree, "push", "--quiet", "origin", "main")
+
+    after = git_source.fetch()
+
+    assert before.revision != after.revision
+    assert after.revision == after_sha
+    assert (after.path / "users.json").read_text() == '{"users": [1]}'
+
+
+def test_a_new_source_reuses_the_cached_clone(bare: Path, cache_dir: Path) -> None:
+    first = source(bare, cache_dir).fetch()
+    second = source(bare, cache_dir).fetch()
+
+    assert second.path == first.path
+    assert [p.name for p in cache_dir.iterdir() if p.is_dir()] == [first.path.parent.name]
+
+
+def test_discards_local_changes_in_the_cached_work_tree(bare: Path, cache_dir: Path) -> None:
+    git_source = source(bare, cache_dir)
+    checkout = git_source.fetch()
+    (checkout.path / "users.json").write_text("edited")
+    (checkout.path / "stray.json").write_text("{}")
+
+    again = git_source.fetch()
+
+    assert (again.path / "users.json").read_text() == '{"users": []}\n'
+    assert not (again.path / "stray.json").exists()
+
+
+def test_a_damaged_cache_is_made_again(bare: Path, work_tree: Path, cache_dir: Path) -> None:
+    checkout = source(bare, cache_dir).fetch()
+    clone_dir = checkout.path.parent
+    shutil.rmtree(clone_dir / ".git")
+
+    again = source(bare, cache_dir).fetch()
+
+    assert again.revision == head(work_tree)
+
+
+def test_default_ref_follows_the_remote_default_branch(
+    bare: Path, work_tree: Path, cache_dir: Path
+) -> None:
+    git(work_tree, "switch", "--quiet", "--create", "trunk")
+    trunk_sha = commit_file(work_tree, "desired-state/groups.json", "{}", "On trunk")
+    git(work_tree, "push", "--quiet", "origin", "trunk")
+    git(bare, "symbolic-ref", "HEAD", "refs/heads/trunk")
+
+    checkout = source(bare, cache_dir).fetch()
+
+    assert checkout.ref == "trunk"
+    assert checkout.revision == trunk_sha
+
+
+# -- refs --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def release_branch(bare: Path, work_tree: Path) -> str:
+    """Branch ``release`` one commit ahead of ``main`` in ``bare``; returns its SHA."""
+    git(work_tree, "switch", "--quiet", "--create", "release")
+    sha = commit_file(work_tree, "desired-state/groups.json", "{}", "Release")
+    git(work_tree, "push", "--quiet", "origin", "release")
+    git(work_tree, "switch", "--quiet", "main")
+    return sha
+
+
+def test_checks_out_a_branch_given_as_ref(bare: Path, release_branch: str, cache_dir: Path) -> None:
+    checkout = source(bare, cache_dir, ref="release").fetch()
+
+    assert checkout.revision == release_branch
+    assert checkout.ref == "release"
+    assert (checkout.path / "groups.json").exists()
+
+
+def test_checks_out_a_full_branch_ref(bare: Path, release_branch: str, cache_dir: Path) -> None:
+    checkout = source(bare, cache_dir, ref="refs/heads/release").fetch()
+
+    assert checkout.revision == release_branch
+
+
+def test_checks_out_an_annotated_tag_given_as_ref(
+    bare: Path, work_tree: Path, cache_dir: Path
+) -> None:
+    tagged = head(work_tree)
+    git(work_tree, "tag", "--annotate", "--message", "first release", "v1")
+    commit_file(work_tree, "desired-state/groups.json", "{}", "After the tag")
+    git(work_tree, "push", "--quiet", "origin", "main", "v1")
+
+    checkout = source(bare, cache_dir, ref="v1").fetch()
+
+    assert checkout.revision == tagged
+    assert not (checkout.path / "groups.json").exists()
+
+
+def test_checks_out_a_commit_given_as_ref(bare: Path, work_tree: Path, cache_dir: Path) -> None:
+    first = head(work_tree)
+    commit_file(work_tree, "desired-state/groups.json", "{}", "Second")
+    git(work_tree, "push", "--quiet", "origin", "main")
+
+    checkout = source(bare, cache_dir, ref=first[:12]).fetch()
+
+    assert checkout.revision == first
+
+
+def test_same_source_moves_between_refs_of_one_cache(
+    bare: Path, release_branch: str, cache_dir: Path
+) -> None:
+    on_release = source(bare, cache_dir, ref="release").fetch()
+    on_main = source(bare, cache_dir, ref="main").fetch()
+
+    assert on_release.revision == release_branch
+    assert on_main.revision != release_branch
+    assert not (on_main.path / "groups.json").exists()
+
+
+def test_unknown_ref_raises_source_error(bare: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"ref 'no-such-branch' not found"):
+        source(bare, cache_dir, ref="no-such-branch").fetch()
+
+
+def test_a_deleted_branch_is_not_found_on_the_next_fetch(
+    bare: Path, work_tree: Path, release_branch: str, cache_dir: Path
+) -> None:
+    source(bare, cache_dir, ref="release").fetch()
+    git(work_tree, "push", "--quiet", "origin", "--delete", "release")
+
+    with pytest.raises(SourceError, match=r"ref 'release' not found"):
+        source(bare, cache_dir, ref="release").fetch()
+
+
+def test_option_like_ref_is_refused(bare: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"not a valid branch, tag or SHA"):
+        source(bare, cache_dir, ref="--upload-pack=touch /tmp/x")
+
+
+def test_empty_repository_without_a_ref_raises_source_error(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    empty = tmp_path / "empty.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(empty))
+
+    with pytest.raises(SourceError, match=r"no default branch"):
+        source(empty, cache_dir).fetch()
+
+
+# -- the sub-path ------------------------------------------------------------------------------
+
+
+def test_missing_subpath_raises_source_error(bare: Path, work_tree: Path, cache_dir: Path) -> None:
+    with pytest.raises(
+        SourceError, match=rf"sub-path 'config' is missing at revision {head(work_tree)}"
+    ):
+        source(bare, cache_dir, subpath="config").fetch()
+
+
+def test_missing_subpath_in_a_local_work_tree_raises_source_error(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    with pytest.raises(SourceError, match=r"sub-path 'config' is missing"):
+        source(work_tree, cache_dir, subpath="config").fetch()
+
+
+def test_subpath_that_is_a_file_raises_source_error(bare: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"is not a directory"):
+        source(bare, cache_dir, subpath="desired-state/users.json").fetch()
+
+
+def test_nested_subpath_is_exposed(bare: Path, work_tree: Path, cache_dir: Path) -> None:
+    commit_file(work_tree, "envs/prod/desired-state/users.json", "{}", "Nested")
+    git(work_tree, "push", "--quiet", "origin", "main")
+
+    checkout = source(bare, cache_dir, subpath="envs/prod/desired-state").fetch()
+
+    assert checkout.path.parts[-3:] == ("envs", "prod", "desired-state")
+    assert (checkout.path / "users.json").exists()
+
+
+def test_subpath_dot_is_the_top_of_the_repository(bare: Path, cache_dir: Path) -> None:
+    checkout = source(bare, cache_dir, subpath=".").fetch()
+
+    assert (checkout.path / "desired-state" / "users.json").exists()
+
+
+def test_subpath_leaving_the_repository_is_refused(bare: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"without '\.\.'"):
+        source(bare, cache_dir, subpath="../elsewhere")
+
+
+def test_subpath_symlink_leaving_the_repository_raises_source_error(
+    tmp_path: Path, bare: Path, work_tree: Path, cache_dir: Path
+) -> None:
+    (work_tree / "outside").symlink_to(tmp_path)
+    git(work_tree, "add", "outside")
+    git(work_tree, "commit", "--quiet", "--message", "Link out")
+    git(work_tree, "push", "--quiet", "origin", "main")
+
+    with pytest.raises(SourceError, match=r"leads outside the repository"):
+        source(bare, cache_dir, subpath="outside").fetch()
+
+
+# -- unreachable, not found, authentication -----------------------------------------------------
+
+
+def test_missing_local_path_raises_not_found(tmp_path: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"not found: no such directory"):
+        source(tmp_path / "nowhere", cache_dir).fetch()
+
+
+def test_directory_that_is_not_a_repository_raises_source_error(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+
+    with pytest.raises(SourceError, match=r"is not a Git repository"):
+        source(plain, cache_dir).fetch()
+
+
+def test_missing_file_url_raises_unreachable(tmp_path: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"unreachable or not found"):
+        source((tmp_path / "nowhere.git").as_uri(), cache_dir).fetch()
+
+
+def test_unreachable_repository_leaves_no_cache_behind(tmp_path: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError):
+        source((tmp_path / "nowhere.git").as_uri(), cache_dir).fetch()
+
+    assert [p for p in cache_dir.iterdir() if p.is_dir()] == []
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_refused_connection_raises_unreachable(closed_port: int, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"unreachable or not found"):
+        source(f"http://127.0.0.1:{closed_port}/org/repo.git", cache_dir).fetch()
+
+
+class _BasicAuthFiles(http.server.SimpleHTTPRequestHandler):
+    """Serves files (git's "dumb" HTTP protocol) to requests carrying ``user:TOKEN``; 401 else."""
+
+    expected = "Basic " + base64.b64encode(f"user:{TOKEN}".encode()).decode()
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != self.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silence the per-request line on stderr."""
+
+
+@pytest.fixture
+def http_server(tmp_path: Path, bare: Path) -> Iterator[str]:
+    """Base URL (no credentials) of a loopback HTTP server publishing ``bare`` as
+    ``/origin.git`` to requests authenticated as ``user:TOKEN``."""
+    git(bare, "update-server-info")
+    handler = functools.partial(_BasicAuthFiles, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def with_credentials(base_url: str, userinfo: str) -> str:
+    return base_url.replace("http://", f"http://{userinfo}@") + "/origin.git"
+
+
+def test_fetches_over_http_with_credentials_in_the_url(
+    http_server: str, work_tree: Path, cache_dir: Path
+) -> None:
+    checkout = source(with_credentials(http_server, f"user:{TOKEN}"), cache_dir).fetch()
+
+    assert checkout.revision == head(work_tree)
+    assert checkout.ref == "main"
+
+
+def test_wrong_credentials_raise_authentication_failed(http_server: str, cache_dir: Path) -> None:
+    url = with_credentials(http_server, "user:wrong-token")
+
+    with pytest.raises(SourceError, match=r"authentication failed"):
+        source(url, cache_dir).fetch()
+
+
+def test_missing_credentials_raise_authentication_failed_without_prompting(
+    tmp_path: Path, http_server: str, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = tmp_path / "asked"
+    askpass = tmp_path / "askpass.sh"
+    askpass.write_text(f"#!/bin/sh\ntouch {asked}\necho user\n")
+    askpass.chmod(0o755)
+    monkeypatch.setenv("GIT_ASKPASS", str(askpass))  # what a desktop session may have set
+    monkeypatch.setenv("SSH_ASKPASS", str(askpass))
+
+    with pytest.raises(SourceError, match=r"authentication failed"):
+        source(f"{http_server}/origin.git", cache_dir).fetch()
+
+    assert not asked.exists()
+
+
+# -- credentials never leak ---------------------------------------------------------------------
+
+
+def test_credentials_are_redacted_from_error_messages(http_server: str, cache_dir: Path) -> None:
+    wrong = "ghp_wrongButStillSecret"
+    url = with_credentials(http_server, f"user:{wrong}")
+
+    with pytest.raises(SourceError) as raised:
+        source(url, cache_dir).fetch()
+
+    assert wrong not in str(raised.value)
+    assert "http://***@127.0.0.1:" in str(raised.value)
+
+
+def test_credentials_are_redacted_when_unreachable(closed_port: int, cache_dir: Path) -> None:
+    url = f"https://user:{TOKEN}@127.0.0.1:{closed_port}/org/repo.git"
+
+    with pytest.raises(SourceError) as raised:
+        source(url, cache_dir).fetch()
+
+    assert TOKEN not in str(raised.value)
+    assert "user" not in str(raised.value).split("127.0.0.1")[0]
+
+
+def test_credentials_are_redacted_from_the_source_itself(cache_dir: Path) -> None:
+    git_source = source(f"https://{TOKEN}@git.example.org/org/repo.git", cache_dir)
+
+    assert git_source.repository == "https://***@git.example.org/org/repo.git"
+    assert TOKEN not in repr(git_source)
+
+
+def test_credentials_are_not_written_to_the_cache(http_server: str, cache_dir: Path) -> None:
+    checkout = source(with_credentials(http_server, f"user:{TOKEN}"), cache_dir).fetch()
+
+    assert checkout.repository == with_credentials(http_server, "***")
+    files = [path for path in cache_dir.rglob("*") if path.is_file()]
+    assert files
+    for path in files:
+        assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_fetched_clone_config_names_no_remote(bare: Path, cache_dir: Path) -> None:
+    checkout = source(bare.as_uri(), cache_dir).fetch()
+
+    config = (checkout.path.parent / ".git" / "config").read_text()
+
+    assert "[remote" not in config
+    assert str(bare) not in config
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://user:tok@host/r.git", "https://***@host/r.git"),
+        ("https://tok@host/r.git", "https://***@host/r.git"),
+        ("HTTP://user:p@ss@host/r.git", "HTTP://***@host/r.git"),
+        ("ssh://git@host/r.git", "ssh://git@host/r.git"),
+        ("ssh://git:pw@host/r.git", "ssh://***@host/r.git"),
+        ("git@host:org/r.git", "git@host:org/r.git"),
+        (
+            "fatal: 'https://a:b@h/x' and 'https://c@h/y'",
+            "fatal: 'https://***@h/x' and 'https://***@h/y'",
+        ),
+        ("https://host/r.git", "https://host/r.git"),
+    ],
+)
+def test_redact_credentials(text: str, expected: str) -> None:
+    assert redact_credentials(text) == expected
+
+
+def test_checkout_is_frozen(work_tree: Path, cache_dir: Path) -> None:
+    checkout: Checkout = source(work_tree, cache_dir).fetch()
+
+    with pytest.raises(AttributeError):
+        checkout.revision = "0" * 40  # type: ignore[misc]
+
+
+def test_committed_at_keeps_the_committers_offset(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "tz"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch", "main")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2024-05-01T12:00:00+05:30")
+    commit_file(repo, "desired-state/users.json", "{}", "Dated")
+
+    checkout = source(repo, cache_dir).fetch()
+
+    assert checkout.committed_at.utcoffset() == timedelta(hours=5, minutes=30)
+    assert checkout.committed_at.isoformat() == "2024-05-01T12:00:00+05:30"
+
+
+# -- commit_folder: the other direction, for the demo and tests ----------------------------------
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "example"
+    (path / "permission-sets").mkdir(parents=True)
+    (path / "users.json").write_text('{"users": []}')
+    (path / "permission-sets" / "Admin.json").write_text('{"name": "Admin"}')
+    return path
+
+
+def test_commit_folder_makes_a_repository_a_source_can_read(
+    tmp_path: Path, folder: Path, cache_dir: Path
+) -> None:
+    repository = tmp_path / "access-repo"
+
+    sha = commit_folder(source=folder, repository=repository, message="Initial desired state")
+
+    checkout = source(repository, cache_dir).fetch()
+    assert checkout.revision == sha
+    assert checkout.ref == "main"
+    assert checkout.message_summary == "Initial desired state"
+    assert (checkout.path / "permission-sets" / "Admin.json").read_text() == '{"name": "Admin"}'
+
+
+def test_commit_folder_replaces_the_subpath_whole(
+    tmp_path: Path, folder: Path, cache_dir: Path
+) -> None:
+    repository = tmp_path / "access-repo"
+    first = commit_folder(source=folder, repository=repository, message="First")
+    (folder / "users.json").unlink()
+
+    second = commit_folder(source=folder, repository=repository, message="Second")
+
+    checkout = source(repository, cache_dir, ref="main").fetch()
+    assert second != first
+    assert checkout.revision == second
+    assert not (checkout.path / "users.json").exists()
+    assert (checkout.path / "permission-sets" / "Admin.json").exists()
+
+
+def test_commit_folder_needs_no_git_identity(
+    tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("EMAIL", "")
+    repository = tmp_path / "access-repo"
+
+    commit_folder(source=folder, repository=repository, message="Anonymous")
+
+    assert git(repository, "log", "-1", "--format=%an <%ae>") == "reconciler <reconciler@localhost>"
+
+
+def test_commit_folder_refuses_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"not a directory"):
+        commit_folder(source=tmp_path / "nope", repository=tmp_path / "repo", message="x")
