@@ -184,6 +184,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_sandbox_serve)
 
+    schema = commands.add_parser(
+        "schema", help="write the JSON Schemas of the desired-state files, for editors"
+    )
+    schema.add_argument("--out", default="schema", help="folder to write to (default: schema)")
+    schema.set_defaults(handler=_schema)
+
     demo = commands.add_parser(
         "demo", help="converge a sandbox to desired-state/, then find and heal a hand change"
     )
@@ -290,6 +296,17 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     return _run_pass(args, apply=True)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from reconciler.model.schema import json_schemas  # noqa: PLC0415
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(f"{out / name}\n")
+    return EXIT_OK
 
 
 SANDBOX_MISSING = (
