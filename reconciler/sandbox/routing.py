@@ -1,0 +1,61 @@
+"""The WSGI layer that sends each request to our simulators or, failing that, to moto.
+
+A JSON-1.1 request names its operation in ``X-Amz-Target: <targetPrefix>.<Operation>``: when
+one of ``services`` has that prefix and handles the operation, it answers; every other request
+(other operations, other services, query-protocol IAM/STS, ``/moto-api``) goes to ``fallback``,
+moto's ``DomainDispatcherApplication``.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from reconciler.sandbox.protocol import JsonService
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+
+class SimulatorRouter:
+    """WSGI application: ``services`` first, ``fallback`` for everything else."""
+
+    def __init__(self, *, services: Sequence[JsonService], fallback: WSGIApplication) -> None:
+        self.services = list(services)
+        self.fallback = fallback
+
+    def route(self, environ: WSGIEnvironment) -> tuple[JsonService, str] | None:
+        """The service and operation that answer this request, or None for the fallback."""
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        prefix, _, operation = target.rpartition(".")
+        for service in self.services:
+            if service.target_prefix == prefix and service.handles(operation):
+                return service, operation
+        return None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        routed = self.route(environ)
+        if routed is None:
+            return self.fallback(environ, start_response)
+        service, operation = routed
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        status, payload = service.call(operation, body)
+        reason = (
+            "OK" if status == 200 else "Bad Request" if status < 500 else "Internal Server Error"
+        )
+        start_response(
+            f"{status} {reason}",
+            [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Content-Length", str(len(payload))),
+                ("x-amzn-RequestId", str(uuid.uuid4())),
+            ],
+        )
+        return [payload]

@@ -1,0 +1,77 @@
+"""Settings of the sandbox: delays of asynchronous operations, AWS quotas, the Region."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SandboxSettings(BaseModel):
+    """How the sandbox behaves. Defaults follow AWS's documented quotas.
+
+    Durations are in seconds (floats). Counts are plain integers.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str = Field(
+        default="us-east-1",
+        description="AWS Region the sandbox pretends to be in (clients must use the same one).",
+    )
+    assignment_delay_seconds: float = Field(
+        default=0.3,
+        ge=0,
+        description=(
+            "Seconds that CreateAccountAssignment and DeleteAccountAssignment stay IN_PROGRESS "
+            "before they end SUCCEEDED or FAILED."
+        ),
+    )
+    provisioning_delay_seconds: float = Field(
+        default=0.3,
+        ge=0,
+        description="Seconds that ProvisionPermissionSet stays IN_PROGRESS.",
+    )
+    max_outstanding_assignment_operations: int = Field(
+        default=15,
+        ge=1,
+        description=(
+            "Account assignment creations and deletions that may be IN_PROGRESS at once per "
+            "instance; one more is refused with ThrottlingException. AWS: 'The write API "
+            "operations have a limit of 15 outstanding asynchronous calls' (IAM user guide, "
+            "account access manager quotas)."
+        ),
+    )
+    max_concurrent_provisioning: int = Field(
+        default=3,
+        ge=1,
+        description=(
+            "ProvisionPermissionSet requests that may be IN_PROGRESS at once per instance; one "
+            "more is refused with ThrottlingException."
+        ),
+    )
+    max_policies_per_permission_set: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "AWS-managed plus customer-managed policies attachable to one permission set; one "
+            "more is refused with ServiceQuotaExceededException. 10 is IAM's default quota of "
+            "managed policies per role (raisable to 25 in every target account)."
+        ),
+    )
+    max_permission_sets_per_instance: int = Field(
+        default=2000,
+        ge=1,
+        description="Permission sets per instance (Identity Center quota).",
+    )
+    max_tags_per_resource: int = Field(
+        default=50,
+        ge=1,
+        description="Tags per permission set; more is refused with ValidationException.",
+    )
+    organizations_empty_first_page: bool = Field(
+        default=False,
+        description=(
+            "Answer the first ListAccounts call with no account and a NextToken, which AWS may "
+            "do (Organizations API reference: 'Always check the NextToken response parameter "
+            "... you might receive an empty page'); exercises clients' paging loops."
+        ),
+    )
