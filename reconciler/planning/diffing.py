@@ -12,7 +12,8 @@ delete-old.
 
 Scope (``reconciler.json``): permission sets are deleted only when they carry the managed-by
 tag; assignments only of declared permission sets (or of sets being deleted); memberships only
-of declared groups; users and groups only when pruning them is enabled. Protected names are
+of declared groups; users and groups only when pruning them is enabled, and never while the
+desired state refers to them (as a member or the principal of an assignment). Protected names are
 never deleted, nor are assignments of protected sets or to protected groups or users.
 """
 
@@ -58,9 +59,18 @@ from reconciler.planning.plans import (
 
 T = TypeVar("T")
 
-# Attributes whose change does not need the set to be provisioned again: tags live on the
-# permission set only, not on the roles in the accounts.
-_NO_PROVISION_ATTRIBUTES = frozenset({"tags"})
+# Attributes that shape the IAM role provisioned into each account: a change to any of them
+# reaches the accounts only through ProvisionPermissionSet (IAM Identity Center user guide,
+# "Update permission sets"). Description, relay state and tags live on the permission set only.
+_PROVISIONED_ATTRIBUTES = frozenset(
+    {
+        "session_duration",
+        "managed_policies",
+        "customer_managed_policies",
+        "inline_policy",
+        "permissions_boundary",
+    }
+)
 
 
 def _json_value(value: Any) -> Any:
@@ -174,11 +184,23 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     )
 
     sets_deleted = [name for name in sets_only_live if scope.may_delete_set(name)]
+    # A live principal the desired state refers to without declaring it (a member, or the
+    # principal of an assignment) is still wanted: it is never pruned.
+    referenced_users = {m.user for m in want.memberships} | {
+        key.principal_name for key in want.assignments if key.principal_type is PrincipalType.USER
+    }
+    referenced_groups = {
+        key.principal_name for key in want.assignments if key.principal_type is PrincipalType.GROUP
+    }
     users_deleted = _prunable(
-        users_only_live, enabled=scope.prune.users, protected=scope.user_protected
+        (name for name in users_only_live if name not in referenced_users),
+        enabled=scope.prune.users,
+        protected=scope.user_protected,
     )
     groups_deleted = _prunable(
-        groups_only_live, enabled=scope.prune.groups, protected=scope.group_protected
+        (name for name in groups_only_live if name not in referenced_groups),
+        enabled=scope.prune.groups,
+        protected=scope.group_protected,
     )
 
     # Memberships: only of declared groups, plus those of users being deleted.
@@ -221,7 +243,7 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     for name in sorted(want.permission_sets.keys() & have.permission_sets.keys()):
         accounts = live.provisioned_accounts.get(name, frozenset())
         changed = any(
-            change.attribute not in _NO_PROVISION_ATTRIBUTES
+            change.attribute in _PROVISIONED_ATTRIBUTES
             for update in updates
             if update.permission_set.name == name
             for change in update.diff
