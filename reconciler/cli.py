@@ -129,7 +129,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "the desired-state JSON in a Git repository.",
     )
     parser.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+        "--log-level",
+        default=None,
+        choices=("debug", "info", "warning", "error"),
+        help="default: info (warning for demo, whose own output tells the story)",
     )
     parser.add_argument(
         "--log-format",
@@ -349,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     log_json = {"auto": None, "json": True, "console": False}[args.log_format]
-    configure_logging(level=args.log_level, json=log_json)
+    default_level = "warning" if args.command == "demo" else "info"
+    configure_logging(level=args.log_level or default_level, json=log_json)
     handler: Callable[[argparse.Namespace], int] = args.handler
     output_format = getattr(args, "format", "text")
     try:

@@ -29,13 +29,6 @@ from reconciler.planning.rendering import plan_text
 from reconciler.sandbox import Sandbox, SandboxSettings
 from reconciler.sandbox.console import ConsoleActions
 
-EXAMPLE_CUSTOMER_MANAGED_POLICIES = (
-    ("DeveloperExtras", "/platform/"),
-    ("DeveloperBoundary", "/platform/"),
-)
-"""IAM policies the example's DeveloperAccess set references; the demo creates them in every
-account, as a platform team would with a StackSet."""
-
 HAND_CHANGE_GROUP = "AdminAccess"
 HAND_CHANGE_PERMISSION_SET = "AdministratorAccess"
 HAND_CHANGE_POLICY = "arn:aws:iam::aws:policy/job-function/Billing"
@@ -77,13 +70,10 @@ def run_demo(*, folder: Path, console: Console | None = None) -> int:
 
     Raises ``ReconcilerError`` subclasses when the folder is invalid or a step fails outright.
     """
-    out = console or Console(highlight=False)
+    out = console or Console(highlight=False, soft_wrap=True)
     checks: list[tuple[str, bool]] = []
     with Sandbox(SandboxSettings()) as sandbox, tempfile.TemporaryDirectory() as work:
         organization = sandbox.seed_example_organization()
-        for account_id in organization.accounts.values():
-            for name, path in EXAMPLE_CUSTOMER_MANAGED_POLICIES:
-                sandbox.put_customer_managed_policy(account_id=account_id, name=name, path=path)
         repository = Path(work) / "access-repo"
         commit_folder(
             source=folder,

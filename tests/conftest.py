@@ -17,7 +17,6 @@ from tests.support import commit_all, git
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO_ROOT / "desired-state"
-EXAMPLE_POLICIES = (("DeveloperExtras", "/platform/"), ("DeveloperBoundary", "/platform/"))
 
 FAST = SandboxSettings(assignment_delay_seconds=0.05, provisioning_delay_seconds=0.05)
 """Asynchronous operations stay IN_PROGRESS for 50 ms: AWS-like behaviour, quick tests."""
@@ -32,12 +31,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def organization(sandbox: Sandbox) -> SeededOrganization:
-    """The example organization, with the IAM policies the example's DeveloperAccess set needs."""
-    seeded = sandbox.seed_example_organization()
-    for account_id in seeded.accounts.values():
-        for name, path in EXAMPLE_POLICIES:
-            sandbox.put_customer_managed_policy(account_id=account_id, name=name, path=path)
-    return seeded
+    """The example organization: accounts prod and staging, one Identity Center instance."""
+    return sandbox.seed_example_organization()
 
 
 @pytest.fixture
