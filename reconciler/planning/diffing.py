@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any, TypeVar
 
 from reconciler.model.documents import ReconcilerFile
@@ -34,6 +34,7 @@ from reconciler.model.state import (
     LiveState,
     Membership,
     PermissionsBoundary,
+    PermissionSet,
     PolicyDocument,
     PrincipalType,
 )
@@ -180,7 +181,8 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     users_created, users_updated, users_only_live = _compare(want.users, have.users)
     groups_created, groups_updated, groups_only_live = _compare(want.groups, have.groups)
     sets_created, sets_updated, sets_only_live = _compare(
-        want.permission_sets, have.permission_sets
+        _keep_uncleared_descriptions(want.permission_sets, have.permission_sets),
+        have.permission_sets,
     )
 
     sets_deleted = [name for name in sets_only_live if scope.may_delete_set(name)]
@@ -269,6 +271,23 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         *(DeleteUser(user_name=name) for name in users_deleted),
     ]
     return Plan(revision=revision, operations=tuple(operations), notes=tuple(notes))
+
+
+def _keep_uncleared_descriptions(
+    desired: Mapping[str, PermissionSet], live: Mapping[str, PermissionSet]
+) -> dict[str, PermissionSet]:
+    """Desired sets, with the live description where the desired one is absent.
+
+    sso-admin cannot clear a description (UpdatePermissionSet requires at least one character),
+    so a set declared without one keeps whatever description it has, instead of showing a
+    change that no pass could ever make.
+    """
+    result = dict(desired)
+    for name, permission_set in desired.items():
+        existing = live.get(name)
+        if permission_set.description is None and existing is not None and existing.description:
+            result[name] = replace(permission_set, description=existing.description)
+    return result
 
 
 def _prunable(

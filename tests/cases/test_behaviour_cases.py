@@ -351,7 +351,6 @@ def test_case_4_a_tag_change_does_not_reprovision() -> None:
     "change",
     [
         pytest.param({"description": "Developers, with logs"}, id="description-changed"),
-        pytest.param({"description": None}, id="description-removed"),
         pytest.param({"tags": {"team": "platform"}}, id="tags-changed"),
     ],
 )

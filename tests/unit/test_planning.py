@@ -1009,4 +1009,22 @@ def test_applying_a_plan_with_everything_managed_and_pruned_reaches_the_desired_
     after = _apply(
         current, plan(desired(wanted, everything), current, revision=REVISION).operations
     )
-    assert after.state == wanted
+    # A description cannot be cleared in AWS: a set declared without one keeps the live one.
+    kept = {
+        name: dataclasses.replace(
+            permission_set,
+            description=after.state.permission_sets[name].description
+            if permission_set.description is None
+            else permission_set.description,
+        )
+        for name, permission_set in wanted.permission_sets.items()
+    }
+    assert after.state == dataclasses.replace(wanted, permission_sets=kept)
+
+
+def test_a_set_declared_without_description_keeps_the_live_one() -> None:
+    result = _plan(
+        state(permission_sets=[permission_set("Admin", description=None)]),
+        live(state(permission_sets=[permission_set("Admin", description="Set by hand")])),
+    )
+    assert result.operations == ()

@@ -1,0 +1,11 @@
+"""The AWS adapter: the only code that imports boto3 and botocore.
+
+- ``clients``: ``make_clients(...) -> AwsClients`` (sso-admin, identitystore, organizations) with
+  adaptive retries, client-side rate limits and a count of calls by operation;
+- ``errors``: botocore errors translated once into ``TemporaryAwsError``/``PermanentAwsError``;
+- ``reading``: ``read_live_state(clients, *, instance_arn=None) -> LiveState``;
+- ``applying``: ``apply_plan(clients, plan, live, *, settings=None) -> Outcome``.
+
+Submodules are imported by name (nothing is imported here), so that importing the package does
+not load boto3 until a client is needed.
+"""

@@ -1,0 +1,1013 @@
+"""Applying a plan to AWS: one result per operation, in plan order.
+
+Operations run in plan order. Runs of consecutive operations of one asynchronous kind run
+concurrently, and the next operation waits for the whole run to end (a barrier):
+
+- ``CreateAssignment`` runs and ``DeleteAssignment`` runs, at most ``assignment_concurrency``
+  at once (AWS allows about 15 outstanding account assignment requests per instance);
+- ``ProvisionPermissionSet`` runs, at most ``provisioning_concurrency`` at once (AWS: 3).
+
+So a permission set is deleted only after its account assignment deletions ended, deletions
+start only after creations ended (make before break), and a user's memberships come after
+the user.
+
+Asynchronous requests (sso-admin CreateAccountAssignment, DeleteAccountAssignment,
+ProvisionPermissionSet; botocore has no waiters for them) are polled until SUCCEEDED or FAILED,
+or until ``poll_timeout_seconds``, which fails the operation as timed out:
+
+- account assignment requests share one poller per kind: every ``poll_interval_seconds`` one
+  ``ListAccountAssignmentCreationStatus`` (or ``...DeletionStatus``) call filtered on
+  ``IN_PROGRESS`` answers for every request in flight; a request that left that list is
+  described once (``DescribeAccountAssignmentCreationStatus``) for its final status and AWS's
+  ``FailureReason``. Calls per request: 1 write + 1 describe, plus 1 list call per interval
+  shared by all requests in flight (per-request Describe polling would cost one call per
+  request per interval). A request the write already answered SUCCEEDED or FAILED is not
+  polled;
+- provisioning requests are described one by one (DescribePermissionSetProvisioningStatus):
+  at most three run at once.
+
+ConflictException ("conflicting operation in process", botocore does not retry it) is retried
+with exponential backoff, and writes on one permission set hold that set's lock. A create that
+meets ConflictException because the object already exists (a lost response retried by botocore)
+adopts it; a delete that meets ResourceNotFoundException counts as done.
+
+Failures: an operation that fails makes the later operations that depend on it SKIPPED, with
+a reason naming the failed operation; independent operations continue:
+
+- a failed CreateUser or CreateGroup skips the principal's AddMembership and CreateAssignment;
+- a failed CreatePermissionSet or UpdatePermissionSet skips the set's ProvisionPermissionSet
+  and CreateAssignment (a half-written set, say without its boundary, must not reach accounts);
+- a failed DeleteAssignment skips DeletePermissionSet of its set.
+
+An error after which no call can succeed (``errors.stops_the_pass``: bad credentials,
+unreachable endpoint; or the instance is gone, checked with ListInstances after a
+ResourceNotFoundException) stops writing: every later operation is SKIPPED with the reason.
+
+Stopping from outside (``apply_plan(..., stop=event)``, set by the controller on SIGTERM): once
+the event is set no operation starts, operations already started run to their end (an
+asynchronous request is polled until SUCCEEDED, FAILED or its deadline, so none is left
+IN_PROGRESS unwatched), and every operation not started is SKIPPED with ``STOPPED_REASON``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from reconciler.adapters.aws.clients import AwsClients
+from reconciler.adapters.aws.errors import (
+    CONFLICT,
+    NOT_FOUND,
+    call,
+    pages,
+    stops_the_pass,
+)
+from reconciler.adapters.aws.reading import read_permission_set
+from reconciler.errors import AwsError, PermanentAwsError
+from reconciler.model.state import (
+    AssignmentKey,
+    LiveState,
+    Membership,
+    PermissionsBoundary,
+    PermissionSet,
+    PrincipalType,
+    User,
+)
+from reconciler.planning.outcomes import OperationResult, Outcome, Status
+from reconciler.planning.plans import (
+    AddMembership,
+    CreateAssignment,
+    CreateGroup,
+    CreatePermissionSet,
+    CreateUser,
+    DeleteAssignment,
+    DeleteGroup,
+    DeletePermissionSet,
+    DeleteUser,
+    Operation,
+    Plan,
+    ProvisionPermissionSet,
+    RemoveMembership,
+    UpdateGroup,
+    UpdatePermissionSet,
+    UpdateUser,
+)
+
+log = structlog.get_logger()
+
+IN_PROGRESS = "IN_PROGRESS"
+FAILED = "FAILED"
+STOPPED_REASON = "not attempted: the reconciler is stopping"
+"""Reason of the operations skipped because ``apply_plan``'s ``stop`` event was set."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplySettings:
+    """How applying paces itself. Durations in seconds.
+
+    ``assignment_concurrency``: account assignment requests in flight at once (AWS allows
+    about 15 outstanding per instance). ``provisioning_concurrency``: ProvisionPermissionSet
+    requests at once (AWS: 3). ``poll_interval_seconds``: pause between status polls.
+    ``poll_timeout_seconds``: how long an asynchronous request may stay IN_PROGRESS before its
+    operation fails as timed out. ``conflict_attempts``: attempts of a write that meets
+    ConflictException, with a backoff starting at ``conflict_backoff_seconds`` and doubling up
+    to ``conflict_backoff_max_seconds`` (with jitter).
+    """
+
+    assignment_concurrency: int = 10
+    provisioning_concurrency: int = 3
+    poll_interval_seconds: float = 1.0
+    poll_timeout_seconds: float = 300.0
+    conflict_attempts: int = 6
+    conflict_backoff_seconds: float = 0.5
+    conflict_backoff_max_seconds: float = 8.0
+
+
+class _RequestFailedError(Exception):
+    """An asynchronous request ended FAILED (or timed out); ``reason`` is AWS's words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _UnresolvedError(Exception):
+    """An object the operation needs is unknown (never read, never created)."""
+
+
+class _RequestWatch:
+    """Polls the status of asynchronous account assignment requests for all waiters at once.
+
+    One ``list_method`` call (filtered on IN_PROGRESS, every page) per ``interval`` seconds
+    answers for every request being waited on; whichever waiting thread finds the poll due makes
+    it, the others wait on a condition. A request no longer IN_PROGRESS is described once with
+    ``describe`` for its final status and FailureReason.
+    """
+
+    def __init__(
+        self,
+        *,
+        clients: AwsClients,
+        instance_arn: str,
+        list_method: str,
+        list_key: str,
+        describe: Callable[[str], Mapping[str, Any]],
+        interval: float,
+    ) -> None:
+        self._clients = clients
+        self._instance_arn = instance_arn
+        self._list_method = list_method
+        self._list_key = list_key
+        self._describe = describe
+        self._interval = interval
+        self._cond = threading.Condition()
+        self._waiting: set[str] = set()
+        self._done: set[str] = set()
+        self._polling = False
+        self._next_poll = 0.0
+
+    def _in_progress(self) -> set[str] | None:
+        try:
+            return {
+                status["RequestId"]
+                for page in pages(
+                    self._clients.sso_admin,
+                    self._list_method,
+                    InstanceArn=self._instance_arn,
+                    Filter={"Status": IN_PROGRESS},
+                )
+                for status in page.get(self._list_key, [])
+            }
+        except AwsError as exc:
+            log.warning("status_poll_failed", operation=exc.operation, error=str(exc))
+            return None
+
+    def wait(self, request_id: str, *, deadline: float) -> Mapping[str, Any]:
+        """The final status (``Status``, ``FailureReason``) of ``request_id``.
+
+        Raises ``_RequestFailedError`` when ``deadline`` (monotonic seconds) passes first.
+        """
+        with self._cond:
+            if not self._waiting:
+                self._next_poll = max(self._next_poll, time.monotonic() + self._interval)
+            self._waiting.add(request_id)
+        try:
+            while True:
+                if self._wait_for_poll(request_id, deadline=deadline):
+                    status = self._describe(request_id)
+                    if status.get("Status") != IN_PROGRESS:
+                        return status
+                    # Listed as ended but still IN_PROGRESS: the list lagged; keep waiting.
+        finally:
+            with self._cond:
+                self._waiting.discard(request_id)
+                self._done.discard(request_id)
+
+    def _wait_for_poll(self, request_id: str, *, deadline: float) -> bool:
+        """Wait until ``request_id`` left IN_PROGRESS (True); polls when the poll is due."""
+        with self._cond:
+            while True:
+                if request_id in self._done:
+                    self._done.discard(request_id)
+                    return True
+                now = time.monotonic()
+                if now >= deadline:
+                    raise _RequestFailedError(
+                        f"timed out: request {request_id} still IN_PROGRESS after the "
+                        "polling deadline"
+                    )
+                if not self._polling and now >= self._next_poll:
+                    self._polling = True
+                    watched = set(self._waiting)
+                    break
+                until = deadline if self._polling else min(deadline, self._next_poll)
+                self._cond.wait(timeout=max(0.005, until - now))
+        in_progress: set[str] | None = None
+        try:
+            in_progress = self._in_progress()
+        finally:
+            with self._cond:
+                self._polling = False
+                self._next_poll = time.monotonic() + self._interval
+                if in_progress is not None:
+                    self._done |= watched - in_progress
+                self._cond.notify_all()
+        return False
+
+
+class _Applying:
+    """The state of one apply: ids learnt so far, failures, locks, pollers."""
+
+    def __init__(
+        self,
+        *,
+        clients: AwsClients,
+        live: LiveState,
+        settings: ApplySettings,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.clients = clients
+        self.stop = stop
+        self.live = live
+        self.settings = settings
+        self.instance_arn = live.instance_arn
+        self.store_id = live.identity_store_id
+        self.user_ids = dict(live.user_ids)
+        self.group_ids = dict(live.group_ids)
+        self.membership_ids = dict(live.membership_ids)
+        self.permission_set_arns = dict(live.permission_set_arns)
+        self._lock = threading.Lock()
+        self._set_locks: dict[str, threading.Lock] = {}
+        self._failed: dict[str, str] = {}
+        self.stop_reason: str | None = None
+        sso = clients.sso_admin
+        self.creations = _RequestWatch(
+            clients=clients,
+            instance_arn=self.instance_arn,
+            list_method="list_account_assignment_creation_status",
+            list_key="AccountAssignmentsCreationStatus",
+            describe=lambda request_id: call(
+                sso.describe_account_assignment_creation_status,
+                InstanceArn=self.instance_arn,
+                AccountAssignmentCreationRequestId=request_id,
+            )["AccountAssignmentCreationStatus"],
+            interval=settings.poll_interval_seconds,
+        )
+        self.deletions = _RequestWatch(
+            clients=clients,
+            instance_arn=self.instance_arn,
+            list_method="list_account_assignment_deletion_status",
+            list_key="AccountAssignmentsDeletionStatus",
+            describe=lambda request_id: call(
+                sso.describe_account_assignment_deletion_status,
+                InstanceArn=self.instance_arn,
+                AccountAssignmentDeletionRequestId=request_id,
+            )["AccountAssignmentDeletionStatus"],
+            interval=settings.poll_interval_seconds,
+        )
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing_set(self, name: str) -> Iterator[None]:
+        """Serialize writes on the permission set ``name``."""
+        with self._lock:
+            lock = self._set_locks.setdefault(name, threading.Lock())
+        with lock:
+            yield
+
+    def _depends_on(self, operation: Operation) -> list[str]:
+        """Keys of earlier failures that make ``operation`` pointless or unsafe."""
+        match operation:
+            case AddMembership(membership=membership):
+                return [f"user/{membership.user}", f"group/{membership.group}"]
+            case CreateAssignment(assignment=key):
+                principal = "user" if key.principal_type is PrincipalType.USER else "group"
+                return [
+                    f"permission-set/{key.permission_set}",
+                    f"{principal}/{key.principal_name}",
+                ]
+            case ProvisionPermissionSet(name=name):
+                return [f"permission-set/{name}"]
+            case DeletePermissionSet(name=name):
+                return [f"assignments-of/{name}"]
+            case _:
+                return []
+
+    def _marks(self, operation: Operation) -> str | None:
+        """The key that a failure of ``operation`` marks for its dependents."""
+        match operation:
+            case CreateUser(user=user):
+                return f"user/{user.user_name}"
+            case CreateGroup(group=group):
+                return f"group/{group.name}"
+            case CreatePermissionSet(permission_set=permission_set):
+                return f"permission-set/{permission_set.name}"
+            case UpdatePermissionSet(permission_set=permission_set):
+                return f"permission-set/{permission_set.name}"
+            case DeleteAssignment(assignment=key):
+                return f"assignments-of/{key.permission_set}"
+            case _:
+                return None
+
+    def _skip_reason(self, operation: Operation) -> str | None:
+        if self.stop is not None and self.stop.is_set():
+            return STOPPED_REASON
+        with self._lock:
+            if self.stop_reason is not None:
+                return self.stop_reason
+            for key in self._depends_on(operation):
+                if key in self._failed:
+                    return f"skipped: it depends on {self._failed[key]}, which failed"
+        return None
+
+    def _record_failure(self, operation: Operation, error: Exception) -> None:
+        key = self._marks(operation)
+        stops = isinstance(error, AwsError) and (
+            stops_the_pass(error) or (error.code == NOT_FOUND and not self._instance_alive())
+        )
+        with self._lock:
+            if key is not None:
+                self._failed.setdefault(key, f"{operation.action.value} {operation.key}")
+            if stops and self.stop_reason is None:
+                self.stop_reason = (
+                    f"not attempted: writing stopped after {operation.key} failed: {error}"
+                )
+
+    def _instance_alive(self) -> bool:
+        """Whether the instance and its identity store still exist (sso-admin ListInstances)."""
+        try:
+            for page in pages(self.clients.sso_admin, "list_instances"):
+                for instance in page.get("Instances", []):
+                    if instance["InstanceArn"] == self.instance_arn:
+                        return bool(instance.get("IdentityStoreId") == self.store_id)
+        except AwsError:
+            return True
+        return False
+
+    # --- calls ------------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(
+            self.settings.conflict_backoff_max_seconds,
+            self.settings.conflict_backoff_seconds * 2.0**attempt,
+        )
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 -- jitter, not cryptography
+
+    def write(
+        self,
+        method: Callable[..., Any],
+        /,
+        *,
+        done_if_conflict: Callable[[], bool] | None = None,
+        done_if_not_found: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Call a write, retrying ConflictException with backoff.
+
+        ``done_if_conflict`` is asked after a ConflictException whether the write already took
+        effect (a lost response retried by botocore); ``done_if_not_found`` makes
+        ResourceNotFoundException a success (a delete of what is gone). Returns the response,
+        or None when the write was found done.
+        """
+        attempt = 0
+        while True:
+            try:
+                return call(method, **kwargs)
+            except AwsError as exc:
+                if done_if_not_found and exc.code == NOT_FOUND:
+                    return None
+                if exc.code != CONFLICT:
+                    raise
+                if done_if_conflict is not None and done_if_conflict():
+                    return None
+                attempt += 1
+                if isinstance(exc, PermanentAwsError) or attempt >= self.settings.conflict_attempts:
+                    raise
+                log.info("conflict_retry", operation=exc.operation, attempt=attempt)
+                time.sleep(self._backoff(attempt - 1))
+
+    def _deadline(self) -> float:
+        return time.monotonic() + self.settings.poll_timeout_seconds
+
+    # --- identities -------------------------------------------------------------------------
+
+    def _lookup(self, method: Callable[..., Any], key: str, **kwargs: Any) -> str | None:
+        """An id from identitystore Get*Id, or None when not found."""
+        try:
+            return str(call(method, IdentityStoreId=self.store_id, **kwargs)[key])
+        except PermanentAwsError as exc:
+            if exc.code == NOT_FOUND:
+                return None
+            raise
+
+    def _user_id(self, name: str) -> str:
+        user_id = self.user_ids.get(name)
+        if user_id is None:
+            raise _UnresolvedError(f"user {name} is not in the identity store")
+        return user_id
+
+    def _group_id(self, name: str) -> str:
+        group_id = self.group_ids.get(name)
+        if group_id is None:
+            raise _UnresolvedError(f"group {name} is not in the identity store")
+        return group_id
+
+    def create_user(self, user: User) -> None:
+        ids = self.clients.identitystore
+        params: dict[str, Any] = {
+            "IdentityStoreId": self.store_id,
+            "UserName": user.user_name,
+            "DisplayName": user.display_name,
+            "Name": {"GivenName": user.given_name, "FamilyName": user.family_name},
+        }
+        if user.email:
+            params["Emails"] = [{"Value": user.email, "Type": "work", "Primary": True}]
+        found: list[str] = []
+
+        def existing() -> bool:
+            user_id = self._lookup(
+                ids.get_user_id,
+                "UserId",
+                AlternateIdentifier={
+                    "UniqueAttribute": {
+                        "AttributePath": "userName",
+                        "AttributeValue": user.user_name,
+                    }
+                },
+            )
+            found.extend([user_id] if user_id else [])
+            return user_id is not None
+
+        response = self.write(ids.create_user, done_if_conflict=existing, **params)
+        self.user_ids[user.user_name] = response["UserId"] if response else found[0]
+
+    def update_user(self, user: User) -> None:
+        before = self.live.state.users.get(user.user_name)
+        operations: list[dict[str, Any]] = []
+        if before is None or before.display_name != user.display_name:
+            operations.append({"AttributePath": "displayName", "AttributeValue": user.display_name})
+        if before is None or before.given_name != user.given_name:
+            operations.append(
+                {"AttributePath": "name.givenName", "AttributeValue": user.given_name}
+            )
+        if before is None or before.family_name != user.family_name:
+            operations.append(
+                {"AttributePath": "name.familyName", "AttributeValue": user.family_name}
+            )
+        if before is None or before.email != user.email:
+            # SCIM-style value (identitystore API reference, User.Emails); no value removes it.
+            operations.append(
+                {
+                    "AttributePath": "emails",
+                    "AttributeValue": [{"value": user.email, "type": "work", "primary": True}],
+                }
+                if user.email
+                else {"AttributePath": "emails"}
+            )
+        if operations:
+            self.write(
+                self.clients.identitystore.update_user,
+                IdentityStoreId=self.store_id,
+                UserId=self._user_id(user.user_name),
+                Operations=operations,
+            )
+
+    def delete_user(self, name: str) -> None:
+        self.write(
+            self.clients.identitystore.delete_user,
+            done_if_not_found=True,
+            IdentityStoreId=self.store_id,
+            UserId=self._user_id(name),
+        )
+        self.user_ids.pop(name, None)
+
+    def create_group(self, name: str, description: str | None) -> None:
+        ids = self.clients.identitystore
+        params: dict[str, Any] = {"IdentityStoreId": self.store_id, "DisplayName": name}
+        if description:
+            params["Description"] = description
+        found: list[str] = []
+
+        def existing() -> bool:
+            group_id = self._lookup(
+                ids.get_group_id,
+                "GroupId",
+                AlternateIdentifier={
+                    "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": name}
+                },
+            )
+            found.extend([group_id] if group_id else [])
+            return group_id is not None
+
+        response = self.write(ids.create_group, done_if_conflict=existing, **params)
+        self.group_ids[name] = response["GroupId"] if response else found[0]
+
+    def update_group(self, name: str, description: str | None) -> None:
+        operation: dict[str, Any] = {"AttributePath": "description"}
+        if description:
+            operation["AttributeValue"] = description
+        self.write(
+            self.clients.identitystore.update_group,
+            IdentityStoreId=self.store_id,
+            GroupId=self._group_id(name),
+            Operations=[operation],
+        )
+
+    def delete_group(self, name: str) -> None:
+        self.write(
+            self.clients.identitystore.delete_group,
+            done_if_not_found=True,
+            IdentityStoreId=self.store_id,
+            GroupId=self._group_id(name),
+        )
+        self.group_ids.pop(name, None)
+
+    def _membership_id(self, group_id: str, user_id: str) -> str | None:
+        return self._lookup(
+            self.clients.identitystore.get_group_membership_id,
+            "MembershipId",
+            GroupId=group_id,
+            MemberId={"UserId": user_id},
+        )
+
+    def add_membership(self, membership: Membership) -> None:
+        group_id = self._group_id(membership.group)
+        user_id = self._user_id(membership.user)
+        found: list[str] = []
+
+        def existing() -> bool:
+            membership_id = self._membership_id(group_id, user_id)
+            found.extend([membership_id] if membership_id else [])
+            return membership_id is not None
+
+        response = self.write(
+            self.clients.identitystore.create_group_membership,
+            done_if_conflict=existing,
+            IdentityStoreId=self.store_id,
+            GroupId=group_id,
+            MemberId={"UserId": user_id},
+        )
+        self.membership_ids[membership] = response["MembershipId"] if response else found[0]
+
+    def remove_membership(self, membership: Membership) -> None:
+        membership_id = self.membership_ids.get(membership) or self._membership_id(
+            self._group_id(membership.group), self._user_id(membership.user)
+        )
+        if membership_id is None:
+            return  # already gone
+        self.write(
+            self.clients.identitystore.delete_group_membership,
+            done_if_not_found=True,
+            IdentityStoreId=self.store_id,
+            MembershipId=membership_id,
+        )
+        self.membership_ids.pop(membership, None)
+
+    # --- permission sets ----------------------------------------------------------------------
+
+    def _arn(self, name: str) -> str:
+        arn = self.permission_set_arns.get(name)
+        if arn is None:
+            raise _UnresolvedError(f"permission set {name} does not exist")
+        return arn
+
+    def _find_permission_set(self, name: str) -> str | None:
+        """The ARN of the permission set named ``name``, listing and describing every set."""
+        sso = self.clients.sso_admin
+        for page in pages(sso, "list_permission_sets", InstanceArn=self.instance_arn):
+            for arn in page.get("PermissionSets", []):
+                described = call(
+                    sso.describe_permission_set, InstanceArn=self.instance_arn, PermissionSetArn=arn
+                )["PermissionSet"]
+                if described["Name"] == name:
+                    return str(arn)
+        return None
+
+    def create_permission_set(self, permission_set: PermissionSet) -> None:
+        sso = self.clients.sso_admin
+        params: dict[str, Any] = {
+            "InstanceArn": self.instance_arn,
+            "Name": permission_set.name,
+            "SessionDuration": permission_set.session_duration,
+        }
+        if permission_set.description:
+            params["Description"] = permission_set.description
+        if permission_set.relay_state:
+            params["RelayState"] = permission_set.relay_state
+        if permission_set.tags:
+            params["Tags"] = [{"Key": k, "Value": v} for k, v in permission_set.tags.items()]
+        found: list[str] = []
+
+        def existing() -> bool:
+            arn = self._find_permission_set(permission_set.name)
+            found.extend([arn] if arn else [])
+            return arn is not None
+
+        with self._writing_set(permission_set.name):
+            response = self.write(sso.create_permission_set, done_if_conflict=existing, **params)
+            if response is not None:
+                arn = response["PermissionSet"]["PermissionSetArn"]
+                self.permission_set_arns[permission_set.name] = arn
+                before = PermissionSet(
+                    name=permission_set.name,
+                    description=permission_set.description,
+                    session_duration=permission_set.session_duration,
+                    relay_state=permission_set.relay_state,
+                    tags=permission_set.tags,
+                )
+            else:
+                # It exists already (created by a retried call whose response was lost, or by
+                # someone else meanwhile): bring what it is to what is desired.
+                arn = found[0]
+                self.permission_set_arns[permission_set.name] = arn
+                reading = read_permission_set(self.clients, instance_arn=self.instance_arn, arn=arn)
+                if reading is None:
+                    raise _UnresolvedError(
+                        f"permission set {permission_set.name} vanished while being created"
+                    )
+                before = reading.permission_set
+            self._converge(arn, desired=permission_set, live=before)
+
+    def update_permission_set(self, desired: PermissionSet, live: PermissionSet) -> None:
+        with self._writing_set(desired.name):
+            self._converge(self._arn(desired.name), desired=desired, live=live)
+
+    def _converge(self, arn: str, *, desired: PermissionSet, live: PermissionSet) -> None:
+        """The calls that turn permission set ``arn`` from ``live`` into ``desired``.
+
+        UpdatePermissionSet always sends every field it has: AWS clears an omitted RelayState.
+        Policies are detached before others are attached, so the policy quota is not exceeded
+        on the way; nothing reaches the accounts before ProvisionPermissionSet anyway.
+        """
+        sso = self.clients.sso_admin
+        target: dict[str, Any] = {"InstanceArn": self.instance_arn, "PermissionSetArn": arn}
+        if (desired.description, desired.session_duration, desired.relay_state) != (
+            live.description,
+            live.session_duration,
+            live.relay_state,
+        ):
+            update: dict[str, Any] = {**target, "SessionDuration": desired.session_duration}
+            # Description has a minimum length of 1: AWS offers no way to clear it.
+            if desired.description:
+                update["Description"] = desired.description
+            if desired.relay_state:
+                update["RelayState"] = desired.relay_state
+            self.write(sso.update_permission_set, **update)
+        for policy_arn in sorted(live.managed_policies - desired.managed_policies):
+            self.write(
+                sso.detach_managed_policy_from_permission_set,
+                done_if_not_found=True,
+                ManagedPolicyArn=policy_arn,
+                **target,
+            )
+        for reference in sorted(live.customer_managed_policies - desired.customer_managed_policies):
+            self.write(
+                sso.detach_customer_managed_policy_reference_from_permission_set,
+                done_if_not_found=True,
+                CustomerManagedPolicyReference={"Name": reference.name, "Path": reference.path},
+                **target,
+            )
+        for policy_arn in sorted(desired.managed_policies - live.managed_policies):
+            self.write(
+                sso.attach_managed_policy_to_permission_set,
+                done_if_conflict=functools.partial(self._has_managed, arn, policy_arn),
+                ManagedPolicyArn=policy_arn,
+                **target,
+            )
+        for reference in sorted(desired.customer_managed_policies - live.customer_managed_policies):
+            body = {"Name": reference.name, "Path": reference.path}
+            self.write(
+                sso.attach_customer_managed_policy_reference_to_permission_set,
+                done_if_conflict=functools.partial(self._has_customer_managed, arn, body),
+                CustomerManagedPolicyReference=body,
+                **target,
+            )
+        if desired.inline_policy != live.inline_policy:
+            if desired.inline_policy is None:
+                self.write(sso.delete_inline_policy_from_permission_set, **target)
+            else:
+                self.write(
+                    sso.put_inline_policy_to_permission_set,
+                    InlinePolicy=desired.inline_policy.text,
+                    **target,
+                )
+        if desired.permissions_boundary != live.permissions_boundary:
+            if desired.permissions_boundary is None:
+                self.write(
+                    sso.delete_permissions_boundary_from_permission_set,
+                    done_if_not_found=True,
+                    **target,
+                )
+            else:
+                self.write(
+                    sso.put_permissions_boundary_to_permission_set,
+                    PermissionsBoundary=_boundary(desired.permissions_boundary),
+                    **target,
+                )
+        self._tag(arn, desired=desired.tags, live=live.tags)
+
+    def _tag(self, arn: str, *, desired: Mapping[str, str], live: Mapping[str, str]) -> None:
+        sso = self.clients.sso_admin
+        removed = sorted(set(live) - set(desired))
+        changed = {key: value for key, value in desired.items() if live.get(key) != value}
+        if removed:
+            self.write(
+                sso.untag_resource,
+                InstanceArn=self.instance_arn,
+                ResourceArn=arn,
+                TagKeys=removed,
+            )
+        if changed:
+            self.write(
+                sso.tag_resource,
+                InstanceArn=self.instance_arn,
+                ResourceArn=arn,
+                Tags=[{"Key": key, "Value": value} for key, value in sorted(changed.items())],
+            )
+
+    def _has_managed(self, arn: str, policy_arn: str) -> bool:
+        return any(
+            policy["Arn"] == policy_arn
+            for page in pages(
+                self.clients.sso_admin,
+                "list_managed_policies_in_permission_set",
+                InstanceArn=self.instance_arn,
+                PermissionSetArn=arn,
+            )
+            for policy in page.get("AttachedManagedPolicies", [])
+        )
+
+    def _has_customer_managed(self, arn: str, body: Mapping[str, str]) -> bool:
+        return any(
+            (ref["Name"], ref.get("Path") or "/") == (body["Name"], body["Path"])
+            for page in pages(
+                self.clients.sso_admin,
+                "list_customer_managed_policy_references_in_permission_set",
+                InstanceArn=self.instance_arn,
+                PermissionSetArn=arn,
+            )
+            for ref in page.get("CustomerManagedPolicyReferences", [])
+        )
+
+    def provision(self, name: str) -> None:
+        sso = self.clients.sso_admin
+        with self._writing_set(name):
+            response = self.write(
+                sso.provision_permission_set,
+                InstanceArn=self.instance_arn,
+                PermissionSetArn=self._arn(name),
+                TargetType="ALL_PROVISIONED_ACCOUNTS",
+            )
+            status: Mapping[str, Any] = response["PermissionSetProvisioningStatus"]
+            deadline = self._deadline()
+            interval = self.settings.poll_interval_seconds
+            while status.get("Status") == IN_PROGRESS:
+                if time.monotonic() >= deadline:
+                    raise _RequestFailedError(
+                        f"timed out: provisioning request {status.get('RequestId')} still "
+                        "IN_PROGRESS after the polling deadline"
+                    )
+                time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+                status = call(
+                    sso.describe_permission_set_provisioning_status,
+                    InstanceArn=self.instance_arn,
+                    ProvisionPermissionSetRequestId=status["RequestId"],
+                )["PermissionSetProvisioningStatus"]
+            _raise_if_failed(status)
+
+    def delete_permission_set(self, name: str) -> None:
+        arn = self.permission_set_arns.get(name)
+        if arn is None:
+            return
+        with self._writing_set(name):
+            self.write(
+                self.clients.sso_admin.delete_permission_set,
+                done_if_not_found=True,
+                InstanceArn=self.instance_arn,
+                PermissionSetArn=arn,
+            )
+        self.permission_set_arns.pop(name, None)
+
+    # --- account assignments -------------------------------------------------------------------
+
+    def _assignment(self, key: AssignmentKey) -> dict[str, Any]:
+        principal_id = (
+            self._user_id(key.principal_name)
+            if key.principal_type is PrincipalType.USER
+            else self._group_id(key.principal_name)
+        )
+        return {
+            "InstanceArn": self.instance_arn,
+            "TargetId": key.account_id,
+            "TargetType": "AWS_ACCOUNT",
+            "PermissionSetArn": self._arn(key.permission_set),
+            "PrincipalType": key.principal_type.value,
+            "PrincipalId": principal_id,
+        }
+
+    def create_assignment(self, key: AssignmentKey) -> None:
+        response = self.write(
+            self.clients.sso_admin.create_account_assignment, **self._assignment(key)
+        )
+        status: Mapping[str, Any] = response["AccountAssignmentCreationStatus"]
+        if status.get("Status") == IN_PROGRESS:
+            status = self.creations.wait(status["RequestId"], deadline=self._deadline())
+        _raise_if_failed(status)
+
+    def delete_assignment(self, key: AssignmentKey) -> None:
+        response = self.write(
+            self.clients.sso_admin.delete_account_assignment, **self._assignment(key)
+        )
+        status: Mapping[str, Any] = response["AccountAssignmentDeletionStatus"]
+        if status.get("Status") == IN_PROGRESS:
+            status = self.deletions.wait(status["RequestId"], deadline=self._deadline())
+        _raise_if_failed(status)
+
+    # --- dispatch -------------------------------------------------------------------------------
+
+    def execute(self, operation: Operation) -> None:
+        match operation:
+            case CreateUser(user=user):
+                self.create_user(user)
+            case UpdateUser(user=user):
+                self.update_user(user)
+            case DeleteUser(user_name=name):
+                self.delete_user(name)
+            case CreateGroup(group=group):
+                self.create_group(group.name, group.description)
+            case UpdateGroup(group=group):
+                self.update_group(group.name, group.description)
+            case DeleteGroup(name=name):
+                self.delete_group(name)
+            case AddMembership(membership=membership):
+                self.add_membership(membership)
+            case RemoveMembership(membership=membership):
+                self.remove_membership(membership)
+            case CreatePermissionSet(permission_set=permission_set):
+                self.create_permission_set(permission_set)
+            case UpdatePermissionSet(permission_set=desired, live=live):
+                self.update_permission_set(desired, live)
+            case ProvisionPermissionSet(name=name):
+                self.provision(name)
+            case DeletePermissionSet(name=name):
+                self.delete_permission_set(name)
+            case CreateAssignment(assignment=key):
+                self.create_assignment(key)
+            case DeleteAssignment(assignment=key):
+                self.delete_assignment(key)
+
+    def run(self, operation: Operation) -> OperationResult:
+        """Apply one operation and log its result; never raises for an AWS failure."""
+        started = time.monotonic()
+        skip = self._skip_reason(operation)
+        if skip is not None:
+            result = OperationResult(operation=operation, status=Status.SKIPPED, reason=skip)
+        else:
+            try:
+                self.execute(operation)
+            except (AwsError, _RequestFailedError, _UnresolvedError) as exc:
+                self._record_failure(operation, exc)
+                reason = exc.reason if isinstance(exc, _RequestFailedError) else str(exc)
+                result = OperationResult(
+                    operation=operation,
+                    status=Status.FAILED,
+                    reason=reason,
+                    seconds=time.monotonic() - started,
+                )
+            else:
+                result = OperationResult(
+                    operation=operation,
+                    status=Status.SUCCEEDED,
+                    seconds=time.monotonic() - started,
+                )
+        _log_result(result)
+        return result
+
+
+def _boundary(boundary: PermissionsBoundary) -> dict[str, Any]:
+    if boundary.customer_managed_policy is not None:
+        return {
+            "CustomerManagedPolicyReference": {
+                "Name": boundary.customer_managed_policy.name,
+                "Path": boundary.customer_managed_policy.path,
+            }
+        }
+    return {"ManagedPolicyArn": boundary.managed_policy_arn}
+
+
+def _raise_if_failed(status: Mapping[str, Any]) -> None:
+    if status.get("Status") == FAILED:
+        raise _RequestFailedError(
+            str(status.get("FailureReason") or f"request {status.get('RequestId')} FAILED")
+        )
+
+
+def _log_result(result: OperationResult) -> None:
+    fields: dict[str, Any] = {
+        "key": result.operation.key,
+        "action": result.operation.action.value,
+        "status": result.status.value,
+        "seconds": round(result.seconds, 3),
+    }
+    if result.reason is not None:
+        fields["reason"] = result.reason
+    if result.status is Status.SUCCEEDED:
+        log.info("operation_applied", **fields)
+    else:
+        log.warning("operation_applied", **fields)
+
+
+def _concurrency(operation: Operation, settings: ApplySettings) -> tuple[type, int] | None:
+    """(kind, bound) when ``operation`` runs concurrently with its like neighbours."""
+    if isinstance(operation, CreateAssignment | DeleteAssignment):
+        return type(operation), max(1, settings.assignment_concurrency)
+    if isinstance(operation, ProvisionPermissionSet):
+        return type(operation), max(1, settings.provisioning_concurrency)
+    return None
+
+
+def _runs(
+    operations: Sequence[Operation], settings: ApplySettings
+) -> Iterator[tuple[Sequence[Operation], int]]:
+    """Consecutive runs of operations with their concurrency (1: one at a time)."""
+    start = 0
+    while start < len(operations):
+        grouping = _concurrency(operations[start], settings)
+        end = start + 1
+        if grouping is not None:
+            while end < len(operations) and _concurrency(operations[end], settings) == grouping:
+                end += 1
+        yield operations[start:end], grouping[1] if grouping else 1
+        start = end
+
+
+def apply_plan(
+    clients: AwsClients,
+    plan: Plan,
+    live: LiveState,
+    *,
+    settings: ApplySettings | None = None,
+    stop: threading.Event | None = None,
+) -> Outcome:
+    """Apply ``plan`` to the instance ``live`` was read from; never raises for AWS failures.
+
+    ``live`` gives the identifiers (user and group ids, permission set ARNs, membership ids)
+    of objects the plan names; ids of objects created here are remembered for the operations
+    after them. Returns one ``OperationResult`` per operation, in plan order, and the API calls
+    made by operation name. See the module docstring for ordering, concurrency, polling,
+    retries and skips. Once ``stop`` is set, no operation starts; those started finish (their
+    requests polled to the end) and the rest are SKIPPED with ``STOPPED_REASON``.
+    """
+    settings = settings or ApplySettings()
+    started = clients.calls.snapshot()
+    applying = _Applying(clients=clients, live=live, settings=settings, stop=stop)
+    results: list[OperationResult] = []
+    for run, concurrency in _runs(plan.operations, settings):
+        if concurrency == 1 or len(run) == 1:
+            results.extend(applying.run(operation) for operation in run)
+            continue
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
+            # Each task runs in a copy of this context, so bound log context (pass id) follows.
+            futures = [
+                pool.submit(contextvars.copy_context().run, applying.run, operation)
+                for operation in run
+            ]
+            results.extend(future.result() for future in futures)
+    outcome = Outcome(
+        revision=plan.revision, results=tuple(results), api_calls=clients.calls.since(started)
+    )
+    log.info(
+        "plan_applied", revision=plan.revision, **outcome.counts(), api_calls=outcome.api_calls
+    )
+    return outcome

@@ -1,0 +1,221 @@
+"""The boto3 clients the reconciler talks to AWS through, with their rate limiters and counters.
+
+Clients are built from a ``boto3.Session`` with the standard AWS configuration and nothing else:
+the credentials chain, ``AWS_PROFILE``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``) and
+``AWS_ENDPOINT_URL`` (read by botocore itself). Every client carries:
+
+- botocore's retries (``adaptive`` mode, 10 attempts: throttling, 5xx and connection errors are
+  retried with backoff before an error reaches the reconciler);
+- a client-side token bucket placed in front of every HTTP attempt (botocore event
+  ``before-send``), sized slightly under AWS's documented rates: sso-admin shares about 20
+  requests/s per instance and Region, identitystore allows about 20 requests/s per API
+  (IAM Identity Center user guide, "Throttling limits"). Organizations gets one bucket;
+- a thread-safe count of calls by operation name (botocore event ``before-call``: one per API
+  call, retries not counted; pages of a paginator count one each).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_identitystore import IdentityStoreClient
+    from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sso_admin import SSOAdminClient
+
+MAX_ATTEMPTS = 10
+"""botocore attempts per call (first try included) for throttling, 5xx and connection errors."""
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 30.0
+MAX_POOL_CONNECTIONS = 32
+"""HTTP connections per client: enough for the bounded thread pools of reading and applying."""
+
+
+class TokenBucket:
+    """A thread-safe token bucket: at most ``rate`` acquisitions per second on average.
+
+    ``capacity`` tokens (default: one second's worth) may be taken at once after a pause.
+    ``acquire`` blocks until a token is available; it never fails.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: float,
+        capacity: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.rate = rate
+        self.capacity = max(1.0, capacity if capacity is not None else rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.capacity
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, waiting as long as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return waited
+                shortfall = (1.0 - self._tokens) / self.rate
+            self._sleep(shortfall)
+            waited += shortfall
+
+
+class CallCounter:
+    """Thread-safe count of AWS API calls by operation name (``ListUsers``: 3)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, operation: str) -> None:
+        with self._lock:
+            self._counts[operation] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        """The counts so far, sorted by operation name."""
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+    def since(self, earlier: Mapping[str, int]) -> dict[str, int]:
+        """Calls made after ``earlier`` (a ``snapshot``), without zero entries."""
+        now = self.snapshot()
+        return {
+            name: count - earlier.get(name, 0)
+            for name, count in now.items()
+            if count - earlier.get(name, 0)
+        }
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateLimits:
+    """Client-side request rates in requests per second (0 or less: no limit).
+
+    Defaults sit slightly under AWS's throttling limits (IAM Identity Center user guide,
+    "Throttling limits"): ``sso_admin`` is one bucket for the whole service (the limit is per
+    instance and Region), ``identitystore_per_api`` one bucket per identitystore API,
+    ``organizations`` one bucket (Organizations throttles its List calls at a few per second).
+    """
+
+    sso_admin: float = 18.0
+    identitystore_per_api: float = 18.0
+    organizations: float = 5.0
+
+
+class _RateLimiter:
+    """botocore ``before-send`` hook: takes a token before every HTTP attempt of a client."""
+
+    def __init__(self, *, rate: float, per_operation: bool) -> None:
+        self._rate = rate
+        self._per_operation = per_operation
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def _bucket(self, operation: str) -> TokenBucket:
+        key = operation if self._per_operation else ""
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(rate=self._rate)
+            return bucket
+
+    def __call__(self, *, event_name: str, **_: Any) -> None:
+        # event_name is "before-send.<service-id>.<OperationName>"
+        self._bucket(event_name.rsplit(".", 1)[-1]).acquire()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsClients:
+    """The three clients the reconciler needs and the count of calls made through them.
+
+    ``calls`` counts every API call made through these clients (one per page of a paginator).
+    Clients are thread-safe (botocore); the session that built them is not used afterwards.
+    """
+
+    sso_admin: SSOAdminClient
+    identitystore: IdentityStoreClient
+    organizations: OrganizationsClient
+    calls: CallCounter = field(default_factory=CallCounter)
+
+
+def client_config() -> Config:
+    """botocore configuration shared by every client: adaptive retries, timeouts, pool size."""
+    return Config(
+        retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+    )
+
+
+def _instrument(client: Any, *, calls: CallCounter, rate: float, per_operation: bool) -> None:
+    service_id = client.meta.service_model.service_id.hyphenize()
+
+    def count(*, model: Any, **_: Any) -> None:
+        calls.record(model.name)
+
+    client.meta.events.register(f"before-call.{service_id}", count)
+    if rate > 0:
+        limiter = _RateLimiter(rate=rate, per_operation=per_operation)
+        client.meta.events.register(f"before-send.{service_id}", limiter)
+
+
+def make_clients(
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    rates: RateLimits | None = None,
+) -> AwsClients:
+    """Build sso-admin, identitystore and organizations clients.
+
+    ``region`` defaults to ``AWS_REGION``, then ``AWS_DEFAULT_REGION`` and the profile's
+    region (botocore itself reads only the latter two); ``profile`` to ``AWS_PROFILE``;
+    ``endpoint_url`` to botocore's own resolution (``AWS_ENDPOINT_URL``,
+    ``AWS_ENDPOINT_URL_<SERVICE>``, the profile's ``endpoint_url``, then AWS's endpoints).
+    Raises botocore's ``NoRegionError`` when no region is configured anywhere and
+    ``ProfileNotFound`` for an unknown profile (configuration mistakes, not AWS errors).
+    """
+    rates = rates or RateLimits()
+    session = boto3.Session(
+        profile_name=profile,
+        region_name=region or os.environ.get("AWS_REGION") or None,
+    )
+    config = client_config()
+    calls = CallCounter()
+    sso_admin = session.client("sso-admin", config=config, endpoint_url=endpoint_url)
+    identitystore = session.client("identitystore", config=config, endpoint_url=endpoint_url)
+    organizations = session.client("organizations", config=config, endpoint_url=endpoint_url)
+    _instrument(sso_admin, calls=calls, rate=rates.sso_admin, per_operation=False)
+    _instrument(identitystore, calls=calls, rate=rates.identitystore_per_api, per_operation=True)
+    _instrument(organizations, calls=calls, rate=rates.organizations, per_operation=False)
+    return AwsClients(
+        sso_admin=sso_admin,
+        identitystore=identitystore,
+        organizations=organizations,
+        calls=calls,
+    )

@@ -1,0 +1,459 @@
+"""Reading the live state of Identity Center, Organizations and the identity store.
+
+One pass reads everything the planner compares, with the fewest calls the APIs allow:
+
+- the instance (sso-admin ListInstances) and the organization's accounts (Organizations
+  ListAccounts, every page: AWS may answer an empty page with a ``NextToken``);
+- users and groups (identitystore ListUsers, ListGroups) and memberships, through
+  ListGroupMemberships per group or ListGroupMembershipsForMember per user, whichever means
+  fewer calls;
+- permission sets (ListPermissionSets), then per set, on a bounded thread pool: its attributes
+  (DescribePermissionSet, ListManagedPoliciesInPermissionSet,
+  ListCustomerManagedPolicyReferencesInPermissionSet, GetInlinePolicyForPermissionSet,
+  GetPermissionsBoundaryForPermissionSet, ListTagsForResource), the accounts it is provisioned to
+  (ListAccountsForProvisionedPermissionSet, unfiltered and filtered with
+  ``LATEST_PERMISSION_SET_NOT_PROVISIONED``) and its account assignments in those accounts only
+  (ListAccountAssignments per provisioned account). An account assignment provisions its set to
+  the account, so this sees every principal on every set, managed or not, in P·8 + Σ k_p calls
+  (k_p: accounts where set p is provisioned) plus extra pages, instead of A·P for every account
+  times every set.
+
+Every call goes through the clients' rate limiters; errors are translated to ``AwsError``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from reconciler.adapters.aws.clients import AwsClients
+from reconciler.adapters.aws.errors import NOT_FOUND, call, pages
+from reconciler.errors import PermanentAwsError
+from reconciler.model.limits import canonical_duration, duration_seconds
+from reconciler.model.policies import parse_policy_text
+from reconciler.model.state import (
+    Account,
+    AssignmentKey,
+    CustomerManagedPolicyRef,
+    Group,
+    IdentityCenterState,
+    LiveState,
+    Membership,
+    PermissionsBoundary,
+    PermissionSet,
+    PolicyDocument,
+    PrincipalType,
+    User,
+)
+
+DEFAULT_WORKERS = 4
+"""Permission sets read at once. All calls still pass the sso-admin rate limiter."""
+STALE = "LATEST_PERMISSION_SET_NOT_PROVISIONED"
+DEFAULT_SESSION_DURATION = "PT1H"
+"""What AWS applies when a permission set is created without a SessionDuration."""
+
+log = structlog.get_logger()
+
+
+def deleted_principal_name(principal_type: PrincipalType, principal_id: str) -> str:
+    """Placeholder name of a principal id that the identity store no longer knows.
+
+    ``<deleted user 9067a1b2c3-...>``: the full id, so two deleted principals never share a
+    name, and angle brackets, which no desired-state name uses for such a purpose.
+    """
+    return f"<deleted {principal_type.value.lower()} {principal_id}>"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Instance:
+    arn: str
+    identity_store_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _PermissionSetReading:
+    """One permission set as read, with principal ids not yet mapped to names."""
+
+    arn: str
+    permission_set: PermissionSet
+    provisioned: frozenset[str]
+    stale: frozenset[str]
+    assignments: tuple[tuple[str, PrincipalType, str], ...]
+    """(account id, principal type, principal id) of each account assignment."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Identities:
+    users: dict[str, User]
+    user_ids: dict[str, str]
+    groups: dict[str, Group]
+    group_ids: dict[str, str]
+    memberships: frozenset[Membership]
+    membership_ids: dict[Membership, str]
+
+
+def find_instance(clients: AwsClients, *, instance_arn: str | None = None) -> tuple[str, str]:
+    """(instance ARN, identity store id) of the Identity Center instance (sso-admin
+    ListInstances).
+
+    Without ``instance_arn`` exactly one instance must exist. Raises ``PermanentAwsError`` with
+    code ``InstanceNotFound`` when there is none or ``instance_arn`` is not among them, and
+    ``AmbiguousInstance`` when several exist and none was named.
+    """
+    instances = [
+        instance
+        for page in pages(clients.sso_admin, "list_instances")
+        for instance in page.get("Instances", [])
+    ]
+    if instance_arn is not None:
+        for instance in instances:
+            if instance["InstanceArn"] == instance_arn:
+                return instance_arn, str(instance["IdentityStoreId"])
+        raise PermanentAwsError(
+            operation="ListInstances",
+            code="InstanceNotFound",
+            reason=f"no IAM Identity Center instance {instance_arn} in this account and Region",
+        )
+    if not instances:
+        raise PermanentAwsError(
+            operation="ListInstances",
+            code="InstanceNotFound",
+            reason="no IAM Identity Center instance in this account and Region",
+        )
+    if len(instances) > 1:
+        arns = ", ".join(sorted(str(instance["InstanceArn"]) for instance in instances))
+        raise PermanentAwsError(
+            operation="ListInstances",
+            code="AmbiguousInstance",
+            reason=f"{len(instances)} IAM Identity Center instances ({arns}): name one",
+        )
+    return str(instances[0]["InstanceArn"]), str(instances[0]["IdentityStoreId"])
+
+
+def read_accounts(clients: AwsClients) -> dict[str, Account]:
+    """Every account of the organization by id (Organizations ListAccounts, every page)."""
+    return {
+        account["Id"]: Account(
+            id=account["Id"],
+            name=account.get("Name", ""),
+            status=account.get("Status") or account.get("State") or "ACTIVE",
+        )
+        for page in pages(clients.organizations, "list_accounts")
+        for account in page.get("Accounts", [])
+    }
+
+
+def _primary_email(emails: Iterable[Mapping[str, Any]]) -> str | None:
+    listed = [email for email in emails if email.get("Value")]
+    for email in listed:
+        if email.get("Primary"):
+            return str(email["Value"])
+    return str(listed[0]["Value"]) if listed else None
+
+
+def _user(raw: Mapping[str, Any]) -> User:
+    name = raw.get("Name") or {}
+    return User(
+        user_name=raw["UserName"],
+        display_name=raw.get("DisplayName") or "",
+        given_name=name.get("GivenName") or "",
+        family_name=name.get("FamilyName") or "",
+        email=_primary_email(raw.get("Emails") or []),
+    )
+
+
+def _read_identities(clients: AwsClients, *, identity_store_id: str) -> _Identities:
+    users: dict[str, User] = {}
+    user_ids: dict[str, str] = {}
+    for page in pages(clients.identitystore, "list_users", IdentityStoreId=identity_store_id):
+        for raw in page.get("Users", []):
+            user = _user(raw)
+            users[user.user_name] = user
+            user_ids[user.user_name] = raw["UserId"]
+    groups: dict[str, Group] = {}
+    group_ids: dict[str, str] = {}
+    for page in pages(clients.identitystore, "list_groups", IdentityStoreId=identity_store_id):
+        for raw in page.get("Groups", []):
+            name = raw.get("DisplayName") or raw["GroupId"]
+            groups[name] = Group(name=name, description=raw.get("Description") or None)
+            group_ids[name] = raw["GroupId"]
+    user_names = {user_id: name for name, user_id in user_ids.items()}
+    group_names = {group_id: name for name, group_id in group_ids.items()}
+    memberships: dict[Membership, str] = {}
+    for raw in _memberships(
+        clients,
+        identity_store_id=identity_store_id,
+        user_ids=user_ids.values(),
+        group_ids=group_ids.values(),
+    ):
+        user_id = raw.get("MemberId", {}).get("UserId")
+        if user_id is None or raw["GroupId"] not in group_names:
+            continue
+        user_name = user_names.get(user_id)
+        if user_name is None:
+            user_name = deleted_principal_name(PrincipalType.USER, user_id)
+            user_ids[user_name] = user_id
+        memberships[Membership(group=group_names[raw["GroupId"]], user=user_name)] = raw[
+            "MembershipId"
+        ]
+    return _Identities(
+        users=users,
+        user_ids=user_ids,
+        groups=groups,
+        group_ids=group_ids,
+        memberships=frozenset(memberships),
+        membership_ids=memberships,
+    )
+
+
+def _memberships(
+    clients: AwsClients,
+    *,
+    identity_store_id: str,
+    user_ids: Iterable[str],
+    group_ids: Iterable[str],
+) -> Iterable[Mapping[str, Any]]:
+    """Every group membership, by group or by member, whichever takes fewer calls."""
+    users, groups = list(user_ids), list(group_ids)
+    if len(groups) <= len(users):
+        for group_id in groups:
+            for page in pages(
+                clients.identitystore,
+                "list_group_memberships",
+                IdentityStoreId=identity_store_id,
+                GroupId=group_id,
+            ):
+                yield from page.get("GroupMemberships", [])
+    else:
+        for user_id in users:
+            for page in pages(
+                clients.identitystore,
+                "list_group_memberships_for_member",
+                IdentityStoreId=identity_store_id,
+                MemberId={"UserId": user_id},
+            ):
+                yield from page.get("GroupMemberships", [])
+
+
+def session_duration(value: object) -> str:
+    """Canonical ISO-8601 form of a SessionDuration as AWS returns it.
+
+    AWS returns an ISO-8601 string (``PT1H``, ``PT3600S``); some implementations return seconds
+    as an integer. Missing means AWS's default, PT1H. A string that is not an hours, minutes and
+    seconds duration is returned unchanged, so the planner shows it as drift.
+    """
+    if value is None or value == "":
+        return DEFAULT_SESSION_DURATION
+    if isinstance(value, int | float):
+        return canonical_duration(int(value))
+    text = str(value)
+    seconds = duration_seconds(text)
+    return canonical_duration(seconds) if seconds is not None else text
+
+
+def inline_policy(text: str | None) -> PolicyDocument | None:
+    """The inline policy as AWS returns it (an empty string means none)."""
+    if not text:
+        return None
+    try:
+        return parse_policy_text(text)
+    except ValueError:
+        # Not JSON (AWS would not store it): compare the text as is.
+        return PolicyDocument(canonical=text, text=text)
+
+
+def _boundary(clients: AwsClients, *, instance_arn: str, arn: str) -> PermissionsBoundary | None:
+    try:
+        response = call(
+            clients.sso_admin.get_permissions_boundary_for_permission_set,
+            InstanceArn=instance_arn,
+            PermissionSetArn=arn,
+        )
+    except PermanentAwsError as exc:
+        if exc.code == NOT_FOUND:
+            return None
+        raise
+    raw: Mapping[str, Any] = response.get("PermissionsBoundary") or {}
+    reference = raw.get("CustomerManagedPolicyReference")
+    if reference:
+        return PermissionsBoundary(
+            customer_managed_policy=CustomerManagedPolicyRef(
+                name=reference["Name"], path=reference.get("Path") or "/"
+            )
+        )
+    if raw.get("ManagedPolicyArn"):
+        return PermissionsBoundary(managed_policy_arn=raw["ManagedPolicyArn"])
+    return None
+
+
+def _provisioned(
+    clients: AwsClients, *, instance_arn: str, arn: str, status: str | None
+) -> frozenset[str]:
+    extra: dict[str, Any] = {"ProvisioningStatus": status} if status else {}
+    return frozenset(
+        account_id
+        for page in pages(
+            clients.sso_admin,
+            "list_accounts_for_provisioned_permission_set",
+            InstanceArn=instance_arn,
+            PermissionSetArn=arn,
+            **extra,
+        )
+        for account_id in page.get("AccountIds", [])
+    )
+
+
+def read_permission_set(
+    clients: AwsClients, *, instance_arn: str, arn: str
+) -> _PermissionSetReading | None:
+    """Everything about one permission set; None when it was deleted while being read."""
+    sso = clients.sso_admin
+    try:
+        described = call(
+            sso.describe_permission_set, InstanceArn=instance_arn, PermissionSetArn=arn
+        )["PermissionSet"]
+    except PermanentAwsError as exc:
+        if exc.code == NOT_FOUND:
+            return None
+        raise
+    target: dict[str, Any] = {"InstanceArn": instance_arn, "PermissionSetArn": arn}
+    managed = frozenset(
+        policy["Arn"]
+        for page in pages(sso, "list_managed_policies_in_permission_set", **target)
+        for policy in page.get("AttachedManagedPolicies", [])
+    )
+    customer = frozenset(
+        CustomerManagedPolicyRef(name=ref["Name"], path=ref.get("Path") or "/")
+        for page in pages(
+            sso, "list_customer_managed_policy_references_in_permission_set", **target
+        )
+        for ref in page.get("CustomerManagedPolicyReferences", [])
+    )
+    inline = call(sso.get_inline_policy_for_permission_set, **target).get("InlinePolicy")
+    tags = {
+        tag["Key"]: tag.get("Value", "")
+        for page in pages(sso, "list_tags_for_resource", InstanceArn=instance_arn, ResourceArn=arn)
+        for tag in page.get("Tags", [])
+    }
+    permission_set = PermissionSet(
+        name=described["Name"],
+        description=described.get("Description") or None,
+        session_duration=session_duration(described.get("SessionDuration")),
+        relay_state=described.get("RelayState") or None,
+        managed_policies=managed,
+        customer_managed_policies=customer,
+        inline_policy=inline_policy(inline),
+        permissions_boundary=_boundary(clients, instance_arn=instance_arn, arn=arn),
+        tags=tags,
+    )
+    provisioned = _provisioned(clients, instance_arn=instance_arn, arn=arn, status=None)
+    stale = _provisioned(clients, instance_arn=instance_arn, arn=arn, status=STALE)
+    assignments = tuple(
+        (raw["AccountId"], PrincipalType(raw["PrincipalType"]), raw["PrincipalId"])
+        for account_id in sorted(provisioned)
+        for page in pages(sso, "list_account_assignments", AccountId=account_id, **target)
+        for raw in page.get("AccountAssignments", [])
+    )
+    return _PermissionSetReading(
+        arn=arn,
+        permission_set=permission_set,
+        provisioned=provisioned,
+        stale=stale,
+        assignments=assignments,
+    )
+
+
+def read_live_state(
+    clients: AwsClients, *, instance_arn: str | None = None, workers: int = DEFAULT_WORKERS
+) -> LiveState:
+    """Read the whole live state of one Identity Center instance and its organization.
+
+    ``instance_arn`` names the instance when the account has several (see ``find_instance``);
+    ``workers`` is how many permission sets are read at once (identity-store reading runs
+    alongside on the calling thread). Account assignments of principals the identity store no
+    longer knows keep a placeholder name (``deleted_principal_name``) that maps to their id in
+    ``user_ids``/``group_ids``, so that they can be deleted.
+
+    Raises ``TemporaryAwsError`` or ``PermanentAwsError`` (see ``errors``); nothing partial is
+    returned.
+    """
+    started = clients.calls.snapshot()
+    arn, identity_store_id = find_instance(clients, instance_arn=instance_arn)
+    permission_set_arns = [
+        permission_set_arn
+        for page in pages(clients.sso_admin, "list_permission_sets", InstanceArn=arn)
+        for permission_set_arn in page.get("PermissionSets", [])
+    ]
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="read") as pool:
+        futures = [
+            pool.submit(
+                contextvars.copy_context().run,
+                read_permission_set,
+                clients,
+                instance_arn=arn,
+                arn=permission_set_arn,
+            )
+            for permission_set_arn in permission_set_arns
+        ]
+        try:
+            accounts = read_accounts(clients)
+            identities = _read_identities(clients, identity_store_id=identity_store_id)
+            readings = [r for future in futures if (r := future.result()) is not None]
+        except BaseException:
+            # Nothing partial is returned: do not start reading sets nobody will look at.
+            for future in futures:
+                future.cancel()
+            raise
+    user_ids, group_ids = dict(identities.user_ids), dict(identities.group_ids)
+    user_names = {user_id: name for name, user_id in user_ids.items()}
+    group_names = {group_id: name for name, group_id in group_ids.items()}
+    assignments: set[AssignmentKey] = set()
+    for reading in readings:
+        for account_id, principal_type, principal_id in reading.assignments:
+            names, ids = (
+                (user_names, user_ids)
+                if principal_type is PrincipalType.USER
+                else (group_names, group_ids)
+            )
+            name = names.get(principal_id)
+            if name is None:
+                name = deleted_principal_name(principal_type, principal_id)
+                names[principal_id], ids[name] = name, principal_id
+            assignments.add(
+                AssignmentKey(account_id, reading.permission_set.name, principal_type, name)
+            )
+    live = LiveState(
+        state=IdentityCenterState(
+            users=identities.users,
+            groups=identities.groups,
+            memberships=identities.memberships,
+            permission_sets={r.permission_set.name: r.permission_set for r in readings},
+            assignments=frozenset(assignments),
+        ),
+        instance_arn=arn,
+        identity_store_id=identity_store_id,
+        accounts=accounts,
+        user_ids=user_ids,
+        group_ids=group_ids,
+        membership_ids=identities.membership_ids,
+        permission_set_arns={r.permission_set.name: r.arn for r in readings},
+        provisioned_accounts={r.permission_set.name: r.provisioned for r in readings},
+        stale_accounts={r.permission_set.name: r.stale for r in readings},
+    )
+    log.info(
+        "live_state_read",
+        instance_arn=arn,
+        accounts=len(accounts),
+        users=len(identities.users),
+        groups=len(identities.groups),
+        memberships=len(identities.memberships),
+        permission_sets=len(readings),
+        assignments=len(assignments),
+        api_calls=clients.calls.since(started),
+    )
+    return live
