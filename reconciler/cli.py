@@ -319,14 +319,9 @@ SANDBOX_MISSING = (
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
-    try:
-        from reconciler.sandbox import serve  # noqa: PLC0415
-        from reconciler.sandbox.faults import FaultConfig, FaultSpecError  # noqa: PLC0415
-    except ModuleNotFoundError as error:
-        if error.name != "moto":
-            raise
-        sys.stderr.write(f"error: {SANDBOX_MISSING}\n")
-        return EXIT_ERROR
+    from reconciler.sandbox import serve  # noqa: PLC0415
+    from reconciler.sandbox.faults import FaultConfig, FaultSpecError  # noqa: PLC0415
+
     try:
         faults = FaultConfig.parse(args.faults) if args.faults else None
     except FaultSpecError as error:
@@ -337,13 +332,8 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    try:
-        from reconciler.demo import run_demo  # noqa: PLC0415
-    except ModuleNotFoundError as error:
-        if error.name != "moto":
-            raise
-        sys.stderr.write(f"error: {SANDBOX_MISSING}\n")
-        return EXIT_ERROR
+    from reconciler.demo import run_demo  # noqa: PLC0415
+
     return run_demo(folder=Path(args.path))
 
 
@@ -362,6 +352,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_invalid(error, output_format, None)
     except ReconcilerError as error:
         return _report_error(error, output_format)
+    except ModuleNotFoundError as error:
+        if error.name != "moto":
+            raise
+        sys.stderr.write(f"error: {SANDBOX_MISSING}\n")
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
 
