@@ -25,8 +25,8 @@ demo: $(VENV)/.installed-run
 	$(BIN)/reconciler demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check reconciler tests benchmarks
-	$(BIN)/ruff format --check reconciler tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-test
