@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# The reconciler as a container: `docker run --rm IMAGE validate ...`, `... run` (later).
+# The reconciler as a container: `docker run --rm IMAGE` runs the controller (`reconciler run`);
+# `docker run --rm IMAGE validate ...` any other command.
 # Two stages: the build stage installs the project into a virtual environment; the runtime
 # stage copies only that environment, so pip, build backends and caches stay out of the image.
 
@@ -61,4 +62,4 @@ USER 10001:10001
 WORKDIR /home/reconciler
 
 ENTRYPOINT ["reconciler"]
-CMD ["--help"]
+CMD ["run"]

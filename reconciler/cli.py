@@ -1,10 +1,11 @@
-"""The ``reconciler`` command: validate, plan, apply, sandbox serve, demo.
+"""The ``reconciler`` command: validate, plan, apply, export, sandbox serve, demo.
 
 Exit codes (like ``terraform plan -detailed-exitcode``):
 
 - ``validate``: 0 valid, 1 invalid or error.
 - ``plan``: 0 nothing to do, 2 changes to make, 1 error (invalid revision, AWS unreachable...).
 - ``apply``: 0 every operation succeeded (or nothing to do), 1 otherwise.
+- ``export``: 0 files written, 1 error (``--out`` not empty without ``--force``, bad ``--kinds``).
 
 Documents (``--format json``) go to stdout; logs go to stderr (JSON off a terminal, console on
 one), so ``reconciler plan --format json | jq`` always works. AWS is reached through the
@@ -15,9 +16,10 @@ credential chain.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +188,58 @@ def _build_parser() -> argparse.ArgumentParser:
         help="fault injection, e.g. 'throttle=0.05,http500=0.01,latency=0.02,seed=7'",
     )
     serve.set_defaults(handler=_sandbox_serve)
+    seed = sandbox_commands.add_parser(
+        "seed",
+        help="serve a sandbox filled with a generated organization and write its desired state",
+    )
+    for flag, default in (
+        ("--accounts", 20),
+        ("--permission-sets", 10),
+        ("--groups", 20),
+        ("--users", 100),
+        ("--assignments", 200),
+        ("--seed", 1),
+    ):
+        seed.add_argument(flag, type=int, default=default, help=f"(default {default})")
+    seed.add_argument("--out", required=True, help="desired-state folder to write")
+    seed.add_argument(
+        "--empty",
+        action="store_true",
+        help="seed only the accounts: the desired state is then a converge from empty",
+    )
+    seed.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    seed.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
+    seed.add_argument("--faults", default=None, help="fault injection, as for sandbox serve")
+    seed.set_defaults(handler=_sandbox_seed)
+
+    export = commands.add_parser(
+        "export",
+        help="write the live state as desired-state files: how an existing Identity Center "
+        "is adopted (see docs/adoption.md)",
+    )
+    export.add_argument("--out", required=True, help="folder to write the files to")
+    export.add_argument(
+        "--kinds",
+        default="users,groups,permission_sets,assignments",
+        help="comma-separated kinds to export (default: all of "
+        "users,groups,permission_sets,assignments)",
+    )
+    export.add_argument(
+        "--instance-arn",
+        default=None,
+        help="Identity Center instance ARN (default: the only instance of the account)",
+    )
+    export.add_argument(
+        "--identities",
+        choices=("managed", "external"),
+        default="managed",
+        help="external: users and groups belong to an identity provider (SCIM); they are not "
+        "exported and reconciler.json says so (default: managed)",
+    )
+    export.add_argument(
+        "--force", action="store_true", help="overwrite desired-state files already in --out"
+    )
+    export.set_defaults(handler=_export)
 
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of the desired-state files, for editors"
@@ -202,6 +256,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="desired-state folder to demonstrate with (default: desired-state)",
     )
     demo.set_defaults(handler=_demo)
+
+    from reconciler.controller.command import add_run_options  # noqa: PLC0415 - argparse only
+
+    run = commands.add_parser(
+        "run",
+        help="the controller: reconcile on every new commit and every interval, until stopped",
+    )
+    add_run_options(run)
+    run.set_defaults(handler=_run)
     return parser
 
 
@@ -219,15 +282,25 @@ def _clients() -> Any:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
-    from reconciler.engine import load, resolve_against  # noqa: PLC0415
+    from reconciler.engine import load, resolve_against, target_reads_of  # noqa: PLC0415
+    from reconciler.model.resolving import expired_problems  # noqa: PLC0415
 
     revision = _revision(args)
     try:
         documents = load(revision)
         checked_live = not args.offline
+        # Merge time: an expiry already past is refused (a pass would just remove the access).
+        expired = expired_problems(documents, now=datetime.now(UTC))
+        if expired:
+            raise InvalidRevisionError(expired)
         if checked_live:
-            resolve_against(documents, read_live_state(_clients(), instance_arn=args.instance_arn))
+            live = read_live_state(
+                _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
+            )
+            resolve_against(documents, live, refuse_expired=True)
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision)
     warnings = [_problem_json(problem) for problem in documents.warnings]
@@ -273,18 +346,59 @@ def _render_pass(result: Any, output_format: str) -> None:
             console.print(f"[yellow]{_escape(note)}[/]")
 
 
+@contextlib.contextmanager
+def _apply_progress(*, enabled: bool) -> Iterator[None]:
+    """While applying, a rich progress bar (counts, ETA) on stderr, never stdout; off a
+    terminal the apply logs ``apply_progress`` lines instead (see ``applying``)."""
+    if not enabled:
+        yield
+        return
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from reconciler.adapters.aws.applying import ApplyProgress, progress_listener  # noqa: PLC0415
+
+    with Progress(
+        TextColumn("applying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("apply", total=None, failed=0)
+
+        def show(update: ApplyProgress) -> None:
+            progress.update(task, total=update.total, completed=update.done, failed=update.failed)
+
+        token = progress_listener.set(show)
+        try:
+            yield
+        finally:
+            progress_listener.reset(token)
+
+
 def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
     from reconciler.engine import reconcile  # noqa: PLC0415
 
     revision = _revision(args)
     try:
-        result = reconcile(
-            revision=revision,
-            aws=_clients(),
-            apply=apply,
-            allow_deletions=getattr(args, "allow_deletions", False),
-            instance_arn=args.instance_arn,
-        )
+        with _apply_progress(enabled=apply and sys.stderr.isatty()):
+            result = reconcile(
+                revision=revision,
+                aws=_clients(),
+                apply=apply,
+                allow_deletions=getattr(args, "allow_deletions", False),
+                instance_arn=args.instance_arn,
+            )
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision)
     _render_pass(result, args.format)
@@ -299,6 +413,40 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     return _run_pass(args, apply=True)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
+    from reconciler.model.exporting import ExportKind, export_files  # noqa: PLC0415
+
+    console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    try:
+        kinds = [ExportKind(kind.strip()) for kind in args.kinds.split(",") if kind.strip()]
+    except ValueError as error:
+        console.print(f"[bold red]Error:[/] --kinds: {_escape(str(error))}")
+        return EXIT_ERROR
+    out = Path(args.out)
+    existing = sorted(out.rglob("*.json")) if out.is_dir() else []
+    if existing and not args.force:
+        console.print(
+            f"[bold red]Error:[/] {out} already holds {len(existing)} JSON files; "
+            "export into an empty folder or pass --force"
+        )
+        return EXIT_ERROR
+    live = read_live_state(_clients(), instance_arn=args.instance_arn)
+    try:
+        export = export_files(live, kinds=kinds, identities=args.identities)
+    except ValueError as error:
+        console.print(f"[bold red]Error:[/] {_escape(str(error))}")
+        return EXIT_ERROR
+    for relative, content in sorted(export.files.items()):
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        sys.stdout.write(f"{path}\n")
+    for note in export.notes:
+        console.print(f"[yellow]note:[/] {_escape(note)}")
+    return EXIT_OK
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -318,6 +466,28 @@ SANDBOX_MISSING = (
 )
 
 
+def _sandbox_seed(args: argparse.Namespace) -> int:
+    from reconciler.sandbox.faults import FaultConfig, FaultSpecError  # noqa: PLC0415
+    from reconciler.sandbox.seeding import ScaleSpec, serve_seeded  # noqa: PLC0415
+
+    try:
+        faults = FaultConfig.parse(args.faults) if args.faults else None
+        spec = ScaleSpec(
+            accounts=args.accounts,
+            permission_sets=args.permission_sets,
+            groups=args.groups,
+            users=args.users,
+            assignments=args.assignments,
+            seed=args.seed,
+            populate_live=not args.empty,
+        )
+        serve_seeded(spec, folder=Path(args.out), host=args.host, port=args.port, faults=faults)
+    except (FaultSpecError, ValueError) as error:
+        sys.stderr.write(f"error: {error}\n")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def _sandbox_serve(args: argparse.Namespace) -> int:
     from reconciler.sandbox import serve  # noqa: PLC0415
     from reconciler.sandbox.faults import FaultConfig, FaultSpecError  # noqa: PLC0415
@@ -329,6 +499,12 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     serve(host=args.host, port=args.port, faults=faults)
     return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from reconciler.controller.command import run_command  # noqa: PLC0415
+
+    return run_command(args)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -23,6 +24,7 @@ from reconciler.errors import InvalidRevisionError, Problem
 from reconciler.model.loading import Documents, load_documents
 from reconciler.model.resolving import DesiredState, live_directory, resolve
 from reconciler.model.state import LiveState
+from reconciler.model.targets import TargetReads, target_reads
 from reconciler.planning.diffing import plan
 from reconciler.planning.guards import check_deletion_guard, deletion_guard_violations
 from reconciler.planning.outcomes import Outcome
@@ -89,16 +91,50 @@ def load(revision: Revision) -> Documents:
     return load_documents(read_folder(revision.folder))
 
 
-def resolve_against(documents: Documents, live: LiveState) -> DesiredState:
-    """Resolve ``documents`` against ``live`` (raises ``InvalidRevisionError``)."""
+def target_reads_of(documents: Documents) -> TargetReads:
+    """What ``read_live_state(..., targets=...)`` must read for the targets of ``documents``
+    (OU tree, account tags, management account)."""
+    return target_reads(item.value for item in documents.assignments)
+
+
+def resolve_against(
+    documents: Documents,
+    live: LiveState,
+    *,
+    now: datetime | None = None,
+    refuse_expired: bool = False,
+) -> DesiredState:
+    """Resolve ``documents`` against ``live`` (raises ``InvalidRevisionError``).
+
+    ``now`` (timezone-aware, default: the current time) decides which assignments have
+    expired; ``refuse_expired`` makes an expired one a problem (merge-time validation).
+    """
     return resolve(
         documents,
         live_directory(
             accounts=live.accounts,
             user_names=live.state.users.keys(),
             group_names=live.state.groups.keys(),
+            organization=live.organization,
+            account_tags=live.account_tags,
         ),
+        now=now or datetime.now(UTC),
+        refuse_expired=refuse_expired,
     )
+
+
+def plan_revision(
+    documents: Documents, live: LiveState, *, revision: str | None, now: datetime | None = None
+) -> tuple[DesiredState, Plan]:
+    """Resolve ``documents`` (one revision, already loaded) against ``live`` and plan.
+
+    The controller calls it twice per pass on one live read: for the target revision (the
+    changes to make) and for the last applied revision (the drift: what changed by hand since).
+    Raises ``InvalidRevisionError`` when the documents do not resolve (unknown account, user,
+    group). Pure apart from logging.
+    """
+    desired = resolve_against(documents, live, now=now)
+    return desired, plan(desired, live, revision=revision)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,8 +163,12 @@ def reconcile(
     apply: bool,
     allow_deletions: bool = False,
     instance_arn: str | None = None,
+    now: datetime | None = None,
 ) -> PassResult:
     """Run one pass on ``revision``: load, read live state, plan, and with ``apply`` apply.
+
+    ``now`` (timezone-aware, default: the current time) is the clock expiring assignments are
+    judged by.
 
     Raises ``InvalidRevisionError`` (nothing read or written beyond what validation needs),
     ``PlanRefusedError`` when the deletion guard refuses the plan (nothing written), and
@@ -141,8 +181,8 @@ def reconcile(
     bound.info("pass.started", phase="load", apply=apply)
     documents = load(revision)
     bound.info("pass.phase", phase="read")
-    live = read_live_state(aws, instance_arn=instance_arn)
-    desired = resolve_against(documents, live)
+    live = read_live_state(aws, instance_arn=instance_arn, targets=target_reads_of(documents))
+    desired = resolve_against(documents, live, now=now)
     bound.info("pass.phase", phase="plan")
     the_plan = plan(desired, live, revision=revision.revision)
     account_names = {account.id: account.name for account in live.accounts.values()}

@@ -7,6 +7,7 @@ The tree splits what a later pass may fix by itself from what needs a person::
     ReconcilerError
     ├── InvalidRevisionError          the desired state is invalid: nothing is applied
     ├── SourceError                   the Git repository could not be read
+    │   └── UnverifiedRevisionError   the revision is not signed by a trusted key: refused
     ├── PlanRefusedError              a safety rule refuses the plan (deletion guard)
     └── AwsError                      an AWS call failed, after botocore's retries
         ├── TemporaryAwsError         throttling, 5xx, timeouts, conflicts: retry later
@@ -66,6 +67,28 @@ class InvalidRevisionError(ReconcilerError):
 
 class SourceError(ReconcilerError):
     """The Git repository, ref or sub-path could not be read (temporary until proven otherwise)."""
+
+
+class UnverifiedRevisionError(SourceError):
+    """The revision is not signed by a trusted key, so it is refused like an invalid one.
+
+    ``revision`` is the commit's full SHA; ``reason`` a stable identifier of why (``unsigned``,
+    ``unknown_key``, ``bad_signature``, ``expired_key``, ``revoked_key``, ``expired_signature``,
+    ``unsupported_signature``, ``uncommitted_changes``, ``verification_failed``); ``detail``
+    says it in words (the key id or fingerprint when there is one); ``repository`` the
+    repository, credentials redacted. Unlike its parent it is not temporary: the same commit
+    fails the same way until the trusted keys change.
+    """
+
+    def __init__(
+        self, *, revision: str, reason: str, detail: str, repository: str | None = None
+    ) -> None:
+        self.revision = revision
+        self.reason = reason
+        self.detail = detail
+        self.repository = repository
+        where = f" of repository {repository}" if repository else ""
+        super().__init__(f"revision {revision}{where} refused: {detail} [{reason}]")
 
 
 class PlanRefusedError(ReconcilerError):

@@ -23,6 +23,13 @@ never appear in messages, logs or :class:`Checkout` (see :func:`redact_credentia
 with terminal and askpass prompts disabled, so a missing credential fails at once instead of
 waiting for input.
 
+With a :class:`SignaturePolicy`, :meth:`GitSource.fetch` refuses a revision that is not signed by
+a trusted key (:class:`~reconciler.errors.UnverifiedRevisionError`) before checking it out. The
+check is ``git verify-commit``'s, for OpenPGP and SSH signatures alike: OpenPGP public keys are
+imported into a private ``GNUPGHOME`` the source makes (the user's keyring is never read), SSH keys
+are read from an ``allowed_signers`` file (``ssh-keygen(1)``'s format). See
+``docs/signed-revisions.md`` for merge commits signed by a hosting service.
+
 :func:`commit_folder` writes the other way: it commits a folder to a local repository (the demo
 and tests use it to make the repository a :class:`GitSource` then reads).
 """
@@ -34,7 +41,11 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterator
+import subprocess
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -43,9 +54,16 @@ from urllib.parse import unquote
 
 import git
 
-from reconciler.errors import SourceError
+from reconciler.errors import SourceError, UnverifiedRevisionError
 
-__all__ = ["DEFAULT_SUBPATH", "Checkout", "GitSource", "commit_folder", "redact_credentials"]
+__all__ = [
+    "DEFAULT_SUBPATH",
+    "Checkout",
+    "GitSource",
+    "SignaturePolicy",
+    "commit_folder",
+    "redact_credentials",
+]
 
 DEFAULT_SUBPATH = "desired-state"
 """The folder of the repository that holds the desired state, unless told otherwise."""
@@ -118,7 +136,11 @@ class Checkout:
     tree (an existing directory); ``repository`` the repository as given, with credentials
     redacted; ``ref`` the branch, tag or commit asked for (the default branch's name when none
     was, ``HEAD`` for a detached local work tree); ``committed_at`` the commit's committer date,
-    timezone-aware; ``message_summary`` the first line of the commit message.
+    timezone-aware; ``message_summary`` the first line of the commit message; ``signed_by``
+    who signed the revision when a :class:`SignaturePolicy` verified it (``None`` otherwise):
+    the OpenPGP primary key's fingerprint (40 hex digits, upper case), or for SSH the principal
+    of the ``allowed_signers`` file and the key's fingerprint (``alice@example.com
+    SHA256:...``).
     """
 
     revision: str
@@ -127,6 +149,39 @@ class Checkout:
     ref: str
     committed_at: datetime
     message_summary: str
+    signed_by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignaturePolicy:
+    """Which keys a revision must be signed by to be fetched.
+
+    ``gpg_public_keys`` are files holding OpenPGP public keys (armored or binary, one or more
+    keys each): a commit signed by any of them, or by a subkey, is trusted whatever its owner
+    trust. ``ssh_allowed_signers`` is an ``allowed_signers`` file (``ssh-keygen(1)``, section
+    ALLOWED SIGNERS: ``principal[,principal...] [options] key-type base64-key``); a commit whose
+    SSH signature is by a key listed there (in the ``git`` namespace) is trusted. Expired or
+    revoked OpenPGP keys, and SSH keys outside their ``valid-after``/``valid-before`` window at
+    the commit's date, are not.
+
+    Raises :class:`~reconciler.errors.SourceError` when no key at all is given (nothing could
+    ever be fetched). Files are read at each fetch, so a key can be added or rotated without a
+    restart; a missing or unreadable file is a :class:`~reconciler.errors.SourceError` then.
+    """
+
+    gpg_public_keys: Sequence[Path] = ()
+    ssh_allowed_signers: Path | None = None
+
+    def __post_init__(self) -> None:
+        keys = tuple(Path(path) for path in self.gpg_public_keys)
+        object.__setattr__(self, "gpg_public_keys", keys)
+        if self.ssh_allowed_signers is not None:
+            object.__setattr__(self, "ssh_allowed_signers", Path(self.ssh_allowed_signers))
+        if not keys and self.ssh_allowed_signers is None:
+            raise SourceError(
+                "signature verification needs trusted keys: give OpenPGP public key files, an"
+                " SSH allowed_signers file, or both"
+            )
 
 
 class GitSource:
@@ -137,7 +192,8 @@ class GitSource:
     a branch or tag; ``None`` means the remote's default branch (its ``HEAD``), or the current
     ``HEAD`` of a local work tree. ``subpath`` is the desired-state folder, relative to the top
     of the repository (``"."`` for the top itself). ``cache_dir`` holds the fetched copies.
-    ``timeout_seconds`` bounds each ``git`` command.
+    ``timeout_seconds`` bounds each ``git`` command. ``verification``, when given, makes every
+    fetch refuse a revision not signed by one of its keys.
 
     Raises :class:`~reconciler.errors.SourceError` at once for a ``ref`` or ``subpath`` that can
     never be valid (an option-like ref, an absolute or escaping sub-path).
@@ -151,6 +207,7 @@ class GitSource:
         subpath: str = DEFAULT_SUBPATH,
         cache_dir: Path | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        verification: SignaturePolicy | None = None,
     ) -> None:
         if not repository.strip():
             raise SourceError("repository is empty: give a URL or a local path")
@@ -167,6 +224,7 @@ class GitSource:
             and not Path(repository).expanduser().exists()
             and _SCP_LIKE.match(repository) is not None
         )
+        self._verifier = _Verifier(verification) if verification is not None else None
 
     @property
     def repository(self) -> str:
@@ -189,7 +247,11 @@ class GitSource:
         Raises :class:`~reconciler.errors.SourceError` when the repository is unreachable or not
         found, authentication fails, ``ref`` is not found, or the sub-path is missing (or not a
         directory) at that revision. The message names the repository with credentials
-        redacted.
+        redacted. With ``verification``, raises
+        :class:`~reconciler.errors.UnverifiedRevisionError` (a ``SourceError``) when the commit
+        is unsigned or not signed by a trusted key, before its files are checked out; a local
+        work tree read in place is refused, too, when it has uncommitted changes under the
+        sub-path (they are signed by no one).
         """
         if not self._is_url and not self._is_scp_like:
             work_tree = self._local_work_tree()
@@ -232,7 +294,18 @@ class GitSource:
             top = repo.working_tree_dir
             if top is None:  # pragma: no cover - a non-bare repository has a work tree
                 raise SourceError(f"repository {self._shown} has no work tree")
-            return self._checkout(commit=commit, work_tree=Path(top), ref=ref)
+            signed_by = self._verify(repo, commit.hexsha)
+            if self._verifier is not None and repo.is_dirty(
+                untracked_files=True, path=self._subpath
+            ):
+                raise UnverifiedRevisionError(
+                    revision=commit.hexsha,
+                    reason="uncommitted_changes",
+                    detail=f"the work tree has uncommitted changes under {self._subpath!r}"
+                    " (only committed files are signed)",
+                    repository=self._shown,
+                )
+            return self._checkout(commit=commit, work_tree=Path(top), ref=ref, signed_by=signed_by)
 
     # -- anything else: fetched into the cache -------------------------------------------------
 
@@ -249,11 +322,14 @@ class GitSource:
                         shutil.rmtree(clone_dir, ignore_errors=True)
                     raise
                 sha = self._resolve(repo, ref)
+                signed_by = self._verify(repo, sha)
                 self._run(
                     repo, "checkout", "--quiet", "--force", "--detach", sha, doing="check out"
                 )
                 self._run(repo, "clean", "--quiet", "-ffdx", doing="clean")
-                return self._checkout(commit=repo.commit(sha), work_tree=clone_dir, ref=ref)
+                return self._checkout(
+                    commit=repo.commit(sha), work_tree=clone_dir, ref=ref, signed_by=signed_by
+                )
 
     def _fetch_refs(self, repo: git.Repo) -> str:
         """Fetch every branch and tag (pruning deleted ones); return the ref to check out."""
@@ -344,7 +420,47 @@ class GitSource:
 
     # -- shared --------------------------------------------------------------------------------
 
-    def _checkout(self, *, commit: git.Commit, work_tree: Path, ref: str) -> Checkout:
+    def _verify(self, repo: git.Repo, sha: str) -> str | None:
+        """Who signed commit ``sha`` (see :attr:`Checkout.signed_by`); ``None`` when unchecked.
+
+        Raises :class:`~reconciler.errors.UnverifiedRevisionError` when no trusted key signed
+        it, and :class:`~reconciler.errors.SourceError` when the trusted keys cannot be read.
+        """
+        if self._verifier is None:
+            return None
+        header = self._run(repo, "cat-file", "commit", sha, doing="read a commit of")
+        signature = _signature_header(header)
+        if signature is None:
+            raise UnverifiedRevisionError(
+                revision=sha,
+                reason="unsigned",
+                detail="the commit is not signed",
+                repository=self._shown,
+            )
+        environment = self._verifier.git_environment()
+        try:
+            status, _, output = repo.git.verify_commit(
+                "--raw",
+                sha,
+                env=environment,
+                with_extended_output=True,
+                with_exceptions=False,
+                kill_after_timeout=self._timeout,
+            )
+        except git.GitCommandError as exc:  # git could not be run at all
+            raise self._command_error(exc, doing="verify a commit of") from exc
+        verdict = _verdict(
+            signature=signature, status=int(status), output=self._redact(str(output))
+        )
+        if isinstance(verdict, _Refusal):
+            raise UnverifiedRevisionError(
+                revision=sha, reason=verdict.reason, detail=verdict.detail, repository=self._shown
+            )
+        return verdict
+
+    def _checkout(
+        self, *, commit: git.Commit, work_tree: Path, ref: str, signed_by: str | None = None
+    ) -> Checkout:
         path = work_tree / self._subpath
         if not path.is_dir():
             what = "is not a directory" if path.exists() else "is missing"
@@ -367,6 +483,7 @@ class GitSource:
             message_summary=summary
             if isinstance(summary, str)
             else summary.decode(errors="replace"),
+            signed_by=signed_by,
         )
 
     def _run(self, repo: git.Repo, command: str, *args: str, doing: str) -> str:
@@ -500,3 +617,203 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- signed revisions ----------------------------------------------------------------------------
+
+_GPG_CONF = "no-autostart\nno-auto-key-retrieve\n"
+"""The private GNUPGHOME's gpg.conf: no agent or dirmngr is started, no key fetched from afar."""
+
+_SSH_GOOD = re.compile(r'Good "git" signature for (?P<principal>.+?) with \S+ key (?P<key>\S+)')
+_SSH_KEY = re.compile(r"with \S+ key (?P<key>SHA256:\S+)")
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    reason: str
+    detail: str
+
+
+class _Verifier:
+    """The trusted keys of a :class:`SignaturePolicy`, ready for ``git verify-commit``.
+
+    Holds a private ``GNUPGHOME`` (a temporary directory, removed when the verifier is
+    collected) into which the policy's OpenPGP key files are imported, again whenever their
+    contents change.
+    """
+
+    def __init__(self, policy: SignaturePolicy) -> None:
+        self._policy = policy
+        self._home: Path | None = None
+        self._imported: str | None = None
+        self._cleanup: weakref.finalize[..., _Verifier] | None = None
+        self._lock = threading.Lock()  # fetches from several threads share one keyring
+
+    def git_environment(self) -> dict[str, str]:
+        """Environment variables making ``git verify-commit`` trust the policy's keys only.
+
+        ``GNUPGHOME`` points at the private keyring; ``GIT_CONFIG_*`` set the programs and the
+        allowed-signers file on git's command-line level, over any user or system config.
+        Raises :class:`~reconciler.errors.SourceError` when a key file cannot be read or holds
+        no OpenPGP key.
+        """
+        with self._lock:
+            home = self._keyring()
+        signers = self._policy.ssh_allowed_signers
+        if signers is None:
+            signers = home / "allowed_signers"  # empty: every SSH key is unknown
+            signers.touch()
+        elif not signers.is_file():
+            raise SourceError(f"SSH allowed_signers file {signers} not found")
+        gpg = shutil.which("gpg") or "gpg"
+        config = {
+            "gpg.program": gpg,
+            "gpg.openpgp.program": gpg,
+            "gpg.ssh.program": shutil.which("ssh-keygen") or "ssh-keygen",
+            "gpg.ssh.allowedSignersFile": str(signers.resolve()),
+            "gpg.minTrustLevel": "undefined",  # the keyring holds trusted keys only
+        }
+        environment = {"GNUPGHOME": str(home), "GIT_CONFIG_COUNT": str(len(config))}
+        for index, (key, value) in enumerate(config.items()):
+            environment[f"GIT_CONFIG_KEY_{index}"] = key
+            environment[f"GIT_CONFIG_VALUE_{index}"] = value
+        return environment
+
+    def _keyring(self) -> Path:
+        """The private GNUPGHOME holding exactly the policy's OpenPGP keys, as they are now."""
+        contents = []
+        for path in self._policy.gpg_public_keys:
+            try:
+                contents.append(path.read_bytes())
+            except OSError as exc:
+                raise SourceError(
+                    f"cannot read OpenPGP public key file {path}: {exc.strerror}"
+                ) from exc
+        digest = hashlib.sha256(b"\0".join(contents)).hexdigest()
+        if self._home is not None and self._imported == digest:
+            return self._home
+        home = Path(tempfile.mkdtemp(prefix="reconciler-gnupg-"))  # mode 0700
+        try:
+            (home / "gpg.conf").write_text(_GPG_CONF)
+            for path in self._policy.gpg_public_keys:
+                _import_key(home, path)
+        except BaseException:
+            shutil.rmtree(home, ignore_errors=True)
+            raise
+        if self._cleanup is not None:
+            self._cleanup()  # the keyring of keys since changed
+        self._home, self._imported = home, digest
+        self._cleanup = weakref.finalize(self, shutil.rmtree, home, ignore_errors=True)
+        return home
+
+
+def _import_key(home: Path, path: Path) -> None:
+    """Import the OpenPGP public keys in ``path`` into the keyring at ``home``."""
+    gpg = shutil.which("gpg")
+    if gpg is None:
+        raise SourceError(
+            f"cannot import OpenPGP public key file {path}: gpg is not installed (GnuPG 2)"
+        )
+    try:
+        result = subprocess.run(
+            [
+                gpg,
+                "--homedir",
+                str(home),
+                "--batch",
+                "--no-tty",
+                "--status-fd",
+                "1",
+                "--import",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SourceError(f"cannot import OpenPGP public key file {path}: gpg timed out") from exc
+    if "[GNUPG:] IMPORT_OK" not in result.stdout:
+        errors = " ".join(line.strip() for line in result.stderr.splitlines() if line.strip())
+        raise SourceError(
+            f"cannot import OpenPGP public key file {path}: no public key found ({errors})"
+        )
+
+
+def _signature_header(raw_commit: str) -> str | None:
+    """The ``gpgsig`` header of a raw commit object (``git cat-file commit``), or ``None``."""
+    header, _, _ = raw_commit.partition("\n\n")
+    lines = header.split("\n")
+    for index, line in enumerate(lines):
+        name, _, value = line.partition(" ")
+        if name in ("gpgsig", "gpgsig-sha256"):
+            continued = [rest[1:] for rest in lines[index + 1 :] if rest.startswith(" ")]
+            return "\n".join([value, *continued])
+    return None
+
+
+def _verdict(*, signature: str, status: int, output: str) -> str | _Refusal:
+    """The signer (see :attr:`Checkout.signed_by`) or why the signature is refused.
+
+    ``signature`` is the commit's signature; ``status`` and ``output`` are ``git verify-commit
+    --raw``'s exit status and standard error: GnuPG status lines (``doc/DETAILS`` in GnuPG's
+    sources) for OpenPGP, ``ssh-keygen -Y``'s messages for SSH.
+    """
+    if "BEGIN PGP SIGNATURE" in signature:
+        return _gpg_verdict(status=status, output=output)
+    if "BEGIN SSH SIGNATURE" in signature:
+        return _ssh_verdict(status=status, output=output)
+    return _Refusal(
+        "unsupported_signature",
+        "the commit's signature is neither OpenPGP nor SSH (X.509 is not supported)",
+    )
+
+
+def _gpg_verdict(*, status: int, output: str) -> str | _Refusal:
+    fields: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        if line.startswith("[GNUPG:] "):
+            keyword, *rest = line.removeprefix("[GNUPG:] ").split()
+            fields.setdefault(keyword, rest)
+    if status == 0 and "GOODSIG" in fields and fields.get("VALIDSIG"):
+        valid = fields["VALIDSIG"]
+        return valid[9] if len(valid) > 9 else valid[0]  # primary key, else the signing key
+    for keyword, reason, words in (
+        ("BADSIG", "bad_signature", "a bad OpenPGP signature (the commit was altered) by key"),
+        ("EXPKEYSIG", "expired_key", "signed by the expired OpenPGP key"),
+        ("REVKEYSIG", "revoked_key", "signed by the revoked OpenPGP key"),
+        ("EXPSIG", "expired_signature", "an expired OpenPGP signature by key"),
+    ):
+        if keyword in fields:
+            key = fields[keyword][0] if fields[keyword] else "(unknown)"
+            return _Refusal(reason, f"{words} {key}")
+    if "NO_PUBKEY" in fields or "ERRSIG" in fields:
+        key = (fields.get("NO_PUBKEY") or fields.get("ERRSIG") or ["(unknown)"])[0]
+        if "NO_PUBKEY" in fields:
+            return _Refusal("unknown_key", f"signed by OpenPGP key {key}, which is not trusted")
+        return _Refusal(
+            "verification_failed",
+            f"gpg cannot check the signature by key {key}: {_one_line(output)}",
+        )
+    return _Refusal("verification_failed", f"OpenPGP verification failed: {_one_line(output)}")
+
+
+def _ssh_verdict(*, status: int, output: str) -> str | _Refusal:
+    good = _SSH_GOOD.search(output)
+    if status == 0 and good is not None:
+        return f"{good['principal']} {good['key']}"
+    key_match = _SSH_KEY.search(output)
+    key = key_match["key"] if key_match else "(unknown)"
+    lowered = output.lower()
+    if "no principal matched" in lowered:
+        return _Refusal(
+            "unknown_key", f"signed by SSH key {key}, which is not in the allowed signers"
+        )
+    if "incorrect signature" in lowered or "signature verification failed" in lowered:
+        return _Refusal("bad_signature", "a bad SSH signature (the commit was altered)")
+    return _Refusal("verification_failed", f"SSH verification failed: {_one_line(output)}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip()) or "(no output)"

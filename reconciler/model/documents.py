@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import regex
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -381,23 +383,96 @@ class PermissionSetFile(_File):
 
 AccountRef = Annotated[str, Field(min_length=1, max_length=limits.ACCOUNT_NAME_MAX)]
 
+ORGANIZATIONAL_UNIT_ID = regex.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32}")
+"""An OU id or a root id (Organizations API model, ``ParentId`` pattern)."""
+ROOT_NAME = "Root"
+"""The name AWS gives the root of every organization; OU paths start with it."""
+
+
+class OrganizationalUnitTarget(_Document):
+    """The accounts of one organizational unit, named by ``id`` (``ou-…``, or the root's
+    ``r-…``) or by ``path`` from the root (``Root/Workloads/Prod``: OU names are unique only
+    among siblings). ``recursive`` (default true) includes the accounts of every OU below it."""
+
+    id: (
+        Annotated[
+            str,
+            _pattern(
+                ORGANIZATIONAL_UNIT_ID,
+                rule="organizational_unit_id",
+                what="organizational unit id",
+            ),
+        ]
+        | None
+    ) = None
+    path: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    recursive: bool = True
+
+    @model_validator(mode="after")
+    def _id_or_path(self) -> OrganizationalUnitTarget:
+        if (self.id is None) == (self.path is None):
+            raise _rule_error(
+                "organizational_unit_one_of",
+                "an organizational unit is named by exactly one of id or path",
+                {},
+            )
+        if self.path is not None and self.path.split("/")[0] != ROOT_NAME:
+            raise _rule_error(
+                "organizational_unit_path",
+                "path {path!r} does not start at the root: write it as 'Root/<OU>/<OU>'",
+                {"path": self.path},
+            )
+        return self
+
 
 class Assignment(_Document):
-    """Grant ``permission_set`` to each of ``groups`` and ``users`` in each of ``accounts``.
+    """Grant ``permission_set`` to each of ``groups`` and ``users`` in the target accounts.
 
-    Accounts are named by their Organizations account name or their 12-digit id.
+    Targets (their union, minus ``exclude_accounts``): ``accounts`` named by their
+    Organizations account name or 12-digit id; every ACTIVE account of the
+    ``organizational_units``; every ACTIVE account carrying all of ``account_tags`` (key →
+    value); with ``all_accounts``, every ACTIVE account. Rule-based targets (OU, tags, all)
+    skip the management account unless it is also listed in ``accounts``.
+
+    ``expires_at`` (ISO-8601 with a zone, ``2026-12-31T18:00:00+01:00``) ends the access: after
+    it, the next pass removes these assignments although the file still lists them.
     """
 
     permission_set: PermissionSetName
     groups: list[GroupName] = Field(default_factory=list)
     users: list[UserName] = Field(default_factory=list)
-    accounts: list[AccountRef] = Field(min_length=1)
+    accounts: list[AccountRef] = Field(default_factory=list)
+    organizational_units: list[OrganizationalUnitTarget] = Field(default_factory=list)
+    account_tags: dict[Annotated[str, Field(min_length=1, max_length=128)], str] = Field(
+        default_factory=dict
+    )
+    all_accounts: bool = False
+    exclude_accounts: list[AccountRef] = Field(default_factory=list)
+    expires_at: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _has_principal(self) -> Assignment:
         if not self.groups and not self.users:
             raise _rule_error("no_principal", "an assignment names at least one group or user", {})
         return self
+
+    @model_validator(mode="after")
+    def _has_target(self) -> Assignment:
+        if not (
+            self.accounts or self.organizational_units or self.account_tags or self.all_accounts
+        ):
+            raise _rule_error(
+                "no_target",
+                "an assignment targets accounts: list accounts, organizational_units or "
+                "account_tags, or set all_accounts",
+                {},
+            )
+        return self
+
+    @property
+    def uses_rules(self) -> bool:
+        """True when accounts are chosen by OU, tag or all_accounts, not only by name or id."""
+        return bool(self.organizational_units or self.account_tags or self.all_accounts)
 
 
 class AssignmentsFile(_File):
@@ -455,8 +530,26 @@ class DeletionGuard(_Document):
 
 
 class ReconcilerFile(_File):
-    """``reconciler.json``: what the reconciler manages and the safety rules it follows."""
+    """``reconciler.json``: what the reconciler manages and the safety rules it follows.
+
+    ``identities``: ``"managed"`` (default) when users, groups and memberships are declared in
+    ``users.json`` and ``groups.json``; ``"external"`` when an identity provider owns them
+    (SCIM from Okta, Entra ID...): they are then only referenced by name, checked against the
+    identity store, and never created, updated or deleted.
+    """
 
     prune: Pruning = Field(default_factory=Pruning)
     protected: Protected = Field(default_factory=Protected)
     deletion_guard: DeletionGuard = Field(default_factory=DeletionGuard)
+    identities: Literal["managed", "external"] = "managed"
+
+    @model_validator(mode="after")
+    def _external_identities_are_never_pruned(self) -> ReconcilerFile:
+        if self.identities == "external" and (self.prune.users or self.prune.groups):
+            raise _rule_error(
+                "external_identities_pruned",
+                'with "identities": "external" the identity provider owns users and groups; '
+                "set prune.users and prune.groups to false",
+                {},
+            )
+        return self

@@ -223,6 +223,20 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
     groups_file = _load_file(files, GROUPS_FILE, docs.GroupsFile, problems)
     assignments_file = _load_file(files, ASSIGNMENTS_FILE, docs.AssignmentsFile, problems)
 
+    if config is not None and config.identities == "external":
+        problems.extend(
+            Problem(
+                file=file,
+                path="$",
+                rule="external_identities",
+                message=f'{RECONCILER_FILE} says "identities": "external": users, groups and '
+                f"memberships come from the identity provider, so {file} must not exist; "
+                "delete it and reference users and groups by name in assignments",
+            )
+            for file in (USERS_FILE, GROUPS_FILE)
+            if file in files
+        )
+
     permission_sets: list[Located[docs.PermissionSetFile]] = []
     # Sets whose file is invalid (already reported): assignments naming them are not reported
     # again as naming an undeclared set.

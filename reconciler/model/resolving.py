@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from reconciler.errors import InvalidRevisionError, Problem
 from reconciler.model import documents as docs
-from reconciler.model.limits import ACCOUNT_ID, canonical_duration, duration_seconds, full_match
+from reconciler.model.limits import canonical_duration, duration_seconds
 from reconciler.model.loading import Documents, Located
 from reconciler.model.policies import policy_document
 from reconciler.model.state import (
@@ -27,11 +28,13 @@ from reconciler.model.state import (
     Group,
     IdentityCenterState,
     Membership,
+    Organization,
     PermissionsBoundary,
     PermissionSet,
     PrincipalType,
     User,
 )
+from reconciler.model.targets import TargetDirectory, resolve_targets
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +49,13 @@ class DesiredState:
     state: IdentityCenterState
     config: docs.ReconcilerFile
     warnings: tuple[Problem, ...] = ()
+    rules: Mapping[AssignmentKey, str] = field(default_factory=dict)
+    """Why each desired assignment exists: ``$.assignments[2]: OU Root/Workloads (recursive)``
+    (the JSON path of the entry and the targeting rules that selected the account)."""
+
+
+EXPIRING_SOON = timedelta(days=7)
+"""Assignments expiring within this time are listed in the plan's notes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +65,8 @@ class LiveDirectory:
     accounts: Iterable[Account]
     user_names: frozenset[str]
     group_names: frozenset[str]
+    organization: Organization | None = None
+    account_tags: Mapping[str, Mapping[str, str]] | None = None
 
 
 def _user(document: docs.User) -> User:
@@ -104,44 +116,6 @@ def permission_set_from_document(document: docs.PermissionSetFile) -> Permission
     )
 
 
-class _AccountIndex:
-    def __init__(self, accounts: Iterable[Account]) -> None:
-        self.by_id: dict[str, Account] = {}
-        self.by_name: dict[str, list[Account]] = defaultdict(list)
-        for account in accounts:
-            self.by_id[account.id] = account
-            self.by_name[account.name].append(account)
-
-    def resolve(self, reference: str, *, file: str, path: str) -> tuple[str | None, Problem | None]:
-        if full_match(ACCOUNT_ID, reference):
-            if reference in self.by_id:
-                return reference, None
-            return None, Problem(
-                file=file,
-                path=path,
-                rule="unknown_account",
-                message=f"account id {reference} is not an account of this organization",
-            )
-        named = self.by_name.get(reference, [])
-        if len(named) == 1:
-            return named[0].id, None
-        if not named:
-            return None, Problem(
-                file=file,
-                path=path,
-                rule="unknown_account",
-                message=f"no account of this organization is named {reference!r}",
-            )
-        ids = ", ".join(sorted(account.id for account in named))
-        return None, Problem(
-            file=file,
-            path=path,
-            rule="ambiguous_account",
-            message=f"{len(named)} accounts are named {reference!r} ({ids}); "
-            "name the account by its 12-digit id",
-        )
-
-
 def _check_principals(
     items: Iterable[tuple[str, str, str]],
     *,
@@ -162,12 +136,25 @@ def _check_principals(
     ]
 
 
-def resolve(documents: Documents, live: LiveDirectory) -> DesiredState:
+def resolve(
+    documents: Documents,
+    live: LiveDirectory,
+    *,
+    now: datetime | None = None,
+    refuse_expired: bool = False,
+) -> DesiredState:
     """Resolve ``documents`` against ``live`` into a ``DesiredState``.
 
+    ``now`` (timezone-aware; default: the current time) decides which assignments have expired:
+    those are left out of the desired state (so the plan removes them) and listed in the
+    warnings, as are those expiring within ``EXPIRING_SOON``. With ``refuse_expired`` (merge
+    time: ``reconciler validate``) an expired assignment is a problem instead.
+
     Raises ``InvalidRevisionError`` with every unresolvable reference (unknown or ambiguous
-    account, unknown member, unknown principal).
+    account or organizational unit, unknown member, unknown principal) and, with
+    ``refuse_expired``, every expired assignment.
     """
+    now = now or datetime.now(UTC)
     users = {item.value.user_name: _user(item.value) for item in documents.users}
     groups = {
         item.value.name: Group(name=item.value.name, description=item.value.description)
@@ -207,10 +194,26 @@ def resolve(documents: Documents, live: LiveDirectory) -> DesiredState:
         rule="unknown_group",
     )
 
-    accounts = _AccountIndex(live.accounts)
+    if documents.config.identities == "external":
+        problems = [_external_identity_problem(problem) for problem in problems]
+
+    directory = TargetDirectory(
+        accounts={account.id: account for account in live.accounts},
+        organization=live.organization,
+        account_tags=live.account_tags,
+    )
     assignments: set[AssignmentKey] = set()
+    rules: dict[AssignmentKey, list[str]] = defaultdict(list)
+    warnings = list(documents.warnings)
     for item in documents.assignments:
-        assignments |= _expand(item, accounts, problems)
+        if not _in_force(item, now=now, refuse=refuse_expired, problems=problems, notes=warnings):
+            continue
+        targets = resolve_targets(item.value, directory, file=item.file, path=item.path)
+        problems.extend(targets.problems)
+        warnings.extend(targets.notes)
+        for key, rule in _expand(item, targets.accounts).items():
+            assignments.add(key)
+            rules[key].append(f"{item.path}: {rule}")
 
     if problems:
         raise InvalidRevisionError(problems)
@@ -232,23 +235,89 @@ def resolve(documents: Documents, live: LiveDirectory) -> DesiredState:
             assignments=frozenset(assignments),
         ),
         config=documents.config,
-        warnings=documents.warnings,
+        warnings=tuple(warnings),
+        rules={key: "; ".join(reasons) for key, reasons in rules.items()},
     )
 
 
-def _expand(
-    item: Located[docs.Assignment], accounts: _AccountIndex, problems: list[Problem]
-) -> set[AssignmentKey]:
-    assignment = item.value
-    account_ids = []
-    for index, reference in enumerate(assignment.accounts):
-        account_id, problem = accounts.resolve(
-            reference, file=item.file, path=f"{item.path}.accounts[{index}]"
+def _external_identity_problem(problem: Problem) -> Problem:
+    """An unknown principal, explained for ``"identities": "external"``."""
+    what = {"unknown_user": "user", "unknown_group": "group"}.get(problem.rule)
+    if what is None:
+        return problem
+    name = problem.message.split("'")[1] if problem.message.count("'") >= 2 else "?"
+    return replace(
+        problem,
+        message=f"{what} {name!r} does not exist in the identity store; with "
+        '"identities": "external" it must come from your identity provider: check its SCIM '
+        f"sync and the {what}'s exact name",
+    )
+
+
+def expired_problems(documents: Documents, *, now: datetime) -> list[Problem]:
+    """A problem (rule ``expired``) for every assignment whose ``expires_at`` is not after
+    ``now``: what merge-time validation refuses, with no live state needed."""
+    problems: list[Problem] = []
+    for item in documents.assignments:
+        _in_force(item, now=now, refuse=True, problems=problems, notes=[])
+    return problems
+
+
+def _in_force(
+    item: Located[docs.Assignment],
+    *,
+    now: datetime,
+    refuse: bool,
+    problems: list[Problem],
+    notes: list[Problem],
+) -> bool:
+    """False when the entry has expired (noted, or a problem with ``refuse``); notes an entry
+    expiring within ``EXPIRING_SOON``."""
+    expires_at = item.value.expires_at
+    if expires_at is None:
+        return True
+    principals = ", ".join([*item.value.groups, *item.value.users])
+    what = f"{item.value.permission_set} for {principals}"
+    when = expires_at.isoformat()
+    if expires_at <= now:
+        if refuse:
+            problems.append(
+                Problem(
+                    file=item.file,
+                    path=f"{item.path}.expires_at",
+                    rule="expired",
+                    message=f"{when} is in the past: this access would be removed at once; "
+                    "remove the entry or give a later expiry",
+                )
+            )
+        else:
+            notes.append(
+                Problem(
+                    file=item.file,
+                    path=f"{item.path}.expires_at",
+                    rule="access_expired",
+                    message=f"access expired at {when}: {what} is removed; "
+                    "delete the entry from the file",
+                )
+            )
+        return False
+    if expires_at - now <= EXPIRING_SOON:
+        notes.append(
+            Problem(
+                file=item.file,
+                path=f"{item.path}.expires_at",
+                rule="access_expiring_soon",
+                message=f"access expires at {when}: {what}",
+            )
         )
-        if problem is not None:
-            problems.append(problem)
-        elif account_id is not None:
-            account_ids.append(account_id)
+    return True
+
+
+def _expand(
+    item: Located[docs.Assignment], accounts: Mapping[str, str]
+) -> dict[AssignmentKey, str]:
+    """Every assignment key of ``item`` in the target ``accounts`` (id → rule), with its rule."""
+    assignment = item.value
     principals = [(PrincipalType.GROUP, name) for name in assignment.groups] + [
         (PrincipalType.USER, name) for name in assignment.users
     ]
@@ -258,18 +327,25 @@ def _expand(
             permission_set=assignment.permission_set,
             principal_type=principal_type,
             principal_name=name,
-        )
-        for account_id in account_ids
+        ): rule
+        for account_id, rule in accounts.items()
         for principal_type, name in principals
     }
 
 
 def live_directory(
-    *, accounts: Mapping[str, Account], user_names: Iterable[str], group_names: Iterable[str]
+    *,
+    accounts: Mapping[str, Account],
+    user_names: Iterable[str],
+    group_names: Iterable[str],
+    organization: Organization | None = None,
+    account_tags: Mapping[str, Mapping[str, str]] | None = None,
 ) -> LiveDirectory:
     """Build a ``LiveDirectory`` from the parts of a ``LiveState``."""
     return LiveDirectory(
         accounts=tuple(accounts.values()),
         user_names=frozenset(user_names),
         group_names=frozenset(group_names),
+        organization=organization,
+        account_tags=account_tags,
     )

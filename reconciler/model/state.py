@@ -157,6 +157,41 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OrganizationalUnit:
+    """A node of the Organizations tree: the root (``r-…``, ``parent_id`` None, named ``Root``
+    by AWS) or an organizational unit (``ou-…``) under ``parent_id``."""
+
+    id: str
+    name: str
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Organization:
+    """The Organizations tree as read in one pass.
+
+    ``units`` holds the root and every organizational unit by id; ``account_parents`` maps each
+    account id to the id of the root or OU directly above it; ``management_account_id`` is the
+    organization's management account (DescribeOrganization ``MasterAccountId``).
+    """
+
+    root_id: str
+    units: Mapping[str, OrganizationalUnit] = field(default_factory=dict)
+    account_parents: Mapping[str, str] = field(default_factory=dict)
+    management_account_id: str | None = None
+
+    def path(self, unit_id: str) -> str:
+        """The unit's path from the root, names joined by ``/``: ``Root/Workloads/Prod``."""
+        names = []
+        current: str | None = unit_id
+        while current is not None and current in self.units:
+            unit = self.units[current]
+            names.append(unit.name)
+            current = unit.parent_id
+        return "/".join(reversed(names))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class IdentityCenterState:
     """The comparable content of Identity Center, desired or live.
 
@@ -191,3 +226,9 @@ class LiveState:
     permission_set_arns: Mapping[str, str] = field(default_factory=dict)
     provisioned_accounts: Mapping[str, frozenset[str]] = field(default_factory=dict)
     stale_accounts: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    organization: Organization | None = None
+    """The OU tree; None when the pass did not need it (no assignment targets an OU or all
+    accounts)."""
+    account_tags: Mapping[str, Mapping[str, str]] | None = None
+    """Organizations tags by account id; None when the pass did not need them (no assignment
+    targets accounts by tag)."""

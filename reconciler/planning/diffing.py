@@ -29,6 +29,8 @@ from reconciler.model.documents import ReconcilerFile
 from reconciler.model.loading import is_protected
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import (
+    MANAGED_TAG_KEY,
+    AccountStatus,
     AssignmentKey,
     CustomerManagedPolicyRef,
     LiveState,
@@ -180,10 +182,16 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
 
     users_created, users_updated, users_only_live = _compare(want.users, have.users)
     groups_created, groups_updated, groups_only_live = _compare(want.groups, have.groups)
-    sets_created, sets_updated, sets_only_live = _compare(
+    wanted_sets, adopted = _adopt_untagged_sets(
         _keep_uncleared_descriptions(want.permission_sets, have.permission_sets),
         have.permission_sets,
     )
+    sets_created, sets_updated, sets_only_live = _compare(wanted_sets, have.permission_sets)
+    if adopted:
+        notes.append(
+            f"{len(adopted)} declared permission sets match their live copy except for the "
+            f"managed-by tag, which is added with their next change: {', '.join(adopted)}"
+        )
 
     sets_deleted = [name for name in sets_only_live if scope.may_delete_set(name)]
     # A live principal the desired state refers to without declaring it (a member, or the
@@ -215,26 +223,24 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     deleted_users = set(users_deleted)
     memberships_removed |= {m for m in have.memberships if m.user in deleted_users}
 
-    # Assignments: create what is missing; delete what is not wanted, within scope.
+    # Assignments: create what is missing; delete what is not wanted, within scope. Accounts
+    # that are not ACTIVE (suspended, pending closure) take no assignment write: they are left
+    # as they are, with a note, so a suspension outside the repository never fails a pass.
     deleted_sets = set(sets_deleted)
-    assignments_created = sorted(want.assignments - have.assignments)
-    assignments_deleted = []
-    blocked_sets: dict[str, list[AssignmentKey]] = defaultdict(list)
-    for key in sorted(have.assignments - want.assignments):
-        being_deleted = key.permission_set in deleted_sets
-        in_scope = scope.prune.assignments and key.permission_set in scope.declared_sets
-        if not (being_deleted or in_scope):
-            continue
-        if scope.set_protected(key.permission_set) or scope.principal_protected(key):
-            if being_deleted:
-                blocked_sets[key.permission_set].append(key)
-            continue
-        assignments_deleted.append(key)
+    inactive = _inactive_accounts(live)
+    assignments_created, assignments_deleted, blocked_sets = _assignment_changes(
+        desired=want.assignments,
+        live=have.assignments,
+        scope=scope,
+        deleted_sets=deleted_sets,
+        inactive=inactive,
+        notes=notes,
+    )
     for name, keys in sorted(blocked_sets.items()):
         deleted_sets.discard(name)
         notes.append(
             f"permission set {name} is not deleted: {len(keys)} of its assignments are "
-            f"protected (first: {keys[0]})"
+            f"protected or in accounts that are not ACTIVE (first: {keys[0]})"
         )
 
     provisioned: list[ProvisionPermissionSet] = []
@@ -250,9 +256,11 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
             if update.permission_set.name == name
             for change in update.diff
         )
-        stale = live.stale_accounts.get(name, frozenset())
-        if accounts and (changed or stale):
-            provisioned.append(ProvisionPermissionSet(name=name, accounts=accounts | stale))
+        stale = live.stale_accounts.get(name, frozenset()) - inactive.keys()
+        if accounts - inactive.keys() and (changed or stale):
+            provisioned.append(
+                ProvisionPermissionSet(name=name, accounts=(accounts | stale) - inactive.keys())
+            )
 
     operations: list[Operation] = [
         *(CreateUser(user=user) for user in users_created),
@@ -263,7 +271,10 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         *(CreatePermissionSet(permission_set=permission_set) for permission_set in sets_created),
         *updates,
         *provisioned,
-        *(CreateAssignment(assignment=key) for key in assignments_created),
+        *(
+            CreateAssignment(assignment=key, rule=desired.rules.get(key))
+            for key in assignments_created
+        ),
         *(DeleteAssignment(assignment=key) for key in assignments_deleted),
         *(DeletePermissionSet(name=name) for name in sorted(deleted_sets)),
         *(RemoveMembership(membership=m) for m in sorted(memberships_removed)),
@@ -271,6 +282,30 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         *(DeleteUser(user_name=name) for name in users_deleted),
     ]
     return Plan(revision=revision, operations=tuple(operations), notes=tuple(notes))
+
+
+def _adopt_untagged_sets(
+    desired: Mapping[str, PermissionSet], live: Mapping[str, PermissionSet]
+) -> tuple[dict[str, PermissionSet], list[str]]:
+    """Desired sets, with the live copy where it differs only by lacking the managed-by tag;
+    and the names of those sets (sorted).
+
+    Adopting an existing set (declaring it, e.g. after ``reconciler export``) is silent: a plan
+    made right after adoption shows no change. The tag rides along with the set's first real
+    update (``UpdatePermissionSet`` always sends every tag); until then the set is not pruned
+    when its file is removed, because pruning requires the tag.
+    """
+    result = dict(desired)
+    adopted = []
+    for name, permission_set in desired.items():
+        existing = live.get(name)
+        if existing is None or existing.is_managed or not permission_set.is_managed:
+            continue
+        tags = {k: v for k, v in permission_set.tags.items() if k != MANAGED_TAG_KEY}
+        if replace(permission_set, tags=tags) == replace(existing, tags=dict(existing.tags)):
+            result[name] = existing
+            adopted.append(name)
+    return result, sorted(adopted)
 
 
 def _keep_uncleared_descriptions(
@@ -288,6 +323,66 @@ def _keep_uncleared_descriptions(
         if permission_set.description is None and existing is not None and existing.description:
             result[name] = replace(permission_set, description=existing.description)
     return result
+
+
+def _assignment_changes(
+    *,
+    desired: frozenset[AssignmentKey],
+    live: frozenset[AssignmentKey],
+    scope: _Scope,
+    deleted_sets: set[str],
+    inactive: Mapping[str, str],
+    notes: list[str],
+) -> tuple[list[AssignmentKey], list[AssignmentKey], dict[str, list[AssignmentKey]]]:
+    """(assignments to create, to delete, and by permission set those that keep a set being
+    deleted alive), appending to ``notes`` what is held back in accounts that are not ACTIVE."""
+    created: list[AssignmentKey] = []
+    held_back: list[AssignmentKey] = []
+    for key in sorted(desired - live):
+        (held_back if key.account_id in inactive else created).append(key)
+    deleted: list[AssignmentKey] = []
+    left_in_place: list[AssignmentKey] = []
+    blocked_sets: dict[str, list[AssignmentKey]] = defaultdict(list)
+    for key in sorted(live - desired):
+        being_deleted = key.permission_set in deleted_sets
+        in_scope = scope.prune.assignments and key.permission_set in scope.declared_sets
+        if not (being_deleted or in_scope):
+            continue
+        if key.account_id in inactive:
+            left_in_place.append(key)
+            if being_deleted:
+                blocked_sets[key.permission_set].append(key)
+            continue
+        if scope.set_protected(key.permission_set) or scope.principal_protected(key):
+            if being_deleted:
+                blocked_sets[key.permission_set].append(key)
+            continue
+        deleted.append(key)
+    for keys, verb in ((held_back, "created"), (left_in_place, "deleted")):
+        if keys:
+            notes.append(
+                f"{len(keys)} account assignments are not {verb}: their account is not ACTIVE "
+                f"({_account_statuses(keys, inactive)}); first: {keys[0]}"
+            )
+    return created, deleted, blocked_sets
+
+
+def _inactive_accounts(live: LiveState) -> dict[str, str]:
+    """Status of every account that is not ACTIVE (SUSPENDED, PENDING_CLOSURE), by account id.
+
+    Identity Center cannot provision a role into such an account, so assignment writes there
+    would fail at every pass until the account is reinstated or closed.
+    """
+    return {
+        account.id: str(account.status)
+        for account in live.accounts.values()
+        if account.status != AccountStatus.ACTIVE
+    }
+
+
+def _account_statuses(keys: Iterable[AssignmentKey], inactive: Mapping[str, str]) -> str:
+    accounts = sorted({key.account_id for key in keys})
+    return ", ".join(f"{account_id} {inactive[account_id]}" for account_id in accounts)
 
 
 def _prunable(

@@ -201,9 +201,15 @@ def _assignment_key(key: AssignmentKey) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateAssignment:
+    """Create one account assignment; ``rule`` says which entry and targeting rule of
+    ``assignments.json`` asked for it (``$.assignments[2]: OU Root/Workloads (recursive)``), or
+    None when unknown. It is for readers only: two operations differing only in ``rule`` are
+    equal."""
+
     action: ClassVar[Action] = Action.CREATE
     kind: ClassVar[Kind] = Kind.ASSIGNMENT
     assignment: AssignmentKey
+    rule: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

@@ -9,6 +9,7 @@ of ``plan --format json`` and ``apply --format json`` is::
       "changes": [
         {"action": "create", "kind": "assignment", "key": "assignment/<account>/<set>/GROUP/<name>",
          "description": "...", "diff": [{"attribute", "old", "new", "added", "removed"}],
+         "rule": "$.assignments[2]: OU Root/Workloads (recursive)",   # created assignments
          "status": "succeeded|failed|skipped", "reason": "..."}       # status/reason: apply only
       ],
       "notes": ["..."],
@@ -48,6 +49,9 @@ from reconciler.planning.plans import (
 
 GITHUB_COMMENT_LIMIT = 65536
 """GitHub refuses issue and pull-request comments longer than this many characters."""
+
+PLAN_COMMENT_MARKER = "<!-- identity-center-reconciler-plan -->"
+"""The hidden first line of every plan comment part: how a workflow finds its earlier comments."""
 
 _SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.PROVISION: "^"}
 _STYLE = {
@@ -131,6 +135,8 @@ def _change_json(
     }
     if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
         document["diff"] = _diff_json(operation.diff)
+    if isinstance(operation, CreateAssignment) and operation.rule:
+        document["rule"] = operation.rule
     if result is not None:
         document["status"] = result.status.value
         if result.reason:
@@ -226,6 +232,8 @@ def plan_text(
         lines.append(line)
         if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
             lines.extend(f"      {_escape(text)}" for text in _diff_lines(operation.diff))
+        if isinstance(operation, CreateAssignment) and operation.rule:
+            lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
     if outcome is not None:
         counts = outcome.counts()
         style = "green" if outcome.succeeded else "bold red"
@@ -264,11 +272,14 @@ def plan_markdown(
 
     Returns one or more Markdown documents, each at most ``limit`` characters (GitHub's comment
     limit by default); a long plan is split between table rows, each part saying which it is.
+    Each part's first line is :data:`PLAN_COMMENT_MARKER`, an HTML comment GitHub does not
+    show, by which a workflow finds (and updates) the comments of an earlier run.
     """
     names = account_names or {}
+    marker = PLAN_COMMENT_MARKER + "\n"
     head = f"### Identity Center plan for `{_short(plan.revision)}`\n\n"
     if plan.is_empty:
-        return [head + "No changes. Identity Center matches the desired state.\n"]
+        return [marker + head + "No changes. Identity Center matches the desired state.\n"]
     summary = plan.summary()
     counts = (
         "| create | update | delete | provision |\n|---:|---:|---:|---:|\n"
@@ -291,7 +302,10 @@ def plan_markdown(
             )
     notes = "".join(f"> {note}\n" for note in plan.notes)
     blocks = [*rows, "\n", *details, "\n" if notes else "", notes]
-    return _split(head + counts + table_head, blocks, limit=limit, table_head=table_head)
+    parts = _split(
+        head + counts + table_head, blocks, limit=limit - len(marker), table_head=table_head
+    )
+    return [marker + part for part in parts]
 
 
 def _split(first: str, blocks: list[str], *, limit: int, table_head: str) -> list[str]:

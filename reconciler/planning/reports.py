@@ -1,7 +1,8 @@
 """One report per reconcile pass: what changed, what drifted, what failed.
 
 Pure values for the controller's logs, Slack summaries and metrics. ``changes`` are the
-operations of the plan for the target revision (with their results when applied); ``drift``
+operations of the plan for the revision in force (the target revision when it is accepted, else
+the last applied one), with their results when applied; ``drift``
 are the differences between live state and the last *applied* revision's desired state, that
 is, what someone changed by hand since; ``failures`` are the operations that failed, with AWS's
 reasons, and the pass-level error when the pass could not complete.
@@ -9,10 +10,11 @@ reasons, and the pass-level error when the pass could not complete.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Plan
@@ -35,12 +37,38 @@ class PassStatus(StrEnum):
     """Changes (a new revision or healed drift) were applied, every operation succeeded."""
     DRIFTED = "drifted"
     """Drift was found and not healed (detect mode, or writes suspended)."""
+    PENDING = "pending"
+    """The revision in force has changes not applied yet (detect mode, writes suspended, or the
+    pass stopped before applying them), and nothing drifted."""
     FAILED = "failed"
     """Some operations failed; the rest were applied."""
     INVALID = "invalid"
     """The revision was refused (invalid, unsigned, or refused by the deletion guard)."""
     ERROR = "error"
     """The pass could not complete (Git, AWS or the lock unavailable)."""
+
+    @property
+    def severity(self) -> int:
+        """Rank from best (0, ``in_sync``) to worst (``error``): the order of declaration."""
+        return list(PassStatus).index(self)
+
+    @property
+    def converged(self) -> bool:
+        """Whether live state matched the revision in force at the end of the pass."""
+        return self in (PassStatus.IN_SYNC, PassStatus.APPLIED)
+
+    @property
+    def completed(self) -> bool:
+        """Whether the pass did its work: read, planned and applied (or reported) without error.
+
+        ``invalid`` is not completed: a person must fix the revision.
+        """
+        return self.severity <= PassStatus.PENDING.severity
+
+
+def worst(statuses: Iterable[PassStatus]) -> PassStatus:
+    """The worst of ``statuses`` (``in_sync`` for none)."""
+    return max(statuses, key=lambda status: status.severity, default=PassStatus.IN_SYNC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,9 +87,13 @@ class ReportItem:
 class PassReport:
     """The report of one pass.
 
-    ``revision`` is the commit the pass worked on; ``applied_revision`` the revision in force
-    after it (the last one applied successfully); ``seconds`` the pass's wall time;
-    ``api_calls`` the AWS calls made, by operation; ``error`` the pass-level failure, if any.
+    ``revision`` is the commit the pass worked on (the newest fetched; ``None`` when the
+    repository could not be read); ``applied_revision`` the last revision applied after the
+    pass (the last good one, in force and the base of drift detection); ``started_at`` is
+    timezone-aware UTC; ``seconds`` the pass's wall time; ``api_calls`` the AWS calls made, by
+    operation; ``error`` the pass-level failure, if any, and ``phase`` where it happened
+    (``fetch``, ``verify``, ``load``, ``read``, ``guard``, ``lock``, ``internal``); ``suspended``
+    whether writes were paused by the suspend switch.
     """
 
     pass_id: str
@@ -77,6 +109,7 @@ class PassReport:
     notes: tuple[str, ...] = ()
     api_calls: Mapping[str, int] = field(default_factory=dict)
     error: str | None = None
+    phase: str | None = None
     suspended: bool = False
 
 
@@ -110,3 +143,70 @@ def plan_items(
 def failed_items(items: tuple[ReportItem, ...]) -> tuple[ReportItem, ...]:
     """The items whose operation failed."""
     return tuple(item for item in items if item.status == Status.FAILED.value)
+
+
+def _item_json(item: ReportItem) -> dict[str, str | None]:
+    return {
+        "action": item.action,
+        "kind": item.kind,
+        "key": item.key,
+        "description": item.description,
+        "status": item.status,
+        "reason": item.reason,
+    }
+
+
+def report_json(report: PassReport) -> dict[str, Any]:
+    """``report`` as a JSON-ready document (``started_at`` ISO-8601, ``seconds`` rounded to ms).
+
+    Shape: ``{"pass_id", "started_at", "seconds", "mode", "status", "revision",
+    "applied_revision", "suspended", "error", "phase", "changes": [item], "drift": [item],
+    "failures": [item], "notes": [str], "api_calls": {operation: count}}``; an item is
+    ``{"action", "kind", "key", "description", "status", "reason"}``.
+    """
+    return {
+        "pass_id": report.pass_id,
+        "started_at": report.started_at.isoformat(),
+        "seconds": round(report.seconds, 3),
+        "mode": report.mode.value,
+        "status": report.status.value,
+        "revision": report.revision,
+        "applied_revision": report.applied_revision,
+        "suspended": report.suspended,
+        "error": report.error,
+        "phase": report.phase,
+        "changes": [_item_json(item) for item in report.changes],
+        "drift": [_item_json(item) for item in report.drift],
+        "failures": [_item_json(item) for item in report.failures],
+        "notes": list(report.notes),
+        "api_calls": dict(report.api_calls),
+    }
+
+
+def report_text(report: PassReport) -> str:
+    """``report`` as plain text for a terminal: a status line, then changes (with results),
+    drift, failures and notes, one line each."""
+    revision = (report.revision or "unknown")[:12]
+    applied = (report.applied_revision or "none")[:12]
+    lines = [
+        f"pass {report.pass_id}: {report.status.value} (mode {report.mode.value}"
+        f"{', writes suspended' if report.suspended else ''}) at revision {revision}, "
+        f"last applied {applied}, {report.seconds:.1f} s, "
+        f"{sum(report.api_calls.values())} AWS calls"
+    ]
+    if report.error:
+        lines.append(f"error ({report.phase}): {report.error}")
+    sections = (("changes", report.changes), ("drift", report.drift))
+    for title, items in sections:
+        if items:
+            lines.append(f"{title}:")
+            for item in items:
+                suffix = f" [{item.status}]" if item.status else ""
+                reason = f": {item.reason}" if item.reason else ""
+                lines.append(f"  {item.description}{suffix}{reason}")
+    failures = [item for item in report.failures if item.kind in ("pass", "revision")]
+    if failures:
+        lines.append("failures:")
+        lines.extend(f"  {item.description}: {item.reason}" for item in failures)
+    lines.extend(f"note: {note}" for note in report.notes)
+    return "\n".join(lines)

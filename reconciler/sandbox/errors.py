@@ -55,3 +55,8 @@ def throttling(message: str) -> ServiceError:
 def quota_exceeded(message: str) -> ServiceError:
     """A ``ServiceQuotaExceededException`` (HTTP 400)."""
     return ServiceError("ServiceQuotaExceededException", message)
+
+
+def access_denied(message: str) -> ServiceError:
+    """An ``AccessDeniedException`` (HTTP 400, as sso-admin's model declares it)."""
+    return ServiceError("AccessDeniedException", message)

@@ -649,6 +649,18 @@ def _describe(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_AWS_BELOW_MODEL_MINIMUM: frozenset[tuple[str, str]] = frozenset(
+    {
+        # DynamoDB's CreateTable/DescribeTable answer ProvisionedThroughput.
+        # NumberOfDecreasesToday 0 for a new or on-demand table, although botocore's model
+        # (shape PositiveLongObject) says min 1; botocore does not check outputs, so clients
+        # take it. moto sends the same 0.
+        ("dynamodb", "NumberOfDecreasesToday"),
+    }
+)
+"""(service, member) pairs whose values AWS itself sends below the model's ``min``."""
+
+
 class _ShapeChecker:
     _MAX_VIOLATIONS: ClassVar[int] = 50
 
@@ -778,6 +790,9 @@ class _ShapeChecker:
     def _check_value_range(self, shape: Shape, value: float, path: str) -> None:
         low = shape.metadata.get("min")
         high = shape.metadata.get("max")
+        member = path.rsplit(".", 1)[-1]
+        if (self.service, member) in _AWS_BELOW_MODEL_MINIMUM:
+            low = None
         if low is not None and value < low:
             self.add(path, "min_value", f"{value} is below the minimum {low}")
         if high is not None and value > high:

@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 
 from reconciler.sandbox.errors import (
     ServiceError,
+    access_denied,
     conflict,
     not_found,
     quota_exceeded,
@@ -310,8 +311,32 @@ class IdentityCenter:
             raise not_found(f"Could not find PermissionSet with ARN {permission_set_arn}")
         return found
 
+    def _refuse_management_account(
+        self, instance_arn: str, *, account_id: str | None, permission_set_arn: str | None
+    ) -> None:
+        """AccessDeniedException when the caller is a delegated administrator (setting
+        ``delegated_administrator``) and the write targets the management account, or a
+        permission set provisioned there (IAM Identity Center user guide, Delegated
+        administration: only the management account manages those)."""
+        if not self.settings.delegated_administrator:
+            return
+        management = self.instance(instance_arn).owner_account_id
+        if account_id == management:
+            raise access_denied(
+                "User is not authorized to perform this operation on the management account "
+                f"{management} from a delegated administrator account"
+            )
+        if permission_set_arn is not None and (permission_set_arn, management) in self.provisioned:
+            raise access_denied(
+                f"User is not authorized to manage permission set {permission_set_arn}: it is "
+                f"provisioned to the management account {management}"
+            )
+
     def _writable_set(self, instance_arn: str, permission_set_arn: str) -> PermissionSet:
         found = self.permission_set(instance_arn, permission_set_arn)
+        self._refuse_management_account(
+            instance_arn, account_id=None, permission_set_arn=permission_set_arn
+        )
         self._refuse_if_busy(
             permission_set_arn, kinds=("CREATE_ASSIGNMENT", "DELETE_ASSIGNMENT", "PROVISION")
         )
@@ -602,6 +627,7 @@ class IdentityCenter:
         with ThrottlingException when ``max_concurrent_provisioning`` provisionings are.
         """
         self._writable_set(instance_arn, permission_set_arn)
+        self._refuse_management_account(instance_arn, account_id=target_id, permission_set_arn=None)
         if target_type == "AWS_ACCOUNT" and not target_id:
             raise validation_error("TargetId is required when TargetType is AWS_ACCOUNT")
         if target_type == "ALL_PROVISIONED_ACCOUNTS" and target_id:
@@ -722,6 +748,9 @@ class IdentityCenter:
         Creating an existing assignment succeeds without a duplicate.
         """
         self.permission_set(instance_arn, assignment.permission_set_arn)
+        self._refuse_management_account(
+            instance_arn, account_id=assignment.account_id, permission_set_arn=None
+        )
         self._refuse_if_busy(assignment.permission_set_arn, kinds=("PROVISION",))
         self._assignment_slot()
         return self._new_operation(
@@ -785,6 +814,9 @@ class IdentityCenter:
         (sandbox choice: AWS does not document it).
         """
         self.permission_set(instance_arn, assignment.permission_set_arn)
+        self._refuse_management_account(
+            instance_arn, account_id=assignment.account_id, permission_set_arn=None
+        )
         self._refuse_if_busy(assignment.permission_set_arn, kinds=("PROVISION",))
         self._assignment_slot()
         return self._new_operation(

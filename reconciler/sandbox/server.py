@@ -17,6 +17,7 @@ time; ``start`` resets moto's state.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -37,7 +38,13 @@ from moto.organizations.models import FakeAccount, organizations_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from reconciler.sandbox.directory import MotoDirectory
-from reconciler.sandbox.faults import CallRecorder, FaultConfig, FaultLayer, RecordedCall
+from reconciler.sandbox.faults import (
+    CallRecorder,
+    FaultConfig,
+    FaultLayer,
+    RecordedCall,
+    ShapeViolation,
+)
 from reconciler.sandbox.identity_center import IdentityCenter, Instance
 from reconciler.sandbox.identity_store import IdentityStoreApi
 from reconciler.sandbox.organizations import OrganizationsApi
@@ -65,6 +72,22 @@ class _RequestHandler(MotoRequestHandler):
 
 _active_lock = threading.Lock()
 _active: list[Sandbox] = []
+_stopped_violations: list[ShapeViolation] = []
+
+SHAPE_CHECK_VARIABLE = "RECONCILER_SANDBOX_SHAPE_CHECK"
+"""Environment variable giving ``Sandbox``'s default ``shape_check`` (``1``: on); the test
+suite sets it, so every response of every test is checked."""
+
+
+def shape_violations_seen() -> list[ShapeViolation]:
+    """Output-shape violations of every sandbox run in this process so far, stopped or not,
+    oldest first (the test suite fails its session on any)."""
+    with _active_lock:
+        running = [sandbox for sandbox in _active if sandbox._fault_layer is not None]
+        seen = list(_stopped_violations)
+    for sandbox in running:
+        seen.extend(sandbox.fault_layer.shape_violations)
+    return seen
 
 
 EXAMPLE_CUSTOMER_MANAGED_POLICIES = (
@@ -101,7 +124,9 @@ class Sandbox:
     ``settings`` tune delays and quotas; ``faults`` configures the fault layer (default:
     ``FaultConfig()``, i.e. AWS's request rates and no injected fault; pass
     ``FaultConfig.parse("none")`` for no limit at all); ``shape_check`` makes the fault layer
-    check every JSON response against botocore's output shape (a violation becomes HTTP 500).
+    check every JSON response against botocore's output shape (a violation becomes HTTP 500);
+    its default is on when the environment variable ``RECONCILER_SANDBOX_SHAPE_CHECK`` is
+    ``1`` (the test suite sets it), off otherwise.
     """
 
     def __init__(
@@ -109,12 +134,14 @@ class Sandbox:
         settings: SandboxSettings | None = None,
         *,
         faults: FaultConfig | None = None,
-        shape_check: bool = False,
+        shape_check: bool | None = None,
     ) -> None:
         self.settings = settings or SandboxSettings()
         self.recorder = CallRecorder()
         self._faults = faults or FaultConfig()
-        self._shape_check = shape_check
+        if shape_check is None:
+            shape_check = os.environ.get(SHAPE_CHECK_VARIABLE, "") in ("1", "true", "yes")
+        self.shape_check = shape_check
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._center: IdentityCenter | None = None
@@ -184,7 +211,7 @@ class Sandbox:
     def _compose(self, router: WSGIApplication) -> WSGIApplication:
         """The outermost layers around the router (the one place to add or remove a layer)."""
         self._fault_layer = FaultLayer(
-            router, config=self._faults, recorder=self.recorder, shape_check=self._shape_check
+            router, config=self._faults, recorder=self.recorder, shape_check=self.shape_check
         )
         return self._fault_layer
 
@@ -200,6 +227,8 @@ class Sandbox:
         with _active_lock:
             if self in _active:
                 _active.remove(self)
+                if self._fault_layer is not None:
+                    _stopped_violations.extend(self._fault_layer.shape_violations)
 
     def __enter__(self) -> Sandbox:
         self.start()

@@ -67,6 +67,17 @@ class SandboxSettings(BaseModel):
         ge=1,
         description="Tags per permission set; more is refused with ValidationException.",
     )
+    delegated_administrator: bool = Field(
+        default=False,
+        description=(
+            "Callers act from a delegated administrator account: account assignment writes "
+            "and provisioning that target the management account, and writes on permission "
+            "sets provisioned there, are refused with AccessDeniedException. AWS: tasks that "
+            "'can only be performed from the management account' include 'Managing permission "
+            "sets provisioned in the management account' (IAM Identity Center user guide, "
+            "Delegated administration)."
+        ),
+    )
     organizations_empty_first_page: bool = Field(
         default=False,
         description=(

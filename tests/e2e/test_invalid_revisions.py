@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +68,91 @@ EXPECTED = {
 }
 
 
+# Beyond the shared cases: more kinds of invalid input, each made by editing the example.
+# case → (file, JSON path, rule) as above; MUTATIONS[case] makes the edit.
+EXPECTED |= {
+    "unknown-key-typo": ("users.json", "$.users[0].emial", "extra_forbidden"),
+    "unknown-top-level-key": ("reconciler.json", "$.prunee", "extra_forbidden"),
+    "duplicate-user": ("users.json", "$.users[2].user_name", "duplicate_user"),
+    "unknown-account-name": ("assignments.json", "$.assignments[0].accounts[1]", "unknown_account"),
+    "unknown-account-id": ("assignments.json", "$.assignments[0].accounts[1]", "unknown_account"),
+    "ambiguous-account-name": (
+        "assignments.json",
+        "$.assignments[0].accounts[0]",
+        "ambiguous_account",
+    ),
+    "boundary-with-both-kinds": (
+        "permission-sets/DeveloperAccess.json",
+        "$.permissions_boundary",
+        "boundary_one_of",
+    ),
+    "tag-key-aws-prefix": ("permission-sets/AdministratorAccess.json", "$.tags", "tag_reserved"),
+    "relay-state-too-long": (
+        "permission-sets/ReadOnlyAccess.json",
+        "$.relay_state",
+        "max_length",
+    ),
+    "twenty-six-policies": ("permission-sets/AdministratorAccess.json", "$", "too_many_policies"),
+}
+
+
+def _edit(path: Path, change: Callable[[Any], None]) -> None:
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))
+
+
+def _typo(document: Any) -> None:
+    document["users"][0]["emial"] = document["users"][0].pop("email")
+
+
+def _top_level_typo(document: Any) -> None:
+    document["prunee"] = document.pop("prune")
+
+
+def _duplicate_user(document: Any) -> None:
+    document["users"].append(dict(document["users"][0]))
+
+
+def _first_assignment_in(account: str) -> Callable[[Any], None]:
+    def change(document: Any) -> None:
+        document["assignments"][0]["accounts"] = ["prod", account]
+
+    return change
+
+
+def _both_boundaries(document: Any) -> None:
+    document["permissions_boundary"]["managed_policy_arn"] = (
+        "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    )
+
+
+def _aws_tag(document: Any) -> None:
+    document["tags"]["aws:team"] = "platform"
+
+
+def _long_relay_state(document: Any) -> None:
+    document["relay_state"] = "https://console.aws.amazon.com/" + "a" * 220  # 251 characters
+
+
+def _twenty_six_policies(document: Any) -> None:
+    document["managed_policies"] = [f"arn:aws:iam::aws:policy/Policy{n:02d}" for n in range(26)]
+
+
+MUTATIONS: dict[str, tuple[str, Callable[[Any], None]]] = {
+    "unknown-key-typo": ("users.json", _typo),
+    "unknown-top-level-key": ("reconciler.json", _top_level_typo),
+    "duplicate-user": ("users.json", _duplicate_user),
+    "unknown-account-name": ("assignments.json", _first_assignment_in("prdo")),
+    "unknown-account-id": ("assignments.json", _first_assignment_in("999999999999")),
+    "ambiguous-account-name": ("assignments.json", lambda document: None),
+    "boundary-with-both-kinds": ("permission-sets/DeveloperAccess.json", _both_boundaries),
+    "tag-key-aws-prefix": ("permission-sets/AdministratorAccess.json", _aws_tag),
+    "relay-state-too-long": ("permission-sets/ReadOnlyAccess.json", _long_relay_state),
+    "twenty-six-policies": ("permission-sets/AdministratorAccess.json", _twenty_six_policies),
+}
+
+
 def place_case(case: Path, target: str, folder: Path) -> None:
     """Put ``case`` at ``target`` (a path in the desired-state ``folder``)."""
     if case.is_dir():
@@ -83,8 +170,16 @@ def place_case(case: Path, target: str, folder: Path) -> None:
 
 
 @pytest.fixture(params=sorted(EXPECTED), ids=lambda name: name.removesuffix(".json"))
-def broken_repo(request: pytest.FixtureRequest, access_repo: Path) -> tuple[Path, str]:
-    place_case(CASES / request.param, EXPECTED[request.param][0], access_repo / "desired-state")
+def broken_repo(
+    request: pytest.FixtureRequest, access_repo: Path, sandbox: Sandbox
+) -> tuple[Path, str]:
+    if request.param in MUTATIONS:
+        target, change = MUTATIONS[request.param]
+        _edit(access_repo / "desired-state" / target, change)
+        if request.param == "ambiguous-account-name":
+            sandbox.add_account(name="prod")  # a second account named prod
+    else:
+        place_case(CASES / request.param, EXPECTED[request.param][0], access_repo / "desired-state")
     commit_all(access_repo, f"break: {request.param}")
     return access_repo, request.param
 

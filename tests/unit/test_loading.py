@@ -476,9 +476,7 @@ def _assignment(**fields: Any) -> dict[str, Any]:
     ("document", "path", "rule"),
     [
         pytest.param(_assignment(groups=[]), "$.assignments[0]", "no_principal", id="no-principal"),
-        pytest.param(
-            _assignment(accounts=[]), "$.assignments[0].accounts", "too_short", id="no-accounts"
-        ),
+        pytest.param(_assignment(accounts=[]), "$.assignments[0]", "no_target", id="no-accounts"),
         pytest.param(
             _assignment(accounts=["a" * 129]),
             "$.assignments[0].accounts[0]",

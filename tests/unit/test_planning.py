@@ -367,15 +367,24 @@ def test_configured_protected_permission_set_is_kept() -> None:
     assert result.is_empty
 
 
-def test_declared_unmanaged_live_set_is_adopted_by_a_tag_only_update() -> None:
+def test_declared_unmanaged_live_set_is_adopted_silently_with_a_note() -> None:
     assigned: dict[str, Any] = {"groups": [group("Ops")], "assignments": [to_group("Ops", "Admin")]}
     result = _plan(
         state(permission_sets=[permission_set("Admin")], **assigned),
         state(permission_sets=[permission_set("Admin", managed=False)], **assigned),
     )
+    assert result.is_empty
+    assert any("managed-by tag" in note and "Admin" in note for note in result.notes)
+
+
+def test_adopted_set_gets_the_managed_by_tag_with_its_first_real_change() -> None:
+    result = _plan(
+        state(permission_sets=[permission_set("Admin", description="new")]),
+        state(permission_sets=[permission_set("Admin", managed=False)]),
+    )
     (update,) = result.operations
     assert isinstance(update, UpdatePermissionSet)
-    assert [change.attribute for change in update.diff] == ["tags"]
+    assert [change.attribute for change in update.diff] == ["description", "tags"]
     assert update.permission_set.tags == MANAGED_TAGS
 
 

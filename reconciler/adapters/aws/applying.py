@@ -5,7 +5,14 @@ concurrently, and the next operation waits for the whole run to end (a barrier):
 
 - ``CreateAssignment`` runs and ``DeleteAssignment`` runs, at most ``assignment_concurrency``
   at once (AWS allows about 15 outstanding account assignment requests per instance);
-- ``ProvisionPermissionSet`` runs, at most ``provisioning_concurrency`` at once (AWS: 3).
+- ``ProvisionPermissionSet`` runs, at most ``provisioning_concurrency`` at once (AWS: 3);
+- ``CreateUser``, ``CreateGroup``, ``AddMembership`` and ``RemoveMembership`` runs, at most
+  ``identity_concurrency`` at once (independent identity-store writes).
+
+Progress: ``apply_plan`` reports every finished operation to the listener in
+``progress_listener`` (a context variable; the CLI shows a rich progress bar on a TTY), and
+without a listener logs ``apply_progress`` (done, total, failed, ETA) every
+``PROGRESS_LOG_SECONDS`` during long applies.
 
 So a permission set is deleted only after its account assignment deletions ended, deletions
 start only after creations ended (make before break), and a user's memberships come after
@@ -60,7 +67,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -107,8 +114,76 @@ log = structlog.get_logger()
 
 IN_PROGRESS = "IN_PROGRESS"
 FAILED = "FAILED"
+SUCCEEDED = "SUCCEEDED"
+RequestStatus = Literal["describe", "failed-list"]
+"""How ``_RequestWatch`` learns the final status of requests (see ``ApplySettings``)."""
 STOPPED_REASON = "not attempted: the reconciler is stopping"
 """Reason of the operations skipped because ``apply_plan``'s ``stop`` event was set."""
+
+
+PROGRESS_LOG_SECONDS = 10.0
+"""Seconds between two ``apply_progress`` log lines when no progress listener is set."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyProgress:
+    """How far an apply is: ``done`` of ``total`` operations (``failed`` of them not
+    SUCCEEDED), ``elapsed_seconds`` since it started, ``eta_seconds`` until the end at the rate
+    so far (None before the first operation ends)."""
+
+    done: int
+    total: int
+    failed: int
+    elapsed_seconds: float
+    eta_seconds: float | None
+
+
+progress_listener: contextvars.ContextVar[Callable[[ApplyProgress], None] | None] = (
+    contextvars.ContextVar("progress_listener", default=None)
+)
+"""Called (from worker threads) after each operation of ``apply_plan`` ends."""
+
+
+class _ProgressTracker:
+    """Counts finished operations and reports them to the listener or, periodically, the log."""
+
+    def __init__(self, *, total: int) -> None:
+        self.total = total
+        self.listener = progress_listener.get()
+        self._lock = threading.Lock()
+        self._done = 0
+        self._failed = 0
+        self._started = time.monotonic()
+        self._logged = self._started
+
+    def record(self, result: OperationResult) -> OperationResult:
+        now = time.monotonic()
+        with self._lock:
+            self._done += 1
+            self._failed += result.status is not Status.SUCCEEDED
+            elapsed = now - self._started
+            remaining = self.total - self._done
+            progress = ApplyProgress(
+                done=self._done,
+                total=self.total,
+                failed=self._failed,
+                elapsed_seconds=elapsed,
+                eta_seconds=elapsed / self._done * remaining,
+            )
+            due = self.listener is None and now - self._logged >= PROGRESS_LOG_SECONDS
+            if due:
+                self._logged = now
+        if self.listener is not None:
+            self.listener(progress)
+        elif due and remaining:
+            log.info(
+                "apply_progress",
+                done=progress.done,
+                total=progress.total,
+                failed=progress.failed,
+                eta_seconds=round(progress.eta_seconds or 0.0, 1),
+            )
+        return result
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,16 +192,25 @@ class ApplySettings:
 
     ``assignment_concurrency``: account assignment requests in flight at once (AWS allows
     about 15 outstanding per instance). ``provisioning_concurrency``: ProvisionPermissionSet
-    requests at once (AWS: 3). ``poll_interval_seconds``: pause between status polls.
+    requests at once (AWS: 3). ``identity_concurrency``: identity-store creations of users and
+    groups, membership additions and removals at once (each identitystore API has its own
+    20 requests/s). ``poll_interval_seconds``: pause between status polls.
+    ``request_status``: how the final status of an account assignment request that left
+    IN_PROGRESS is learnt: ``"describe"`` (one Describe... call per request) or
+    ``"failed-list"`` (one List...Status call filtered on FAILED per poll that saw requests
+    end, when it has fewer pages than requests ended; requests absent from it SUCCEEDED, the
+    FAILED ones are described for their FailureReason: about half the calls per assignment).
     ``poll_timeout_seconds``: how long an asynchronous request may stay IN_PROGRESS before its
     operation fails as timed out. ``conflict_attempts``: attempts of a write that meets
     ConflictException, with a backoff starting at ``conflict_backoff_seconds`` and doubling up
     to ``conflict_backoff_max_seconds`` (with jitter).
     """
 
-    assignment_concurrency: int = 10
+    assignment_concurrency: int = 15
     provisioning_concurrency: int = 3
-    poll_interval_seconds: float = 1.0
+    identity_concurrency: int = 8
+    poll_interval_seconds: float = 0.5
+    request_status: RequestStatus = "describe"
     poll_timeout_seconds: float = 300.0
     conflict_attempts: int = 6
     conflict_backoff_seconds: float = 0.5
@@ -163,8 +247,12 @@ class _RequestWatch:
         list_key: str,
         describe: Callable[[str], Mapping[str, Any]],
         interval: float,
+        request_status: RequestStatus = "describe",
     ) -> None:
         self._clients = clients
+        self._infer = request_status == "failed-list"
+        self._failed_pages = 1
+        self._succeeded: set[str] = set()
         self._instance_arn = instance_arn
         self._list_method = list_method
         self._list_key = list_key
@@ -192,6 +280,23 @@ class _RequestWatch:
             log.warning("status_poll_failed", operation=exc.operation, error=str(exc))
             return None
 
+    def _failed(self) -> set[str] | None:
+        """Request ids listed FAILED (every page), or None when the call failed."""
+        try:
+            listed = list(
+                pages(
+                    self._clients.sso_admin,
+                    self._list_method,
+                    InstanceArn=self._instance_arn,
+                    Filter={"Status": FAILED},
+                )
+            )
+        except AwsError as exc:
+            log.warning("status_poll_failed", operation=exc.operation, error=str(exc))
+            return None
+        self._failed_pages = max(1, len(listed))
+        return {status["RequestId"] for page in listed for status in page.get(self._list_key, [])}
+
     def wait(self, request_id: str, *, deadline: float) -> Mapping[str, Any]:
         """The final status (``Status``, ``FailureReason``) of ``request_id``.
 
@@ -204,6 +309,11 @@ class _RequestWatch:
         try:
             while True:
                 if self._wait_for_poll(request_id, deadline=deadline):
+                    with self._cond:
+                        inferred = request_id in self._succeeded
+                        self._succeeded.discard(request_id)
+                    if inferred:
+                        return {"Status": SUCCEEDED, "RequestId": request_id}
                     status = self._describe(request_id)
                     if status.get("Status") != IN_PROGRESS:
                         return status
@@ -212,6 +322,7 @@ class _RequestWatch:
             with self._cond:
                 self._waiting.discard(request_id)
                 self._done.discard(request_id)
+                self._succeeded.discard(request_id)
 
     def _wait_for_poll(self, request_id: str, *, deadline: float) -> bool:
         """Wait until ``request_id`` left IN_PROGRESS (True); polls when the poll is due."""
@@ -233,14 +344,22 @@ class _RequestWatch:
                 until = deadline if self._polling else min(deadline, self._next_poll)
                 self._cond.wait(timeout=max(0.005, until - now))
         in_progress: set[str] | None = None
+        failed: set[str] | None = None
         try:
             in_progress = self._in_progress()
+            ended = watched - in_progress if in_progress is not None else set()
+            # The FAILED list is read after the IN_PROGRESS one: a request absent from both
+            # had ended before the first call, SUCCEEDED.
+            if self._infer and ended and len(ended) >= self._failed_pages:
+                failed = self._failed()
         finally:
             with self._cond:
                 self._polling = False
                 self._next_poll = time.monotonic() + self._interval
                 if in_progress is not None:
                     self._done |= watched - in_progress
+                    if failed is not None:
+                        self._succeeded |= (watched - in_progress) - failed
                 self._cond.notify_all()
         return False
 
@@ -269,6 +388,10 @@ class _Applying:
         self._lock = threading.Lock()
         self._set_locks: dict[str, threading.Lock] = {}
         self._failed: dict[str, str] = {}
+        #: account id -> the operation AWS answered AccessDeniedException there
+        self._denied_accounts: dict[str, str] = {}
+        #: account id -> set once AWS answered the pass's first assignment write there
+        self._account_gates: dict[str, threading.Event] = {}
         self.stop_reason: str | None = None
         sso = clients.sso_admin
         self.creations = _RequestWatch(
@@ -282,6 +405,7 @@ class _Applying:
                 AccountAssignmentCreationRequestId=request_id,
             )["AccountAssignmentCreationStatus"],
             interval=settings.poll_interval_seconds,
+            request_status=settings.request_status,
         )
         self.deletions = _RequestWatch(
             clients=clients,
@@ -294,6 +418,7 @@ class _Applying:
                 AccountAssignmentDeletionRequestId=request_id,
             )["AccountAssignmentDeletionStatus"],
             interval=settings.poll_interval_seconds,
+            request_status=settings.request_status,
         )
 
     # --- bookkeeping ------------------------------------------------------------------------
@@ -346,6 +471,13 @@ class _Applying:
         with self._lock:
             if self.stop_reason is not None:
                 return self.stop_reason
+            account_id = _target_account(operation)
+            if account_id is not None and account_id in self._denied_accounts:
+                return (
+                    f"skipped: AWS denied {self._denied_accounts[account_id]} in the same "
+                    "account (AccessDeniedException; a delegated administrator cannot manage "
+                    "assignments in the management account)"
+                )
             for key in self._depends_on(operation):
                 if key in self._failed:
                     return f"skipped: it depends on {self._failed[key]}, which failed"
@@ -356,9 +488,16 @@ class _Applying:
         stops = isinstance(error, AwsError) and (
             stops_the_pass(error) or (error.code == NOT_FOUND and not self._instance_alive())
         )
+        account_id = _target_account(operation)
+        denied = isinstance(error, AwsError) and error.code == ACCESS_DENIED
         with self._lock:
             if key is not None:
                 self._failed.setdefault(key, f"{operation.action.value} {operation.key}")
+            if denied and account_id is not None:
+                # One refusal per account and pass: the other writes there are skipped.
+                self._denied_accounts.setdefault(
+                    account_id, f"{operation.action.value} {operation.key}"
+                )
             if stops and self.stop_reason is None:
                 self.stop_reason = (
                     f"not attempted: writing stopped after {operation.key} failed: {error}"
@@ -780,14 +919,27 @@ class _Applying:
             for ref in page.get("CustomerManagedPolicyReferences", [])
         )
 
-    def provision(self, name: str) -> None:
+    def provision(self, name: str, accounts: frozenset[str] = frozenset()) -> None:
+        """ProvisionPermissionSet to every provisioned account (ALL_PROVISIONED_ACCOUNTS) when
+        ``accounts`` covers them all, else to each of ``accounts`` (AWS_ACCOUNT), one after the
+        other: the plan leaves out accounts that cannot take it (suspended, closing)."""
+        everywhere = self.live.provisioned_accounts.get(name, frozenset()) | (
+            self.live.stale_accounts.get(name, frozenset())
+        )
+        if not accounts or accounts >= everywhere:
+            self._provision_to(name, {"TargetType": "ALL_PROVISIONED_ACCOUNTS"})
+            return
+        for account_id in sorted(accounts):
+            self._provision_to(name, {"TargetType": "AWS_ACCOUNT", "TargetId": account_id})
+
+    def _provision_to(self, name: str, target: Mapping[str, Any]) -> None:
         sso = self.clients.sso_admin
         with self._writing_set(name):
             response = self.write(
                 sso.provision_permission_set,
                 InstanceArn=self.instance_arn,
                 PermissionSetArn=self._arn(name),
-                TargetType="ALL_PROVISIONED_ACCOUNTS",
+                **target,
             )
             status: Mapping[str, Any] = response["PermissionSetProvisioningStatus"]
             deadline = self._deadline()
@@ -840,6 +992,7 @@ class _Applying:
         response = self.write(
             self.clients.sso_admin.create_account_assignment, **self._assignment(key)
         )
+        self._open_account_gate(key.account_id)
         status: Mapping[str, Any] = response["AccountAssignmentCreationStatus"]
         if status.get("Status") == IN_PROGRESS:
             status = self.creations.wait(status["RequestId"], deadline=self._deadline())
@@ -849,6 +1002,7 @@ class _Applying:
         response = self.write(
             self.clients.sso_admin.delete_account_assignment, **self._assignment(key)
         )
+        self._open_account_gate(key.account_id)
         status: Mapping[str, Any] = response["AccountAssignmentDeletionStatus"]
         if status.get("Status") == IN_PROGRESS:
             status = self.deletions.wait(status["RequestId"], deadline=self._deadline())
@@ -878,8 +1032,8 @@ class _Applying:
                 self.create_permission_set(permission_set)
             case UpdatePermissionSet(permission_set=desired, live=live):
                 self.update_permission_set(desired, live)
-            case ProvisionPermissionSet(name=name):
-                self.provision(name)
+            case ProvisionPermissionSet(name=name, accounts=accounts):
+                self.provision(name, accounts)
             case DeletePermissionSet(name=name):
                 self.delete_permission_set(name)
             case CreateAssignment(assignment=key):
@@ -887,8 +1041,37 @@ class _Applying:
             case DeleteAssignment(assignment=key):
                 self.delete_assignment(key)
 
+    def _await_account_gate(self, operation: Operation) -> None:
+        """Hold an account assignment operation until AWS answered the first write of this
+        pass in its account, so that an AccessDeniedException there (a delegated
+        administrator and the management account) is met once, not once per operation."""
+        account_id = _target_account(operation)
+        if account_id is None:
+            return
+        with self._lock:
+            gate = self._account_gates.get(account_id)
+            if gate is None:
+                self._account_gates[account_id] = threading.Event()  # this one goes first
+                return
+        gate.wait(timeout=self.settings.poll_timeout_seconds)
+
+    def _open_account_gate(self, account_id: str) -> None:
+        with self._lock:
+            gate = self._account_gates.get(account_id)
+        if gate is not None:
+            gate.set()
+
     def run(self, operation: Operation) -> OperationResult:
         """Apply one operation and log its result; never raises for an AWS failure."""
+        try:
+            self._await_account_gate(operation)
+            return self._run(operation)
+        finally:
+            account_id = _target_account(operation)
+            if account_id is not None:
+                self._open_account_gate(account_id)
+
+    def _run(self, operation: Operation) -> OperationResult:
         started = time.monotonic()
         skip = self._skip_reason(operation)
         if skip is not None:
@@ -926,6 +1109,16 @@ def _boundary(boundary: PermissionsBoundary) -> dict[str, Any]:
     return {"ManagedPolicyArn": boundary.managed_policy_arn}
 
 
+ACCESS_DENIED = "AccessDeniedException"
+
+
+def _target_account(operation: Operation) -> str | None:
+    """The account an account assignment operation writes in (None for other operations)."""
+    if isinstance(operation, CreateAssignment | DeleteAssignment):
+        return operation.assignment.account_id
+    return None
+
+
 def _raise_if_failed(status: Mapping[str, Any]) -> None:
     if status.get("Status") == FAILED:
         raise _RequestFailedError(
@@ -954,6 +1147,8 @@ def _concurrency(operation: Operation, settings: ApplySettings) -> tuple[type, i
         return type(operation), max(1, settings.assignment_concurrency)
     if isinstance(operation, ProvisionPermissionSet):
         return type(operation), max(1, settings.provisioning_concurrency)
+    if isinstance(operation, CreateUser | CreateGroup | AddMembership | RemoveMembership):
+        return type(operation), max(1, settings.identity_concurrency)
     return None
 
 
@@ -992,20 +1187,26 @@ def apply_plan(
     settings = settings or ApplySettings()
     started = clients.calls.snapshot()
     applying = _Applying(clients=clients, live=live, settings=settings, stop=stop)
+    tracker = _ProgressTracker(total=len(plan.operations))
+
+    def run_one(operation: Operation) -> OperationResult:
+        return tracker.record(applying.run(operation))
+
     results: list[OperationResult] = []
     for run, concurrency in _runs(plan.operations, settings):
         if concurrency == 1 or len(run) == 1:
-            results.extend(applying.run(operation) for operation in run)
+            results.extend(run_one(operation) for operation in run)
             continue
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
             # Each task runs in a copy of this context, so bound log context (pass id) follows.
             futures = [
-                pool.submit(contextvars.copy_context().run, applying.run, operation)
-                for operation in run
+                pool.submit(contextvars.copy_context().run, run_one, operation) for operation in run
             ]
             results.extend(future.result() for future in futures)
     outcome = Outcome(
-        revision=plan.revision, results=tuple(results), api_calls=clients.calls.since(started)
+        revision=plan.revision,
+        results=tuple(results),
+        api_calls=clients.calls.since(started),
     )
     log.info(
         "plan_applied", revision=plan.revision, **outcome.counts(), api_calls=outcome.api_calls

@@ -26,13 +26,14 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import structlog
 
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.errors import NOT_FOUND, call, pages
+from reconciler.adapters.aws.organizations import read_organization
 from reconciler.errors import PermanentAwsError
 from reconciler.model.limits import canonical_duration, duration_seconds
 from reconciler.model.policies import parse_policy_text
@@ -50,7 +51,10 @@ from reconciler.model.state import (
     PrincipalType,
     User,
 )
+from reconciler.model.targets import TargetReads
 
+AssignmentReading = Literal["permission-set", "principal", "auto"]
+"""How ``read_live_state`` reads account assignments (see its docstring)."""
 DEFAULT_WORKERS = 4
 """Permission sets read at once. All calls still pass the sso-admin rate limiter."""
 STALE = "LATEST_PERMISSION_SET_NOT_PROVISIONED"
@@ -308,10 +312,96 @@ def _provisioned(
     )
 
 
+def _assignments_in(
+    clients: AwsClients, *, instance_arn: str, arn: str, account_ids: Iterable[str]
+) -> Iterable[tuple[str, PrincipalType, str]]:
+    """(account id, principal type, principal id) of the set's assignments in those accounts
+    (ListAccountAssignments, every page, per account)."""
+    for account_id in sorted(account_ids):
+        for page in pages(
+            clients.sso_admin,
+            "list_account_assignments",
+            InstanceArn=instance_arn,
+            PermissionSetArn=arn,
+            AccountId=account_id,
+        ):
+            for raw in page.get("AccountAssignments", []):
+                yield raw["AccountId"], PrincipalType(raw["PrincipalType"]), raw["PrincipalId"]
+
+
+def _assignments_by_principal(
+    clients: AwsClients,
+    *,
+    instance_arn: str,
+    readings: list[_PermissionSetReading],
+    principals: list[tuple[PrincipalType, str]],
+    workers: int,
+) -> list[_PermissionSetReading]:
+    """``readings`` with their assignments read per principal.
+
+    One ListAccountAssignmentsForPrincipal (every page) per user and group of the identity
+    store. Then every (set, account) where the set is provisioned but no assignment was found
+    is read with ListAccountAssignments: that finds sets whose only assignments there belong to
+    principals deleted from the identity store. Not seen: an assignment of a deleted principal
+    in a (set, account) that also holds an assignment of a live one.
+    """
+    by_arn = {reading.arn: reading for reading in readings}
+    found: dict[str, list[tuple[str, PrincipalType, str]]] = {arn: [] for arn in by_arn}
+
+    def read(principal: tuple[PrincipalType, str]) -> list[Mapping[str, Any]]:
+        return [
+            raw
+            for page in pages(
+                clients.sso_admin,
+                "list_account_assignments_for_principal",
+                InstanceArn=instance_arn,
+                PrincipalType=principal[0].value,
+                PrincipalId=principal[1],
+            )
+            for raw in page.get("AccountAssignments", [])
+        ]
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="read") as pool:
+        runs = [pool.submit(contextvars.copy_context().run, read, p) for p in principals]
+        for run in runs:
+            for raw in run.result():
+                if raw["PermissionSetArn"] in found:
+                    found[raw["PermissionSetArn"]].append(
+                        (raw["AccountId"], PrincipalType(raw["PrincipalType"]), raw["PrincipalId"])
+                    )
+        unexplained = {
+            arn: reading.provisioned - {account_id for account_id, _, _ in found[arn]}
+            for arn, reading in by_arn.items()
+        }
+        checks = {
+            arn: pool.submit(
+                contextvars.copy_context().run,
+                lambda arn, accounts: list(
+                    _assignments_in(
+                        clients, instance_arn=instance_arn, arn=arn, account_ids=accounts
+                    )
+                ),
+                arn,
+                accounts,
+            )
+            for arn, accounts in unexplained.items()
+            if accounts
+        }
+        for arn, check in checks.items():
+            found[arn].extend(check.result())
+    return [
+        replace(reading, assignments=tuple(sorted(set(found[reading.arn])))) for reading in readings
+    ]
+
+
 def read_permission_set(
-    clients: AwsClients, *, instance_arn: str, arn: str
+    clients: AwsClients, *, instance_arn: str, arn: str, assignments: bool = True
 ) -> _PermissionSetReading | None:
-    """Everything about one permission set; None when it was deleted while being read."""
+    """Everything about one permission set; None when it was deleted while being read.
+
+    With ``assignments`` False its account assignments are not read (left empty): the caller
+    reads them another way (``read_live_state(..., assignments_by="principal")``).
+    """
     sso = clients.sso_admin
     try:
         described = call(
@@ -353,25 +443,40 @@ def read_permission_set(
     )
     provisioned = _provisioned(clients, instance_arn=instance_arn, arn=arn, status=None)
     stale = _provisioned(clients, instance_arn=instance_arn, arn=arn, status=STALE)
-    assignments = tuple(
-        (raw["AccountId"], PrincipalType(raw["PrincipalType"]), raw["PrincipalId"])
-        for account_id in sorted(provisioned)
-        for page in pages(sso, "list_account_assignments", AccountId=account_id, **target)
-        for raw in page.get("AccountAssignments", [])
+    found = tuple(
+        _assignments_in(clients, instance_arn=instance_arn, arn=arn, account_ids=provisioned)
+        if assignments
+        else ()
     )
     return _PermissionSetReading(
         arn=arn,
         permission_set=permission_set,
         provisioned=provisioned,
         stale=stale,
-        assignments=assignments,
+        assignments=found,
     )
 
 
 def read_live_state(
-    clients: AwsClients, *, instance_arn: str | None = None, workers: int = DEFAULT_WORKERS
+    clients: AwsClients,
+    *,
+    instance_arn: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    assignments_by: AssignmentReading = "permission-set",
+    targets: TargetReads | None = None,
 ) -> LiveState:
     """Read the whole live state of one Identity Center instance and its organization.
+
+    ``targets`` says what of Organizations the assignments' targets need beyond the accounts
+    (management account, OU tree, account tags; see ``organizations.read_organization``);
+    default: nothing, and ``LiveState.organization`` and ``account_tags`` stay None.
+
+    ``assignments_by`` chooses how account assignments are read: ``"permission-set"`` (the
+    default, complete: ListAccountAssignments per set and account where it is provisioned,
+    P + Σ k_p calls), ``"principal"`` (ListAccountAssignmentsForPrincipal per user and group:
+    U + G calls, then a check of provisioned (set, account) pairs where nothing was found; see
+    ``_assignments_by_principal`` for the one case it cannot see), or ``"auto"`` (the principal
+    way when U + G < Σ k_p).
 
     ``instance_arn`` names the instance when the account has several (see ``find_instance``);
     ``workers`` is how many permission sets are read at once (identity-store reading runs
@@ -397,6 +502,7 @@ def read_live_state(
                 clients,
                 instance_arn=arn,
                 arn=permission_set_arn,
+                assignments=assignments_by == "permission-set",
             )
             for permission_set_arn in permission_set_arns
         ]
@@ -409,6 +515,23 @@ def read_live_state(
             for future in futures:
                 future.cancel()
             raise
+    principals = [
+        (PrincipalType.USER, identities.user_ids[name]) for name in sorted(identities.users)
+    ] + [(PrincipalType.GROUP, identities.group_ids[name]) for name in sorted(identities.groups)]
+    if assignments_by == "auto" and len(principals) >= sum(len(r.provisioned) for r in readings):
+        readings = [
+            replace(
+                r,
+                assignments=tuple(
+                    _assignments_in(clients, instance_arn=arn, arn=r.arn, account_ids=r.provisioned)
+                ),
+            )
+            for r in readings
+        ]
+    elif assignments_by != "permission-set":
+        readings = _assignments_by_principal(
+            clients, instance_arn=arn, readings=readings, principals=principals, workers=workers
+        )
     user_ids, group_ids = dict(identities.user_ids), dict(identities.group_ids)
     user_names = {user_id: name for name, user_id in user_ids.items()}
     group_names = {group_id: name for name, group_id in group_ids.items()}
@@ -445,6 +568,11 @@ def read_live_state(
         provisioned_accounts={r.permission_set.name: r.provisioned for r in readings},
         stale_accounts={r.permission_set.name: r.stale for r in readings},
     )
+    if targets is not None and (targets.organization or targets.units or targets.account_tags):
+        organization, account_tags = read_organization(
+            clients, reads=targets, account_ids=accounts.keys()
+        )
+        live = replace(live, organization=organization, account_tags=account_tags)
     log.info(
         "live_state_read",
         instance_arn=arn,

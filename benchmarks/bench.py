@@ -1,0 +1,818 @@
+"""The scale benchmark (issue 5): API calls, wall time, planning cost and the no-op pass.
+
+Run with ``make bench`` (or ``.venv/bin/python -m benchmarks.bench``; ``--quick`` for small
+sizes). It prints four tables and writes the same figures, with a ``targets`` object, to
+``benchmarks/latest.json`` (git-ignored):
+
+1. API calls for a full read of one generated organization (200 accounts x 30 permission sets):
+   this reconciler, the floor computed from the data (``read_floor``), an every-account x
+   every-set reader and a one-read-per-declared-assignment reader (the two baselines live here
+   only);
+2. wall time of a full read and of a converge from empty under the sandbox's AWS-like rate
+   limits (20 requests/s) and latency, against the time the limits alone force;
+3. planning time and peak memory (tracemalloc) for 1,000, 10,000 and 100,000 assignments,
+   against a naive whole-state ``DeepDiff``;
+4. a no-op pass: calls made and write calls (must be 0).
+
+Everything runs against the in-process sandbox on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from rich.console import Console
+from rich.table import Table
+
+from reconciler.adapters.aws.applying import ApplySettings, apply_plan
+from reconciler.adapters.aws.clients import AwsClients, RateLimits, make_clients
+from reconciler.adapters.aws.errors import pages
+from reconciler.adapters.aws.reading import find_instance, read_accounts, read_live_state
+from reconciler.engine import Revision, load, reconcile, resolve_against
+from reconciler.model.documents import ReconcilerFile
+from reconciler.model.resolving import DesiredState
+from reconciler.model.state import (
+    Account,
+    AssignmentKey,
+    Group,
+    IdentityCenterState,
+    LiveState,
+    Membership,
+    PermissionSet,
+    PrincipalType,
+    User,
+)
+from reconciler.planning.diffing import plan
+from reconciler.planning.outcomes import Status
+from reconciler.sandbox import Sandbox, SandboxSettings
+from reconciler.sandbox.faults import FaultConfig
+from reconciler.sandbox.seeding import (
+    ScaleSpec,
+    generate,
+    read_floor,
+    seed_organization,
+    write_desired_state,
+)
+
+HERE = Path(__file__).resolve().parent
+AWS_RATE = 20.0
+"""Requests/s AWS allows: sso-admin as a whole, identitystore per API (user guide)."""
+LATENCY_SECONDS = 0.05
+"""Latency the sandbox adds to every call in the timed runs (a typical AWS round trip)."""
+
+READ_SPEC = ScaleSpec(accounts=200, permission_sets=30, groups=60, users=300, assignments=3000)
+TIMED_READ_SPEC = ScaleSpec(accounts=50, permission_sets=10, groups=20, users=60, assignments=500)
+CONVERGE_SPEC = ScaleSpec(
+    accounts=40, permission_sets=8, groups=20, users=40, assignments=600, populate_live=False
+)
+PLANNING_SIZES: tuple[int, ...] = (1_000, 10_000, 100_000)
+DEEPDIFF_TIMEOUT_SECONDS = 60.0
+
+console = Console(width=130)
+
+
+def _quiet_logs() -> None:
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(40),  # errors only
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
+
+
+@contextmanager
+def _sandbox(
+    faults: FaultConfig, settings: SandboxSettings | None = None
+) -> Iterator[tuple[Sandbox, dict[str, str]]]:
+    with Sandbox(settings, faults=faults) as sandbox:
+        saved = {key: os.environ.get(key) for key in sandbox.client_environment()}
+        os.environ.update(sandbox.client_environment())
+        os.environ.pop("AWS_PROFILE", None)
+        try:
+            yield sandbox, sandbox.client_environment()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def _unlimited_clients() -> AwsClients:
+    return make_clients(rates=RateLimits(sso_admin=0, identitystore_per_api=0, organizations=0))
+
+
+# --- baselines ---------------------------------------------------------------------------------
+
+
+def _overhead_read(clients: AwsClients) -> tuple[str, str, list[str], dict[str, str]]:
+    """What every reader reads besides assignments: instance, accounts, identities, set details.
+
+    Returns (instance ARN, store id, account ids, permission set name -> ARN).
+    """
+    arn, store = find_instance(clients)
+    accounts = sorted(read_accounts(clients))
+    sso, ids = clients.sso_admin, clients.identitystore
+    for method in ("list_users", "list_groups"):
+        for _ in pages(ids, method, IdentityStoreId=store):
+            pass
+    groups = [
+        group["GroupId"]
+        for page in pages(ids, "list_groups", IdentityStoreId=store)
+        for group in page["Groups"]
+    ]
+    for group_id in groups:
+        for _ in pages(ids, "list_group_memberships", IdentityStoreId=store, GroupId=group_id):
+            pass
+    names: dict[str, str] = {}
+    for page in pages(sso, "list_permission_sets", InstanceArn=arn):
+        for set_arn in page["PermissionSets"]:
+            target = {"InstanceArn": arn, "PermissionSetArn": set_arn}
+            names[sso.describe_permission_set(**target)["PermissionSet"]["Name"]] = set_arn
+            for method in (
+                "list_managed_policies_in_permission_set",
+                "list_customer_managed_policy_references_in_permission_set",
+            ):
+                for _ in pages(sso, method, **target):
+                    pass
+            sso.get_inline_policy_for_permission_set(**target)
+            # No boundary: AWS answers ResourceNotFoundException.
+            with contextlib.suppress(sso.exceptions.ResourceNotFoundException):
+                sso.get_permissions_boundary_for_permission_set(**target)
+            for _ in pages(sso, "list_tags_for_resource", InstanceArn=arn, ResourceArn=set_arn):
+                pass
+    return arn, store, accounts, names
+
+
+def every_account_every_set_reader(clients: AwsClients) -> int:
+    """Baseline: ListAccountAssignments for every account x every permission set (as several
+    public tools do), after the same identity and permission-set reads. Returns calls made."""
+    before = clients.calls.total()
+    arn, _, accounts, names = _overhead_read(clients)
+    for account_id in accounts:
+        for set_arn in names.values():
+            for _ in pages(
+                clients.sso_admin,
+                "list_account_assignments",
+                InstanceArn=arn,
+                AccountId=account_id,
+                PermissionSetArn=set_arn,
+            ):
+                pass
+    return clients.calls.total() - before
+
+
+def per_declared_assignment_reader(clients: AwsClients, declared: list[tuple[str, str]]) -> int:
+    """Baseline: per-resource IaC: one read (every page of ListAccountAssignments of its account
+    and set) per declared assignment, after the same identity and permission-set reads.
+    ``declared`` holds (account id, permission set name) per declared assignment."""
+    before = clients.calls.total()
+    arn, _, _, names = _overhead_read(clients)
+    for account_id, set_name in declared:
+        for _ in pages(
+            clients.sso_admin,
+            "list_account_assignments",
+            InstanceArn=arn,
+            AccountId=account_id,
+            PermissionSetArn=names[set_name],
+        ):
+            pass
+    return clients.calls.total() - before
+
+
+# --- 1. calls of a full read --------------------------------------------------------------------
+
+
+def bench_read_calls(spec: ScaleSpec) -> dict[str, Any]:
+    with _sandbox(FaultConfig.parse("none")) as (sandbox, _):
+        seeded = seed_organization(sandbox, spec)
+        floor = read_floor(sandbox, instance_arn=seeded.instance_arn)
+        alternative = floor.pop("alternative:ListAccountAssignmentsForPrincipal")
+        clients = _unlimited_clients()
+        started = time.monotonic()
+        live = read_live_state(clients)
+        ours_seconds = time.monotonic() - started
+        ours = clients.calls.snapshot()
+        by_principal_clients = _unlimited_clients()
+        by_principal_live = read_live_state(by_principal_clients, assignments_by="principal")
+        by_principal = by_principal_clients.calls.snapshot()
+        same_state = by_principal_live.state == live.state
+        declared = [
+            (seeded.accounts[account], set_name)
+            for account, set_name, _, _ in seeded.organization.assignments
+        ]
+        every = every_account_every_set_reader(_unlimited_clients())
+        per_declared = per_declared_assignment_reader(_unlimited_clients(), declared)
+    ours_total, floor_total = sum(ours.values()), sum(floor.values())
+    return {
+        "organization": _spec_json(spec),
+        "assignments_read": len(live.state.assignments),
+        "ours": {"total": ours_total, "by_operation": ours, "seconds_unlimited": ours_seconds},
+        "floor": {"total": floor_total, "by_operation": floor},
+        "per_principal_assignment_pages": alternative,
+        "ours_by_principal": {
+            "total": sum(by_principal.values()),
+            "by_operation": by_principal,
+            "same_state_as_complete_read": same_state,
+        },
+        "every_account_x_every_set_over_ours_by_principal": every / sum(by_principal.values()),
+        "every_account_x_every_set": {"total": every},
+        "one_read_per_declared_assignment": {"total": per_declared},
+        "ours_over_floor": ours_total / floor_total,
+        "every_account_x_every_set_over_ours": every / ours_total,
+        "per_declared_over_ours": per_declared / ours_total,
+    }
+
+
+# --- 2. wall time under AWS-like limits ------------------------------------------------------
+
+
+def _limits() -> FaultConfig:
+    return FaultConfig(latency_seconds=LATENCY_SECONDS)
+
+
+def _floor_seconds(calls: Mapping[tuple[str, str], int]) -> float:
+    """Seconds the rate limits alone force for ``calls`` ((service, operation) -> count):
+    sso-admin shares one 20/s budget, each identitystore API has its own, Organizations none.
+    Each bucket starts full (one second's worth, the sandbox's burst), so the first 20 calls
+    of a bucket are free."""
+    sso = sum(n for (service, _), n in calls.items() if service == "sso-admin")
+    identitystore = [n for (service, _), n in calls.items() if service == "identitystore"]
+    return max(max(0.0, n - AWS_RATE) / AWS_RATE for n in [sso, *identitystore])
+
+
+def _recorded(sandbox: Sandbox, since: int) -> Counter[tuple[str, str]]:
+    return Counter((c.service, c.operation) for c in sandbox.calls[since:])
+
+
+def bench_timed(read_spec: ScaleSpec, converge_spec: ScaleSpec) -> dict[str, Any]:
+    # A full read of a populated organization.
+    with _sandbox(_limits()) as (sandbox, _):
+        seeded = seed_organization(sandbox, read_spec)
+        floor = read_floor(sandbox, instance_arn=seeded.instance_arn)
+        floor.pop("alternative:ListAccountAssignmentsForPrincipal")
+        clients = make_clients()
+        mark = len(sandbox.calls)
+        started = time.monotonic()
+        read_live_state(clients)
+        read_seconds = time.monotonic() - started
+        recorded = _recorded(sandbox, mark)
+        throttled = sum(1 for c in sandbox.calls[mark:] if c.fault == "rate_limit")
+        floor_calls = Counter(
+            {
+                (
+                    "identitystore"
+                    if name.startswith(("ListUsers", "ListGroup"))
+                    else "organizations"
+                    if name == "ListAccounts"
+                    else "sso-admin",
+                    name,
+                ): count
+                for name, count in floor.items()
+            }
+        )
+    read: dict[str, Any] = {
+        "organization": _spec_json(read_spec),
+        "seconds": read_seconds,
+        "calls": sum(recorded.values()),
+        "throttled": throttled,
+        "floor_calls": sum(floor_calls.values()),
+        "limit_floor_seconds": _floor_seconds(floor_calls),
+    }
+    read["over_limit_floor"] = read["seconds"] / read["limit_floor_seconds"]
+
+    converges = {
+        mode: _converge(converge_spec, ApplySettings(request_status=mode))
+        for mode in ("describe", "failed-list")
+    }
+    noop_pass = converges["failed-list"].pop("noop")
+    converges["describe"].pop("noop")
+    return {"read": read, "converge": converges, "noop": noop_pass}
+
+
+def _converge(spec: ScaleSpec, settings: ApplySettings) -> dict[str, Any]:
+    """A converge from empty under AWS-like limits, then a no-op pass on the result."""
+    with (
+        _sandbox(_limits(), SandboxSettings()) as (sandbox, _),
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        folder = Path(scratch) / "desired-state"
+        seed_organization(sandbox, spec, folder=folder)
+        clients = make_clients()
+        mark = len(sandbox.calls)
+        started = time.monotonic()
+        documents = load(Revision(revision=None, folder=folder))
+        live = read_live_state(clients)
+        the_plan = plan(resolve_against(documents, live), live, revision=None)
+        outcome = apply_plan(clients, the_plan, live, settings=settings)
+        converge_seconds = time.monotonic() - started
+        calls = list(sandbox.calls[mark:])
+        failed = sum(1 for r in outcome.results if r.status is not Status.SUCCEEDED)
+        writes = Counter((c.service, c.operation) for c in calls if c.is_write and c.fault is None)
+        throttled = sum(1 for c in calls if c.fault == "rate_limit")
+        mark = len(sandbox.calls)
+        noop_started = time.monotonic()
+        noop = reconcile(revision=Revision(revision=None, folder=folder), aws=clients, apply=True)
+        noop_seconds = time.monotonic() - noop_started
+        noop_calls = list(sandbox.calls[mark:])
+    # The floor: every write made (each is needed once) plus a read of the empty instance.
+    first_write = next((i for i, c in enumerate(calls) if c.is_write), len(calls))
+    needed = writes + Counter((c.service, c.operation) for c in calls[:first_write])
+    by_operation = Counter(f"{c.service}:{c.operation}" for c in calls)
+    converge: dict[str, Any] = {
+        "organization": _spec_json(spec),
+        "request_status": settings.request_status,
+        "operations": len(the_plan.operations),
+        "failed_operations": failed,
+        "seconds": converge_seconds,
+        "calls": len(calls),
+        "writes": sum(writes.values()),
+        "throttled": throttled,
+        "by_operation": dict(sorted(by_operation.items())),
+        "needed_calls": sum(needed.values()),
+        "limit_floor_seconds": _floor_seconds(needed),
+    }
+    converge["over_limit_floor"] = converge["seconds"] / converge["limit_floor_seconds"]
+    converge["noop"] = {
+        "organization": _spec_json(spec),
+        "plan_operations": len(noop.plan.operations),
+        "calls": len(noop_calls),
+        "write_calls": sum(1 for c in noop_calls if c.is_write),
+        "seconds": noop_seconds,
+    }
+    return converge
+
+
+# --- 3. planning ------------------------------------------------------------------------------
+
+
+def _load_and_resolve_seconds(assignments: int, live: LiveState) -> float:
+    """Seconds to load (parse, validate) and resolve the desired-state folder of the planning
+    organization: what a pass does before planning."""
+    organization = generate(_planning_spec(assignments))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = write_desired_state(organization, Path(scratch))
+        started = time.perf_counter()
+        resolve_against(load(Revision(revision=None, folder=folder)), live)
+        return time.perf_counter() - started
+
+
+def _planning_spec(assignments: int) -> ScaleSpec:
+    return ScaleSpec(
+        accounts=400,
+        permission_sets=40,
+        groups=max(20, assignments // 50),
+        users=max(100, assignments // 20),
+        assignments=assignments,
+        seed=7,
+    )
+
+
+def _states(assignments: int) -> tuple[DesiredState, LiveState]:
+    """A desired and a live state of ``assignments`` assignments differing by 1% each way."""
+    organization = generate(_planning_spec(assignments))
+    account_ids = {name: f"{100000000000 + i:012d}" for i, name in enumerate(organization.accounts)}
+    users = {
+        name: User(
+            user_name=name,
+            display_name=f"User {name}",
+            given_name="User",
+            family_name=name,
+            email=f"{name}@example.com",
+        )
+        for name in organization.users
+    }
+    groups = {name: Group(name=name, description=f"Team {name}") for name in organization.groups}
+    permission_sets = {
+        document["name"]: PermissionSet(
+            name=document["name"],
+            description=document["description"],
+            session_duration=document["session_duration"],
+            managed_policies=frozenset(document["managed_policies"]),
+            tags={**document["tags"], "managed-by": "identity-center-reconciler"},
+        )
+        for document in organization.permission_sets
+    }
+    keys = [
+        AssignmentKey(account_ids[account], set_name, PrincipalType(kind), principal)
+        for account, set_name, kind, principal in organization.assignments
+    ]
+    memberships = frozenset(Membership(group=g, user=u) for g, u in organization.memberships)
+    step = 100
+    desired_keys = frozenset(keys[: len(keys) - len(keys) // step])
+    live_keys = frozenset(key for index, key in enumerate(keys) if index % step != 1)
+    desired = DesiredState(
+        state=IdentityCenterState(
+            users=users,
+            groups=groups,
+            memberships=memberships,
+            permission_sets=permission_sets,
+            assignments=desired_keys,
+        ),
+        config=ReconcilerFile(),
+    )
+    live = LiveState(
+        state=IdentityCenterState(
+            users=users,
+            groups=groups,
+            memberships=memberships,
+            permission_sets=permission_sets,
+            assignments=live_keys,
+        ),
+        instance_arn="arn:aws:sso:::instance/ssoins-0000000000000000",
+        identity_store_id="d-0000000000",
+        accounts={i: Account(id=i, name=n) for n, i in account_ids.items()},
+        provisioned_accounts={name: frozenset(account_ids.values()) for name in permission_sets},
+    )
+    return desired, live
+
+
+def _as_documents(state: IdentityCenterState) -> dict[str, Any]:
+    """The whole state as plain JSON-like data, as a naive differ would compare it."""
+    return {
+        "users": [vars_of(user) for user in state.users.values()],
+        "groups": [vars_of(group) for group in state.groups.values()],
+        "memberships": [{"group": m.group, "user": m.user} for m in state.memberships],
+        "permission_sets": [
+            {**vars_of(ps), "managed_policies": sorted(ps.managed_policies), "tags": dict(ps.tags)}
+            for ps in state.permission_sets.values()
+        ],
+        "assignments": [
+            {
+                "account_id": key.account_id,
+                "permission_set": key.permission_set,
+                "principal_type": key.principal_type.value,
+                "principal_name": key.principal_name,
+            }
+            for key in state.assignments
+        ],
+    }
+
+
+def vars_of(value: Any) -> dict[str, Any]:
+    fields = getattr(value, "__slots__", ())
+    return {
+        name: getattr(value, name)
+        for name in fields
+        if isinstance(getattr(value, name), str | int | float | type(None))
+    }
+
+
+def _timed(function: Callable[[], Any]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def _peak_bytes(function: Callable[[], Any]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _deepdiff_seconds(desired: DesiredState, live: LiveState, limit: float) -> float | None:
+    """Seconds of a whole-state DeepDiff (ignore_order), or None when over ``limit`` seconds
+    (run in a child process, killed at the limit)."""
+    import multiprocessing  # noqa: PLC0415
+
+    context = multiprocessing.get_context("fork")
+    queue: Any = context.Queue()
+    process = context.Process(target=_deepdiff_child, args=(desired, live, queue))
+    process.start()
+    process.join(limit)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        return None
+    return float(queue.get())
+
+
+def _deepdiff_child(desired: DesiredState, live: LiveState, queue: Any) -> None:
+    from deepdiff import DeepDiff  # noqa: PLC0415
+
+    started = time.perf_counter()
+    DeepDiff(_as_documents(live.state), _as_documents(desired.state), ignore_order=True)
+    queue.put(time.perf_counter() - started)
+
+
+def bench_planning(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for size in sizes:
+        desired, live = _states(size)
+        resolve_seconds = _load_and_resolve_seconds(size, live)
+        produced = plan(desired, live, revision=None)
+        planning = functools.partial(plan, desired, live, revision=None)
+        seconds = min(_timed(planning) for _ in range(3))
+        peak = _peak_bytes(planning)
+        naive = _deepdiff_seconds(desired, live, DEEPDIFF_TIMEOUT_SECONDS)
+        naive_peak = (
+            _peak_bytes(functools.partial(_deepdiff_in_process, desired, live))
+            if size <= 1_000
+            else None
+        )
+        rows.append(
+            {
+                "assignments": size,
+                "operations": len(produced.operations),
+                "seconds": seconds,
+                "peak_mb": peak / 1e6,
+                "deepdiff_seconds": naive,
+                "deepdiff_timed_out_after": None if naive is not None else DEEPDIFF_TIMEOUT_SECONDS,
+                "deepdiff_peak_mb": None if naive_peak is None else naive_peak / 1e6,
+                "speedup": (naive if naive is not None else DEEPDIFF_TIMEOUT_SECONDS) / seconds,
+                "load_and_resolve_seconds": resolve_seconds,
+            }
+        )
+    return rows
+
+
+def _deepdiff_in_process(desired: DesiredState, live: LiveState) -> None:
+    from deepdiff import DeepDiff  # noqa: PLC0415
+
+    DeepDiff(_as_documents(live.state), _as_documents(desired.state), ignore_order=True)
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def _spec_json(spec: ScaleSpec) -> dict[str, Any]:
+    return {
+        "accounts": spec.accounts,
+        "permission_sets": spec.permission_sets,
+        "groups": spec.groups,
+        "users": spec.users,
+        "assignments": spec.assignments,
+        "seed": spec.seed,
+    }
+
+
+def _machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str
+    met: bool
+    detail: str
+
+
+def _targets(report: dict[str, Any]) -> list[_Target]:
+    read = report["read_calls"]
+    converge = min(report["timed"]["converge"].values(), key=lambda c: c["over_limit_floor"])
+    noop = report["timed"]["noop"]
+    largest = report["planning"][-1]
+    return [
+        _Target(
+            "read_10x_fewer_than_every_account_x_every_set_reading_by_principal",
+            read["every_account_x_every_set_over_ours_by_principal"] >= 10,
+            f"{read['every_account_x_every_set']['total']} vs "
+            f"{read['ours_by_principal']['total']} "
+            f"(x{read['every_account_x_every_set_over_ours_by_principal']:.1f})",
+        ),
+        _Target(
+            "read_within_10_percent_of_floor",
+            read["ours_over_floor"] <= 1.10,
+            f"{read['ours']['total']} calls vs floor {read['floor']['total']} "
+            f"(x{read['ours_over_floor']:.3f})",
+        ),
+        _Target(
+            "read_10x_fewer_than_every_account_x_every_set",
+            read["every_account_x_every_set_over_ours"] >= 10,
+            f"{read['every_account_x_every_set']['total']} vs {read['ours']['total']} "
+            f"(x{read['every_account_x_every_set_over_ours']:.1f})",
+        ),
+        _Target(
+            "converge_within_25_percent_of_rate_limit_floor",
+            converge["over_limit_floor"] <= 1.25,
+            f"{converge['seconds']:.1f} s vs {converge['limit_floor_seconds']:.1f} s "
+            f"(x{converge['over_limit_floor']:.2f}, request_status={converge['request_status']})",
+        ),
+        _Target(
+            "planning_100k_under_2_seconds",
+            largest["assignments"] >= 100_000 and largest["seconds"] < 2,
+            f"{largest['seconds']:.2f} s for {largest['assignments']} assignments",
+        ),
+        _Target(
+            "planning_100k_under_500_mb",
+            largest["assignments"] >= 100_000 and largest["peak_mb"] < 500,
+            f"{largest['peak_mb']:.0f} MB peak",
+        ),
+        _Target(
+            "planning_100k_10x_faster_than_deepdiff",
+            largest["speedup"] >= 10,
+            f"x{largest['speedup']:.0f}"
+            + (" (DeepDiff timed out: lower bound)" if largest["deepdiff_seconds"] is None else ""),
+        ),
+        _Target(
+            "noop_pass_zero_writes",
+            noop["write_calls"] == 0 and report["noop_large"]["write_calls"] == 0,
+            f"{noop['write_calls']} + {report['noop_large']['write_calls']} write calls",
+        ),
+    ]
+
+
+def bench_noop_large(spec: ScaleSpec) -> dict[str, Any]:
+    """A no-op pass (read, plan, apply nothing) on the large organization, unlimited rates."""
+    with (
+        _sandbox(FaultConfig.parse("none")) as (sandbox, _),
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        folder = Path(scratch) / "desired-state"
+        seed_organization(sandbox, spec, folder=folder)
+        mark = len(sandbox.calls)
+        result = reconcile(
+            revision=Revision(revision=None, folder=folder), aws=_unlimited_clients(), apply=True
+        )
+        calls = sandbox.calls[mark:]
+    return {
+        "organization": _spec_json(spec),
+        "plan_operations": len(result.plan.operations),
+        "calls": len(calls),
+        "write_calls": sum(1 for c in calls if c.is_write),
+    }
+
+
+def _print(report: dict[str, Any]) -> None:
+    read = report["read_calls"]
+    org = read["organization"]
+    table = Table(
+        title=(
+            f"1. API calls for a full read: {org['accounts']} accounts x "
+            f"{org['permission_sets']} permission sets, {org['assignments']} assignments"
+        )
+    )
+    for column in ("reader", "calls", "vs ours"):
+        table.add_column(column, justify="right" if column != "reader" else "left")
+    ours = read["ours"]["total"]
+    for name, total in (
+        ("this reconciler (complete: per permission set)", ours),
+        ("floor (from the data, complete reader)", read["floor"]["total"]),
+        ("this reconciler, assignments_by='principal'", read["ours_by_principal"]["total"]),
+        ("every account x every set", read["every_account_x_every_set"]["total"]),
+        ("one read per declared assignment", read["one_read_per_declared_assignment"]["total"]),
+    ):
+        table.add_row(name, str(total), f"x{total / ours:.2f}")
+    console.print(table)
+    by_op = Table(title="   calls by operation: ours / floor")
+    by_op.add_column("operation")
+    by_op.add_column("ours", justify="right")
+    by_op.add_column("floor", justify="right")
+    for name in sorted(set(read["ours"]["by_operation"]) | set(read["floor"]["by_operation"])):
+        by_op.add_row(
+            name,
+            str(read["ours"]["by_operation"].get(name, 0)),
+            str(read["floor"]["by_operation"].get(name, 0)),
+        )
+    console.print(by_op)
+
+    timed = report["timed"]
+    table = Table(
+        title=f"2. Wall time under AWS-like limits (20 req/s, {LATENCY_SECONDS}s latency)"
+    )
+    for column in ("run", "calls", "seconds", "limit floor s", "ratio", "throttled"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    r = timed["read"]
+    table.add_row(
+        f"full read ({r['organization']['accounts']}x{r['organization']['permission_sets']}, "
+        f"{r['organization']['assignments']} assignments)",
+        str(r["calls"]),
+        f"{r['seconds']:.1f}",
+        f"{r['limit_floor_seconds']:.1f}",
+        f"x{r['over_limit_floor']:.2f}",
+        str(r["throttled"]),
+    )
+    for mode, c in timed["converge"].items():
+        table.add_row(
+            f"converge from empty ({c['operations']} operations, "
+            f"{c['organization']['assignments']} assignments), status by {mode}",
+            f"{c['calls']} ({c['writes']} writes)",
+            f"{c['seconds']:.1f}",
+            f"{c['limit_floor_seconds']:.1f}",
+            f"x{c['over_limit_floor']:.2f}",
+            str(c["throttled"]),
+        )
+    console.print(table)
+
+    table = Table(title="3. Planning time and peak memory")
+    for column in (
+        "assignments",
+        "operations",
+        "plan s",
+        "peak MB",
+        "DeepDiff s",
+        "speedup",
+        "load+resolve s",
+    ):
+        table.add_column(column, justify="right")
+    for row in report["planning"]:
+        naive = (
+            f"{row['deepdiff_seconds']:.2f}"
+            if row["deepdiff_seconds"] is not None
+            else f">{row['deepdiff_timed_out_after']:.0f} (killed)"
+        )
+        table.add_row(
+            f"{row['assignments']:,}",
+            f"{row['operations']:,}",
+            f"{row['seconds']:.3f}",
+            f"{row['peak_mb']:.1f}",
+            naive,
+            f"x{row['speedup']:.0f}" + ("" if row["deepdiff_seconds"] is not None else "+"),
+            f"{row['load_and_resolve_seconds']:.2f}",
+        )
+    console.print(table)
+
+    table = Table(title="4. No-op pass")
+    for column in ("organization", "plan operations", "calls", "write calls"):
+        table.add_column(column, justify="left" if column == "organization" else "right")
+    for row in (timed["noop"], report["noop_large"]):
+        org = row["organization"]
+        table.add_row(
+            f"{org['accounts']}x{org['permission_sets']}, {org['assignments']} assignments",
+            str(row["plan_operations"]),
+            str(row["calls"]),
+            str(row["write_calls"]),
+        )
+    console.print(table)
+
+    table = Table(title="Targets (issue 5)")
+    for column in ("target", "met", "figures"):
+        table.add_column(column)
+    for target in report["targets_detail"]:
+        table.add_row(target["name"], "yes" if target["met"] else "NO", target["detail"])
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--out", default=str(HERE / "latest.json"), help="JSON report path")
+    args = parser.parse_args(argv)
+    _quiet_logs()
+    read_spec, timed_spec, converge_spec, sizes = (
+        READ_SPEC,
+        TIMED_READ_SPEC,
+        CONVERGE_SPEC,
+        (PLANNING_SIZES),
+    )
+    if args.quick:
+        read_spec = ScaleSpec(accounts=20, permission_sets=6, groups=10, users=30, assignments=150)
+        timed_spec = ScaleSpec(accounts=10, permission_sets=4, groups=5, users=10, assignments=40)
+        converge_spec = ScaleSpec(
+            accounts=10, permission_sets=3, groups=5, users=10, assignments=40, populate_live=False
+        )
+        sizes = (1_000,)
+    started = time.monotonic()
+    report: dict[str, Any] = {"machine": _machine()}
+    console.print("[dim]1/4 reading the 200 x 30 organization with four readers...[/dim]")
+    report["read_calls"] = bench_read_calls(read_spec)
+    report["noop_large"] = bench_noop_large(read_spec)
+    console.print("[dim]2/4 timed read and converge under AWS-like limits...[/dim]")
+    report["timed"] = bench_timed(timed_spec, converge_spec)
+    console.print("[dim]3/4 planning...[/dim]")
+    report["planning"] = bench_planning(sizes)
+    targets = _targets(report)
+    report["targets"] = {target.name: target.met for target in targets}
+    report["targets_detail"] = [vars(target) for target in targets]
+    report["seconds"] = time.monotonic() - started
+    _print(report)
+    Path(args.out).write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    console.print(f"[dim]written {args.out} in {report['seconds']:.0f} s[/dim]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""The controller: ``reconciler run``, a long-running GitOps loop over the one-shot engine.
+
+- ``loop``: :class:`Controller`, the passes and the loop (see its module docstring);
+- ``scheduling``: intervals, jitter and retry backoff, as pure arithmetic;
+- ``state``: the last applied and last attempted revisions, kept across restarts;
+- ``settings``: every option (flags, ``RECONCILER_*`` environment, TOML file);
+- ``metrics`` and ``serving``: Prometheus metrics and ``/healthz``, ``/readyz``, ``/metrics``;
+- ``protocols``: what the loop needs from the Git source, the writer lock and Slack;
+- ``wiring``: a controller built from settings; ``command``: the ``run`` sub-command.
+"""

@@ -1,0 +1,220 @@
+"""``reconciler run``: the controller as a command.
+
+``add_run_options`` builds the sub-command's flags (light: argparse only, so ``--help`` stays
+fast); ``run_command`` runs it. Exit codes:
+
+- the loop (default): 0 after SIGTERM or SIGINT, once the pass in progress has ended (an apply
+  in progress starts no new operation and polls those in flight to their end); 1 when the
+  settings are invalid or the endpoint cannot listen.
+- ``--once``: 0 converged (in sync, or every change applied); 2 not converged but nothing
+  wrong (drift or pending changes left by ``detect`` mode or the suspend switch); 1 otherwise
+  (a revision refused, an operation failed, Git or AWS unavailable, invalid settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+__all__ = ["add_run_options", "run_command"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_NOT_CONVERGED = 2
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``reconciler run``; each overrides the setting of the same name."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML configuration file (default: $RECONCILER_CONFIG_FILE, else none)",
+    )
+    parser.add_argument(
+        "--repo", dest="repository", default=None, help="Git repository (URL or path)"
+    )
+    parser.add_argument("--ref", default=None, help="branch, tag or commit to follow")
+    parser.add_argument("--path", default=None, help="desired-state folder in the repository")
+    parser.add_argument("--instance-arn", default=None, help="Identity Center instance ARN")
+    parser.add_argument(
+        "--mode",
+        choices=("heal", "detect"),
+        default=None,
+        help="heal: apply and heal drift; detect: report only (default: heal)",
+    )
+    parser.add_argument(
+        "--interval",
+        dest="interval_seconds",
+        type=float,
+        default=None,
+        help="drift interval, seconds",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        dest="poll_interval_seconds",
+        type=float,
+        default=None,
+        help="seconds between fetches of the repository",
+    )
+    parser.add_argument(
+        "--retry-interval",
+        dest="retry_interval_seconds",
+        type=float,
+        default=None,
+        help="first wait after a failed pass, doubled per failure up to the interval",
+    )
+    parser.add_argument("--jitter", type=float, default=None, help="random spread of waits, 0..1")
+    parser.add_argument(
+        "--listen",
+        default=None,
+        help="HOST:PORT of /healthz, /readyz, /metrics; 'off' for none (default 127.0.0.1:8080)",
+    )
+    parser.add_argument("--state-file", type=Path, default=None, help="state file (JSON)")
+    parser.add_argument(
+        "--suspend",
+        action="store_const",
+        const=True,
+        default=None,
+        help="pause writes (drift is still reported)",
+    )
+    parser.add_argument(
+        "--suspend-file", type=Path, default=None, help="writes pause while this file exists"
+    )
+    parser.add_argument(
+        "--lock", choices=("none", "file", "dynamodb"), default=None, help="writer lock"
+    )
+    parser.add_argument("--lock-file", type=Path, default=None, help="lock file (lock = file)")
+    parser.add_argument(
+        "--lock-table", default=None, help="DynamoDB table of the lease (lock = dynamodb)"
+    )
+    parser.add_argument(
+        "--trusted-gpg-key",
+        dest="trusted_gpg_keys",
+        type=Path,
+        action="append",
+        default=None,
+        help="OpenPGP public key file trusted to sign revisions (repeatable)",
+    )
+    parser.add_argument(
+        "--ssh-allowed-signers",
+        type=Path,
+        default=None,
+        help="SSH allowed_signers file of keys trusted to sign revisions",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="one pass, then exit: 0 converged, 2 drift or changes left, 1 failure",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="with --once: how the pass report is printed on stdout",
+    )
+
+
+_OVERRIDES = (
+    "repository",
+    "ref",
+    "path",
+    "instance_arn",
+    "mode",
+    "interval_seconds",
+    "poll_interval_seconds",
+    "retry_interval_seconds",
+    "jitter",
+    "listen",
+    "state_file",
+    "suspend",
+    "suspend_file",
+    "lock",
+    "lock_file",
+    "lock_table",
+    "trusted_gpg_keys",
+    "ssh_allowed_signers",
+)
+
+
+@contextmanager
+def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stop`` (the loop ends after the operation in flight)."""
+    import structlog  # noqa: PLC0415 - keeps --help fast
+
+    log = structlog.get_logger("reconciler.controller")
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.warning("controller.already_stopping", signal=name)
+        else:
+            log.info("controller.stopping", signal=name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _error(message: str) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    return EXIT_ERROR
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run ``reconciler run`` with the parsed ``args``; returns the exit code."""
+    from reconciler.controller.serving import OperationsServer  # noqa: PLC0415
+    from reconciler.controller.settings import SettingsError, load_settings  # noqa: PLC0415
+    from reconciler.controller.wiring import build_controller  # noqa: PLC0415
+    from reconciler.planning.reports import report_json, report_text  # noqa: PLC0415
+
+    overrides: dict[str, Any] = {name: getattr(args, name, None) for name in _OVERRIDES}
+    try:
+        settings = load_settings(config_file=args.config, overrides=overrides)
+    except SettingsError as exc:
+        return _error(str(exc))
+    stop = threading.Event()
+    with _stopping_on_signals(stop):
+        try:
+            controller = build_controller(settings, stop=stop)
+        except SettingsError as exc:
+            return _error(str(exc))
+        if args.once:
+            report = controller.run_once()
+            if args.format == "json":
+                sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
+            else:
+                sys.stdout.write(report_text(report) + "\n")
+            if report.status.converged:
+                return EXIT_OK
+            return EXIT_NOT_CONVERGED if report.status.completed else EXIT_ERROR
+        server = None
+        address = settings.listen_address
+        if address is not None:
+            try:
+                server = OperationsServer(
+                    host=address[0],
+                    port=address[1],
+                    registry=controller.metrics.registry,
+                    ready=lambda: controller.ready,
+                ).start()
+            except OSError as exc:
+                return _error(f"cannot listen on {settings.listen}: {exc}")
+        try:
+            controller.run()
+        finally:
+            if server is not None:
+                server.stop()
+    return EXIT_OK

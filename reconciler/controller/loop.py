@@ -1,0 +1,651 @@
+"""The controller: a long-running loop of reconcile passes.
+
+Each tick fetches the repository. A new commit (one not attempted yet) starts a pass at once;
+otherwise a pass runs when the schedule says so (drift interval, or retry after a failure; see
+``scheduling``). One pass at a time, in the loop's thread.
+
+A pass, phase by phase (the phase names appear in logs, reports and metrics)::
+
+    fetch ─▶ verify ─▶ load ─▶ lock ─▶ read ─▶ plan (changes + drift) ─▶ guard ─▶ apply ─▶ report
+
+- **fetch / verify / load**: the newest revision (the *target*) is fetched, its signature
+  checked when trusted keys are configured, and its files validated. An invalid revision, or
+  one whose signature is refused (``UnverifiedRevisionError``), is
+  *rejected whole*: nothing of it is applied, the refusal is reported, and the last applied
+  revision stays in force. A Git error (unreachable, authentication) is reported too, and the
+  pass goes on with the last applied revision, so drift is still detected and healed.
+- **lock**: when the pass may write (mode ``heal``, not suspended), the writer lock is taken
+  before reading, so the plan is made and applied under it. Held by another controller: the
+  pass goes on read-only and reports who holds it.
+- **read / plan**: live state is read once. Two plans are made against it: *changes*, the plan
+  of the revision in force (the target when it is accepted, else the last applied one), and
+  *drift*, the plan of the last applied revision: what someone changed by hand since.
+- **guard**: the deletion guard (``reconciler.json``) refuses a plan deleting too much; a
+  refused target is rejected like an invalid one.
+- **apply**: with mode ``heal``, writes not suspended and the lock held, the changes are
+  applied; on stop (SIGTERM) no new operation starts and those in flight are polled to their
+  end (``apply_plan(stop=...)``).
+
+The last applied revision is kept in memory with its documents (no second checkout while the
+process lives) and its SHA in the state file; after a restart its documents are checked out
+again by SHA, once, when needed. A revision becomes the last applied one when it was accepted
+and its plan applied (or found empty); operations that failed are reported and retried by the
+next passes, which re-plan against live state (level-based, never replaying old plans).
+
+Nothing that fails in a pass stops the loop: Git, AWS, the lock, the state file and Slack each
+end up in the report, the logs (one ``pass.finished`` line per pass) and the metrics.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from reconciler.adapters.aws.applying import STOPPED_REASON, ApplySettings, apply_plan
+from reconciler.adapters.aws.clients import AwsClients
+from reconciler.adapters.aws.reading import read_live_state
+from reconciler.controller.metrics import ControllerMetrics
+from reconciler.controller.protocols import Notifier, Source, WriterLock
+from reconciler.controller.scheduling import Schedule
+from reconciler.controller.state import ControllerState, StateFile
+from reconciler.engine import Revision, load, plan_revision, target_reads_of
+from reconciler.errors import (
+    AwsError,
+    InvalidRevisionError,
+    Problem,
+    SourceError,
+    UnverifiedRevisionError,
+)
+from reconciler.model.loading import Documents
+from reconciler.model.state import LiveState
+from reconciler.model.targets import TargetReads
+from reconciler.planning.guards import deletion_guard_violations
+from reconciler.planning.outcomes import Outcome, Status
+from reconciler.planning.plans import Plan
+from reconciler.planning.reports import (
+    Mode,
+    PassReport,
+    PassStatus,
+    ReportItem,
+    failed_items,
+    plan_items,
+    worst,
+)
+
+__all__ = ["Controller", "LoadedRevision"]
+
+log = structlog.get_logger("reconciler.controller")
+
+MAX_PROBLEMS_IN_REASON = 10
+"""Problems of a rejected revision quoted in its report item (the rest are counted)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedRevision:
+    """A revision's documents, validated file by file: ``revision`` is the commit SHA."""
+
+    revision: str
+    documents: Documents
+
+
+def _problems_reason(problems: tuple[Problem, ...]) -> str:
+    quoted = [str(problem) for problem in problems[:MAX_PROBLEMS_IN_REASON]]
+    if len(problems) > MAX_PROBLEMS_IN_REASON:
+        quoted.append(f"and {len(problems) - MAX_PROBLEMS_IN_REASON} more")
+    return "; ".join(quoted)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Fetched:
+    """What the fetch of a tick gave: a checkout's revision and folder, or why not."""
+
+    revision: str | None = None
+    folder: Path | None = None
+    error: SourceError | None = None
+
+    @property
+    def unverified(self) -> bool:
+        """Whether the revision was refused for its signature (a refusal, not an outage)."""
+        return isinstance(self.error, UnverifiedRevisionError)
+
+
+def _plan_notes(*plans: Plan | None) -> list[str]:
+    """The notes of the pass's plans (expired access, skipped accounts...), in order."""
+    return [note for plan in plans if plan is not None for note in plan.notes]
+
+
+@dataclass(slots=True)
+class _PassWork:
+    """What one pass has found so far; turned into a ``PassReport`` at its end."""
+
+    statuses: list[PassStatus] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failures: list[ReportItem] = field(default_factory=list)
+    error: str | None = None
+    phase: str | None = None
+    revision: str | None = None
+    changes: Plan | None = None
+    drift: Plan | None = None
+    outcome: Outcome | None = None
+    account_names: dict[str, str] = field(default_factory=dict)
+    live_read: bool = False
+    lock_problem: str | None = None
+
+    def fail(self, *, phase: str, message: str, status: PassStatus = PassStatus.ERROR) -> None:
+        """A pass-level error: the first one sets ``error`` and ``phase``."""
+        self.statuses.append(status)
+        if self.error is None:
+            self.error, self.phase = message, phase
+        else:
+            self.notes.append(f"{phase}: {message}")
+        self.failures.append(
+            ReportItem(
+                action=phase,
+                kind="pass",
+                key=f"pass/{phase}",
+                description=f"the {phase} phase failed",
+                status=Status.FAILED.value,
+                reason=message,
+            )
+        )
+
+    def reject(self, *, revision: str | None, reason: str, phase: str) -> None:
+        """The target revision is refused whole (invalid, unverified, or guard)."""
+        self.statuses.append(PassStatus.INVALID)
+        shown = revision or "unknown"
+        message = f"revision {shown} refused: {reason}"
+        if self.error is None:
+            self.error, self.phase = message, phase
+        self.failures.append(
+            ReportItem(
+                action="refuse",
+                kind="revision",
+                key=f"revision/{shown}",
+                description=f"revision {shown} refused ({phase})",
+                status=Status.FAILED.value,
+                reason=reason,
+            )
+        )
+
+
+class Controller:
+    """Reconciles Identity Center with a Git repository, pass after pass, until stopped.
+
+    ``source`` fetches the newest revision; ``source_at(sha)`` makes a source for one commit
+    (to read the last applied revision again after a restart). ``aws`` are the clients (their
+    call counter gives each report's ``api_calls``). ``state_file`` keeps the revisions across
+    restarts. ``lock`` (optional) is taken before any write; ``notifier`` (optional) gets every
+    report. ``suspend`` pauses writes, and so does the existence of ``suspend_file``, checked at
+    every pass. ``stop`` is the event that ends the loop (a new one by default); setting it also
+    makes an apply in progress stop starting operations. ``clock`` gives monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: Source,
+        source_at: Callable[[str], Source],
+        aws: AwsClients,
+        state_file: StateFile,
+        schedule: Schedule,
+        mode: Mode = Mode.HEAL,
+        instance_arn: str | None = None,
+        apply_settings: ApplySettings | None = None,
+        lock: WriterLock | None = None,
+        notifier: Notifier | None = None,
+        metrics: ControllerMetrics | None = None,
+        suspend: bool = False,
+        suspend_file: Path | None = None,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self._source_at = source_at
+        self.aws = aws
+        self.state_file = state_file
+        self.schedule = schedule
+        self.mode = mode
+        self.instance_arn = instance_arn
+        self.apply_settings = apply_settings or ApplySettings()
+        self.lock = lock
+        self.notifier = notifier
+        self._suspend = suspend
+        self._suspend_file = suspend_file
+        self.stop_event = stop if stop is not None else threading.Event()
+        self._clock = clock
+        self.metrics = metrics or ControllerMetrics(clock=clock, suspended=self.suspended)
+        self._state = state_file.load()
+        self._applied: LoadedRevision | None = None
+        self._ready = threading.Event()
+        self._one_pass = threading.Lock()
+        if self._state.last_applied_revision is not None:
+            self.metrics.revision.info({"revision": self._state.last_applied_revision})
+
+    # --- observable state -----------------------------------------------------------------
+
+    @property
+    def state(self) -> ControllerState:
+        """The last applied and last attempted revisions."""
+        return self._state
+
+    @property
+    def ready(self) -> bool:
+        """True once a pass has read live state from AWS (``/readyz``)."""
+        return self._ready.is_set()
+
+    def suspended(self) -> bool:
+        """Whether writes are paused: the ``suspend`` setting, or ``suspend_file`` exists."""
+        return self._suspend or (self._suspend_file is not None and self._suspend_file.exists())
+
+    def stop(self) -> None:
+        """Ask the loop to end after the operation in flight (safe from a signal handler)."""
+        self.stop_event.set()
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Tick until ``stop``; returns after the pass in progress ends. Never raises for a
+        failing pass (every failure is in its report)."""
+        log.info("controller.started", mode=self.mode.value, suspended=self.suspended())
+        while not self.stop_event.is_set():
+            try:
+                report = self.tick(force=self.schedule.pass_due(self._clock()))
+            except Exception as exc:  # a bug outside a pass must not end the loop either
+                log.error("tick.crashed", error=repr(exc), traceback=traceback.format_exc())
+                self.schedule.record_pass(failed=True, now=self._clock())
+            else:
+                if report is not None:
+                    failed = report.status in (PassStatus.ERROR, PassStatus.FAILED)
+                    self.schedule.record_pass(failed=failed, now=self._clock())
+            self.stop_event.wait(self.schedule.wait_seconds(self._clock()))
+        log.info("controller.stopped", **self._revisions())
+
+    def run_once(self) -> PassReport:
+        """One full pass, whatever the schedule says."""
+        report = self.tick(force=True)
+        if report is None:  # pragma: no cover - a forced tick always makes a pass
+            raise RuntimeError("a forced tick made no pass")
+        return report
+
+    def tick(self, *, force: bool) -> PassReport | None:
+        """Fetch; run a pass if ``force`` or the fetched revision is new. Returns its report,
+        or ``None`` when no pass was due."""
+        with self._one_pass:
+            started_at = datetime.now(UTC)
+            started = self._clock()
+            calls_before = self.aws.calls.snapshot()
+            fetched = self._fetch()
+            is_new = fetched.revision != self._state.last_attempted_revision
+            if fetched.error is not None and not fetched.unverified and not force:
+                log.warning("source.fetch_failed", error=str(fetched.error))
+                self.metrics.fetch_errors.inc()
+                return None
+            if not force and not is_new:
+                return None
+            pass_id = uuid.uuid4().hex[:12]
+            with structlog.contextvars.bound_contextvars(pass_id=pass_id):
+                return self._pass(
+                    fetched,
+                    pass_id=pass_id,
+                    started=started,
+                    started_at=started_at,
+                    calls_before=calls_before,
+                )
+
+    # --- one pass -------------------------------------------------------------------------
+
+    def _fetch(self) -> _Fetched:
+        try:
+            checkout = self.source.fetch()
+        except UnverifiedRevisionError as exc:
+            return _Fetched(revision=exc.revision, error=exc)
+        except SourceError as exc:
+            return _Fetched(error=exc)
+        return _Fetched(revision=checkout.revision, folder=checkout.path)
+
+    def _pass(
+        self,
+        fetched: _Fetched,
+        *,
+        pass_id: str,
+        started: float,
+        started_at: datetime,
+        calls_before: dict[str, int],
+    ) -> PassReport:
+        work = _PassWork(revision=fetched.revision)
+        suspended = self.suspended()
+        holding_lock = False
+        try:
+            target = self._target(fetched, work)
+            applied = self._applied_revision(target, work)
+            may_write = self.mode is Mode.HEAL and not suspended
+            if may_write and (target or applied) and self.lock is not None:
+                holding_lock = self._take_lock(work)
+            live = self._read(work, (target, applied)) if (target or applied) else None
+            if live is not None:
+                in_force = self._plan(target, applied, live, work)
+                self._apply(in_force, live, work, may_write=may_write, holding_lock=holding_lock)
+        except Exception as exc:  # the loop must survive anything a pass meets
+            log.error("pass.crashed", error=repr(exc), traceback=traceback.format_exc())
+            work.fail(phase="internal", message=f"{type(exc).__name__}: {exc}")
+        finally:
+            if holding_lock and self.lock is not None:
+                self._release_lock(work)
+        if fetched.revision is not None:
+            self._state = ControllerState(
+                last_applied_revision=self._state.last_applied_revision,
+                last_attempted_revision=fetched.revision,
+            )
+        self._save_state(work)
+        report = self._report(
+            work,
+            pass_id=pass_id,
+            started=started,
+            started_at=started_at,
+            calls_before=calls_before,
+            suspended=suspended,
+        )
+        self._publish(report, work)
+        return report
+
+    def _target(self, fetched: _Fetched, work: _PassWork) -> LoadedRevision | None:
+        """The fetched revision, loaded; ``None`` when rejected or not fetched."""
+        if fetched.error is not None:
+            if isinstance(fetched.error, UnverifiedRevisionError):
+                reason = f"{fetched.error.detail} [{fetched.error.reason}]"
+                work.reject(revision=fetched.revision, reason=reason, phase="verify")
+            else:
+                work.fail(phase="fetch", message=str(fetched.error))
+                if self._state.last_applied_revision is not None:
+                    work.notes.append(
+                        "the repository could not be read: enforcing the last applied revision "
+                        f"{self._state.last_applied_revision}"
+                    )
+            return None
+        if fetched.revision is None or fetched.folder is None:  # pragma: no cover - Checkout
+            return None
+        if self._applied is not None and self._applied.revision == fetched.revision:
+            return self._applied
+        try:
+            documents = load(Revision(revision=fetched.revision, folder=fetched.folder))
+        except InvalidRevisionError as exc:
+            work.reject(
+                revision=fetched.revision, reason=_problems_reason(exc.problems), phase="load"
+            )
+            return None
+        return LoadedRevision(revision=fetched.revision, documents=documents)
+
+    def _applied_revision(
+        self, target: LoadedRevision | None, work: _PassWork
+    ) -> LoadedRevision | None:
+        """The last applied revision's documents: kept in memory, else checked out by SHA."""
+        sha = self._state.last_applied_revision
+        if sha is None:
+            return None
+        if self._applied is not None and self._applied.revision == sha:
+            return self._applied
+        if target is not None and target.revision == sha:
+            self._applied = target
+            return target
+        try:
+            checkout = self._source_at(sha).fetch()
+            documents = load(Revision(revision=checkout.revision, folder=checkout.path))
+        except (SourceError, InvalidRevisionError) as exc:
+            work.notes.append(
+                f"the last applied revision {sha} could not be read again ({exc}): "
+                "drift is not checked against it"
+            )
+            log.warning("applied_revision.unreadable", revision=sha, error=str(exc))
+            return None
+        self._applied = LoadedRevision(revision=sha, documents=documents)
+        return self._applied
+
+    def _take_lock(self, work: _PassWork) -> bool:
+        """Take the writer lock; when not taken, ``work.lock_problem`` says why."""
+        lock = self.lock
+        if lock is None:  # pragma: no cover - checked by the caller
+            return False
+        try:
+            acquired = lock.acquire()
+        except Exception as exc:  # a lock backend failing must not stop the loop
+            work.lock_problem = f"the writer lock is unavailable: {exc}"
+            log.warning("lock.failed", error=str(exc))
+            return False
+        if not acquired:
+            work.lock_problem = f"the writer lock is held by {lock.holder or 'another writer'}"
+            log.info("lock.held_elsewhere", holder=lock.holder)
+        return acquired
+
+    def _release_lock(self, work: _PassWork) -> None:
+        if self.lock is None:  # pragma: no cover - checked by the caller
+            return
+        try:
+            self.lock.release()
+        except Exception as exc:  # the lease expires by itself anyway
+            work.notes.append(f"the writer lock could not be released: {exc}")
+            log.warning("lock.release_failed", error=str(exc))
+
+    def _read(
+        self, work: _PassWork, revisions: tuple[LoadedRevision | None, ...]
+    ) -> LiveState | None:
+        """Read live state, including what the targets (OUs, tags) of ``revisions`` need."""
+        log.info("pass.phase", phase="read")
+        reads = [target_reads_of(loaded.documents) for loaded in revisions if loaded is not None]
+        targets = TargetReads(
+            organization=any(read.organization for read in reads),
+            units=any(read.units for read in reads),
+            account_tags=any(read.account_tags for read in reads),
+        )
+        try:
+            live = read_live_state(self.aws, instance_arn=self.instance_arn, targets=targets)
+        except AwsError as exc:
+            work.fail(phase="read", message=str(exc))
+            return None
+        self._ready.set()
+        work.live_read = True
+        work.account_names = {account.id: account.name for account in live.accounts.values()}
+        return live
+
+    def _plan(
+        self,
+        target: LoadedRevision | None,
+        applied: LoadedRevision | None,
+        live: LiveState,
+        work: _PassWork,
+    ) -> LoadedRevision | None:
+        """Plan the changes (revision in force) and the drift; returns the revision in force."""
+        log.info("pass.phase", phase="plan")
+        in_force: LoadedRevision | None = None
+        if target is not None:
+            try:
+                desired, changes = plan_revision(target.documents, live, revision=target.revision)
+            except InvalidRevisionError as exc:
+                work.reject(
+                    revision=target.revision, reason=_problems_reason(exc.problems), phase="load"
+                )
+            else:
+                refusal = deletion_guard_violations(changes, live, desired.config.deletion_guard)
+                if refusal:
+                    work.reject(
+                        revision=target.revision,
+                        reason="the deletion guard refuses its plan: " + "; ".join(refusal),
+                        phase="guard",
+                    )
+                else:
+                    in_force, work.changes = target, changes
+        if applied is not None:
+            if in_force is not None and in_force.revision == applied.revision:
+                work.drift = work.changes
+            else:
+                try:
+                    desired, drift = plan_revision(
+                        applied.documents, live, revision=applied.revision
+                    )
+                except InvalidRevisionError as exc:
+                    work.notes.append(
+                        f"the last applied revision {applied.revision} no longer resolves against "
+                        f"live state ({_problems_reason(exc.problems)}): drift is not checked"
+                    )
+                else:
+                    work.drift = drift
+                    if in_force is None:  # the target is rejected or missing: heal to this
+                        refusal = deletion_guard_violations(
+                            drift, live, desired.config.deletion_guard
+                        )
+                        if refusal:
+                            work.fail(
+                                phase="guard",
+                                message="the deletion guard refuses healing the last applied "
+                                "revision: " + "; ".join(refusal),
+                                status=PassStatus.INVALID,
+                            )
+                        else:
+                            in_force, work.changes = applied, drift
+        return in_force
+
+    def _apply(
+        self,
+        in_force: LoadedRevision | None,
+        live: LiveState,
+        work: _PassWork,
+        *,
+        may_write: bool,
+        holding_lock: bool,
+    ) -> None:
+        changes = work.changes
+        if in_force is None or changes is None:
+            return
+        if changes.is_empty:
+            work.statuses.append(PassStatus.IN_SYNC)
+            self._mark_applied(in_force)
+            return
+        if not may_write:
+            why = "writes are suspended" if self.mode is Mode.HEAL else "detect mode"
+            work.notes.append(f"not applied: {why}")
+            self._not_applied(work)
+            return
+        if self.lock is not None and not holding_lock:
+            work.fail(phase="lock", message=f"not applied: {work.lock_problem}")
+            return
+        if self.stop_event.is_set():
+            work.notes.append("not applied: the controller is stopping")
+            self._not_applied(work)
+            return
+        log.info("pass.phase", phase="apply", operations=len(changes.operations))
+        outcome = apply_plan(
+            self.aws, changes, live, settings=self.apply_settings, stop=self.stop_event
+        )
+        work.outcome = outcome
+        counts = outcome.counts()
+        if counts[Status.FAILED.value]:
+            work.statuses.append(PassStatus.FAILED)
+        elif any(result.reason == STOPPED_REASON for result in outcome.results):
+            work.statuses.append(PassStatus.PENDING)
+            work.notes.append(
+                f"stopped: {counts[Status.SKIPPED.value]} operations not attempted, "
+                "left for the next start"
+            )
+        else:
+            work.statuses.append(PassStatus.APPLIED)
+        self._mark_applied(in_force)
+
+    def _not_applied(self, work: _PassWork) -> None:
+        drifted = work.drift is not None and not work.drift.is_empty
+        work.statuses.append(PassStatus.DRIFTED if drifted else PassStatus.PENDING)
+
+    def _mark_applied(self, revision: LoadedRevision) -> None:
+        self._applied = revision
+        self._state = ControllerState(
+            last_applied_revision=revision.revision,
+            last_attempted_revision=self._state.last_attempted_revision,
+        )
+
+    def _save_state(self, work: _PassWork) -> None:
+        try:
+            self.state_file.save(self._state)
+        except OSError as exc:
+            work.notes.append(f"the state file {self.state_file.path} could not be written: {exc}")
+            log.error("state.unwritable", path=str(self.state_file.path), error=str(exc))
+
+    def _revisions(self) -> dict[str, str | None]:
+        return {
+            "last_applied_revision": self._state.last_applied_revision,
+            "last_attempted_revision": self._state.last_attempted_revision,
+        }
+
+    # --- the report -----------------------------------------------------------------------
+
+    def _report(
+        self,
+        work: _PassWork,
+        *,
+        pass_id: str,
+        started: float,
+        started_at: datetime,
+        calls_before: dict[str, int],
+        suspended: bool,
+    ) -> PassReport:
+        names = work.account_names
+        changes: tuple[ReportItem, ...] = ()
+        if work.changes is not None:
+            changes = plan_items(work.changes, account_names=names, outcome=work.outcome)
+        drift: tuple[ReportItem, ...] = ()
+        if work.drift is not None:
+            drift = plan_items(work.drift, account_names=names)
+        return PassReport(
+            pass_id=pass_id,
+            started_at=started_at,
+            seconds=self._clock() - started,
+            mode=self.mode,
+            status=worst(work.statuses),
+            revision=work.revision,
+            applied_revision=self._state.last_applied_revision,
+            changes=changes,
+            drift=drift,
+            failures=(*work.failures, *failed_items(changes)),
+            notes=tuple(dict.fromkeys([*work.notes, *_plan_notes(work.changes, work.drift)])),
+            api_calls=self.aws.calls.since(calls_before),
+            error=work.error,
+            phase=work.phase,
+            suspended=suspended,
+        )
+
+    def _publish(self, report: PassReport, work: _PassWork) -> None:
+        """Log, count and notify one report; none of it may raise."""
+        self.metrics.observe(report, outcome=work.outcome)
+        if work.live_read:
+            self.metrics.observe_drift(Counter(item.kind for item in report.drift))
+        event = log.warning if report.status.severity > PassStatus.PENDING.severity else log.info
+        event(
+            "pass.finished",
+            status=report.status.value,
+            revision=report.revision,
+            applied_revision=report.applied_revision,
+            mode=report.mode.value,
+            suspended=report.suspended,
+            changes=len(report.changes),
+            drift=len(report.drift),
+            failures=len(report.failures),
+            error=report.error,
+            phase=report.phase,
+            notes=list(report.notes),
+            api_calls=sum(report.api_calls.values()),
+            seconds=round(report.seconds, 3),
+        )
+        if self.notifier is None:
+            return
+        try:
+            delivered = self.notifier.notify(report)
+        except Exception as exc:  # Slack being down must never stop the loop
+            log.warning("notify.failed", error=repr(exc))
+            delivered = False
+        self.metrics.observe_notification(delivered=delivered)

@@ -1,0 +1,342 @@
+"""Settings of ``reconciler run``: where the desired state is, how often to reconcile, what to do.
+
+Every option has a default, and is read, highest priority first, from:
+
+1. a command-line flag of ``reconciler run`` (only flags actually given);
+2. an environment variable: ``RECONCILER_`` + the option's name in capitals
+   (``RECONCILER_INTERVAL_SECONDS=600``); lists as JSON (``'["a", "b"]'``);
+3. a TOML configuration file, named by ``--config`` or ``RECONCILER_CONFIG_FILE``, with the
+   options as top-level keys (``interval_seconds = 600``);
+4. the default.
+
+``docs/controller.md`` documents every option with its default; a test keeps the two in step.
+Durations are in seconds (floats).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from reconciler.errors import ReconcilerError
+from reconciler.planning.reports import Mode
+
+__all__ = [
+    "CONFIG_FILE_VARIABLE",
+    "ENV_PREFIX",
+    "ControllerSettings",
+    "SettingsError",
+    "load_settings",
+    "parse_listen",
+]
+
+ENV_PREFIX = "RECONCILER_"
+CONFIG_FILE_VARIABLE = "RECONCILER_CONFIG_FILE"
+"""Environment variable naming the TOML configuration file (``--config`` wins over it)."""
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("controller_config_file", default=None)
+
+
+class SettingsError(ReconcilerError):
+    """The controller's settings are invalid; the message names every bad option."""
+
+
+def parse_listen(value: str) -> tuple[str, int] | None:
+    """``"HOST:PORT"`` as ``(host, port)``; ``""`` or ``"off"`` as ``None`` (no endpoint).
+
+    IPv6 hosts go in brackets (``[::1]:8080``). Port 0 picks a free port. Raises
+    ``ValueError`` for anything else.
+    """
+    text = value.strip()
+    if text.lower() in ("", "off", "none"):
+        return None
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text.isdigit():
+        raise ValueError(f"listen address {value!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"listen port {port} is above 65535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
+
+
+def _state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "identity-center-reconciler"
+
+
+class ControllerSettings(BaseSettings):
+    """Every option of ``reconciler run`` (see the module docstring for where they come from)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # --- the desired state ----------------------------------------------------------------
+    repository: str = Field(
+        default=".",
+        description="Git repository of the desired state: a URL (https://, ssh://, file://, "
+        "git@host:org/repo) or a local path.",
+    )
+    ref: str | None = Field(
+        default=None,
+        description="Branch, tag or commit to follow; none: the remote's default branch "
+        "(a local work tree: its HEAD).",
+    )
+    path: str = Field(
+        default="desired-state", description="Folder of the desired state in the repository."
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Where fetched repositories are kept; none: "
+        "$XDG_CACHE_HOME/identity-center-reconciler/sources (else ~/.cache/...).",
+    )
+    git_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="How long one git command may run before it is killed."
+    )
+
+    # --- AWS --------------------------------------------------------------------------------
+    instance_arn: str | None = Field(
+        default=None,
+        description="Identity Center instance ARN; none: the only instance of the account.",
+    )
+
+    # --- the loop ---------------------------------------------------------------------------
+    mode: Mode = Field(
+        default=Mode.HEAL,
+        description="heal: apply new revisions and heal drift; detect: report only, never write.",
+    )
+    interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Drift interval: a full pass (read AWS, plan, heal or report) at least this "
+        "often even when no new commit came.",
+    )
+    poll_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the repository is fetched; a new commit starts a pass at once.",
+    )
+    retry_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="First wait after a failed pass; doubles after each further failure, up to "
+        "interval_seconds.",
+    )
+    jitter: float = Field(
+        default=0.1,
+        ge=0,
+        lt=1,
+        description="Every wait is multiplied by a random factor in [1 - jitter, 1 + jitter], so "
+        "that replicas do not call AWS in step.",
+    )
+    state_file: Path | None = Field(
+        default=None,
+        description="JSON file keeping last_applied_revision and last_attempted_revision across "
+        "restarts; none: $XDG_STATE_HOME/identity-center-reconciler/state-<hash of repository, "
+        "ref and path>.json (else ~/.local/state/...).",
+    )
+
+    # --- suspend switch ---------------------------------------------------------------------
+    suspend: bool = Field(
+        default=False,
+        description="Pause writes: passes still read AWS and report drift and pending changes.",
+    )
+    suspend_file: Path | None = Field(
+        default=None,
+        description="While a file exists at this path, writes are paused (checked every pass).",
+    )
+
+    # --- applying ---------------------------------------------------------------------------
+    apply_assignment_concurrency: int = Field(
+        default=10,
+        ge=1,
+        le=15,
+        description="Account assignment requests in flight at once (AWS allows 15 outstanding).",
+    )
+    apply_poll_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Pause between status polls of asynchronous requests (assignments, "
+        "provisioning).",
+    )
+    apply_poll_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long an asynchronous request may stay IN_PROGRESS before its operation "
+        "fails as timed out; also bounds how long a stop (SIGTERM) may wait.",
+    )
+
+    # --- operations surface ----------------------------------------------------------------
+    listen: str = Field(
+        default="127.0.0.1:8080",
+        description="HOST:PORT of the HTTP endpoint (/healthz, /readyz, /metrics); off: none. "
+        "Loopback by default: give 0.0.0.0:8080 in a container for probes and scraping.",
+    )
+
+    # --- single writer ----------------------------------------------------------------------
+    lock: Literal["none", "file", "dynamodb"] = Field(
+        default="none",
+        description="Writer lock taken before any write: none, file (one host) or dynamodb "
+        "(a lease shared by every host).",
+    )
+    lock_file: Path | None = Field(
+        default=None,
+        description="Lock file for lock = file; none: next to the state file, named *.lock.",
+    )
+    lock_table: str | None = Field(
+        default=None, description="DynamoDB table of the lease for lock = dynamodb."
+    )
+    lock_name: str | None = Field(
+        default=None,
+        description="Name of the lease (the item's key) for lock = dynamodb; none: the "
+        "Identity Center instance ARN, or 'identity-center-reconciler'.",
+    )
+    lock_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Lease duration for lock = dynamodb: a dead holder blocks others at most this "
+        "long; renewed while held.",
+    )
+    lock_holder: str | None = Field(
+        default=None,
+        description="This controller's name in the lock; none: host name and process id.",
+    )
+
+    # --- signed revisions -------------------------------------------------------------------
+    trusted_gpg_keys: list[Path] = Field(
+        default_factory=list,
+        description="Files of OpenPGP public keys trusted to sign revisions. With this or "
+        "ssh_allowed_signers, a revision not signed by a trusted key is refused.",
+    )
+    ssh_allowed_signers: Path | None = Field(
+        default=None,
+        description="SSH allowed_signers file (ssh-keygen(1) format) of keys trusted to sign "
+        "revisions.",
+    )
+
+    # --- Slack ------------------------------------------------------------------------------
+    slack_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Slack incoming webhook URL (a secret: give it through the environment, "
+        "never logged); none: no Slack summaries.",
+    )
+    slack_dedup_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="An identical drift or failure message is posted at most once per window.",
+    )
+    slack_heartbeat: bool = Field(
+        default=False,
+        description="Post a daily 'all in sync' message when nothing else was posted.",
+    )
+    repository_web_url: str | None = Field(
+        default=None,
+        description="Web URL of the repository (https://github.com/org/access); revisions in "
+        "Slack link to <url>/commit/<sha>.",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_is_host_port(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+    @model_validator(mode="after")
+    def _lock_is_complete(self) -> ControllerSettings:
+        if self.lock == "dynamodb" and not self.lock_table:
+            raise ValueError("lock = dynamodb needs lock_table (RECONCILER_LOCK_TABLE)")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init arguments), then the environment, then the TOML file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _CONFIG_FILE.get()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def verifies_signatures(self) -> bool:
+        """Whether revisions must be signed by a trusted key."""
+        return bool(self.trusted_gpg_keys) or self.ssh_allowed_signers is not None
+
+    @property
+    def listen_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the operations endpoint, ``None`` when switched off."""
+        return parse_listen(self.listen)
+
+    def resolved_state_file(self) -> Path:
+        """``state_file``, or the default: one file per (repository, ref, path)."""
+        if self.state_file is not None:
+            return self.state_file
+        key = "\0".join((self.repository, self.ref or "", self.path))
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return _state_dir() / f"state-{digest}.json"
+
+    def resolved_lock_file(self) -> Path:
+        """``lock_file``, or the state file's path with the suffix ``.lock``."""
+        if self.lock_file is not None:
+            return self.lock_file
+        return self.resolved_state_file().with_suffix(".lock")
+
+
+@contextmanager
+def _config_file(path: Path | None) -> Iterator[None]:
+    token = _CONFIG_FILE.set(path)
+    try:
+        yield
+    finally:
+        _CONFIG_FILE.reset(token)
+
+
+def load_settings(
+    *, config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> ControllerSettings:
+    """Read the settings: ``overrides`` (flags), then the environment, then ``config_file``.
+
+    ``config_file`` defaults to ``$RECONCILER_CONFIG_FILE``. ``overrides`` maps option names to
+    values; ``None`` values are ignored (a flag not given). Raises :class:`SettingsError` for a
+    missing or unreadable configuration file and for invalid values, naming each option.
+    """
+    if config_file is None and os.environ.get(CONFIG_FILE_VARIABLE):
+        config_file = Path(os.environ[CONFIG_FILE_VARIABLE])
+    if config_file is not None and not config_file.is_file():
+        raise SettingsError(f"configuration file {config_file} does not exist")
+    given = {key: value for key, value in (overrides or {}).items() if value is not None}
+    try:
+        with _config_file(config_file):
+            return ControllerSettings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc
+    except ValueError as exc:  # TOML syntax (tomllib.TOMLDecodeError is a ValueError)
+        raise SettingsError(f"cannot read configuration file {config_file}: {exc}") from exc

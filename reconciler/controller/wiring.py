@@ -1,0 +1,124 @@
+"""A :class:`~reconciler.controller.loop.Controller` built from settings: the Git source (with
+signature verification), the AWS clients, the writer lock, Slack and the metrics."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+
+from reconciler.adapters.aws.applying import ApplySettings
+from reconciler.adapters.aws.clients import AwsClients, make_clients
+from reconciler.adapters.locking import DynamoDbLease, FileLock, WriterLock
+from reconciler.adapters.notify import SlackNotifier
+from reconciler.adapters.source import GitSource, SignaturePolicy
+from reconciler.controller.loop import Controller
+from reconciler.controller.protocols import Notifier
+from reconciler.controller.scheduling import Schedule, ScheduleSettings
+from reconciler.controller.settings import ControllerSettings, SettingsError
+from reconciler.controller.state import StateFile
+
+__all__ = ["build_controller", "make_lock", "make_notifier", "make_source"]
+
+DEFAULT_LEASE_NAME = "identity-center-reconciler"
+
+
+def make_source(settings: ControllerSettings, *, ref: str | None) -> GitSource:
+    """The Git source of ``settings`` at ``ref`` (``settings.ref`` for the newest revision, a
+    SHA for the last applied one), verifying signatures when trusted keys are configured."""
+    verification = None
+    if settings.verifies_signatures:
+        verification = SignaturePolicy(
+            gpg_public_keys=tuple(settings.trusted_gpg_keys),
+            ssh_allowed_signers=settings.ssh_allowed_signers,
+        )
+    return GitSource(
+        repository=settings.repository,
+        ref=ref,
+        subpath=settings.path,
+        cache_dir=settings.cache_dir,
+        timeout_seconds=settings.git_timeout_seconds,
+        verification=verification,
+    )
+
+
+def _holder_name(settings: ControllerSettings) -> str:
+    return settings.lock_holder or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def make_lock(settings: ControllerSettings) -> WriterLock | None:
+    """The writer lock ``settings.lock`` names, or ``None`` for ``none``.
+
+    The DynamoDB lease uses the standard AWS configuration (``AWS_ENDPOINT_URL``, Region,
+    credentials), like the Identity Center clients; its table must exist.
+    """
+    holder = _holder_name(settings)
+    if settings.lock == "file":
+        return FileLock(path=settings.resolved_lock_file(), holder_id=holder)
+    if settings.lock == "dynamodb" and settings.lock_table:
+        return DynamoDbLease(
+            table=settings.lock_table,
+            lock_name=settings.lock_name or settings.instance_arn or DEFAULT_LEASE_NAME,
+            holder_id=holder,
+            lease_seconds=settings.lock_lease_seconds,
+        )
+    return None
+
+
+def make_notifier(settings: ControllerSettings) -> Notifier | None:
+    """The Slack notifier, when a webhook URL is configured."""
+    if settings.slack_webhook_url is None:
+        return None
+    try:
+        return SlackNotifier(
+            webhook_url=settings.slack_webhook_url.get_secret_value(),
+            dedup_window_seconds=settings.slack_dedup_seconds,
+            heartbeat=settings.slack_heartbeat,
+            repository_web_url=settings.repository_web_url,
+        )
+    except ValueError as exc:
+        raise SettingsError(f"slack_webhook_url: {exc}") from exc
+
+
+def build_controller(
+    settings: ControllerSettings,
+    *,
+    stop: threading.Event | None = None,
+    aws: AwsClients | None = None,
+    rng: random.Random | None = None,
+) -> Controller:
+    """A controller configured by ``settings``; ``aws`` defaults to ``make_clients()`` (the
+    standard AWS configuration: ``AWS_ENDPOINT_URL``, ``AWS_REGION``, credentials chain).
+
+    Raises :class:`SettingsError` for settings that cannot be put together (and
+    ``SourceError`` for an impossible ref or path).
+    """
+    clients = aws if aws is not None else make_clients()
+    return Controller(
+        source=make_source(settings, ref=settings.ref),
+        source_at=lambda sha: make_source(settings, ref=sha),
+        aws=clients,
+        state_file=StateFile(settings.resolved_state_file()),
+        schedule=Schedule(
+            ScheduleSettings(
+                interval_seconds=settings.interval_seconds,
+                poll_interval_seconds=settings.poll_interval_seconds,
+                retry_interval_seconds=settings.retry_interval_seconds,
+                jitter=settings.jitter,
+            ),
+            rng=rng,
+        ),
+        mode=settings.mode,
+        instance_arn=settings.instance_arn,
+        apply_settings=ApplySettings(
+            assignment_concurrency=settings.apply_assignment_concurrency,
+            poll_interval_seconds=settings.apply_poll_interval_seconds,
+            poll_timeout_seconds=settings.apply_poll_timeout_seconds,
+        ),
+        lock=make_lock(settings),
+        notifier=make_notifier(settings),
+        suspend=settings.suspend,
+        suspend_file=settings.suspend_file,
+        stop=stop,
+    )

@@ -1,0 +1,118 @@
+"""Fixtures of the adoption tests: live state made by hand through plain boto3 clients in the
+sandbox (the way the console or another tool would have made it), and helpers to commit a
+desired-state folder and run the CLI in process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import boto3
+import pytest
+
+from reconciler.cli import main
+from reconciler.sandbox import Sandbox, SeededOrganization
+from reconciler.sandbox.faults import FaultConfig
+from tests.support import commit_all, git
+
+
+class Console:
+    """Creates objects through plain boto3 clients configured by the environment."""
+
+    def __init__(self, sandbox: Sandbox, organization: SeededOrganization) -> None:
+        self.sandbox = sandbox
+        self.org = organization
+        self.sso = boto3.client("sso-admin")
+        self.ids = boto3.client("identitystore")
+        self.organizations = boto3.client("organizations")
+
+    def user(self, name: str, **extra: Any) -> str:
+        params: dict[str, Any] = {
+            "DisplayName": f"{name.title()} Example",
+            "Name": {"GivenName": name.title(), "FamilyName": "Example"},
+            **extra,
+        }
+        return str(
+            self.ids.create_user(
+                IdentityStoreId=self.org.identity_store_id, UserName=name, **params
+            )["UserId"]
+        )
+
+    def group(self, name: str, **extra: Any) -> str:
+        return str(
+            self.ids.create_group(
+                IdentityStoreId=self.org.identity_store_id, DisplayName=name, **extra
+            )["GroupId"]
+        )
+
+    def member(self, group_id: str, user_id: str) -> None:
+        self.ids.create_group_membership(
+            IdentityStoreId=self.org.identity_store_id,
+            GroupId=group_id,
+            MemberId={"UserId": user_id},
+        )
+
+    def permission_set(self, name: str, **extra: Any) -> str:
+        return str(
+            self.sso.create_permission_set(InstanceArn=self.org.instance_arn, Name=name, **extra)[
+                "PermissionSet"
+            ]["PermissionSetArn"]
+        )
+
+    def assign(
+        self, arn: str, account: str, principal_id: str, kind: Literal["USER", "GROUP"]
+    ) -> None:
+        self.sso.create_account_assignment(
+            InstanceArn=self.org.instance_arn,
+            TargetId=self.org.accounts[account],
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=arn,
+            PrincipalType=kind,
+            PrincipalId=principal_id,
+        )
+        self.sandbox.complete_operations()
+
+
+@pytest.fixture
+def console(
+    sandbox: Sandbox, organization: SeededOrganization, aws_environment: dict[str, str]
+) -> Console:
+    """Seeding by hand, then reading: no sandbox rate limit, so that seeding does not leave the
+    reconciler's first read throttled (rate limits have their own tests)."""
+    sandbox.configure_faults(FaultConfig.parse("none"))
+    return Console(sandbox, organization)
+
+
+def new_repository(tmp_path: Path) -> Path:
+    """An empty Git repository (branch ``main``) in ``tmp_path/access``."""
+    repository = tmp_path / "access"
+    repository.mkdir()
+    git(repository, "init", "-q", "-b", "main")
+    return repository
+
+
+def write_folder(repository: Path, files: Mapping[str, Any]) -> str:
+    """Replace ``desired-state/`` with ``files`` (relative path → JSON value) and commit."""
+    folder = repository / "desired-state"
+    if folder.exists():
+        for path in sorted(folder.rglob("*.json"), reverse=True):
+            path.unlink()
+    for relative, document in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+    return commit_all(repository, "desired state")
+
+
+def run_cli(*args: str) -> int:
+    """``reconciler <args>`` in process (the environment points at the sandbox)."""
+    return main(["--log-level", "error", *args])
+
+
+def plan_json(repository: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    """Exit code and JSON document of ``reconciler plan --format json`` on ``repository``."""
+    capsys.readouterr()
+    code = run_cli("plan", "--repo", str(repository), "--format", "json")
+    return code, json.loads(capsys.readouterr().out)

@@ -1,0 +1,160 @@
+"""Settings: defaults, the environment, the TOML file, flags, and their documentation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from reconciler.controller.settings import (
+    ControllerSettings,
+    SettingsError,
+    load_settings,
+    parse_listen,
+)
+from reconciler.planning.reports import Mode
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "controller.md"
+
+
+@pytest.fixture(autouse=True)
+def _no_reconciler_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os  # noqa: PLC0415
+
+    for name in list(os.environ):
+        if name.startswith("RECONCILER_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_are_a_heal_loop_listening_on_loopback() -> None:
+    settings = load_settings()
+
+    assert settings.mode is Mode.HEAL
+    assert settings.listen_address == ("127.0.0.1", 8080)
+    assert settings.interval_seconds == 300.0
+
+
+def test_the_environment_overrides_the_file_and_flags_override_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "reconciler.toml"
+    config.write_text('mode = "detect"\ninterval_seconds = 60\npoll_interval_seconds = 5\n')
+    monkeypatch.setenv("RECONCILER_INTERVAL_SECONDS", "120")
+
+    settings = load_settings(config_file=config, overrides={"poll_interval_seconds": 7.5})
+
+    assert settings.mode is Mode.DETECT  # from the file
+    assert settings.interval_seconds == 120.0  # the environment beats the file
+    assert settings.poll_interval_seconds == 7.5  # the flag beats both
+
+
+def test_the_config_file_can_be_named_by_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "reconciler.toml"
+    config.write_text('repository = "https://example.com/access.git"\n')
+    monkeypatch.setenv("RECONCILER_CONFIG_FILE", str(config))
+
+    assert load_settings().repository == "https://example.com/access.git"
+
+
+def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(config_file=tmp_path / "absent.toml")
+
+
+def test_an_unknown_option_in_the_file_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "reconciler.toml"
+    config.write_text("intervall_seconds = 60\n")
+
+    with pytest.raises(SettingsError, match="intervall_seconds"):
+        load_settings(config_file=config)
+
+
+def test_invalid_values_name_the_option() -> None:
+    with pytest.raises(SettingsError, match="retry_interval_seconds"):
+        load_settings(overrides={"retry_interval_seconds": -1})
+
+
+def test_flags_not_given_do_not_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILER_MODE", "detect")
+
+    assert load_settings(overrides={"mode": None}).mode is Mode.DETECT
+
+
+def test_the_slack_webhook_url_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "https://hooks.slack.com/services/T000/B000/SECRETSECRET"
+    monkeypatch.setenv("RECONCILER_SLACK_WEBHOOK_URL", secret)
+
+    settings = load_settings()
+
+    assert settings.slack_webhook_url is not None
+    assert settings.slack_webhook_url.get_secret_value() == secret
+    assert "SECRETSECRET" not in repr(settings)
+    assert "SECRETSECRET" not in str(settings.model_dump())
+
+
+def test_a_dynamodb_lock_needs_a_table() -> None:
+    with pytest.raises(SettingsError, match="lock_table"):
+        load_settings(overrides={"lock": "dynamodb"})
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("[::1]:9000", ("::1", 9000)),
+        ("0.0.0.0:0", ("0.0.0.0", 0)),  # noqa: S104 - parsed, nothing binds
+        ("off", None),
+        ("", None),
+    ],
+)
+def test_listen_addresses_parse(text: str, address: tuple[str, int] | None) -> None:
+    assert parse_listen(text) == address
+
+
+@pytest.mark.parametrize("text", ["8080", "localhost", "host:http", "127.0.0.1:70000"])
+def test_bad_listen_addresses_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="listen"):
+        parse_listen(text)
+
+
+def test_the_default_state_file_differs_per_repository(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+
+    first = load_settings(overrides={"repository": "https://example.com/a.git"})
+    second = load_settings(overrides={"repository": "https://example.com/b.git"})
+
+    assert first.resolved_state_file().parent == tmp_path / "identity-center-reconciler"
+    assert first.resolved_state_file() != second.resolved_state_file()
+
+
+def test_every_option_is_documented_with_its_default() -> None:
+    text = DOCS.read_text()
+    rows = {
+        match.group(1): match.group(0)
+        for match in re.finditer(r"^\| `(\w+)` \|.*$", text, flags=re.MULTILINE)
+    }
+
+    for name, field in ControllerSettings.model_fields.items():
+        assert name in rows, f"{name} is not documented in docs/controller.md"
+        assert f"`RECONCILER_{name.upper()}`" in rows[name], name
+        if field.default is not None and field.default_factory is None:
+            shown = f"`{_shown(field.default)}`"
+            assert shown in rows[name], f"{name}: default {shown} not shown"
+        else:
+            assert "| none |" in rows[name], f"{name}: default none not shown"
+
+
+def _shown(default: object) -> str:
+    """A default as the documentation writes it: ``300`` for 300.0, ``false`` for False."""
+    if isinstance(default, Mode):
+        return default.value
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)

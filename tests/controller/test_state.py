@@ -1,0 +1,50 @@
+"""The state file: both revisions survive a restart; a damaged file is a first start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reconciler.controller.state import ControllerState, StateFile
+
+APPLIED = "a" * 40
+ATTEMPTED = "b" * 40
+
+
+def test_saved_revisions_are_loaded_back(tmp_path: Path) -> None:
+    state_file = StateFile(tmp_path / "deep" / "state.json")
+
+    state_file.save(
+        ControllerState(last_applied_revision=APPLIED, last_attempted_revision=ATTEMPTED)
+    )
+
+    assert StateFile(state_file.path).load() == ControllerState(
+        last_applied_revision=APPLIED, last_attempted_revision=ATTEMPTED
+    )
+
+
+def test_a_missing_file_is_an_empty_state(tmp_path: Path) -> None:
+    assert StateFile(tmp_path / "none.json").load() == ControllerState()
+
+
+def test_a_damaged_file_is_an_empty_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"version": 1, "last_applied_')
+
+    assert StateFile(path).load() == ControllerState()
+
+
+def test_a_value_that_is_not_a_sha_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "last_applied_revision": "main; rm -rf /"}))
+
+    assert StateFile(path).load().last_applied_revision is None
+
+
+def test_saving_leaves_no_temporary_file(tmp_path: Path) -> None:
+    state_file = StateFile(tmp_path / "state.json")
+
+    state_file.save(ControllerState(last_applied_revision=APPLIED))
+    state_file.save(ControllerState(last_applied_revision=ATTEMPTED))
+
+    assert [path.name for path in tmp_path.iterdir()] == ["state.json"]
