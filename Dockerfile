@@ -33,7 +33,8 @@ LABEL org.opencontainers.image.title="identity-center-reconciler" \
       org.opencontainers.image.description="GitOps reconciler for AWS IAM Identity Center" \
       org.opencontainers.image.licenses="Apache-2.0"
 
-# git: GitPython runs it for every fetch. openssh-client: ssh:// and git@host: repositories.
+# git: GitPython runs it for every fetch. openssh-client: ssh:// and git@host: repositories,
+# and SSH commit signatures. gnupg: OpenPGP commit signatures (signed revisions).
 # ca-certificates: https:// repositories and the AWS endpoints.
 # safe.directory: a repository mounted from the host (`-v "$PWD":/repo`) belongs to another uid,
 # and git refuses to read it ("dubious ownership"); the container runs nothing but the reconciler.
@@ -41,7 +42,7 @@ LABEL org.opencontainers.image.title="identity-center-reconciler" \
 # pins break rebuilds; the base image (pin its digest) fixes the Debian release.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install --yes --no-install-recommends git openssh-client ca-certificates \
+ && apt-get install --yes --no-install-recommends git openssh-client gnupg ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && git config --system --add safe.directory '*'
 

@@ -26,16 +26,12 @@ from __future__ import annotations
 import json
 import math
 import random
-import signal
-import sys
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from moto.identitystore.models import Group, IdentityStoreData, Name, User, identitystore_backends
@@ -43,7 +39,7 @@ from moto.organizations.models import organizations_backends
 
 from reconciler.sandbox.faults import FaultConfig
 from reconciler.sandbox.identity_center import AccountAssignment
-from reconciler.sandbox.server import Sandbox
+from reconciler.sandbox.server import Sandbox, serve
 from reconciler.sandbox.settings import SandboxSettings
 
 MANAGED_TAG = {"managed-by": "identity-center-reconciler"}
@@ -533,31 +529,15 @@ def serve_seeded(
 ) -> None:
     """Run a sandbox seeded with ``spec`` until SIGINT or SIGTERM, having written the desired
     state to ``folder`` and printed the environment to export and the counts seeded."""
-    sandbox = Sandbox(settings, faults=faults)
-    stopping = threading.Event()
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    sandbox.start(host=host, port=port)
-    try:
+    def prepare(sandbox: Sandbox) -> list[str]:
         seeded = seed_organization(sandbox, spec, folder=folder)
-        out = sys.stdout
-        out.write(f"Sandbox listening on {sandbox.endpoint_url}\n")
-        out.write("# export these to point boto3 / the AWS CLI at it (dummy credentials):\n")
-        for key, value in sandbox.client_environment().items():
-            out.write(f"export {key}={value}\n")
-        out.write(f"# instance:       {seeded.instance_arn}\n")
-        out.write(f"# identity store: {seeded.identity_store_id}\n")
         counts = ", ".join(f"{count} {kind}" for kind, count in seeded.counts.items())
-        out.write(f"# seeded in {seeded.seconds:.1f} s: {counts}\n")
-        out.write(f"# desired state:  {folder}\n")
-        out.write("# Ctrl-C to stop\n")
-        out.flush()
-        while not stopping.wait(0.5):
-            pass
-    finally:
-        sandbox.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        return [
+            f"instance:       {seeded.instance_arn}",
+            f"identity store: {seeded.identity_store_id}",
+            f"seeded in {seeded.seconds:.1f} s: {counts}",
+            f"desired state:  {folder}",
+        ]
+
+    serve(settings, host=host, port=port, faults=faults, prepare=prepare)

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -376,6 +377,15 @@ class Sandbox:
         )
 
 
+def _example_organization(sandbox: Sandbox) -> list[str]:
+    seeded = sandbox.seed_example_organization()
+    return [
+        f"instance:       {seeded.instance_arn}",
+        f"identity store: {seeded.identity_store_id}",
+        *(f"account {name}: {account_id}" for name, account_id in seeded.accounts.items()),
+    ]
+
+
 def serve(
     settings: SandboxSettings | None = None,
     *,
@@ -383,9 +393,15 @@ def serve(
     port: int = 0,
     faults: FaultConfig | None = None,
     seed: bool = True,
+    prepare: Callable[[Sandbox], Sequence[str]] | None = None,
 ) -> None:
-    """Run a sandbox until SIGINT or SIGTERM, printing the environment to export first
-    (and, with ``seed``, the ids of the example organization)."""
+    """Run a sandbox until SIGINT or SIGTERM, printing the environment to export first.
+
+    ``prepare`` fills the running sandbox and returns lines to print about it; by default (with
+    ``seed``) it seeds the example organization and prints its ids.
+    """
+    if prepare is None:
+        prepare = _example_organization if seed else (lambda _: [])
     sandbox = Sandbox(settings, faults=faults)
     stopping = threading.Event()
 
@@ -395,17 +411,13 @@ def serve(
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     sandbox.start(host=host, port=port)
     try:
+        lines = prepare(sandbox)
         out = sys.stdout
         out.write(f"Sandbox listening on {sandbox.endpoint_url}\n")
         out.write("# export these to point boto3 / the AWS CLI at it (dummy credentials):\n")
         for key, value in sandbox.client_environment().items():
             out.write(f"export {key}={value}\n")
-        if seed:
-            seeded = sandbox.seed_example_organization()
-            out.write(f"# instance:       {seeded.instance_arn}\n")
-            out.write(f"# identity store: {seeded.identity_store_id}\n")
-            for name, account_id in seeded.accounts.items():
-                out.write(f"# account {name}: {account_id}\n")
+        out.writelines(f"# {line}\n" for line in lines)
         out.write("# Ctrl-C to stop\n")
         out.flush()
         while not stopping.wait(0.5):

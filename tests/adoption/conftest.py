@@ -15,51 +15,16 @@ import pytest
 from reconciler.cli import main
 from reconciler.sandbox import Sandbox, SeededOrganization
 from reconciler.sandbox.faults import FaultConfig
-from tests.support import commit_all, git
+from tests.support import HandMade, commit_all, git
 
 
-class Console:
-    """Creates objects through plain boto3 clients configured by the environment."""
+class Console(HandMade):
+    """Hand-made live state, with assignments by account name, completed at once."""
 
     def __init__(self, sandbox: Sandbox, organization: SeededOrganization) -> None:
+        super().__init__(organization)
         self.sandbox = sandbox
-        self.org = organization
-        self.sso = boto3.client("sso-admin")
-        self.ids = boto3.client("identitystore")
         self.organizations = boto3.client("organizations")
-
-    def user(self, name: str, **extra: Any) -> str:
-        params: dict[str, Any] = {
-            "DisplayName": f"{name.title()} Example",
-            "Name": {"GivenName": name.title(), "FamilyName": "Example"},
-            **extra,
-        }
-        return str(
-            self.ids.create_user(
-                IdentityStoreId=self.org.identity_store_id, UserName=name, **params
-            )["UserId"]
-        )
-
-    def group(self, name: str, **extra: Any) -> str:
-        return str(
-            self.ids.create_group(
-                IdentityStoreId=self.org.identity_store_id, DisplayName=name, **extra
-            )["GroupId"]
-        )
-
-    def member(self, group_id: str, user_id: str) -> None:
-        self.ids.create_group_membership(
-            IdentityStoreId=self.org.identity_store_id,
-            GroupId=group_id,
-            MemberId={"UserId": user_id},
-        )
-
-    def permission_set(self, name: str, **extra: Any) -> str:
-        return str(
-            self.sso.create_permission_set(InstanceArn=self.org.instance_arn, Name=name, **extra)[
-                "PermissionSet"
-            ]["PermissionSetArn"]
-        )
 
     def assign(
         self, arn: str, account: str, principal_id: str, kind: Literal["USER", "GROUP"]

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Literal
+from typing import Literal
 
-import boto3
 import pytest
 
 from reconciler.adapters.aws.clients import AwsClients, RateLimits, make_clients
@@ -32,6 +31,7 @@ from reconciler.model.state import (
 )
 from reconciler.sandbox import Sandbox, SeededOrganization
 from reconciler.sandbox.faults import FaultConfig
+from tests.support import HandMade
 
 VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -45,46 +45,8 @@ INLINE = {
 UNLIMITED = RateLimits(sso_admin=0, identitystore_per_api=0, organizations=0)
 
 
-class Seeding:
-    """Creates objects through plain boto3 clients configured by the environment."""
-
-    def __init__(self, organization: SeededOrganization) -> None:
-        self.org = organization
-        self.sso = boto3.client("sso-admin")
-        self.ids = boto3.client("identitystore")
-
-    def user(self, name: str, **extra: Any) -> str:
-        params: dict[str, Any] = {
-            "DisplayName": f"{name.title()} Example",
-            "Name": {"GivenName": name.title(), "FamilyName": "Example"},
-            **extra,
-        }
-        return str(
-            self.ids.create_user(
-                IdentityStoreId=self.org.identity_store_id, UserName=name, **params
-            )["UserId"]
-        )
-
-    def group(self, name: str, **extra: Any) -> str:
-        return str(
-            self.ids.create_group(
-                IdentityStoreId=self.org.identity_store_id, DisplayName=name, **extra
-            )["GroupId"]
-        )
-
-    def member(self, group_id: str, user_id: str) -> None:
-        self.ids.create_group_membership(
-            IdentityStoreId=self.org.identity_store_id,
-            GroupId=group_id,
-            MemberId={"UserId": user_id},
-        )
-
-    def permission_set(self, name: str, **extra: Any) -> str:
-        return str(
-            self.sso.create_permission_set(InstanceArn=self.org.instance_arn, Name=name, **extra)[
-                "PermissionSet"
-            ]["PermissionSetArn"]
-        )
+class Seeding(HandMade):
+    """Hand-made live state, with assignments by account id."""
 
     def assign(
         self,
