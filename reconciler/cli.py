@@ -27,6 +27,7 @@ from rich.console import Console
 
 from reconciler.errors import (
     AwsError,
+    ConfigurationError,
     InvalidRevisionError,
     PlanRefusedError,
     Problem,
@@ -86,6 +87,7 @@ def _escape(text: str) -> str:
 
 def _report_error(error: ReconcilerError, output_format: str) -> int:
     kind = {
+        ConfigurationError: "configuration",
         SourceError: "source",
         PlanRefusedError: "refused",
         AwsError: "aws",
@@ -107,7 +109,12 @@ def _source_options(parser: argparse.ArgumentParser) -> None:
         help="Git repository holding the desired state: a local path or a URL (file://, "
         "https://, ssh). Default: the current directory.",
     )
-    parser.add_argument("--ref", default=None, help="branch, tag or commit (default: HEAD)")
+    parser.add_argument(
+        "--ref",
+        default=None,
+        help="branch, tag or commit (default: the checkout of a local repository, as it is; "
+        "the default branch of a URL)",
+    )
     parser.add_argument(
         "--path",
         default="desired-state",
@@ -124,7 +131,7 @@ def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str]) -> N
     parser.add_argument("--format", choices=choices, default="text", help="output format")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per option
     parser = argparse.ArgumentParser(
         prog="reconciler",
         description="GitOps reconciler for AWS IAM Identity Center: makes Identity Center match "
@@ -172,6 +179,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--allow-deletions",
         action="store_true",
         help="lift the deletion guard for this run (reconciler.json deletion_guard)",
+    )
+    apply.add_argument(
+        "--allow-uncommitted",
+        action="store_true",
+        help="apply a local work tree's uncommitted edits to the desired state (refused by "
+        "default: what is applied must be the revision the report names)",
     )
     apply.set_defaults(handler=_apply)
 
@@ -397,6 +410,7 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
                 aws=_clients(),
                 apply=apply,
                 allow_deletions=getattr(args, "allow_deletions", False),
+                allow_uncommitted=getattr(args, "allow_uncommitted", False),
                 instance_arn=args.instance_arn,
             )
     except InvalidRevisionError as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from reconciler.adapters.aws.applying import apply_plan
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, GitSource
-from reconciler.errors import InvalidRevisionError, Problem
+from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem
 from reconciler.model.loading import Documents, load_documents
 from reconciler.model.resolving import DesiredState, live_directory, resolve
 from reconciler.model.state import LiveState
@@ -74,16 +74,22 @@ def read_folder(folder: Path) -> dict[str, bytes]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Revision:
-    """A checked-out revision: ``revision`` is the commit SHA, ``folder`` the desired state."""
+    """A checked-out revision: ``revision`` is the commit SHA, ``folder`` the desired state;
+    ``uncommitted`` is True when the folder holds edits not in that commit (a local work tree)."""
 
     revision: str | None
     folder: Path
+    uncommitted: bool = False
 
 
 def checkout(source: GitSource) -> Revision:
     """Fetch ``source`` and return the revision to reconcile (raises ``SourceError``)."""
     checked_out: Checkout = source.fetch()
-    return Revision(revision=checked_out.revision, folder=checked_out.path)
+    return Revision(
+        revision=checked_out.revision,
+        folder=checked_out.path,
+        uncommitted=checked_out.uncommitted,
+    )
 
 
 def load(revision: Revision) -> Documents:
@@ -162,16 +168,22 @@ def reconcile(
     aws: AwsClients,
     apply: bool,
     allow_deletions: bool = False,
+    allow_uncommitted: bool = False,
     instance_arn: str | None = None,
     now: datetime | None = None,
 ) -> PassResult:
     """Run one pass on ``revision``: load, read live state, plan, and with ``apply`` apply.
 
+    A revision with uncommitted edits is planned with a note saying so, and applied only with
+    ``allow_uncommitted``: access changes are meant to go through review, and a report naming
+    the commit must describe what was applied.
+
     ``now`` (timezone-aware, default: the current time) is the clock expiring assignments are
     judged by.
 
     Raises ``InvalidRevisionError`` (nothing read or written beyond what validation needs),
-    ``PlanRefusedError`` when the deletion guard refuses the plan (nothing written), and
+    ``PlanRefusedError`` when the deletion guard refuses the plan or uncommitted edits are
+    not allowed (nothing written), and
     ``AwsError`` when reading fails. Failures of individual operations during apply are not
     raised: they are in ``PassResult.outcome``.
     """
@@ -179,12 +191,27 @@ def reconcile(
     started = time.monotonic()
     bound = log.bind(pass_id=pass_id, revision=revision.revision)
     bound.info("pass.started", phase="load", apply=apply)
+    if apply and revision.uncommitted and not allow_uncommitted:
+        raise PlanRefusedError(
+            f"the desired-state folder {revision.folder} has uncommitted changes, so what would "
+            f"be applied is not revision {revision.revision}. Commit them (access changes go "
+            "through review), or pass --allow-uncommitted. Nothing was applied."
+        )
     documents = load(revision)
     bound.info("pass.phase", phase="read")
     live = read_live_state(aws, instance_arn=instance_arn, targets=target_reads_of(documents))
     desired = resolve_against(documents, live, now=now)
     bound.info("pass.phase", phase="plan")
     the_plan = plan(desired, live, revision=revision.revision)
+    if revision.uncommitted:
+        the_plan = replace(
+            the_plan,
+            notes=(
+                f"the desired-state folder has uncommitted changes: this plan is of revision "
+                f"{revision.revision} plus those edits",
+                *the_plan.notes,
+            ),
+        )
     account_names = {account.id: account.name for account in live.accounts.values()}
     guard = desired.config.deletion_guard
     violations = () if allow_deletions else tuple(deletion_guard_violations(the_plan, live, guard))

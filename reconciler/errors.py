@@ -6,6 +6,7 @@ The tree splits what a later pass may fix by itself from what needs a person::
 
     ReconcilerError
     ├── InvalidRevisionError          the desired state is invalid: nothing is applied
+    ├── ConfigurationError            the reconciler is not configured to reach AWS or Git
     ├── SourceError                   the Git repository could not be read
     │   └── UnverifiedRevisionError   the revision is not signed by a trusted key: refused
     ├── PlanRefusedError              a safety rule refuses the plan (deletion guard)
@@ -63,6 +64,10 @@ class InvalidRevisionError(ReconcilerError):
         self.problems = tuple(problems)
         count = len(self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the desired state")
+
+
+class ConfigurationError(ReconcilerError):
+    """A setting is missing or wrong (no AWS region, an unknown profile): fix it and run again."""
 
 
 class SourceError(ReconcilerError):

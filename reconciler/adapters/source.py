@@ -47,7 +47,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
@@ -150,6 +150,9 @@ class Checkout:
     committed_at: datetime
     message_summary: str
     signed_by: str | None = None
+    uncommitted: bool = False
+    """True when a local work tree read in place has uncommitted changes under the sub-path:
+    the files are then not exactly those of ``revision``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -241,8 +244,9 @@ class GitSource:
 
         Clones into the cache on the first call and fetches on later ones; then checks out the
         commit ``ref`` names (detached), discarding any local change in the cached work tree. A
-        local work tree given without ``ref`` is read in place, never modified. Concurrent calls
-        for one repository and cache, from threads or processes, take turns (a file lock).
+        local work tree given without ``ref`` (or with ``HEAD``) is read in place, never
+        modified. Concurrent calls for one repository and cache, from threads or processes, take
+        turns (a file lock).
 
         Raises :class:`~reconciler.errors.SourceError` when the repository is unreachable or not
         found, authentication fails, ``ref`` is not found, or the sub-path is missing (or not a
@@ -256,7 +260,7 @@ class GitSource:
         if not self._is_url and not self._is_scp_like:
             work_tree = self._local_work_tree()
             if work_tree is not None:
-                if self._ref is None:
+                if self._ref in (None, "HEAD"):
                     return self._read_work_tree(work_tree)
                 work_tree.close()  # a ref is asked for: fetch it, leave the user's tree alone
         return self._fetch_into_cache()
@@ -305,7 +309,12 @@ class GitSource:
                     " (only committed files are signed)",
                     repository=self._shown,
                 )
-            return self._checkout(commit=commit, work_tree=Path(top), ref=ref, signed_by=signed_by)
+            checked_out = self._checkout(
+                commit=commit, work_tree=Path(top), ref=ref, signed_by=signed_by
+            )
+            if repo.is_dirty(untracked_files=True, path=self._subpath):
+                checked_out = replace(checked_out, uncommitted=True)
+            return checked_out
 
     # -- anything else: fetched into the cache -------------------------------------------------
 

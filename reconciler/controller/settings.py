@@ -74,6 +74,14 @@ def parse_listen(value: str) -> tuple[str, int] | None:
     return host, port
 
 
+def _repository_identity(repository: str) -> str:
+    """The repository as one string per repository: a local path made absolute (``.`` in two
+    folders is two repositories), a URL as given."""
+    if "://" in repository or (":" in repository and not Path(repository).exists()):
+        return repository
+    return str(Path(repository).expanduser().resolve())
+
+
 def _state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "identity-center-reconciler"
@@ -295,7 +303,7 @@ class ControllerSettings(BaseSettings):
         """``state_file``, or the default: one file per (repository, ref, path)."""
         if self.state_file is not None:
             return self.state_file
-        key = "\0".join((self.repository, self.ref or "", self.path))
+        key = "\0".join((_repository_identity(self.repository), self.ref or "", self.path))
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return _state_dir() / f"state-{digest}.json"
 

@@ -27,6 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     field_validator,
     model_validator,
 )
@@ -406,7 +407,7 @@ class OrganizationalUnitTarget(_Document):
         | None
     ) = None
     path: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
-    recursive: bool = True
+    recursive: StrictBool = True
 
     @model_validator(mode="after")
     def _id_or_path(self) -> OrganizationalUnitTarget:
@@ -446,7 +447,7 @@ class Assignment(_Document):
     account_tags: dict[Annotated[str, Field(min_length=1, max_length=128)], str] = Field(
         default_factory=dict
     )
-    all_accounts: bool = False
+    all_accounts: StrictBool = False
     exclude_accounts: list[AccountRef] = Field(default_factory=list)
     expires_at: AwareDatetime | None = None
 
@@ -489,11 +490,11 @@ class Pruning(_Document):
     memberships only of declared groups. Users and groups are not pruned unless enabled here.
     """
 
-    users: bool = False
-    groups: bool = False
-    memberships: bool = True
-    permission_sets: bool = True
-    assignments: bool = True
+    users: StrictBool = False
+    groups: StrictBool = False
+    memberships: StrictBool = True
+    permission_sets: StrictBool = True
+    assignments: StrictBool = True
 
 
 DEFAULT_PROTECTED_PERMISSION_SETS = ("AWSControlTower*", "AWSServiceCatalog*", "AWSReserved*")

@@ -126,6 +126,18 @@ def parse_json(file: str, content: bytes) -> tuple[Any, list[Problem]]:
         ]
 
 
+_PLAIN_TYPE_MESSAGES = {
+    "model_type": "expected a JSON object ({...})",
+    "model_attributes_type": "expected a JSON object ({...})",
+    "dict_type": "expected a JSON object ({...})",
+    "list_type": "expected a JSON array ([...])",
+    "string_type": "expected a string",
+    "bool_type": "expected true or false (without quotes)",
+    "timezone_aware": "give the time with its zone, e.g. 2026-12-31T18:00:00+01:00 or ...Z",
+}
+"""pydantic's wording for a wrong JSON type, rephrased for people editing JSON files."""
+
+
 def _validate(file: str, data: Any, model: type[M]) -> tuple[M | None, list[Problem]]:
     try:
         return model.model_validate(data), []
@@ -137,6 +149,8 @@ def _validate(file: str, data: Any, model: type[M]) -> tuple[M | None, list[Prob
                 message = "unknown key; check its spelling against the documented format"
             elif error["type"] == "missing":
                 message = "required key is missing"
+            elif error["type"] in _PLAIN_TYPE_MESSAGES:
+                message = _PLAIN_TYPE_MESSAGES[error["type"]]
             problems.append(
                 Problem(
                     file=file, path=json_path(error["loc"]), rule=error["type"], message=message
@@ -180,7 +194,8 @@ def _duplicates(
                     path=f"{item.path}{field}",
                     rule=f"duplicate_{what}",
                     message=f"{what.replace('_', ' ')} {key!r} is already declared in "
-                    f"{first.file} at {first.path}",
+                    f"{first.file} at {first.path} (names are compared ignoring case where "
+                    "AWS does)",
                 )
             )
     return problems
@@ -283,8 +298,9 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
         ASSIGNMENTS_FILE, "assignments", assignments_file.assignments if assignments_file else ()
     )
 
-    problems += _duplicates(users, lambda user: user.user_name, "user", ".user_name")
-    problems += _duplicates(groups, lambda group: group.name, "group", ".name")
+    # The identity store keeps user names and group names unique ignoring case.
+    problems += _duplicates(users, lambda user: user.user_name.casefold(), "user", ".user_name")
+    problems += _duplicates(groups, lambda group: group.name.casefold(), "group", ".name")
     problems += _duplicates(
         permission_sets, lambda permission_set: permission_set.name, "permission_set", ".name"
     )

@@ -136,6 +136,28 @@ def _check_principals(
     ]
 
 
+def _case_clashes(
+    declared: Iterable[tuple[str, str, str]], *, live: frozenset[str], what: str
+) -> list[Problem]:
+    """Declared names that differ only in case from an existing name: the identity store holds
+    user and group names unique ignoring case, so creating one would fail."""
+    by_folded = {name.casefold(): name for name in live}
+    problems = []
+    for name, file, path in declared:
+        existing = by_folded.get(name.casefold())
+        if existing is not None and existing != name:
+            problems.append(
+                Problem(
+                    file=file,
+                    path=path,
+                    rule=f"{what}_name_case",
+                    message=f"{what} {name!r} differs only in case from the existing {what} "
+                    f"{existing!r}; the identity store treats them as one name: write {existing!r}",
+                )
+            )
+    return problems
+
+
 def resolve(
     documents: Documents,
     live: LiveDirectory,
@@ -162,8 +184,17 @@ def resolve(
     }
     known_users = frozenset(users) | live.user_names
     known_groups = frozenset(groups) | live.group_names
+    case_clashes = _case_clashes(
+        ((item.value.user_name, item.file, f"{item.path}.user_name") for item in documents.users),
+        live=live.user_names,
+        what="user",
+    ) + _case_clashes(
+        ((item.value.name, item.file, f"{item.path}.name") for item in documents.groups),
+        live=live.group_names,
+        what="group",
+    )
 
-    problems = _check_principals(
+    problems = case_clashes + _check_principals(
         (
             (member, item.file, f"{item.path}.members[{index}]")
             for item in documents.groups

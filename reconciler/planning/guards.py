@@ -3,8 +3,10 @@
 The deletion guard refuses a plan that deletes more than ``deletion_guard.max_deletions``
 objects in all, or more than ``deletion_guard.max_fraction`` of the live objects of one kind
 (checked for kinds with at least ``FRACTION_APPLIES_FROM`` live objects, so that removing one
-of two assignments in a small organization is not refused). An emptied or truncated file thus
-never wipes access; ``--allow-deletions`` lifts the guard for one run.
+of two assignments in a small organization is not refused), or that would leave none of a
+kind's live objects (at least two) with nothing created in their place: an emptied file in an
+organization too small for the other two rules. An emptied or truncated file thus never wipes
+access; ``--allow-deletions`` lifts the guard for one run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import Counter
 from reconciler.errors import PlanRefusedError
 from reconciler.model.documents import DeletionGuard
 from reconciler.model.state import LiveState
-from reconciler.planning.plans import Kind, Plan
+from reconciler.planning.plans import Action, Kind, Plan
 
 FRACTION_APPLIES_FROM = 10
 
@@ -33,6 +35,9 @@ def _live_counts(live: LiveState) -> dict[Kind, int]:
 def deletion_guard_violations(plan: Plan, live: LiveState, guard: DeletionGuard) -> list[str]:
     """Why the deletion guard refuses ``plan`` (empty when it passes), one sentence per rule."""
     deletions = Counter(operation.kind for operation in plan.deletions())
+    creations = Counter(
+        operation.kind for operation in plan.operations if operation.action is Action.CREATE
+    )
     total = sum(deletions.values())
     reasons = []
     if total > guard.max_deletions:
@@ -48,6 +53,11 @@ def deletion_guard_violations(plan: Plan, live: LiveState, guard: DeletionGuard)
                 f"the plan deletes {count} of {existing} {kind.value.replace('_', ' ')}s "
                 f"({count / existing:.0%}), more than {guard.max_fraction:.0%} "
                 "(deletion_guard.max_fraction)"
+            )
+        elif existing >= 2 and count == existing and not creations[kind]:
+            reasons.append(
+                f"the plan deletes all {existing} {kind.value.replace('_', ' ')}s and creates "
+                "none: is a file emptied or truncated?"
             )
     return reasons
 

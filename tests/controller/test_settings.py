@@ -158,3 +158,16 @@ def _shown(default: object) -> str:
     if isinstance(default, float) and default.is_integer():
         return str(int(default))
     return str(default)
+
+
+def test_the_default_state_file_differs_between_two_local_repositories_given_as_dot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        files.append(ControllerSettings(repository=".").resolved_state_file())
+
+    assert files[0] != files[1]

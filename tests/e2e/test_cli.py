@@ -156,3 +156,36 @@ def test_an_unreachable_repository_is_an_error_not_a_crash(tmp_path: Path) -> No
 
     assert code == 1
     assert document["error"]["kind"] == "source"
+
+
+def test_uncommitted_edits_are_planned_with_a_note_and_not_applied(
+    access_repo: Path, sandbox: Sandbox
+) -> None:
+    users = access_repo / "desired-state" / "users.json"
+    users.write_text(users.read_text().replace("Sam Lee", "Samuel Lee"))
+
+    code, planned = run_json("plan", "--repo", str(access_repo))
+    assert code == 2
+    assert any("uncommitted changes" in note for note in planned["notes"])
+
+    refused = run_cli("apply", "--repo", str(access_repo))
+    assert refused.returncode == 1
+    assert "uncommitted changes" in refused.stderr
+    assert sandbox.recorder.write_calls() == []
+
+    allowed = run_cli("apply", "--repo", str(access_repo), "--allow-uncommitted")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_no_aws_region_is_a_clear_configuration_error(access_repo: Path) -> None:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"AWS_REGION", "AWS_DEFAULT_REGION"}
+    }
+
+    result = run_cli("plan", "--repo", str(access_repo), "--format", "json", env=environment)
+
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"]["kind"] == "configuration"
+    assert "Traceback" not in result.stderr

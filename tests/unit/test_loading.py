@@ -538,7 +538,9 @@ def test_assignment_naming_an_invalid_permission_set_file_is_not_reported_twice(
 @pytest.mark.parametrize(
     ("document", "path", "rule"),
     [
-        pytest.param({"prune": {"users": "maybe"}}, "$.prune.users", "bool_parsing", id="bool"),
+        pytest.param({"prune": {"users": "maybe"}}, "$.prune.users", "bool_type", id="bool"),
+        pytest.param({"prune": {"users": "yes"}}, "$.prune.users", "bool_type", id="bool-yes"),
+        pytest.param({"prune": {"groups": 1}}, "$.prune.groups", "bool_type", id="bool-number"),
         pytest.param({"prune": {"userz": True}}, "$.prune.userz", "extra_forbidden", id="key"),
         pytest.param(
             {"deletion_guard": {"max_deletions": -1}},

@@ -773,7 +773,33 @@ def test_deletion_guard_refuses_deleting_a_large_share_of_one_kind() -> None:
 
 
 def test_deletion_guard_ignores_the_share_below_ten_live_objects() -> None:
-    result, current = _emptied_assignments(9)
+    keys = _assignment_keys(9)
+    groups = [group(f"G{index:03d}") for index in range(9)]
+    current = live(
+        state(groups=groups, permission_sets=[permission_set("Admin")], assignments=keys)
+    )
+    wanted = state(groups=groups, permission_sets=[permission_set("Admin")], assignments=keys[5:])
+    result = plan(desired(wanted), current, revision=REVISION)
+    assert deletion_guard_violations(result, current, DeletionGuard()) == []
+
+
+@pytest.mark.parametrize("live_count", [2, 7, 9])
+def test_deletion_guard_refuses_an_emptied_kind_in_a_small_organization(live_count: int) -> None:
+    result, current = _emptied_assignments(live_count)
+
+    (reason,) = deletion_guard_violations(result, current, DeletionGuard())
+
+    assert f"deletes all {live_count} assignments and creates none" in reason
+
+
+def test_deletion_guard_accepts_replacing_every_assignment_of_a_kind() -> None:
+    old, new = _assignment_keys(4)[:2], _assignment_keys(4)[2:]
+    groups = [group(f"G{index:03d}") for index in range(4)]
+    current = live(state(groups=groups, permission_sets=[permission_set("Admin")], assignments=old))
+    wanted = state(groups=groups, permission_sets=[permission_set("Admin")], assignments=new)
+
+    result = plan(desired(wanted), current, revision=REVISION)
+
     assert deletion_guard_violations(result, current, DeletionGuard()) == []
 
 

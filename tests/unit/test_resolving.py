@@ -334,3 +334,31 @@ def test_live_directory_is_built_from_live_state_parts() -> None:
     assert tuple(directory.accounts) == (PROD,)
     assert directory.user_names == frozenset({"jane"})
     assert directory.group_names == frozenset({"Ops"})
+
+
+def test_declared_user_differing_only_in_case_from_a_live_user_is_refused() -> None:
+    (problem,) = _problems(_files(users=["Jane.Doe"]), _directory(user_names=("jane.doe",)))
+
+    assert (problem.file, problem.path, problem.rule) == (
+        "users.json",
+        "$.users[0].user_name",
+        "user_name_case",
+    )
+    assert "'jane.doe'" in problem.message
+
+
+def test_declared_group_differing_only_in_case_from_a_live_group_is_refused() -> None:
+    groups = [{"name": "adminaccess"}]
+
+    (problem,) = _problems(_files(groups=groups), _directory(group_names=("AdminAccess",)))
+
+    assert (problem.path, problem.rule) == ("$.groups[0].name", "group_name_case")
+
+
+def test_two_declared_users_differing_only_in_case_are_duplicates() -> None:
+    with pytest.raises(InvalidRevisionError) as raised:
+        load_documents(_files(users=["jane.doe", "Jane.Doe"]))
+
+    assert [(p.path, p.rule) for p in raised.value.problems] == [
+        ("$.users[1].user_name", "duplicate_user")
+    ]

@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ProfileNotFound
+
+from reconciler.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_identitystore import IdentityStoreClient
@@ -197,14 +200,22 @@ def make_clients(
     region (botocore itself reads only the latter two); ``profile`` to ``AWS_PROFILE``;
     ``endpoint_url`` to botocore's own resolution (``AWS_ENDPOINT_URL``,
     ``AWS_ENDPOINT_URL_<SERVICE>``, the profile's ``endpoint_url``, then AWS's endpoints).
-    Raises botocore's ``NoRegionError`` when no region is configured anywhere and
-    ``ProfileNotFound`` for an unknown profile (configuration mistakes, not AWS errors).
+    Raises ``ConfigurationError`` when no region is configured anywhere or the profile is
+    unknown (configuration mistakes, not AWS errors).
     """
     rates = rates or RateLimits()
-    session = boto3.Session(
-        profile_name=profile,
-        region_name=region or os.environ.get("AWS_REGION") or None,
-    )
+    try:
+        session = boto3.Session(
+            profile_name=profile,
+            region_name=region or os.environ.get("AWS_REGION") or None,
+        )
+    except ProfileNotFound as exc:
+        raise ConfigurationError(f"AWS profile not found: {exc}") from exc
+    if session.region_name is None:
+        raise ConfigurationError(
+            "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a region "
+            "in the AWS profile) to the Region of the Identity Center instance"
+        )
     config = client_config()
     calls = CallCounter()
     sso_admin = session.client("sso-admin", config=config, endpoint_url=endpoint_url)
