@@ -747,18 +747,8 @@ class IdentityCenter:
         automatically be provisioned to the account"); an existing stale copy is left as is.
         Creating an existing assignment succeeds without a duplicate.
         """
-        self.permission_set(instance_arn, assignment.permission_set_arn)
-        self._refuse_management_account(
-            instance_arn, account_id=assignment.account_id, permission_set_arn=None
-        )
-        self._refuse_if_busy(assignment.permission_set_arn, kinds=("PROVISION",))
-        self._assignment_slot()
-        return self._new_operation(
-            kind="CREATE_ASSIGNMENT",
-            instance_arn=instance_arn,
-            permission_set_arn=assignment.permission_set_arn,
-            delay=self.settings.assignment_delay_seconds,
-            assignment=assignment,
+        return self._start_assignment_operation(
+            kind="CREATE_ASSIGNMENT", instance_arn=instance_arn, assignment=assignment
         )
 
     def _complete_creation(self, operation: AsyncOperation) -> None:
@@ -813,6 +803,15 @@ class IdentityCenter:
         there (AWS deletes the role). Deleting an assignment that does not exist succeeds
         (sandbox choice: AWS does not document it).
         """
+        return self._start_assignment_operation(
+            kind="DELETE_ASSIGNMENT", instance_arn=instance_arn, assignment=assignment
+        )
+
+    def _start_assignment_operation(
+        self, *, kind: OperationKind, instance_arn: str, assignment: AccountAssignment
+    ) -> AsyncOperation:
+        """The checks both assignment writes share (set exists, management account, no
+        provisioning of the set in flight, an outstanding-request slot), then the request."""
         self.permission_set(instance_arn, assignment.permission_set_arn)
         self._refuse_management_account(
             instance_arn, account_id=assignment.account_id, permission_set_arn=None
@@ -820,7 +819,7 @@ class IdentityCenter:
         self._refuse_if_busy(assignment.permission_set_arn, kinds=("PROVISION",))
         self._assignment_slot()
         return self._new_operation(
-            kind="DELETE_ASSIGNMENT",
+            kind=kind,
             instance_arn=instance_arn,
             permission_set_arn=assignment.permission_set_arn,
             delay=self.settings.assignment_delay_seconds,
