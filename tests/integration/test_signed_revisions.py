@@ -129,20 +129,7 @@ def allowed_signers(tmp_path: Path, bob: SshKey) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def hermetic_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user or system git config, a fixed identity; the user's own keyring out of reach."""
-    empty_config = tmp_path / "gitconfig"
-    empty_config.touch()
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty_config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name, value in {
-        "GIT_AUTHOR_NAME": "Ada",
-        "GIT_AUTHOR_EMAIL": "ada@example.org",
-        "GIT_COMMITTER_NAME": "Ada",
-        "GIT_COMMITTER_EMAIL": "ada@example.org",
-    }.items():
-        monkeypatch.setenv(name, value)
+pytestmark = pytest.mark.usefixtures("hermetic_git")
 
 
 @pytest.fixture
