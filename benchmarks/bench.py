@@ -99,18 +99,8 @@ def _quiet_logs() -> None:
 def _sandbox(
     faults: FaultConfig, settings: SandboxSettings | None = None
 ) -> Iterator[tuple[Sandbox, dict[str, str]]]:
-    with Sandbox(settings, faults=faults) as sandbox:
-        saved = {key: os.environ.get(key) for key in sandbox.client_environment()}
-        os.environ.update(sandbox.client_environment())
-        os.environ.pop("AWS_PROFILE", None)
-        try:
-            yield sandbox, sandbox.client_environment()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with Sandbox(settings, faults=faults) as sandbox, sandbox.process_environment() as environment:
+        yield sandbox, environment
 
 
 def _unlimited_clients() -> AwsClients:

@@ -13,10 +13,7 @@ configuration (``AWS_ENDPOINT_URL``...) at the sandbox.
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -32,20 +29,6 @@ from reconciler.sandbox.console import ConsoleActions
 HAND_CHANGE_GROUP = "AdminAccess"
 HAND_CHANGE_PERMISSION_SET = "AdministratorAccess"
 HAND_CHANGE_POLICY = "arn:aws:iam::aws:policy/job-function/Billing"
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class _Demo:
@@ -72,7 +55,11 @@ def run_demo(*, folder: Path, console: Console | None = None) -> int:
     """
     out = console or Console(highlight=False, soft_wrap=True)
     checks: list[tuple[str, bool]] = []
-    with Sandbox(SandboxSettings()) as sandbox, tempfile.TemporaryDirectory() as work:
+    with (
+        Sandbox(SandboxSettings()) as sandbox,
+        sandbox.process_environment(),
+        tempfile.TemporaryDirectory() as work,
+    ):
         organization = sandbox.seed_example_organization()
         repository = Path(work) / "access-repo"
         commit_folder(
@@ -85,54 +72,53 @@ def run_demo(*, folder: Path, console: Console | None = None) -> int:
             f"Sandbox on {sandbox.endpoint_url}: organization with accounts "
             + ", ".join(f"{name} ({id_})" for name, id_ in sorted(organization.accounts.items()))
         )
-        with _environment(sandbox.client_environment()):
-            revision = checkout(GitSource(repository=str(repository), subpath="desired-state"))
-            demo = _Demo(out, revision)
+        revision = checkout(GitSource(repository=str(repository), subpath="desired-state"))
+        demo = _Demo(out, revision)
 
-            demo.step("1. Plan: what the desired state asks for")
-            first = demo.run_pass(apply=False)
-            checks.append(("the first plan has changes", not first.plan.is_empty))
+        demo.step("1. Plan: what the desired state asks for")
+        first = demo.run_pass(apply=False)
+        checks.append(("the first plan has changes", not first.plan.is_empty))
 
-            demo.step("2. Apply: converge Identity Center")
-            applied = demo.run_pass(apply=True)
-            checks.append(
-                (
-                    "every operation succeeded",
-                    applied.outcome is not None and applied.outcome.succeeded,
-                )
+        demo.step("2. Apply: converge Identity Center")
+        applied = demo.run_pass(apply=True)
+        checks.append(
+            (
+                "every operation succeeded",
+                applied.outcome is not None and applied.outcome.succeeded,
             )
+        )
 
-            demo.step("3. Plan again: nothing to do")
-            again = demo.run_pass(apply=False)
-            checks.append(("the second plan is empty", again.plan.is_empty))
+        demo.step("3. Plan again: nothing to do")
+        again = demo.run_pass(apply=False)
+        checks.append(("the second plan is empty", again.plan.is_empty))
 
-            demo.step("4. A hand change in the console")
-            hand = ConsoleActions(sandbox.client_environment())
-            members = sorted(
-                membership.user
-                for membership in first.desired.state.memberships
-                if membership.group == HAND_CHANGE_GROUP
-            )
-            user = members[0] if members else None
-            if user is not None:
-                hand.remove_user_from_group(group=HAND_CHANGE_GROUP, user_name=user)
-                out.print(f"  removed {user} from {HAND_CHANGE_GROUP}")
-            hand.attach_managed_policy(
-                permission_set=HAND_CHANGE_PERMISSION_SET, policy_arn=HAND_CHANGE_POLICY
-            )
-            out.print(f"  attached {HAND_CHANGE_POLICY} to {HAND_CHANGE_PERMISSION_SET}")
+        demo.step("4. A hand change in the console")
+        hand = ConsoleActions(sandbox.client_environment())
+        members = sorted(
+            membership.user
+            for membership in first.desired.state.memberships
+            if membership.group == HAND_CHANGE_GROUP
+        )
+        user = members[0] if members else None
+        if user is not None:
+            hand.remove_user_from_group(group=HAND_CHANGE_GROUP, user_name=user)
+            out.print(f"  removed {user} from {HAND_CHANGE_GROUP}")
+        hand.attach_managed_policy(
+            permission_set=HAND_CHANGE_PERMISSION_SET, policy_arn=HAND_CHANGE_POLICY
+        )
+        out.print(f"  attached {HAND_CHANGE_POLICY} to {HAND_CHANGE_PERMISSION_SET}")
 
-            demo.step("5. Drift report: plan finds the hand change")
-            drift = demo.run_pass(apply=False)
-            checks.append(("the drift is found", not drift.plan.is_empty))
+        demo.step("5. Drift report: plan finds the hand change")
+        drift = demo.run_pass(apply=False)
+        checks.append(("the drift is found", not drift.plan.is_empty))
 
-            demo.step("6. Heal: apply converges again")
-            healed = demo.run_pass(apply=True)
-            checks.append(
-                ("the heal succeeded", healed.outcome is not None and healed.outcome.succeeded)
-            )
-            final = demo.run_pass(apply=False)
-            checks.append(("Identity Center matches the desired state", final.plan.is_empty))
+        demo.step("6. Heal: apply converges again")
+        healed = demo.run_pass(apply=True)
+        checks.append(
+            ("the heal succeeded", healed.outcome is not None and healed.outcome.succeeded)
+        )
+        final = demo.run_pass(apply=False)
+        checks.append(("Identity Center matches the desired state", final.plan.is_empty))
 
     demo_ok = all(ok for _, ok in checks)
     out.print(Rule("[bold]Summary[/]", align="left"))

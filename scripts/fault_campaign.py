@@ -533,18 +533,9 @@ def run_campaign(campaign: Campaign) -> Figures:
     with (
         Sandbox(settings, faults=FaultConfig.parse("none"), shape_check=True) as sandbox,
         tempfile.TemporaryDirectory(prefix="fault-campaign-") as temporary,
+        sandbox.process_environment(),  # the in-process plans use it too
     ):
-        saved = {key: os.environ.get(key) for key in (*sandbox.client_environment(), "AWS_PROFILE")}
-        os.environ.update(sandbox.client_environment())  # the in-process plans use it too
-        os.environ.pop("AWS_PROFILE", None)
-        try:
-            return _campaign_in(campaign, sandbox, Path(temporary))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        return _campaign_in(campaign, sandbox, Path(temporary))
 
 
 def _campaign_in(campaign: Campaign, sandbox: Sandbox, temporary: Path) -> Figures:

@@ -21,7 +21,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -289,6 +290,25 @@ class Sandbox:
             "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
         }
+
+    @contextmanager
+    def process_environment(self) -> Iterator[dict[str, str]]:
+        """Point this process's standard AWS configuration at the sandbox for the ``with``
+        block: ``client_environment()`` set and ``AWS_PROFILE`` unset (a profile could name
+        another Region or credentials); the previous values are restored afterwards. Yields the
+        variables set."""
+        values = self.client_environment()
+        saved = {key: os.environ.get(key) for key in (*values, "AWS_PROFILE")}
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.update(values)
+        try:
+            yield values
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     # --- seeding --------------------------------------------------------------------------
 

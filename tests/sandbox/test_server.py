@@ -41,6 +41,24 @@ def test_client_environment_points_boto3_at_the_sandbox(
 
 
 @pytest.mark.parametrize("sandbox_shape_check", [False])
+def test_process_environment_points_boto3_at_the_sandbox_then_restores_it(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "someone-elses")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+    with sandbox.process_environment() as environment:
+        assert "AWS_PROFILE" not in os.environ
+        assert os.environ["AWS_ENDPOINT_URL"] == sandbox.endpoint_url
+        assert boto3.client("sso-admin").list_instances()["Instances"] == []
+        assert environment == sandbox.client_environment()
+
+    assert os.environ["AWS_PROFILE"] == "someone-elses"
+    assert os.environ["AWS_REGION"] == "eu-west-3"
+    assert "AWS_ENDPOINT_URL" not in os.environ
+
+
 def test_dynamodb_goes_to_moto(client: Any, sandbox_shape_check: bool) -> None:
     """Services the sandbox does not simulate itself are plain moto (DynamoDB here; moto's
     CreateTable answer has NumberOfDecreasesToday 0, below the model's minimum of 1, so the
