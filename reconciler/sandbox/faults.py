@@ -71,7 +71,7 @@ from urllib.parse import parse_qs
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from xml.sax.saxutils import escape
 
-import botocore.session
+import botocore.loaders
 import regex
 from botocore.exceptions import UnknownServiceError
 from botocore.model import (
@@ -96,6 +96,8 @@ __all__ = [
     "check_output_shape",
     "identify_call",
     "is_write_operation",
+    "java_pattern",
+    "service_model",
 ]
 
 
@@ -592,17 +594,21 @@ class ShapeViolation:
         return f"{self.service} {self.operation} {self.path}: {self.rule}: {self.message}"
 
 
-_session_lock = threading.Lock()
+_loader_lock = threading.Lock()
+_loader = botocore.loaders.create_loader()
 
 
 @cache
-def _service_model(service: str) -> ServiceModel:
-    with _session_lock:
-        return botocore.session.get_session().get_service_model(service)
+def service_model(service: str) -> ServiceModel:
+    """botocore's model of ``service`` (``"sso-admin"``), loaded once per process from
+    botocore's data files: no AWS configuration is read, so an ``AWS_PROFILE`` that names a
+    missing profile does not stop the sandbox. Raises ``UnknownServiceError``."""
+    with _loader_lock:
+        return ServiceModel(_loader.load_service_model(service, "service-2"), service)
 
 
 @cache
-def _java_pattern(pattern: str) -> regex.Pattern[str] | None:
+def java_pattern(pattern: str) -> regex.Pattern[str] | None:
     """Compile a botocore (Java) pattern; ``None`` if the ``regex`` package cannot.
 
     Java's ``\\w`` and ``\\d`` are ASCII-only, ``\\p{L}`` is Unicode; ``regex`` handles
@@ -748,7 +754,7 @@ class _ShapeChecker:
             self.add(path, "enum", f"{_describe(value)} is not one of {', '.join(enum_values)}")
         pattern = shape.metadata.get("pattern")
         if pattern:
-            compiled = _java_pattern(pattern)
+            compiled = java_pattern(pattern)
             if compiled is not None and compiled.fullmatch(value) is None:
                 self.add(path, "pattern", f"{_describe(value)} does not match {pattern}")
 
@@ -810,7 +816,7 @@ def check_output_shape(*, service: str, operation: str, body: bytes) -> list[Sha
     """
     checker = _ShapeChecker(service=service, operation=operation)
     try:
-        shape = _service_model(service).operation_model(operation).output_shape
+        shape = service_model(service).operation_model(operation).output_shape
     except (UnknownServiceError, OperationNotFoundError):
         return []
     try:

@@ -14,15 +14,12 @@ import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any, TypeVar
 
-import botocore.session
 import regex
 from botocore.model import (
     ListShape,
     OperationModel,
-    ServiceModel,
     Shape,
     StructureShape,
 )
@@ -31,7 +28,7 @@ from reconciler.sandbox.errors import ServiceError, validation_error
 
 # botocore's patterns are Java regular expressions (ASCII \w and \d, Unicode \p{L});
 # the fault layer already translates them, so both layers judge a value the same way.
-from reconciler.sandbox.faults import _java_pattern as java_pattern
+from reconciler.sandbox.faults import java_pattern, service_model
 
 T = TypeVar("T")
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -40,12 +37,6 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 def snake_case(operation: str) -> str:
     """``ListInstances`` -> ``list_instances``: the handler method name of an operation."""
     return regex.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
-
-
-@cache
-def service_model(service: str) -> ServiceModel:
-    """botocore's model of ``service`` (e.g. ``"sso-admin"``), loaded once per process."""
-    return botocore.session.get_session().get_service_model(service)
 
 
 def _member_path(parent: str, name: str) -> str:
