@@ -1,8 +1,9 @@
 """One reconcile pass: fetch → load → read → plan → (guard → apply), each phase named in logs.
 
-The engine orchestrates; it does no I/O of its own beyond reading the checked-out desired-state
-folder. The Git source, AWS and everything else it touches are adapters passed in, so tests and
-the CLI drive the same code.
+The engine orchestrates; it does no I/O of its own (the desired-state files come from the
+commit's tree, through the Git source; a plain folder is read by the source's safe reader).
+The Git source, AWS and everything else it touches are adapters passed in, so tests and the
+CLI drive the same code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import structlog
 from reconciler.adapters.aws.applying import apply_plan
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
-from reconciler.adapters.source import Checkout, GitSource
+from reconciler.adapters.source import Checkout, GitSource, read_directory
 from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem
 from reconciler.model.loading import Documents, load_documents
 from reconciler.model.resolving import DesiredState, live_directory, resolve
@@ -32,15 +33,21 @@ from reconciler.planning.plans import Plan
 
 log = structlog.get_logger("reconciler.engine")
 
-_MAX_FILE_BYTES = 5 * 1024 * 1024
-"""A desired-state file larger than this is refused unread (no sane file is this big)."""
-
 
 def read_folder(folder: Path) -> dict[str, bytes]:
-    """Every ``*.json`` file under ``folder``, keyed by its POSIX path relative to ``folder``.
+    """Every ``*.json`` regular file under ``folder``, keyed by its POSIX path relative to it.
 
-    Raises ``InvalidRevisionError`` when ``folder`` does not exist or a file is too large.
+    Read safely (no symbolic link followed, no device or FIFO opened, each read bounded: see
+    :func:`reconciler.adapters.source.read_directory`). Raises ``InvalidRevisionError`` when
+    ``folder`` does not exist or an entry is refused (a link, a device, a file too large).
     """
+    files, problems = _read_directory(folder)
+    if problems:
+        raise InvalidRevisionError(problems)
+    return files
+
+
+def _read_directory(folder: Path) -> tuple[dict[str, bytes], tuple[Problem, ...]]:
     if not folder.is_dir():
         raise InvalidRevisionError(
             [
@@ -52,49 +59,68 @@ def read_folder(folder: Path) -> dict[str, bytes]:
                 )
             ]
         )
-    files: dict[str, bytes] = {}
-    problems = []
-    for path in sorted(folder.rglob("*.json")):
-        relative = path.relative_to(folder).as_posix()
-        if path.stat().st_size > _MAX_FILE_BYTES:
-            problems.append(
-                Problem(
-                    file=relative,
-                    path="$",
-                    rule="file_size",
-                    message=f"larger than {_MAX_FILE_BYTES} bytes",
-                )
-            )
-            continue
-        files[relative] = path.read_bytes()
-    if problems:
-        raise InvalidRevisionError(problems)
-    return files
+    return read_directory(folder)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Revision:
-    """A checked-out revision: ``revision`` is the commit SHA, ``folder`` the desired state;
-    ``uncommitted`` is True when the folder holds edits not in that commit (a local work tree)."""
+    """A revision to reconcile: ``revision`` is the commit SHA (``None`` for a plain folder).
+
+    ``files`` are its desired-state files (POSIX path relative to the folder → bytes) and
+    ``problems`` the entries refused unread (links, submodules, files over a bound), both from
+    :attr:`Checkout.files` and :attr:`Checkout.problems`; ``uncommitted`` is True when the files
+    hold edits not in that commit (a local work tree). ``folder`` names where the files are on a
+    disk, for messages; a revision made with a ``folder`` and no ``files`` (tests, benchmarks)
+    is read from that folder, safely, when loaded.
+    """
 
     revision: str | None
-    folder: Path
+    folder: Path | None = None
     uncommitted: bool = False
+    files: Mapping[str, bytes] | None = None
+    problems: tuple[Problem, ...] = ()
 
 
-def checkout(source: GitSource) -> Revision:
-    """Fetch ``source`` and return the revision to reconcile (raises ``SourceError``)."""
-    checked_out: Checkout = source.fetch()
+def revision_of(checked_out: Checkout) -> Revision:
+    """The revision to reconcile of a checkout (its files, problems and uncommitted flag)."""
     return Revision(
         revision=checked_out.revision,
         folder=checked_out.path,
         uncommitted=checked_out.uncommitted,
+        files=checked_out.files,
+        problems=checked_out.problems,
     )
 
 
+def checkout(source: GitSource) -> Revision:
+    """Fetch ``source`` and return the revision to reconcile (raises ``SourceError``)."""
+    return revision_of(source.fetch())
+
+
 def load(revision: Revision) -> Documents:
-    """Load and validate the files of ``revision`` (raises ``InvalidRevisionError``)."""
-    return load_documents(read_folder(revision.folder))
+    """Load and validate the files of ``revision`` (raises ``InvalidRevisionError``).
+
+    The problems of ``revision`` (entries refused unread) are reported with those of the files;
+    a file refused unread is reported for that alone, not also as missing.
+    """
+    if revision.files is not None:
+        files, problems = revision.files, revision.problems
+    elif revision.folder is not None:
+        files, problems = _read_directory(revision.folder)
+    else:
+        raise InvalidRevisionError(
+            [Problem(file=".", path="$", rule="missing_folder", message="no files to load")]
+        )
+    refused = {problem.file for problem in problems}
+    try:
+        documents = load_documents(files)
+    except InvalidRevisionError as exc:
+        raise InvalidRevisionError(
+            [*problems, *(problem for problem in exc.problems if problem.file not in refused)]
+        ) from exc
+    if problems:
+        raise InvalidRevisionError(problems)
+    return documents
 
 
 def target_reads_of(documents: Documents) -> TargetReads:

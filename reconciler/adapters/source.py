@@ -6,25 +6,31 @@ translated here, once, into :class:`~reconciler.errors.SourceError`.
 A repository is given as
 
 * a URL: ``file://``, ``https://`` (credentials may be embedded: ``https://user:token@host/...``),
-  ``ssh://`` or scp-like ``git@host:org/repo.git``;
+  ``ssh://`` or scp-like ``git@host:org/repo.git``; no other protocol is allowed (``http://``,
+  ``git://``, ``ext::``, ``fd::`` and every other transport are refused when the source is made,
+  and every ``git`` command runs with ``GIT_ALLOW_PROTOCOL=file:https:ssh``, whatever the
+  environment says, so a redirect or a configured URL rewrite cannot reach another one either);
 * a local path to a bare repository, or to a work tree when a ``ref`` is given: both are fetched
   like a URL into the cache;
 * a local path to the top of a work tree, with no ``ref``: used as it is, without cloning, at the
-  revision of its ``HEAD`` (files on disk may carry uncommitted edits; this is the laptop case).
+  revision of its ``HEAD`` (the laptop case; see :meth:`GitSource.fetch` for uncommitted edits).
 
-Fetched repositories live in ``cache_dir`` (default ``$XDG_CACHE_HOME/identity-center-reconciler/
-sources``, else ``~/.cache/...``), one sub-directory per repository, with a detached, hard-reset and
-cleaned work tree at the fetched commit. Nothing in the cache may be edited by hand: every
-:meth:`GitSource.fetch` discards local changes there.
+The desired-state files are read from the commit's tree through Git objects (``git ls-tree``,
+``git cat-file``), never from a checked-out file system: a symbolic link, a submodule or any
+entry that is not a regular file is never read, but reported as a problem naming it
+(:attr:`Checkout.problems`); every read is bounded (:class:`ReadLimits`). Fetched repositories
+live in ``cache_dir`` (default ``$XDG_CACHE_HOME/identity-center-reconciler/sources``, else
+``~/.cache/...``), one bare repository per source repository, with no work tree.
 
-Credentials embedded in a URL are passed to ``git`` on its command line only: they are never
-written to the cache's ``.git/config`` (no remote is configured; every fetch names the URL), and
-never appear in messages, logs or :class:`Checkout` (see :func:`redact_credentials`). ``git`` runs
-with terminal and askpass prompts disabled, so a missing credential fails at once instead of
-waiting for input.
+Credentials embedded in a URL never reach a command line (where every user could read them in
+the process table): ``git`` is given the URL without them, and an ``Authorization`` header
+scoped to that URL through its environment (``GIT_CONFIG_*``). They are never written to the
+cache (no remote is configured; every fetch names the URL) and never appear in messages, logs or
+:class:`Checkout` (see :func:`redact_credentials`). ``git`` runs with terminal and askpass
+prompts disabled, so a missing credential fails at once instead of waiting for input.
 
 With a :class:`SignaturePolicy`, :meth:`GitSource.fetch` refuses a revision that is not signed by
-a trusted key (:class:`~reconciler.errors.UnverifiedRevisionError`) before checking it out. The
+a trusted key (:class:`~reconciler.errors.UnverifiedRevisionError`) before reading it. The
 check is ``git verify-commit``'s, for OpenPGP and SSH signatures alike: OpenPGP public keys are
 imported into a private ``GNUPGHOME`` the source makes (the user's keyring is never read), SSH keys
 are read from an ``allowed_signers`` file (``ssh-keygen(1)``'s format). See
@@ -36,32 +42,41 @@ and tests use it to make the repository a :class:`GitSource` then reads).
 
 from __future__ import annotations
 
+import base64
+import enum
+import errno
 import fcntl
 import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from urllib.parse import unquote
 
 import git
 
-from reconciler.errors import SourceError, UnverifiedRevisionError
+from reconciler.errors import Problem, SourceError, UnverifiedRevisionError
 
 __all__ = [
+    "ALLOWED_PROTOCOLS",
     "DEFAULT_SUBPATH",
     "Checkout",
     "GitSource",
+    "ReadLimits",
+    "RevisionRelation",
     "SignaturePolicy",
     "commit_folder",
+    "read_directory",
     "redact_credentials",
 ]
 
@@ -71,7 +86,13 @@ DEFAULT_SUBPATH = "desired-state"
 DEFAULT_TIMEOUT_SECONDS = 300.0
 """How long one ``git`` command (ls-remote, fetch, checkout) may run before it is killed."""
 
+ALLOWED_PROTOCOLS = ("file", "https", "ssh")
+"""The only protocols ``git`` may use for a source (``GIT_ALLOW_PROTOCOL``)."""
+
+_URL_SCHEMES = frozenset({"file", "https", "ssh", "git+ssh", "ssh+git"})
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+# git's remote-helper syntax, ``<transport>::<address>`` (``ext::sh -c ...``, ``fd::3``).
+_TRANSPORT_HELPER = re.compile(r"^(?P<transport>[A-Za-z0-9][A-Za-z0-9+.-]*)::")
 # scp-like syntax, as git reads it: a colon before the first slash (``git@github.com:org/repo``).
 _SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?[^/:]+:")
 # Greedy up to the last "@" before the host, so a password holding a raw "@" is redacted whole.
@@ -79,6 +100,15 @@ _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinf
 _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 _REDACTED = "***"
 _SHA = re.compile(r"[0-9a-fA-F]{4,40}")
+
+_GIT_ENVIRONMENT = {
+    "GIT_ALLOW_PROTOCOL": ":".join(ALLOWED_PROTOCOLS),
+    "GIT_PROTOCOL_FROM_USER": "0",
+    "GIT_TERMINAL_PROMPT": "0",  # fail at once instead of asking for a user name
+    "GIT_ASKPASS": "",  # nor through a graphical askpass program (empty disables it)
+    "GIT_OPTIONAL_LOCKS": "0",  # `git status` in the user's work tree writes nothing
+}
+"""The environment every ``git`` command of the source runs with, over the process's own."""
 
 # Substrings of git's stderr (LC_ALL=C, set by GitPython) that name the failure, first match wins.
 _AUTHENTICATION_FAILURES = (
@@ -110,6 +140,9 @@ _UNREACHABLE = (
     "timeout:",
 )
 
+_MODE_SYMLINK = "120000"
+_MODE_GITLINK = "160000"
+
 
 def redact_credentials(text: str) -> str:
     """Return ``text`` with the user information of every URL in it replaced by ``***``.
@@ -128,31 +161,75 @@ def redact_credentials(text: str) -> str:
     return _URL_USERINFO.sub(replace, text)
 
 
+class RevisionRelation(enum.Enum):
+    """How a revision stands to a base revision in the history (:meth:`GitSource.relation`)."""
+
+    SAME = "same"
+    """Both name the same commit."""
+    DESCENDANT = "descendant"
+    """The revision descends from the base: the history moved forward."""
+    ANCESTOR = "ancestor"
+    """The revision is an ancestor of the base: the history was rewound."""
+    DIVERGED = "diverged"
+    """Neither descends from the other: a forked or unrelated history."""
+    UNKNOWN = "unknown"
+    """The base (or the revision) is not among the repository's objects: nothing can be said."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadLimits:
+    """Bounds on what one revision's desired-state folder may hold, checked before reading.
+
+    ``file_bytes`` bounds each ``*.json`` file, ``total_bytes`` all of them together, ``entries``
+    the number of entries (files, links, submodules) under the folder. A revision over a bound
+    is refused with a problem naming the file (the folder, ``.``, for ``entries``).
+    """
+
+    file_bytes: int = 5 * 1024 * 1024
+    total_bytes: int = 64 * 1024 * 1024
+    entries: int = 10_000
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Checkout:
     """One fetched revision of the desired state.
 
-    ``revision`` is the full 40-hex commit SHA; ``path`` the desired-state folder inside the work
-    tree (an existing directory); ``repository`` the repository as given, with credentials
-    redacted; ``ref`` the branch, tag or commit asked for (the default branch's name when none
-    was, ``HEAD`` for a detached local work tree); ``committed_at`` the commit's committer date,
-    timezone-aware; ``message_summary`` the first line of the commit message; ``signed_by``
-    who signed the revision when a :class:`SignaturePolicy` verified it (``None`` otherwise):
-    the OpenPGP primary key's fingerprint (40 hex digits, upper case), or for SSH the principal
-    of the ``allowed_signers`` file and the key's fingerprint (``alice@example.com
-    SHA256:...``).
+    ``revision`` is the full 40-hex commit SHA; ``files`` the desired-state files (every
+    ``*.json`` regular file under the sub-path), keyed by their POSIX path relative to the
+    sub-path (``users.json``, ``permission-sets/Admin.json``), read from the commit's tree (or,
+    when ``uncommitted``, from the local work tree); ``problems`` the entries that were refused
+    unread (a symbolic link, a submodule, a device or FIFO, a file over a :class:`ReadLimits`
+    bound), each naming its file and rule: a revision with problems is invalid.
+    ``parent_revision`` is the commit's first parent (``None`` for a root commit).
+    ``repository`` is the repository as given, with credentials redacted; ``ref`` the branch,
+    tag or commit asked for (the default branch's name when none was, ``HEAD`` for a detached
+    local work tree, the SHA for :meth:`GitSource.fetch_at`); ``committed_at`` the commit's
+    committer date, timezone-aware; ``message_summary`` the first line of the commit message;
+    ``signed_by`` who signed the revision when a :class:`SignaturePolicy` verified it (``None``
+    otherwise): the OpenPGP primary key's fingerprint (40 hex digits, upper case), or for SSH
+    the principal of the ``allowed_signers`` file and the key's fingerprint
+    (``alice@example.com SHA256:...``). ``path`` is the desired-state folder of a local work
+    tree read in place, for messages only (``None`` for a fetched revision: the cache holds no
+    work tree).
     """
 
     revision: str
-    path: Path
     repository: str
     ref: str
     committed_at: datetime
     message_summary: str
+    files: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+    problems: tuple[Problem, ...] = ()
+    parent_revision: str | None = None
     signed_by: str | None = None
     uncommitted: bool = False
-    """True when a local work tree read in place has uncommitted changes under the sub-path:
-    the files are then not exactly those of ``revision``."""
+    """True when a local work tree read in place has uncommitted changes under the sub-path
+    (counting untracked and ignored files): ``files`` are then read from the disk, and are not
+    exactly those of ``revision``."""
+    path: Path | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,10 +273,11 @@ class GitSource:
     ``HEAD`` of a local work tree. ``subpath`` is the desired-state folder, relative to the top
     of the repository (``"."`` for the top itself). ``cache_dir`` holds the fetched copies.
     ``timeout_seconds`` bounds each ``git`` command. ``verification``, when given, makes every
-    fetch refuse a revision not signed by one of its keys.
+    fetch refuse a revision not signed by one of its keys. ``limits`` bounds what is read.
 
-    Raises :class:`~reconciler.errors.SourceError` at once for a ``ref`` or ``subpath`` that can
-    never be valid (an option-like ref, an absolute or escaping sub-path).
+    Raises :class:`~reconciler.errors.SourceError` at once for a repository, ``ref`` or
+    ``subpath`` that can never be valid: a protocol other than file, https and ssh (``http://``,
+    ``git://``, ``ext::...``), an option-like ref, an absolute or escaping sub-path.
     """
 
     def __init__(
@@ -211,22 +289,26 @@ class GitSource:
         cache_dir: Path | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         verification: SignaturePolicy | None = None,
+        limits: ReadLimits = DEFAULT_LIMITS,
     ) -> None:
         if not repository.strip():
             raise SourceError("repository is empty: give a URL or a local path")
         self._repository = repository
         self._shown = redact_credentials(repository)
         self._secrets = _url_secrets(repository)
+        _check_protocol(repository, shown=self._shown)
         self._ref = _checked_ref(ref, shown=self._shown) if ref is not None else None
         self._subpath = _checked_subpath(subpath)
         self._cache_dir = cache_dir if cache_dir is not None else _default_cache_dir()
         self._timeout = timeout_seconds
+        self._limits = limits
         self._is_url = _SCHEME.match(repository) is not None
         self._is_scp_like = (
             not self._is_url
             and not Path(repository).expanduser().exists()
             and _SCP_LIKE.match(repository) is not None
         )
+        self._url, self._url_config = _without_credentials(repository)
         self._verifier = _Verifier(verification) if verification is not None else None
 
     @property
@@ -240,30 +322,106 @@ class GitSource:
         )
 
     def fetch(self) -> Checkout:
-        """Bring the revision of ``ref`` to disk and describe it.
+        """Read the desired-state files of the revision ``ref`` names, from its commit's tree.
 
-        Clones into the cache on the first call and fetches on later ones; then checks out the
-        commit ``ref`` names (detached), discarding any local change in the cached work tree. A
-        local work tree given without ``ref`` (or with ``HEAD``) is read in place, never
-        modified. Concurrent calls for one repository and cache, from threads or processes, take
-        turns (a file lock).
+        Fetches into the cache (made on the first call) and reads the commit's objects; no work
+        tree is checked out. A local work tree given without ``ref`` (or with ``HEAD``) is read
+        in place, never modified: from ``HEAD``'s tree when nothing under the sub-path differs
+        from it, else (edited, staged, untracked or ignored files under the sub-path) from the
+        disk, with :attr:`Checkout.uncommitted` set; the disk is read without following a
+        symbolic link, regular files only, each read bounded. Concurrent calls for one
+        repository and cache, from threads or processes, take turns (a file lock).
 
         Raises :class:`~reconciler.errors.SourceError` when the repository is unreachable or not
-        found, authentication fails, ``ref`` is not found, or the sub-path is missing (or not a
-        directory) at that revision. The message names the repository with credentials
-        redacted. With ``verification``, raises
-        :class:`~reconciler.errors.UnverifiedRevisionError` (a ``SourceError``) when the commit
-        is unsigned or not signed by a trusted key, before its files are checked out; a local
+        found, authentication fails, ``ref`` is not found, the sub-path is missing (or not a
+        directory, or a symbolic link or submodule) at that revision, or git fails in any way.
+        The message names the repository with credentials redacted. With ``verification``,
+        raises :class:`~reconciler.errors.UnverifiedRevisionError` (a ``SourceError``) when the
+        commit is unsigned or not signed by a trusted key, before its files are read; a local
         work tree read in place is refused, too, when it has uncommitted changes under the
         sub-path (they are signed by no one).
         """
-        if not self._is_url and not self._is_scp_like:
+        with self._translated("read"):
+            if self._reads_in_place():
+                work_tree = self._local_work_tree()
+                if work_tree is not None:
+                    if self._ref in (None, "HEAD"):
+                        return self._read_work_tree(work_tree)
+                    work_tree.close()  # a ref is asked for: fetch it, leave the user's tree alone
+            return self._fetch_into_cache()
+
+    def fetch_at(self, revision: str) -> Checkout:
+        """Read the desired-state files of commit ``revision`` (a full SHA), from its tree.
+
+        Uses the objects :meth:`fetch` uses (the cache, or a local work tree's repository read
+        in place), fetching the branches and tags only when the commit is not among them yet;
+        nothing is checked out. :attr:`Checkout.ref` is the SHA. With ``verification``, the
+        commit's signature is checked as by :meth:`fetch`.
+
+        Raises :class:`~reconciler.errors.SourceError` for a ``revision`` that is not a full
+        SHA or is not found, and as :meth:`fetch` does otherwise.
+        """
+        sha = _checked_sha(revision, shown=self._shown)
+        with self._translated("read"), self._objects(fetch_missing=sha) as repo:
+            found = self._commit_sha(repo, sha)
+            if found is None:
+                raise SourceError(
+                    f"revision {sha} not found in repository {self._shown}"
+                    " (not among its branches and tags: rewritten away?)"
+                )
+            signed_by = self._verify(repo, found)
+            return self._read_commit(repo, found, ref=found, signed_by=signed_by)
+
+    def relation(self, revision: str, base: str) -> RevisionRelation:
+        """How commit ``revision`` stands to commit ``base`` (both full SHAs) in the history.
+
+        :attr:`RevisionRelation.DESCENDANT` when ``revision`` descends from ``base`` (``git
+        merge-base --is-ancestor base revision``), :attr:`~RevisionRelation.ANCESTOR` when it is
+        an ancestor of ``base`` (a rewind), :attr:`~RevisionRelation.DIVERGED` when neither,
+        :attr:`~RevisionRelation.SAME` for one commit, :attr:`~RevisionRelation.UNKNOWN` when
+        either is not among the repository's objects (for instance ``base`` after a forced push
+        and garbage collection, in a new cache). Reads the objects :meth:`fetch` reads (fetching
+        only into a cache made for this call); a commit once fetched stays in the cache until
+        git's own garbage collection drops it.
+
+        Raises :class:`~reconciler.errors.SourceError` for an argument that is not a full SHA
+        or when git fails.
+        """
+        wanted = _checked_sha(revision, shown=self._shown)
+        base_sha = _checked_sha(base, shown=self._shown)
+        with self._translated("compare revisions in"), self._objects(fetch_missing=None) as repo:
+            found, found_base = self._commit_sha(repo, wanted), self._commit_sha(repo, base_sha)
+            if found is None or found_base is None:
+                return RevisionRelation.UNKNOWN
+            if found == found_base:
+                return RevisionRelation.SAME
+            if self._is_ancestor(repo, found_base, found):
+                return RevisionRelation.DESCENDANT
+            if self._is_ancestor(repo, found, found_base):
+                return RevisionRelation.ANCESTOR
+            return RevisionRelation.DIVERGED
+
+    # -- where the objects are -----------------------------------------------------------------
+
+    def _reads_in_place(self) -> bool:
+        return not self._is_url and not self._is_scp_like
+
+    @contextmanager
+    def _objects(self, *, fetch_missing: str | None) -> Iterator[git.Repo]:
+        """The repository whose objects :meth:`fetch` reads: a local work tree read in place,
+        else the cache, fetched into when it is new or lacks commit ``fetch_missing``."""
+        if self._reads_in_place() and self._ref in (None, "HEAD"):
             work_tree = self._local_work_tree()
             if work_tree is not None:
-                if self._ref in (None, "HEAD"):
-                    return self._read_work_tree(work_tree)
-                work_tree.close()  # a ref is asked for: fetch it, leave the user's tree alone
-        return self._fetch_into_cache()
+                with work_tree:
+                    yield work_tree
+                return
+        with self._cache() as (repo, fresh):
+            if fresh or (
+                fetch_missing is not None and self._commit_sha(repo, fetch_missing) is None
+            ):
+                self._fetch_or_discard(repo, fresh=fresh)
+            yield repo
 
     # -- a local work tree, read in place ------------------------------------------------------
 
@@ -273,7 +431,7 @@ class GitSource:
         if not path.exists():
             raise SourceError(f"repository {self._shown} not found: no such directory")
         try:
-            repo = git.Repo(path)
+            repo = _open_repository(path)
         except git.InvalidGitRepositoryError as exc:
             raise SourceError(
                 f"repository {self._shown} is not a Git repository"
@@ -292,56 +450,116 @@ class GitSource:
                 commit = repo.head.commit
             except ValueError as exc:  # GitPython: "Reference at 'refs/heads/main' does not exist"
                 raise SourceError(f"repository {self._shown} has no commit yet") from exc
-            except git.GitCommandError as exc:
-                raise self._command_error(exc, doing="read HEAD of") from exc
             ref = "HEAD" if repo.head.is_detached else repo.active_branch.name
             top = repo.working_tree_dir
             if top is None:  # pragma: no cover - a non-bare repository has a work tree
                 raise SourceError(f"repository {self._shown} has no work tree")
+            folder = Path(top) / self._subpath
             signed_by = self._verify(repo, commit.hexsha)
-            if self._verifier is not None and repo.is_dirty(
-                untracked_files=True, path=self._subpath
-            ):
+            uncommitted = self._uncommitted(repo)
+            if uncommitted and self._verifier is not None:
                 raise UnverifiedRevisionError(
                     revision=commit.hexsha,
                     reason="uncommitted_changes",
                     detail=f"the work tree has uncommitted changes under {self._subpath!r}"
-                    " (only committed files are signed)",
+                    " (only committed files are signed; untracked and ignored files count)",
                     repository=self._shown,
                 )
-            checked_out = self._checkout(
-                commit=commit, work_tree=Path(top), ref=ref, signed_by=signed_by
+            if not uncommitted:
+                return self._read_commit(
+                    repo, commit.hexsha, ref=ref, signed_by=signed_by, path=folder
+                )
+            files, problems = self._read_disk(Path(top), commit.hexsha)
+            return self._describe(
+                commit,
+                ref=ref,
+                files=files,
+                problems=problems,
+                signed_by=signed_by,
+                path=folder,
+                uncommitted=True,
             )
-            if repo.is_dirty(untracked_files=True, path=self._subpath):
-                checked_out = replace(checked_out, uncommitted=True)
-            return checked_out
+
+    def _uncommitted(self, repo: git.Repo) -> bool:
+        """Whether anything under the sub-path differs from ``HEAD``: edited, staged, deleted,
+        untracked or ignored (``.gitignore``, ``.git/info/exclude``) files alike."""
+        status = self._run(
+            repo,
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=normal",
+            "--ignored=traditional",
+            "--",
+            self._subpath,
+            doing="read the status of",
+        )
+        return bool(status.strip("\0\n "))
+
+    def _read_disk(self, top: Path, sha: str) -> tuple[dict[str, bytes], tuple[Problem, ...]]:
+        """The files under the sub-path of the work tree ``top``, read safely from the disk."""
+        parts = () if self._subpath == "." else PurePosixPath(self._subpath).parts
+        current = top
+        for index, part in enumerate(parts):
+            current = current / part
+            shown = "/".join(parts[: index + 1])
+            try:
+                mode = os.lstat(current).st_mode
+            except FileNotFoundError:
+                mode = None
+            if mode is None or not (stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                what = "is missing" if mode is None else "is not a directory"
+                raise SourceError(
+                    f"sub-path {self._subpath!r} {what} in the work tree (at revision {sha})"
+                    f" of repository {self._shown}"
+                )
+            if stat.S_ISLNK(mode):
+                raise SourceError(
+                    f"sub-path {self._subpath!r} of repository {self._shown}: {shown!r} is a"
+                    " symbolic link in the work tree (links are never followed)"
+                )
+        try:
+            root = _open_directory_below(os.fspath(top), parts)
+        except OSError as exc:
+            raise SourceError(
+                f"sub-path {self._subpath!r} of repository {self._shown} cannot be read from the"
+                f" work tree: {exc.strerror}"
+            ) from exc
+        try:
+            return _read_directory_fd(root, self._limits, skip_git=not parts)
+        finally:
+            os.close(root)
 
     # -- anything else: fetched into the cache -------------------------------------------------
 
     def _fetch_into_cache(self) -> Checkout:
+        with self._cache() as (repo, fresh):
+            ref = self._fetch_or_discard(repo, fresh=fresh)
+            sha = self._resolve(repo, ref)
+            signed_by = self._verify(repo, sha)
+            return self._read_commit(repo, sha, ref=ref, signed_by=signed_by)
+
+    @contextmanager
+    def _cache(self) -> Iterator[tuple[git.Repo, bool]]:
+        """The cached bare repository, locked; and whether it was made just now."""
         clone_dir = self._clone_dir()
         clone_dir.parent.mkdir(parents=True, exist_ok=True)
         with _file_lock(clone_dir.with_name(clone_dir.name + ".lock")):
             fresh = not clone_dir.exists()
             with self._open_clone(clone_dir) as repo:
-                try:
-                    ref = self._fetch_refs(repo)
-                except SourceError:
-                    if fresh:  # leave no empty cache behind for a repository never reached
-                        shutil.rmtree(clone_dir, ignore_errors=True)
-                    raise
-                sha = self._resolve(repo, ref)
-                signed_by = self._verify(repo, sha)
-                self._run(
-                    repo, "checkout", "--quiet", "--force", "--detach", sha, doing="check out"
-                )
-                self._run(repo, "clean", "--quiet", "-ffdx", doing="clean")
-                return self._checkout(
-                    commit=repo.commit(sha), work_tree=clone_dir, ref=ref, signed_by=signed_by
-                )
+                yield repo, fresh
+
+    def _fetch_or_discard(self, repo: git.Repo, *, fresh: bool) -> str:
+        """:meth:`_fetch_refs`; a cache made for a repository never reached is removed."""
+        try:
+            return self._fetch_refs(repo)
+        except SourceError:
+            if fresh and repo.git_dir:  # leave no empty cache behind
+                shutil.rmtree(repo.git_dir, ignore_errors=True)
+            raise
 
     def _fetch_refs(self, repo: git.Repo) -> str:
-        """Fetch every branch and tag (pruning deleted ones); return the ref to check out."""
+        """Fetch every branch and tag (pruning deleted ones); return the ref to read."""
         url = self._fetch_url()
         ref = self._ref if self._ref is not None else self._default_branch(repo, url)
         self._run(
@@ -352,43 +570,58 @@ class GitSource:
             "--prune",
             "--no-tags",
             "--no-write-fetch-head",
+            "--no-recurse-submodules",
             "--",
             url,
             "+refs/heads/*:refs/remotes/origin/*",
             "+refs/tags/*:refs/tags/*",
             doing="fetch from",
+            env=self._network_environment(),
         )
         return ref
 
     @contextmanager
     def _open_clone(self, clone_dir: Path) -> Iterator[git.Repo]:
-        """The cached clone, made on first use; a damaged one is thrown away and made again."""
+        """The cached bare clone, made on first use; a damaged one, or the work tree an earlier
+        version kept there, is thrown away and made again."""
         repo: git.Repo | None = None
         if clone_dir.exists():
             try:
-                repo = git.Repo(clone_dir)
+                repo = _open_repository(clone_dir)
             except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+                repo = None
+            if repo is not None and not repo.bare:
+                repo.close()
+                repo = None
+            if repo is None:
                 shutil.rmtree(clone_dir)
         if repo is None:
-            try:
-                repo = git.Repo.init(clone_dir)
-            except git.GitCommandError as exc:
-                raise self._command_error(exc, doing="make a cache for") from exc
-        repo.git.update_environment(
-            GIT_TERMINAL_PROMPT="0",  # fail at once instead of asking for a user name
-            GIT_ASKPASS="",  # nor through a graphical askpass program (empty disables it)
-        )
+            git.Git().init("--quiet", "--bare", str(clone_dir), env=_GIT_ENVIRONMENT)
+            repo = _open_repository(clone_dir)
         with repo:
             yield repo
 
     def _fetch_url(self) -> str:
         if self._is_url or self._is_scp_like:
-            return self._repository
+            return self._url
         return str(Path(self._repository).expanduser().resolve())
+
+    def _network_environment(self) -> dict[str, str]:
+        """``GIT_CONFIG_*`` variables carrying the URL's credentials (none without any)."""
+        return _config_environment(self._url_config)
 
     def _default_branch(self, repo: git.Repo, url: str) -> str:
         """The branch the remote's ``HEAD`` points to (``git ls-remote --symref URL HEAD``)."""
-        listing = self._run(repo, "ls-remote", "--symref", "--", url, "HEAD", doing="read")
+        listing = self._run(
+            repo,
+            "ls-remote",
+            "--symref",
+            "--",
+            url,
+            "HEAD",
+            doing="read",
+            env=self._network_environment(),
+        )
         for line in listing.splitlines():
             target, _, name = line.partition("\t")
             if name == "HEAD" and target.startswith("ref: refs/heads/"):
@@ -410,11 +643,9 @@ class GitSource:
             if _SHA.fullmatch(ref):
                 candidates.append(ref)
         for candidate in candidates:
-            try:
-                sha = repo.git.rev_parse("--verify", "--quiet", f"{candidate}^{{commit}}")
-            except git.GitCommandError:
-                continue
-            return str(sha).strip()
+            sha = self._commit_sha(repo, candidate)
+            if sha is not None:
+                return sha
         raise SourceError(
             f"ref {ref!r} not found in repository {self._shown}:"
             " no branch, tag or commit (reachable from a branch or tag) of that name"
@@ -427,7 +658,113 @@ class GitSource:
         stem = stem.removesuffix(".git")[:40] or "repository"
         return self._cache_dir / f"{stem}-{digest}"
 
+    # -- reading a commit ----------------------------------------------------------------------
+
+    def _read_commit(
+        self,
+        repo: git.Repo,
+        sha: str,
+        *,
+        ref: str,
+        signed_by: str | None,
+        path: Path | None = None,
+    ) -> Checkout:
+        """The checkout of commit ``sha``: the files of its tree under the sub-path."""
+        commit = repo.commit(sha)
+        tree = self._subtree(repo, commit)
+        files, problems = _read_git_tree(repo, tree, self._limits)
+        return self._describe(
+            commit, ref=ref, files=files, problems=problems, signed_by=signed_by, path=path
+        )
+
+    def _subtree(self, repo: git.Repo, commit: git.Commit) -> str:
+        """The SHA of the tree at the sub-path of ``commit``."""
+        tree: git.Tree = commit.tree
+        if self._subpath == ".":
+            return str(tree.hexsha)
+        parts = PurePosixPath(self._subpath).parts
+        for index, part in enumerate(parts):
+            shown = "/".join(parts[: index + 1])
+            try:
+                entry = tree[part]
+            except KeyError:
+                raise SourceError(
+                    f"sub-path {self._subpath!r} is missing at revision {commit.hexsha}"
+                    f" of repository {self._shown}"
+                ) from None
+            if isinstance(entry, git.Tree):
+                tree = entry
+                continue
+            if entry.mode == 0o120000:
+                what = "a symbolic link (links are never followed)"
+            elif entry.type == "submodule":
+                what = "a submodule (submodules are never read)"
+            else:
+                what = "a file"
+            raise SourceError(
+                f"sub-path {self._subpath!r} is not a directory at revision {commit.hexsha} of"
+                f" repository {self._shown}: {shown!r} is {what}"
+            )
+        return str(tree.hexsha)
+
+    def _describe(
+        self,
+        commit: git.Commit,
+        *,
+        ref: str,
+        files: dict[str, bytes],
+        problems: tuple[Problem, ...],
+        signed_by: str | None,
+        path: Path | None,
+        uncommitted: bool = False,
+    ) -> Checkout:
+        summary = commit.summary
+        return Checkout(
+            revision=commit.hexsha,
+            repository=self._shown,
+            ref=ref,
+            committed_at=_plain_timezone(commit.committed_datetime),
+            message_summary=summary
+            if isinstance(summary, str)
+            else summary.decode(errors="replace"),
+            files=MappingProxyType(files),
+            problems=problems,
+            parent_revision=commit.parents[0].hexsha if commit.parents else None,
+            signed_by=signed_by,
+            uncommitted=uncommitted,
+            path=path,
+        )
+
     # -- shared --------------------------------------------------------------------------------
+
+    def _commit_sha(self, repo: git.Repo, name: str) -> str | None:
+        """The full SHA of the commit ``name`` (a ref or SHA) names, ``None`` when there is none."""
+        status, output, _ = repo.git.rev_parse(
+            "--verify",
+            "--quiet",
+            f"{name}^{{commit}}",
+            with_extended_output=True,
+            with_exceptions=False,
+        )
+        sha = str(output).strip()
+        return sha if int(status) == 0 and sha else None
+
+    def _is_ancestor(self, repo: git.Repo, ancestor: str, descendant: str) -> bool:
+        """``git merge-base --is-ancestor``: whether ``ancestor`` is one of ``descendant``."""
+        status, _, error = repo.git.merge_base(
+            "--is-ancestor",
+            ancestor,
+            descendant,
+            with_extended_output=True,
+            with_exceptions=False,
+            kill_after_timeout=self._timeout,
+        )
+        if int(status) in (0, 1):
+            return int(status) == 0
+        raise SourceError(
+            f"cannot compare revisions {ancestor} and {descendant} in repository {self._shown}:"
+            f" git failed ({self._redact(_one_line(str(error)))})"
+        )
 
     def _verify(self, repo: git.Repo, sha: str) -> str | None:
         """Who signed commit ``sha`` (see :attr:`Checkout.signed_by`); ``None`` when unchecked.
@@ -447,17 +784,14 @@ class GitSource:
                 repository=self._shown,
             )
         environment = self._verifier.git_environment()
-        try:
-            status, _, output = repo.git.verify_commit(
-                "--raw",
-                sha,
-                env=environment,
-                with_extended_output=True,
-                with_exceptions=False,
-                kill_after_timeout=self._timeout,
-            )
-        except git.GitCommandError as exc:  # git could not be run at all
-            raise self._command_error(exc, doing="verify a commit of") from exc
+        status, _, output = repo.git.verify_commit(
+            "--raw",
+            sha,
+            env=environment,
+            with_extended_output=True,
+            with_exceptions=False,
+            kill_after_timeout=self._timeout,
+        )
         verdict = _verdict(
             signature=signature, status=int(status), output=self._redact(str(output))
         )
@@ -467,43 +801,37 @@ class GitSource:
             )
         return verdict
 
-    def _checkout(
-        self, *, commit: git.Commit, work_tree: Path, ref: str, signed_by: str | None = None
-    ) -> Checkout:
-        path = work_tree / self._subpath
-        if not path.is_dir():
-            what = "is not a directory" if path.exists() else "is missing"
-            raise SourceError(
-                f"sub-path {self._subpath!r} {what} at revision {commit.hexsha}"
-                f" of repository {self._shown}"
-            )
-        if not path.resolve().is_relative_to(work_tree.resolve()):
-            raise SourceError(
-                f"sub-path {self._subpath!r} at revision {commit.hexsha} of repository"
-                f" {self._shown} leads outside the repository (a symbolic link)"
-            )
-        summary = commit.summary
-        return Checkout(
-            revision=commit.hexsha,
-            path=path,
-            repository=self._shown,
-            ref=ref,
-            committed_at=_plain_timezone(commit.committed_datetime),
-            message_summary=summary
-            if isinstance(summary, str)
-            else summary.decode(errors="replace"),
-            signed_by=signed_by,
-        )
-
-    def _run(self, repo: git.Repo, command: str, *args: str, doing: str) -> str:
+    def _run(
+        self,
+        repo: git.Repo,
+        command: str,
+        *args: str,
+        doing: str,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
         """Run ``git COMMAND ARGS`` in ``repo``; a failure becomes a :class:`SourceError`."""
         try:
             output = getattr(repo.git, command.replace("-", "_"))(
-                *args, kill_after_timeout=self._timeout
+                *args, kill_after_timeout=self._timeout, env=env
             )
         except git.GitCommandError as exc:
             raise self._command_error(exc, doing=doing) from exc
         return str(output)
+
+    @contextmanager
+    def _translated(self, doing: str) -> Iterator[None]:
+        """Turn any GitPython or git failure in the block into a :class:`SourceError`."""
+        try:
+            yield
+        except SourceError:
+            raise
+        except git.GitCommandError as exc:
+            raise self._command_error(exc, doing=doing) from exc
+        except (git.GitError, git.exc.ODBError, ValueError, OSError) as exc:
+            detail = self._redact(_one_line(str(exc)))
+            raise SourceError(
+                f"cannot {doing} repository {self._shown}: {type(exc).__name__} ({detail})"
+            ) from exc
 
     def _command_error(self, exc: git.GitCommandError, *, doing: str) -> SourceError:
         detail = self._redact(_stderr_text(exc))
@@ -522,6 +850,385 @@ class GitSource:
         for secret in self._secrets:
             text = text.replace(secret, _REDACTED)
         return text
+
+
+# -- reading a folder: from a commit's tree, or safely from a disk ------------------------------
+
+_ENTRY_BUFFER = 64 * 1024
+"""Bytes read at a time from ``git ls-tree``; also the longest entry line accepted."""
+
+
+def _problem(file: str, rule: str, message: str) -> Problem:
+    return Problem(file=file, path="$", rule=rule, message=message)
+
+
+def _symlink(file: str) -> Problem:
+    return _problem(
+        file, "symlink", "symlink — a symbolic link is never followed: commit the file itself"
+    )
+
+
+def _submodule(file: str) -> Problem:
+    return _problem(
+        file,
+        "submodule",
+        "submodule — a submodule (or nested repository) is never read: commit its files",
+    )
+
+
+def _not_a_file(file: str) -> Problem:
+    return _problem(
+        file, "not_a_file", "not a regular file (a device, FIFO or socket) — never read"
+    )
+
+
+def _too_large(file: str, limits: ReadLimits) -> Problem:
+    return _problem(file, "file_size", f"larger than {limits.file_bytes} bytes — never read")
+
+
+def _too_much(file: str, limits: ReadLimits) -> Problem:
+    return _problem(
+        file,
+        "total_size",
+        f"the folder's files together are larger than {limits.total_bytes} bytes — not read",
+    )
+
+
+def _too_many(limits: ReadLimits) -> Problem:
+    return _problem(
+        ".",
+        "too_many_entries",
+        f"the folder holds more than {limits.entries} entries — none of its files is read",
+    )
+
+
+def _bad_name(file: str) -> Problem:
+    return _problem(file, "file_name", "the file name is not UTF-8 — never read")
+
+
+def _read_git_tree(
+    repo: git.Repo, tree: str, limits: ReadLimits
+) -> tuple[dict[str, bytes], tuple[Problem, ...]]:
+    """The ``*.json`` regular files under ``tree`` (a tree SHA), read as blob objects.
+
+    Lists the tree with ``git ls-tree -r -z -l`` (modes and sizes, streamed: at most
+    ``limits.entries`` entries are taken), refuses every entry that is not a regular file
+    (symbolic links, submodules) and every blob over a bound from its size in the listing, then
+    reads the rest through ``git cat-file --batch``.
+    """
+    entries = _list_tree(repo, tree, limits.entries)
+    if entries is None:
+        return {}, (_too_many(limits),)
+    problems: list[Problem] = []
+    wanted: list[tuple[str, str]] = []
+    total = 0
+    for mode, kind, obj, size, raw_name in entries:
+        name = raw_name.decode("utf-8", errors="replace")
+        if mode == _MODE_SYMLINK:
+            problems.append(_symlink(name))
+        elif mode == _MODE_GITLINK or kind == "commit":
+            problems.append(_submodule(name))
+        elif kind != "blob" or not mode.startswith("100"):
+            problems.append(_not_a_file(name))
+        elif not name.endswith(".json"):
+            continue
+        elif name.encode() != raw_name:
+            problems.append(_bad_name(name))
+        elif int(size) > limits.file_bytes:
+            problems.append(_too_large(name, limits))
+        elif total + int(size) > limits.total_bytes:
+            problems.append(_too_much(name, limits))
+        else:
+            total += int(size)
+            wanted.append((name, obj))
+    files = {name: _blob(repo, obj) for name, obj in wanted}
+    return files, tuple(sorted(problems, key=lambda problem: problem.file))
+
+
+def _list_tree(
+    repo: git.Repo, tree: str, limit: int
+) -> list[tuple[str, str, str, str, bytes]] | None:
+    """``(mode, type, object, size, path)`` of every entry under ``tree``, recursively;
+    ``None`` when there are more than ``limit`` (git is stopped: nothing more is read)."""
+    process = repo.git.ls_tree("-r", "-z", "-l", "--full-name", tree, as_process=True)
+    records: list[bytes] = []
+    pending = b""
+    overflow = False
+    stdout = process.proc.stdout
+    while True:
+        chunk = stdout.read1(_ENTRY_BUFFER)
+        if not chunk:
+            break
+        pending += chunk
+        *complete, pending = pending.split(b"\0")
+        records.extend(complete)
+        if len(records) > limit or len(pending) > _ENTRY_BUFFER:
+            overflow = True
+            break
+    if overflow:
+        process.proc.kill()
+        process.proc.wait()
+        return None
+    process.wait()  # raises GitCommandError when git failed
+    entries = []
+    for record in records:
+        meta, _, path = record.partition(b"\t")
+        mode, kind, obj, size = meta.decode("ascii").split()
+        entries.append((mode, kind, obj, size, path))
+    return entries
+
+
+def _blob(repo: git.Repo, obj: str) -> bytes:
+    """The contents of blob ``obj`` (its size was bounded from the tree listing)."""
+    _, kind, _, data = repo.git.get_object_data(obj)
+    if kind not in ("blob", b"blob"):  # pragma: no cover - the listing said it is a blob
+        raise SourceError(f"object {obj} is not a blob")
+    return bytes(data)
+
+
+def read_directory(
+    folder: Path, *, limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[dict[str, bytes], tuple[Problem, ...]]:
+    """The ``*.json`` regular files under ``folder`` on a disk, and the entries refused unread.
+
+    Files are keyed by their POSIX path relative to ``folder``. A symbolic link (to a file or a
+    directory) is never followed, a device, FIFO or socket never opened, a nested repository
+    (``.git``) never entered: each is a :class:`~reconciler.errors.Problem` naming it, as is a
+    file over a :class:`ReadLimits` bound (found by ``fstat`` after opening without following
+    links or blocking; at most the bound plus one byte is read). ``folder`` itself is taken as
+    given (links in its own path are followed). Raises
+    :class:`~reconciler.errors.SourceError` when ``folder`` is not a directory.
+    """
+    try:
+        root = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SourceError(f"cannot read the folder {folder}: {exc.strerror}") from exc
+    try:
+        return _read_directory_fd(root, limits, skip_git=False)
+    finally:
+        os.close(root)
+
+
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+
+
+def _open_directory_below(top: str | int, parts: Sequence[str]) -> int:
+    """A file descriptor of the directory ``top/parts...``, no link followed below ``top``."""
+    fd = (
+        os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=top)
+        if isinstance(top, int)
+        else os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    )
+    for part in parts:
+        try:
+            below = os.open(part, _DIRECTORY_FLAGS, dir_fd=fd)
+        finally:
+            os.close(fd)
+        fd = below
+    return fd
+
+
+def _read_directory_fd(
+    root: int, limits: ReadLimits, *, skip_git: bool
+) -> tuple[dict[str, bytes], tuple[Problem, ...]]:
+    """:func:`read_directory` on the open directory ``root``; ``skip_git`` passes over its own
+    ``.git`` (the top of a work tree)."""
+    reader = _DiskReader(limits)
+    pending: list[tuple[str, ...]] = [()]
+    while pending:
+        parts = pending.pop()
+        try:
+            fd = _open_directory_below(root, parts)
+        except OSError as exc:
+            shown = _shown_name("/".join(parts))
+            loop = exc.errno in (errno.ELOOP, errno.ENOTDIR)
+            reader.problems.append(_symlink(shown) if loop else _unreadable(shown, exc))
+            continue
+        try:
+            names = reader.names(fd)
+            if names is None:
+                return {}, (_too_many(limits),)
+            for name in names:
+                if not (skip_git and not parts and name == ".git"):
+                    pending.extend(reader.take(fd, parts, name))
+        finally:
+            os.close(fd)
+    return dict(sorted(reader.files.items())), tuple(
+        sorted(reader.problems, key=lambda problem: problem.file)
+    )
+
+
+class _DiskReader:
+    """What :func:`_read_directory_fd` has read so far, within its limits."""
+
+    def __init__(self, limits: ReadLimits) -> None:
+        self.limits = limits
+        self.files: dict[str, bytes] = {}
+        self.problems: list[Problem] = []
+        self.total = 0
+        self.seen = 0
+
+    def names(self, fd: int) -> list[str] | None:
+        """The names in directory ``fd``, sorted; ``None`` past the entries bound."""
+        names = []
+        with os.scandir(fd) as listing:
+            for entry in listing:
+                self.seen += 1
+                if self.seen > self.limits.entries:
+                    return None
+                names.append(entry.name)
+        return sorted(names)
+
+    def take(self, directory: int, parts: tuple[str, ...], name: str) -> list[tuple[str, ...]]:
+        """Read entry ``name`` of ``directory`` (at ``parts``) or note why not; returns the
+        sub-directory to read next, if it is one."""
+        relative = "/".join((*parts, name))
+        shown = _shown_name(relative)
+        try:
+            mode = os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return []  # gone since listed
+        if stat.S_ISLNK(mode):
+            self.problems.append(_symlink(shown))
+        elif name == ".git":
+            self.problems.append(_submodule(shown))
+        elif stat.S_ISDIR(mode):
+            return [(*parts, name)]
+        elif not stat.S_ISREG(mode):
+            self.problems.append(_not_a_file(shown))
+        elif not name.endswith(".json"):
+            pass
+        elif shown != relative:
+            self.problems.append(_bad_name(shown))
+        else:
+            data, problem = _read_file(directory, name, shown, self.limits)
+            if data is not None and self.total + len(data) > self.limits.total_bytes:
+                data, problem = None, _too_much(shown, self.limits)
+            if problem is not None:
+                self.problems.append(problem)
+            if data is not None:
+                self.total += len(data)
+                self.files[relative] = data
+        return []
+
+
+def _read_file(
+    directory: int, name: str, shown: str, limits: ReadLimits
+) -> tuple[bytes | None, Problem | None]:
+    """The contents of regular file ``name`` in ``directory``, or why it is not read."""
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=directory)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, _symlink(shown)
+        if exc.errno == errno.ENOENT:
+            return None, None
+        return None, _unreadable(shown, exc)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, _not_a_file(shown)
+        if info.st_size > limits.file_bytes:
+            return None, _too_large(shown, limits)
+        chunks: list[bytes] = []
+        remaining = limits.file_bytes + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limits.file_bytes:
+            return None, _too_large(shown, limits)
+        return data, None
+    except OSError as exc:
+        return None, _unreadable(shown, exc)
+    finally:
+        os.close(fd)
+
+
+def _unreadable(file: str, exc: OSError) -> Problem:
+    return _problem(file, "unreadable", f"cannot be read: {exc.strerror or type(exc).__name__}")
+
+
+def _shown_name(name: str) -> str:
+    """``name`` (from the file system, maybe holding undecodable bytes) as printable text."""
+    return os.fsencode(name).decode("utf-8", errors="replace")
+
+
+# -- repositories, protocols and credentials ----------------------------------------------------
+
+
+def _open_repository(path: Path) -> git.Repo:
+    """The repository at ``path``, its git commands run with :data:`_GIT_ENVIRONMENT`."""
+    repo = git.Repo(path)
+    repo.git.update_environment(**_GIT_ENVIRONMENT)
+    return repo
+
+
+def _check_protocol(repository: str, *, shown: str) -> None:
+    """Refuse a repository that git would reach by a protocol other than file, https, ssh."""
+    helper = _TRANSPORT_HELPER.match(repository)
+    scheme = _SCHEME.match(repository)
+    used = None
+    if helper is not None:
+        used = f"{helper['transport']}::"
+    elif scheme is not None and scheme["scheme"].lower() not in _URL_SCHEMES:
+        used = f"{scheme['scheme']}://"
+    if used is not None:
+        raise SourceError(
+            f"repository {shown}: the protocol {used} is not allowed; allowed are"
+            f" {', '.join(ALLOWED_PROTOCOLS)} (a local path, file://, https://, ssh:// or"
+            " user@host:path)"
+        )
+
+
+def _without_credentials(repository: str) -> tuple[str, dict[str, str]]:
+    """``repository`` without the credentials of its URL, and git configuration passing them.
+
+    For ``https://user:token@host/repo`` that is ``https://host/repo`` and
+    ``http.https://host/repo.extraHeader = Authorization: Basic base64(user:token)`` (sent to
+    that URL only). An ssh URL keeps its user name (an account) and drops a password (ssh reads
+    none from a URL).
+    """
+    match = _URL_USERINFO.match(repository)
+    if match is None:
+        return repository, {}
+    prefix, userinfo, rest = match["scheme"], match["userinfo"], repository[match.end() :]
+    scheme = prefix[: -len("://")].lower()
+    user, _, password = userinfo.partition(":")
+    if scheme in _SSH_SCHEMES:
+        return f"{prefix}{user}@{rest}", {}
+    url = f"{prefix}{rest}"
+    if scheme != "https":
+        return url, {}
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return url, {f"http.{url}.extraHeader": f"Authorization: Basic {token}"}
+
+
+def _config_environment(config: Mapping[str, str]) -> dict[str, str]:
+    """``GIT_CONFIG_COUNT``/``KEY_n``/``VALUE_n`` setting ``config`` for one git command."""
+    if not config:
+        return {}
+    environment = {"GIT_CONFIG_COUNT": str(len(config))}
+    for index, (key, value) in enumerate(config.items()):
+        environment[f"GIT_CONFIG_KEY_{index}"] = key
+        environment[f"GIT_CONFIG_VALUE_{index}"] = value
+    return environment
+
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _checked_sha(revision: str, *, shown: str) -> str:
+    sha = revision.strip().lower()
+    if not _FULL_SHA.fullmatch(sha):
+        raise SourceError(
+            f"revision {revision!r} of repository {shown} is not a full commit SHA (40 hex digits)"
+        )
+    return sha
 
 
 def commit_folder(
@@ -552,6 +1259,7 @@ def commit_folder(
             repo = git.Repo(repository)
         except git.InvalidGitRepositoryError:
             repo = git.Repo.init(repository, initial_branch="main")
+        repo.git.update_environment(**_GIT_ENVIRONMENT)
         with repo:
             target = repository / folder
             if folder != "." and target.exists():
@@ -572,6 +1280,8 @@ def commit_folder(
     except git.GitCommandError as exc:
         detail = _stderr_text(exc)
         raise SourceError(f"cannot commit {source} to {repository}: {detail}") from exc
+    except (git.GitError, ValueError) as exc:
+        raise SourceError(f"cannot commit {source} to {repository}: {exc}") from exc
 
 
 def _stderr_text(exc: git.GitCommandError) -> str:

@@ -53,11 +53,12 @@ import structlog
 from reconciler.adapters.aws.applying import STOPPED_REASON, ApplySettings, apply_plan
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
+from reconciler.adapters.source import Checkout
 from reconciler.controller.metrics import ControllerMetrics
 from reconciler.controller.protocols import Notifier, Source, WriterLock
 from reconciler.controller.scheduling import Schedule
 from reconciler.controller.state import ControllerState, StateFile
-from reconciler.engine import Revision, load, plan_revision, target_reads_of
+from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
     AwsError,
     InvalidRevisionError,
@@ -106,10 +107,10 @@ def _problems_reason(problems: tuple[Problem, ...]) -> str:
 
 @dataclass(slots=True, kw_only=True)
 class _Fetched:
-    """What the fetch of a tick gave: a checkout's revision and folder, or why not."""
+    """What the fetch of a tick gave: a checkout (and its revision), or why not."""
 
     revision: str | None = None
-    folder: Path | None = None
+    checkout: Checkout | None = None
     error: SourceError | None = None
 
     @property
@@ -180,8 +181,8 @@ class _PassWork:
 class Controller:
     """Reconciles Identity Center with a Git repository, pass after pass, until stopped.
 
-    ``source`` fetches the newest revision; ``source_at(sha)`` makes a source for one commit
-    (to read the last applied revision again after a restart). ``aws`` are the clients (their
+    ``source`` fetches the newest revision, and one commit by SHA (``fetch_at``: to read the
+    last applied revision again after a restart). ``aws`` are the clients (their
     call counter gives each report's ``api_calls``). ``state_file`` keeps the revisions across
     restarts. ``lock`` (optional) is taken before any write; ``notifier`` (optional) gets every
     report. ``suspend`` pauses writes, and so does the existence of ``suspend_file``, checked at
@@ -193,7 +194,6 @@ class Controller:
         self,
         *,
         source: Source,
-        source_at: Callable[[str], Source],
         aws: AwsClients,
         state_file: StateFile,
         schedule: Schedule,
@@ -209,7 +209,6 @@ class Controller:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
-        self._source_at = source_at
         self.aws = aws
         self.state_file = state_file
         self.schedule = schedule
@@ -310,7 +309,7 @@ class Controller:
             return _Fetched(revision=exc.revision, error=exc)
         except SourceError as exc:
             return _Fetched(error=exc)
-        return _Fetched(revision=checkout.revision, folder=checkout.path)
+        return _Fetched(revision=checkout.revision, checkout=checkout)
 
     def _pass(
         self,
@@ -371,12 +370,12 @@ class Controller:
                         f"{self._state.last_applied_revision}"
                     )
             return None
-        if fetched.revision is None or fetched.folder is None:  # pragma: no cover - Checkout
+        if fetched.revision is None or fetched.checkout is None:  # pragma: no cover - Checkout
             return None
         if self._applied is not None and self._applied.revision == fetched.revision:
             return self._applied
         try:
-            documents = load(Revision(revision=fetched.revision, folder=fetched.folder))
+            documents = load(revision_of(fetched.checkout))
         except InvalidRevisionError as exc:
             work.reject(
                 revision=fetched.revision, reason=_problems_reason(exc.problems), phase="load"
@@ -397,8 +396,7 @@ class Controller:
             self._applied = target
             return target
         try:
-            checkout = self._source_at(sha).fetch()
-            documents = load(Revision(revision=checkout.revision, folder=checkout.path))
+            documents = load(revision_of(self.source.fetch_at(sha)))
         except (SourceError, InvalidRevisionError) as exc:
             work.notes.append(
                 f"the last applied revision {sha} could not be read again ({exc}): "

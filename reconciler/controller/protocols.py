@@ -3,7 +3,8 @@
 The loop is written against these, not against the adapters, so tests pass doubles and the
 adapters (``reconciler.adapters.source``, ``.locking``, ``.notify``) fit without inheriting:
 
-- :class:`Source`: ``GitSource`` (``fetch() -> Checkout``);
+- :class:`Source`: ``GitSource`` (``fetch() -> Checkout``, ``fetch_at(sha) -> Checkout``,
+  ``relation(revision, base) -> RevisionRelation``);
 - :class:`WriterLock` (``reconciler.adapters.locking``'s protocol, re-exported): ``FileLock``
   and ``DynamoDbLease`` (one writer per Identity Center);
 - :class:`Notifier`: ``SlackNotifier`` (one summary per report worth posting).
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from reconciler.adapters.locking import WriterLock
-from reconciler.adapters.source import Checkout
+from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.planning.reports import PassReport
 
 __all__ = ["Notifier", "Source", "WriterLock"]
@@ -26,6 +27,18 @@ class Source(Protocol):
     def fetch(self) -> Checkout:
         """The revision to reconcile; raises ``SourceError`` (``UnverifiedRevisionError`` for
         a revision whose signature is refused)."""
+        ...
+
+    def fetch_at(self, revision: str) -> Checkout:
+        """The desired state of commit ``revision`` (a full SHA), from the same repository and
+        cache, without a checkout; its signature is verified as by :meth:`fetch`. Raises
+        ``SourceError`` (``UnverifiedRevisionError``), also when the commit is not found."""
+        ...
+
+    def relation(self, revision: str, base: str) -> RevisionRelation:
+        """How commit ``revision`` stands to commit ``base`` (full SHAs): ``SAME``,
+        ``DESCENDANT`` (forward), ``ANCESTOR`` (a rewind), ``DIVERGED`` or ``UNKNOWN`` (``base``
+        is not among the repository's objects). Raises ``SourceError`` when git fails."""
         ...
 
 

@@ -97,7 +97,6 @@ def build_controller(
     clients = aws if aws is not None else make_clients()
     return Controller(
         source=make_source(settings, ref=settings.ref),
-        source_at=lambda sha: make_source(settings, ref=sha),
         aws=clients,
         state_file=StateFile(settings.resolved_state_file()),
         schedule=Schedule(

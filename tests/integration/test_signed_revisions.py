@@ -312,7 +312,7 @@ def test_a_refused_revision_is_not_checked_out(
     with pytest.raises(UnverifiedRevisionError):
         fetching.fetch()
 
-    assert "good" in (checkout.path / "file.json").read_text()
+    assert b"good" in checkout.files["file.json"]
 
 
 @needs_gpg

@@ -1,20 +1,27 @@
 """The Git source against real repositories made in tmp dirs (no network: paths, file:// and
-a loopback HTTP server that only ever answers 401)."""
+a loopback HTTPS server, with a certificate made for the test, that answers 401 to a request
+without the expected credentials)."""
 
 from __future__ import annotations
 
 import base64
 import functools
 import http.server
+import ipaddress
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from reconciler.adapters.source import Checkout, GitSource, commit_folder, redact_credentials
 from reconciler.errors import SourceError
@@ -75,6 +82,11 @@ def head(path: Path) -> str:
     return git(path, "rev-parse", "HEAD")
 
 
+def cached_repositories(cache_dir: Path) -> list[Path]:
+    """The repositories kept in the cache (one directory each, beside its lock file)."""
+    return sorted(path for path in cache_dir.iterdir() if path.is_dir())
+
+
 # -- where the repository comes from ----------------------------------------------------------
 
 
@@ -84,8 +96,9 @@ def test_clones_a_bare_repository_given_as_a_path(
     checkout = source(bare, cache_dir).fetch()
 
     assert checkout.revision == head(work_tree)
-    assert (checkout.path / "users.json").read_text() == '{"users": []}\n'
-    assert checkout.path.is_relative_to(cache_dir)
+    assert checkout.files == {"users.json": b'{"users": []}\n'}
+    assert checkout.path is None
+    assert cached_repositories(cache_dir)
 
 
 def test_clones_a_repository_given_as_a_file_url(
@@ -94,7 +107,7 @@ def test_clones_a_repository_given_as_a_file_url(
     checkout = source(bare.as_uri(), cache_dir).fetch()
 
     assert checkout.revision == head(work_tree)
-    assert checkout.path.is_relative_to(cache_dir)
+    assert cached_repositories(cache_dir)
     assert checkout.repository == bare.as_uri()
 
 
@@ -116,8 +129,8 @@ def test_local_work_tree_with_a_ref_is_fetched_into_the_cache(
     checkout = source(work_tree, cache_dir, ref=first).fetch()
 
     assert checkout.revision == first
-    assert checkout.path.is_relative_to(cache_dir)
-    assert not (checkout.path / "groups.json").exists()
+    assert cached_repositories(cache_dir)
+    assert "groups.json" not in checkout.files
     assert head(work_tree) != first  # the user's work tree is left alone
 
 
@@ -143,33 +156,44 @@ def test_sees_a_new_commit_on_the_next_fetch(bare: Path, work_tree: Path, cache_
 
     assert before.revision != after.revision
     assert after.revision == after_sha
-    assert (after.path / "users.json").read_text() == '{"users": [1]}'
+    assert after.files["users.json"] == b'{"users": [1]}'
 
 
 def test_a_new_source_reuses_the_cached_clone(bare: Path, cache_dir: Path) -> None:
-    first = source(bare, cache_dir).fetch()
-    second = source(bare, cache_dir).fetch()
+    source(bare, cache_dir).fetch()
+    first = cached_repositories(cache_dir)
+    source(bare, cache_dir).fetch()
 
-    assert second.path == first.path
-    assert [p.name for p in cache_dir.iterdir() if p.is_dir()] == [first.path.parent.name]
+    assert cached_repositories(cache_dir) == first
+    assert len(first) == 1
 
 
-def test_discards_local_changes_in_the_cached_work_tree(bare: Path, cache_dir: Path) -> None:
-    git_source = source(bare, cache_dir)
-    checkout = git_source.fetch()
-    (checkout.path / "users.json").write_text("edited")
-    (checkout.path / "stray.json").write_text("{}")
+def test_the_cache_is_a_bare_repository_without_a_work_tree(bare: Path, cache_dir: Path) -> None:
+    source(bare, cache_dir).fetch()
 
-    again = git_source.fetch()
+    (clone_dir,) = cached_repositories(cache_dir)
+    assert git(clone_dir, "rev-parse", "--is-bare-repository") == "true"
+    assert not list(clone_dir.rglob("users.json"))
 
-    assert (again.path / "users.json").read_text() == '{"users": []}\n'
-    assert not (again.path / "stray.json").exists()
+
+def test_a_work_tree_left_in_the_cache_is_replaced_by_a_bare_repository(
+    bare: Path, work_tree: Path, cache_dir: Path
+) -> None:
+    source(bare, cache_dir).fetch()
+    (clone_dir,) = cached_repositories(cache_dir)
+    shutil.rmtree(clone_dir)
+    git(work_tree, "clone", "--quiet", str(bare), str(clone_dir))  # what earlier versions kept
+
+    again = source(bare, cache_dir).fetch()
+
+    assert again.revision == head(work_tree)
+    assert git(clone_dir, "rev-parse", "--is-bare-repository") == "true"
 
 
 def test_a_damaged_cache_is_made_again(bare: Path, work_tree: Path, cache_dir: Path) -> None:
-    checkout = source(bare, cache_dir).fetch()
-    clone_dir = checkout.path.parent
-    shutil.rmtree(clone_dir / ".git")
+    source(bare, cache_dir).fetch()
+    (clone_dir,) = cached_repositories(cache_dir)
+    shutil.rmtree(clone_dir / "objects")
 
     again = source(bare, cache_dir).fetch()
 
@@ -208,7 +232,7 @@ def test_checks_out_a_branch_given_as_ref(bare: Path, release_branch: str, cache
 
     assert checkout.revision == release_branch
     assert checkout.ref == "release"
-    assert (checkout.path / "groups.json").exists()
+    assert "groups.json" in checkout.files
 
 
 def test_checks_out_a_full_branch_ref(bare: Path, release_branch: str, cache_dir: Path) -> None:
@@ -228,7 +252,7 @@ def test_checks_out_an_annotated_tag_given_as_ref(
     checkout = source(bare, cache_dir, ref="v1").fetch()
 
     assert checkout.revision == tagged
-    assert not (checkout.path / "groups.json").exists()
+    assert "groups.json" not in checkout.files
 
 
 def test_checks_out_a_commit_given_as_ref(bare: Path, work_tree: Path, cache_dir: Path) -> None:
@@ -249,7 +273,7 @@ def test_same_source_moves_between_refs_of_one_cache(
 
     assert on_release.revision == release_branch
     assert on_main.revision != release_branch
-    assert not (on_main.path / "groups.json").exists()
+    assert "groups.json" not in on_main.files
 
 
 def test_unknown_ref_raises_source_error(bare: Path, cache_dir: Path) -> None:
@@ -310,14 +334,13 @@ def test_nested_subpath_is_exposed(bare: Path, work_tree: Path, cache_dir: Path)
 
     checkout = source(bare, cache_dir, subpath="envs/prod/desired-state").fetch()
 
-    assert checkout.path.parts[-3:] == ("envs", "prod", "desired-state")
-    assert (checkout.path / "users.json").exists()
+    assert checkout.files == {"users.json": b"{}"}
 
 
 def test_subpath_dot_is_the_top_of_the_repository(bare: Path, cache_dir: Path) -> None:
     checkout = source(bare, cache_dir, subpath=".").fetch()
 
-    assert (checkout.path / "desired-state" / "users.json").exists()
+    assert "desired-state/users.json" in checkout.files
 
 
 def test_subpath_leaving_the_repository_is_refused(bare: Path, cache_dir: Path) -> None:
@@ -325,7 +348,7 @@ def test_subpath_leaving_the_repository_is_refused(bare: Path, cache_dir: Path) 
         source(bare, cache_dir, subpath="../elsewhere")
 
 
-def test_subpath_symlink_leaving_the_repository_raises_source_error(
+def test_subpath_that_is_a_symlink_raises_source_error_naming_it(
     tmp_path: Path, bare: Path, work_tree: Path, cache_dir: Path
 ) -> None:
     (work_tree / "outside").symlink_to(tmp_path)
@@ -333,7 +356,7 @@ def test_subpath_symlink_leaving_the_repository_raises_source_error(
     git(work_tree, "commit", "--quiet", "--message", "Link out")
     git(work_tree, "push", "--quiet", "origin", "main")
 
-    with pytest.raises(SourceError, match=r"leads outside the repository"):
+    with pytest.raises(SourceError, match=r"'outside' is a symbolic link"):
         source(bare, cache_dir, subpath="outside").fetch()
 
 
@@ -378,7 +401,7 @@ def closed_port() -> int:
 
 def test_refused_connection_raises_unreachable(closed_port: int, cache_dir: Path) -> None:
     with pytest.raises(SourceError, match=r"unreachable or not found"):
-        source(f"http://127.0.0.1:{closed_port}/org/repo.git", cache_dir).fetch()
+        source(f"https://127.0.0.1:{closed_port}/org/repo.git", cache_dir).fetch()
 
 
 class _BasicAuthFiles(http.server.SimpleHTTPRequestHandler):
@@ -399,17 +422,61 @@ class _BasicAuthFiles(http.server.SimpleHTTPRequestHandler):
         """Silence the per-request line on stderr."""
 
 
+@pytest.fixture(scope="module")
+def tls_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files), made for the test run."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    certificate_file, key_file = folder / "certificate.pem", folder / "key.pem"
+    certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_file, key_file
+
+
 @pytest.fixture
-def http_server(tmp_path: Path, bare: Path) -> Iterator[str]:
-    """Base URL (no credentials) of a loopback HTTP server publishing ``bare`` as
-    ``/origin.git`` to requests authenticated as ``user:TOKEN``."""
+def http_server(
+    tmp_path: Path,
+    bare: Path,
+    tls_certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    """Base URL (no credentials) of a loopback HTTPS server publishing ``bare`` as
+    ``/origin.git`` to requests authenticated as ``user:TOKEN``; git trusts its certificate."""
+    certificate_file, key_file = tls_certificate
+    monkeypatch.setenv("GIT_SSL_CAINFO", str(certificate_file))
     git(bare, "update-server-info")
     handler = functools.partial(_BasicAuthFiles, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"https://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -417,7 +484,7 @@ def http_server(tmp_path: Path, bare: Path) -> Iterator[str]:
 
 
 def with_credentials(base_url: str, userinfo: str) -> str:
-    return base_url.replace("http://", f"http://{userinfo}@") + "/origin.git"
+    return base_url.replace("https://", f"https://{userinfo}@") + "/origin.git"
 
 
 def test_fetches_over_http_with_credentials_in_the_url(
@@ -463,7 +530,7 @@ def test_credentials_are_redacted_from_error_messages(http_server: str, cache_di
         source(url, cache_dir).fetch()
 
     assert wrong not in str(raised.value)
-    assert "http://***@127.0.0.1:" in str(raised.value)
+    assert "https://***@127.0.0.1:" in str(raised.value)
 
 
 def test_credentials_are_redacted_when_unreachable(closed_port: int, cache_dir: Path) -> None:
@@ -494,9 +561,10 @@ def test_credentials_are_not_written_to_the_cache(http_server: str, cache_dir: P
 
 
 def test_fetched_clone_config_names_no_remote(bare: Path, cache_dir: Path) -> None:
-    checkout = source(bare.as_uri(), cache_dir).fetch()
+    source(bare.as_uri(), cache_dir).fetch()
+    (clone_dir,) = cached_repositories(cache_dir)
 
-    config = (checkout.path.parent / ".git" / "config").read_text()
+    config = (clone_dir / "config").read_text()
 
     assert "[remote" not in config
     assert str(bare) not in config
@@ -567,7 +635,7 @@ def test_commit_folder_makes_a_repository_a_source_can_read(
     assert checkout.revision == sha
     assert checkout.ref == "main"
     assert checkout.message_summary == "Initial desired state"
-    assert (checkout.path / "permission-sets" / "Admin.json").read_text() == '{"name": "Admin"}'
+    assert checkout.files["permission-sets/Admin.json"] == b'{"name": "Admin"}'
 
 
 def test_commit_folder_replaces_the_subpath_whole(
@@ -582,8 +650,8 @@ def test_commit_folder_replaces_the_subpath_whole(
     checkout = source(repository, cache_dir, ref="main").fetch()
     assert second != first
     assert checkout.revision == second
-    assert not (checkout.path / "users.json").exists()
-    assert (checkout.path / "permission-sets" / "Admin.json").exists()
+    assert "users.json" not in checkout.files
+    assert "permission-sets/Admin.json" in checkout.files
 
 
 def test_commit_folder_needs_no_git_identity(
