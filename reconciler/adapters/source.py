@@ -1091,7 +1091,7 @@ class _DiskReader:
             return []  # gone since listed
         if stat.S_ISLNK(mode):
             self.problems.append(_symlink(shown))
-        elif name == ".git":
+        elif name == ".git" or (stat.S_ISDIR(mode) and _holds_git(directory, name)):
             self.problems.append(_submodule(shown))
         elif stat.S_ISDIR(mode):
             return [(*parts, name)]
@@ -1111,6 +1111,15 @@ class _DiskReader:
                 self.total += len(data)
                 self.files[relative] = data
         return []
+
+
+def _holds_git(directory: int, name: str) -> bool:
+    """Whether directory ``name`` in ``directory`` is a nested repository (holds ``.git``)."""
+    try:
+        os.stat(f"{name}/.git", dir_fd=directory, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
 
 
 def _read_file(

@@ -8,6 +8,7 @@ import base64
 import functools
 import http.server
 import ipaddress
+import os
 import shutil
 import socket
 import ssl
@@ -16,14 +17,24 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import git as gitpython
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from reconciler.adapters.source import Checkout, GitSource, commit_folder, redact_credentials
+from reconciler.adapters.source import (
+    Checkout,
+    GitSource,
+    ReadLimits,
+    RevisionRelation,
+    commit_folder,
+    read_directory,
+    redact_credentials,
+)
 from reconciler.errors import SourceError
 
 TOKEN = "ghp_s3cretT0kenValue"
@@ -675,3 +686,496 @@ def test_commit_folder_needs_no_git_identity(
 def test_commit_folder_refuses_a_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match=r"not a directory"):
         commit_folder(source=tmp_path / "nope", repository=tmp_path / "repo", message="x")
+
+
+# -- the commit is read, not the disk -------------------------------------------------------------
+
+MARKER = "HOST-SECRET-7f3a9c"
+
+
+@pytest.fixture
+def host_file(tmp_path: Path) -> Path:
+    """A file outside every repository, holding a marker that must never be read."""
+    path = tmp_path / "host" / "secret.json"
+    path.parent.mkdir()
+    path.write_text(f'{{"{MARKER}": "{MARKER}"}}\n')
+    return path
+
+
+def commit_symlink(work_tree: Path, relative: str, target: str | Path) -> str:
+    link = work_tree / relative
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
+    git(work_tree, "add", "--all")
+    git(work_tree, "commit", "--quiet", "--message", f"Link {relative}")
+    return git(work_tree, "rev-parse", "HEAD")
+
+
+def fetched(kind: str, work_tree: Path, cache_dir: Path, **options: Any) -> Checkout:
+    """Fetch ``work_tree``'s HEAD: read in place (``local``) or pushed to a bare repository
+    and fetched into the cache (``cache``)."""
+    if kind == "local":
+        repository = work_tree
+    else:
+        repository = work_tree.parent / "pushed.git"
+        if not repository.exists():
+            git(
+                work_tree.parent,
+                "init",
+                "--quiet",
+                "--bare",
+                "--initial-branch",
+                "main",
+                str(repository),
+            )
+        git(work_tree, "push", "--quiet", "--force", str(repository), "HEAD:refs/heads/main")
+    return GitSource(
+        repository=str(repository), cache_dir=cache_dir, timeout_seconds=30, **options
+    ).fetch()
+
+
+both_modes = pytest.mark.parametrize("kind", ["local", "cache"])
+
+
+@both_modes
+def test_a_committed_symlink_to_a_host_file_is_refused_unread_naming_the_file(
+    kind: str, work_tree: Path, host_file: Path, cache_dir: Path
+) -> None:
+    commit_symlink(work_tree, "desired-state/users.json", host_file)
+
+    checkout = fetched(kind, work_tree, cache_dir)
+
+    assert [(p.file, p.rule) for p in checkout.problems] == [("users.json", "symlink")]
+    assert "users.json" not in checkout.files
+    assert MARKER not in repr(checkout)
+    assert not checkout.uncommitted
+
+
+@both_modes
+def test_a_committed_symlink_to_dev_zero_is_refused_without_reading(
+    kind: str, work_tree: Path, cache_dir: Path
+) -> None:
+    commit_symlink(work_tree, "desired-state/groups.json", "/dev/zero")
+
+    checkout = fetched(kind, work_tree, cache_dir)
+
+    assert [(p.file, p.rule) for p in checkout.problems] == [("groups.json", "symlink")]
+    assert set(checkout.files) == {"users.json"}
+
+
+@both_modes
+def test_a_symlinked_directory_under_the_folder_is_refused(
+    kind: str, work_tree: Path, host_file: Path, cache_dir: Path
+) -> None:
+    commit_symlink(work_tree, "desired-state/permission-sets", host_file.parent)
+
+    checkout = fetched(kind, work_tree, cache_dir)
+
+    assert [(p.file, p.rule) for p in checkout.problems] == [("permission-sets", "symlink")]
+    assert MARKER not in repr(checkout)
+
+
+@both_modes
+def test_a_submodule_under_the_folder_is_refused_naming_it(
+    kind: str, work_tree: Path, cache_dir: Path
+) -> None:
+    some_commit = head(work_tree)
+    git(
+        work_tree,
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        f"160000,{some_commit},desired-state/vendored",
+    )
+    git(work_tree, "commit", "--quiet", "--message", "Add a submodule")
+    (work_tree / "desired-state" / "vendored").mkdir()  # as git leaves an uninitialized one
+
+    checkout = fetched(kind, work_tree, cache_dir)
+
+    assert [(p.file, p.rule) for p in checkout.problems] == [("vendored", "submodule")]
+
+
+def _recorded_blob_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The objects read through GitPython's ``cat-file --batch`` from now on."""
+    reads: list[str] = []
+    original = gitpython.Git.get_object_data
+
+    def recording(self: gitpython.Git, ref: str) -> Any:
+        reads.append(str(ref))
+        return original(self, ref)
+
+    monkeypatch.setattr(gitpython.Git, "get_object_data", recording)
+    return reads
+
+
+@both_modes
+def test_a_blob_over_the_size_limit_is_refused_without_reading_it(
+    kind: str, work_tree: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit_file(work_tree, "desired-state/groups.json", " " * (5 * 1024 * 1024 + 1), "Huge")
+    huge = git(work_tree, "rev-parse", "HEAD:desired-state/groups.json")
+    reads = _recorded_blob_reads(monkeypatch)
+
+    checkout = fetched(kind, work_tree, cache_dir)
+
+    assert [(p.file, p.rule) for p in checkout.problems] == [("groups.json", "file_size")]
+    assert "groups.json" not in checkout.files
+    assert huge not in reads
+    assert reads  # users.json was read, through the same path
+
+
+def test_files_over_the_total_limit_are_refused(work_tree: Path, cache_dir: Path) -> None:
+    commit_file(work_tree, "desired-state/groups.json", "x" * 100, "Groups")
+
+    checkout = fetched("local", work_tree, cache_dir, limits=ReadLimits(total_bytes=110))
+
+    assert [(p.file, p.rule) for p in checkout.problems] == [("users.json", "total_size")]
+
+
+def test_a_folder_with_too_many_entries_is_refused_whole(work_tree: Path, cache_dir: Path) -> None:
+    for number in range(4):
+        (work_tree / "desired-state" / f"extra-{number}.txt").write_text("x")
+    git(work_tree, "add", "--all")
+    git(work_tree, "commit", "--quiet", "--message", "Many")
+
+    checkout = fetched("cache", work_tree, cache_dir, limits=ReadLimits(entries=3))
+
+    assert [(p.file, p.rule) for p in checkout.problems] == [(".", "too_many_entries")]
+    assert checkout.files == {}
+
+
+def test_files_that_are_not_json_are_not_read(work_tree: Path, cache_dir: Path) -> None:
+    commit_file(work_tree, "desired-state/README.md", "notes", "Readme")
+
+    checkout = fetched("cache", work_tree, cache_dir)
+
+    assert set(checkout.files) == {"users.json"}
+    assert checkout.problems == ()
+
+
+def test_checkout_names_the_first_parent(work_tree: Path, cache_dir: Path) -> None:
+    first = head(work_tree)
+    commit_file(work_tree, "desired-state/groups.json", "{}", "Second")
+
+    assert fetched("cache", work_tree, cache_dir).parent_revision == first
+    assert source(work_tree, cache_dir, ref=first).fetch().parent_revision is None
+
+
+# -- the local work tree: uncommitted edits, read safely from the disk ---------------------------
+
+
+def test_a_clean_work_tree_is_read_from_the_commit_not_the_disk(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    users = work_tree / "desired-state" / "users.json"
+    git(work_tree, "update-index", "--assume-unchanged", "desired-state/users.json")
+    users.write_text('{"edited": true}')  # invisible to git status
+
+    checkout = source(work_tree, cache_dir).fetch()
+
+    assert checkout.files == {"users.json": b'{"users": []}\n'}
+    assert not checkout.uncommitted
+
+
+def test_an_ignored_file_under_the_folder_makes_the_work_tree_uncommitted(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    (work_tree / ".git" / "info" / "exclude").write_text("desired-state/groups.json\n")
+    (work_tree / "desired-state" / "groups.json").write_text('{"groups": []}')
+
+    checkout = source(work_tree, cache_dir).fetch()
+
+    assert checkout.uncommitted
+    assert checkout.files["groups.json"] == b'{"groups": []}'
+
+
+def test_an_ignored_file_outside_the_folder_does_not_count(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    (work_tree / ".gitignore").write_text("*.log\n")
+    git(work_tree, "add", ".gitignore")
+    git(work_tree, "commit", "--quiet", "--message", "Ignore logs")
+    (work_tree / "build.log").write_text("x")
+
+    assert not source(work_tree, cache_dir).fetch().uncommitted
+
+
+def test_an_uncommitted_symlink_is_a_problem_and_never_followed(
+    work_tree: Path, host_file: Path, cache_dir: Path
+) -> None:
+    (work_tree / "desired-state" / "groups.json").symlink_to(host_file)
+
+    checkout = source(work_tree, cache_dir).fetch()
+
+    assert checkout.uncommitted
+    assert [(p.file, p.rule) for p in checkout.problems] == [("groups.json", "symlink")]
+    assert MARKER not in repr(checkout)
+
+
+def test_an_uncommitted_fifo_is_a_problem_and_never_blocks(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    os.mkfifo(work_tree / "desired-state" / "groups.json")
+    (work_tree / "desired-state" / "users.json").write_text('{"users": [1]}')  # uncommitted
+    result: list[Checkout] = []
+    reader = threading.Thread(
+        target=lambda: result.append(source(work_tree, cache_dir).fetch()), daemon=True
+    )
+
+    reader.start()
+    reader.join(timeout=60)
+
+    assert not reader.is_alive(), "reading the work tree blocked on a FIFO"
+    assert result[0].uncommitted
+    assert [(p.file, p.rule) for p in result[0].problems] == [("groups.json", "not_a_file")]
+
+
+def test_a_fifo_git_does_not_see_is_never_read(work_tree: Path, cache_dir: Path) -> None:
+    os.mkfifo(work_tree / "desired-state" / "groups.json")  # not listed by git status
+
+    checkout = source(work_tree, cache_dir).fetch()
+
+    assert not checkout.uncommitted
+    assert set(checkout.files) == {"users.json"}
+
+
+def test_an_initialized_submodule_in_an_uncommitted_work_tree_is_refused(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    nested = work_tree / "desired-state" / "vendored"
+    nested.mkdir()
+    git(nested, "init", "--quiet")
+    (nested / "users.json").write_text("{}")
+
+    checkout = source(work_tree, cache_dir).fetch()
+
+    assert checkout.uncommitted
+    assert [(p.file, p.rule) for p in checkout.problems] == [("vendored", "submodule")]
+
+
+def test_an_uncommitted_file_over_the_size_limit_is_refused(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    (work_tree / "desired-state" / "groups.json").write_text("x" * 2000)
+
+    checkout = fetched("local", work_tree, cache_dir, limits=ReadLimits(file_bytes=1000))
+
+    assert [(p.file, p.rule) for p in checkout.problems] == [("groups.json", "file_size")]
+
+
+def test_a_symlinked_subpath_in_the_work_tree_is_refused_naming_it(
+    work_tree: Path, host_file: Path, cache_dir: Path
+) -> None:
+    (work_tree / "linked").symlink_to(host_file.parent)
+
+    with pytest.raises(SourceError, match=r"'linked' is a symbolic link"):
+        source(work_tree, cache_dir, subpath="linked").fetch()
+
+
+def test_a_folder_on_disk_is_read_without_following_links(tmp_path: Path, host_file: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "users.json").symlink_to(host_file)
+    (folder / "groups.json").write_text("{}")
+
+    files, problems = read_directory(folder)
+
+    assert files == {"groups.json": b"{}"}
+    assert [(p.file, p.rule) for p in problems] == [("users.json", "symlink")]
+
+
+# -- allowed protocols ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "ext::sh -c touch% /tmp/reconciler-pwned",
+        "fd::3",
+        "http://127.0.0.1:9/org/repo.git",
+        "git://127.0.0.1:9/org/repo.git",
+        "ftp://127.0.0.1:9/org/repo.git",
+    ],
+)
+def test_a_repository_of_another_protocol_is_refused_at_once(
+    repository: str, cache_dir: Path
+) -> None:
+    with pytest.raises(SourceError, match=r"not allowed; allowed are file, https, ssh"):
+        source(repository, cache_dir)
+
+
+def test_the_allowed_protocols_are_pinned_whatever_the_environment_says(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touched = tmp_path / "pwned"
+    config = Path(os.environ["GIT_CONFIG_GLOBAL"])
+    rewrite = f"ext::sh -c touch% {touched}% #"
+    config.write_text(f'[url "{rewrite}"]\n\tinsteadOf = https://example.invalid/\n')
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "ext:file:https")
+
+    with pytest.raises(SourceError):
+        source("https://example.invalid/org/repo.git", cache_dir).fetch()
+
+    assert not touched.exists()
+
+
+# -- credentials never on a command line ---------------------------------------------------------
+
+
+@pytest.fixture
+def recorded_argv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A file to which a ``git`` put first on ``PATH`` appends the arguments of every run
+    (one line each) before running the real git."""
+    real_git = shutil.which("git")
+    assert real_git is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "argv.log"
+    log.touch()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real_git}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_url_credentials_are_never_on_a_git_command_line(
+    recorded_argv: Path, cache_dir: Path
+) -> None:
+    secret = "s3cr3t-token"
+
+    with pytest.raises(SourceError) as raised:
+        source(f"https://user:{secret}@127.0.0.1:9/repo.git", cache_dir).fetch()
+
+    runs = recorded_argv.read_text().splitlines()
+    assert any("127.0.0.1:9/repo.git" in run for run in runs)  # git ran, through the wrapper
+    assert not [run for run in runs if secret in run]
+    assert secret not in str(raised.value)
+
+
+def test_url_credentials_reach_the_server_without_a_command_line(
+    http_server: str, recorded_argv: Path, work_tree: Path, cache_dir: Path
+) -> None:
+    checkout = source(with_credentials(http_server, f"user:{TOKEN}"), cache_dir).fetch()
+
+    assert checkout.revision == head(work_tree)
+    assert TOKEN not in recorded_argv.read_text()
+
+
+# -- every GitPython failure is a SourceError ----------------------------------------------------
+
+
+def test_a_broken_repository_is_a_source_error_not_a_crash(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    (work_tree / ".git" / "HEAD").write_text("ref: refs/heads/\n")
+
+    with pytest.raises(SourceError):
+        source(work_tree, cache_dir).fetch()
+
+
+# -- ancestry: forward, rewound, diverged ---------------------------------------------------------
+
+
+@pytest.fixture
+def history(bare: Path, work_tree: Path) -> tuple[str, str]:
+    """Two commits ``(first, second)`` on ``main``, both pushed to ``bare``."""
+    first = head(work_tree)
+    second = commit_file(work_tree, "desired-state/users.json", '{"users": [1]}', "Second")
+    git(work_tree, "push", "--quiet", "origin", "main")
+    return first, second
+
+
+@pytest.mark.parametrize("kind", ["bare", "local"])
+def test_relation_of_forward_and_backward_revisions(
+    kind: str, bare: Path, work_tree: Path, history: tuple[str, str], cache_dir: Path
+) -> None:
+    first, second = history
+    git_source = source(bare if kind == "bare" else work_tree, cache_dir)
+    git_source.fetch()
+
+    assert git_source.relation(second, first) is RevisionRelation.DESCENDANT
+    assert git_source.relation(first, second) is RevisionRelation.ANCESTOR
+    assert git_source.relation(second, second) is RevisionRelation.SAME
+
+
+def test_a_force_pushed_rewind_is_an_ancestor_of_what_was_fetched(
+    bare: Path, work_tree: Path, history: tuple[str, str], cache_dir: Path
+) -> None:
+    first, second = history
+    git_source = source(bare, cache_dir)
+    git_source.fetch()
+    git(work_tree, "push", "--quiet", "--force", "origin", f"{first}:refs/heads/main")
+    git(bare, "reflog", "expire", "--expire=now", "--all")
+    git(bare, "gc", "--quiet", "--prune=now")
+
+    rewound = git_source.fetch()
+
+    assert rewound.revision == first
+    assert git_source.relation(rewound.revision, second) is RevisionRelation.ANCESTOR
+
+
+def test_a_force_pushed_fork_has_diverged(
+    bare: Path, work_tree: Path, history: tuple[str, str], cache_dir: Path
+) -> None:
+    first, second = history
+    git_source = source(bare, cache_dir)
+    git_source.fetch()
+    git(work_tree, "reset", "--quiet", "--hard", first)
+    forked = commit_file(work_tree, "desired-state/groups.json", "{}", "Fork")
+    git(work_tree, "push", "--quiet", "--force", "origin", "main")
+
+    assert git_source.fetch().revision == forked
+    assert git_source.relation(forked, second) is RevisionRelation.DIVERGED
+
+
+def test_a_base_never_fetched_is_unknown(
+    tmp_path: Path, bare: Path, work_tree: Path, history: tuple[str, str], cache_dir: Path
+) -> None:
+    _, second = history
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    git(elsewhere, "init", "--quiet", "--initial-branch", "main")
+    unrelated = commit_file(elsewhere, "desired-state/users.json", "{}", "Unrelated")
+    git_source = source(bare, cache_dir)
+    git_source.fetch()
+
+    assert git_source.relation(second, unrelated) is RevisionRelation.UNKNOWN
+
+
+def test_relation_refuses_what_is_not_a_full_sha(bare: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"not a full commit SHA"):
+        source(bare, cache_dir).relation("main", "--all")
+
+
+# -- one commit by SHA, from the same cache ------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["bare", "local"])
+def test_fetch_at_reads_an_older_commit_without_another_cache(
+    kind: str, bare: Path, work_tree: Path, history: tuple[str, str], cache_dir: Path
+) -> None:
+    first, _ = history
+    git_source = source(bare if kind == "bare" else work_tree, cache_dir)
+    git_source.fetch()
+    before = cached_repositories(cache_dir) if cache_dir.exists() else []
+
+    checkout = git_source.fetch_at(first)
+
+    assert (checkout.revision, checkout.ref) == (first, first)
+    assert checkout.files == {"users.json": b'{"users": []}\n'}
+    assert (cached_repositories(cache_dir) if cache_dir.exists() else []) == before
+
+
+def test_fetch_at_fetches_a_commit_the_cache_lacks(
+    bare: Path, history: tuple[str, str], cache_dir: Path
+) -> None:
+    _, second = history
+
+    assert source(bare, cache_dir).fetch_at(second).revision == second
+
+
+def test_fetch_at_an_unknown_commit_raises_source_error(bare: Path, cache_dir: Path) -> None:
+    with pytest.raises(SourceError, match=r"not found"):
+        source(bare, cache_dir).fetch_at("0" * 40)
