@@ -469,3 +469,33 @@ def test_uncommitted_changes_in_a_local_work_tree_are_refused(
         GitSource(repository=str(repository), verification=policy).fetch()
 
     assert refused.value.reason == "uncommitted_changes"
+
+
+@needs_ssh_keygen
+def test_an_ignored_file_in_a_local_work_tree_is_refused_as_uncommitted(
+    repository: Path, bob: SshKey, allowed_signers: Path
+) -> None:
+    commit(repository, "grant", signer=bob)
+    (repository / ".git" / "info" / "exclude").write_text("desired-state/extra.json\n")
+    (repository / "desired-state" / "extra.json").write_text('{"message": "unsigned"}\n')
+    policy = SignaturePolicy(ssh_allowed_signers=allowed_signers)
+
+    with pytest.raises(UnverifiedRevisionError) as refused:
+        GitSource(repository=str(repository), verification=policy).fetch()
+
+    assert refused.value.reason == "uncommitted_changes"
+
+
+@needs_ssh_keygen
+def test_fetch_at_verifies_the_commit_like_fetch(
+    repository: Path, tmp_path: Path, bob: SshKey, allowed_signers: Path
+) -> None:
+    unsigned = commit(repository, "unsigned", signer=None)
+    signed = commit(repository, "signed", signer=bob)
+    fetching = source(repository, tmp_path, SignaturePolicy(ssh_allowed_signers=allowed_signers))
+
+    assert fetching.fetch_at(signed).signed_by is not None
+    with pytest.raises(UnverifiedRevisionError) as refused:
+        fetching.fetch_at(unsigned)
+
+    assert (refused.value.revision, refused.value.reason) == (unsigned, "unsigned")
