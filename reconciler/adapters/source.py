@@ -304,9 +304,7 @@ class GitSource:
         self._limits = limits
         self._is_url = _SCHEME.match(repository) is not None
         self._is_scp_like = (
-            not self._is_url
-            and not Path(repository).expanduser().exists()
-            and _SCP_LIKE.match(repository) is not None
+            not self._is_url and not _exists(repository) and _SCP_LIKE.match(repository) is not None
         )
         self._url, self._url_config = _without_credentials(repository)
         self._verifier = _Verifier(verification) if verification is not None else None
@@ -1175,6 +1173,14 @@ def _open_repository(path: Path) -> git.Repo:
     repo = git.Repo(path)
     repo.git.update_environment(**_GIT_ENVIRONMENT)
     return repo
+
+
+def _exists(path: str) -> bool:
+    """Whether ``path`` names something on the local disk (``False`` for any error)."""
+    try:
+        return Path(path).expanduser().exists()
+    except (OSError, RuntimeError):  # a name too long, no home directory for "~user"
+        return False
 
 
 def _check_protocol(repository: str, *, shown: str) -> None:

@@ -567,8 +567,10 @@ def test_credentials_are_not_written_to_the_cache(http_server: str, cache_dir: P
     assert checkout.repository == with_credentials(http_server, "***")
     files = [path for path in cache_dir.rglob("*") if path.is_file()]
     assert files
+    header = base64.b64encode(f"user:{TOKEN}".encode())
     for path in files:
         assert TOKEN.encode() not in path.read_bytes(), path
+        assert header not in path.read_bytes(), path
 
 
 def test_fetched_clone_config_names_no_remote(bare: Path, cache_dir: Path) -> None:
