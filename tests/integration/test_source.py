@@ -1065,6 +1065,21 @@ def test_url_credentials_reach_the_server_without_a_command_line(
     assert TOKEN not in recorded_argv.read_text()
 
 
+def test_the_authorization_header_never_shows_in_a_message_even_when_git_traces(
+    http_server: str, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = "ghp_wrongButStillSecret"
+    header = base64.b64encode(f"user:{wrong}".encode()).decode()
+    monkeypatch.setenv("GIT_TRACE_CURL", "1")  # curl's trace, headers included, on stderr
+    monkeypatch.setenv("GIT_TRACE_REDACT", "0")
+
+    with pytest.raises(SourceError) as raised:
+        source(with_credentials(http_server, f"user:{wrong}"), cache_dir).fetch()
+
+    assert header not in str(raised.value)
+    assert wrong not in str(raised.value)
+
+
 # -- every GitPython failure is a SourceError ----------------------------------------------------
 
 

@@ -190,6 +190,8 @@ class GitSource:
             and SCP_LIKE.match(repository) is not None
         )
         self._url, self._url_config = without_credentials(repository)
+        headers = tuple(value.rsplit(" ", 1)[-1] for value in self._url_config.values())
+        self._secrets = (*headers, *self._secrets)  # the Basic token, should git echo it
         self._verifier = Verifier(verification) if verification is not None else None
 
     @property
@@ -708,7 +710,7 @@ class GitSource:
             raise
         except git.GitCommandError as exc:
             raise self._command_error(exc, doing=doing) from exc
-        except (git.GitError, git.exc.ODBError, ValueError, OSError) as exc:
+        except (git.GitError, git.exc.ODBError, ValueError, LookupError, TypeError, OSError) as exc:
             detail = self._redact(one_line(str(exc)))
             raise SourceError(
                 f"cannot {doing} repository {self._shown}: {type(exc).__name__} ({detail})"

@@ -22,6 +22,7 @@ GIT_ENVIRONMENT = {
     "GIT_TERMINAL_PROMPT": "0",  # fail at once instead of asking for a user name
     "GIT_ASKPASS": "",  # nor through a graphical askpass program (empty disables it)
     "GIT_OPTIONAL_LOCKS": "0",  # `git status` in the user's work tree writes nothing
+    "GIT_TRACE_REDACT": "1",  # a trace the environment asks for never shows credentials
 }
 """The environment every ``git`` command of the source runs with, over the process's own."""
 
