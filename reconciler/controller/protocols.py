@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from reconciler.adapters.locking import WriterLock
-from reconciler.adapters.source import Checkout
+from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.planning.reports import PassReport
 
 __all__ = ["Notifier", "Source", "WriterLock"]
@@ -26,6 +26,11 @@ class Source(Protocol):
     def fetch(self) -> Checkout:
         """The revision to reconcile; raises ``SourceError`` (``UnverifiedRevisionError`` for
         a revision whose signature is refused)."""
+        ...
+
+    def relation(self, revision: str, base: str) -> RevisionRelation:
+        """How commit ``revision`` stands to commit ``base`` in the repository's history
+        (descendant, ancestor, diverged...); raises ``SourceError`` when Git fails."""
         ...
 
 
