@@ -6,7 +6,8 @@ otherwise a pass runs when the schedule says so (drift interval, or retry after 
 
 A pass, phase by phase (the phase names appear in logs, reports and metrics)::
 
-    fetch ─▶ verify ─▶ history ─▶ load ─▶ lock ─▶ read ─▶ plan (changes + drift) ─▶ guard ─▶ apply ─▶ report
+    fetch ─▶ verify ─▶ history ─▶ load ─▶ lock ─▶ read ─▶ plan (changes + drift) ─▶ guard
+          ─▶ apply ─▶ report
 
 - **fetch / verify / history / load**: the newest revision (the *target*) is fetched, its
   signature checked when trusted keys are configured, its history checked (it must descend from
@@ -432,8 +433,7 @@ class Controller:
         if revision == self._allow_rewind_revision:
             log.warning("history.rewind_allowed", revision=revision, last_applied=base, why=why)
             work.notes.append(
-                f"revision {revision} accepted although {why}: allowed by "
-                "allow_rewind_revision"
+                f"revision {revision} accepted although {why}: allowed by allow_rewind_revision"
             )
             return None
         log.warning("history.refused", revision=revision, last_applied=base, why=why)
