@@ -127,6 +127,17 @@ def _source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _controller_state_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="a controller's state file: warn when the revision is older than the one that "
+        "controller last applied (default: the state file `reconciler run` keeps for this "
+        "repository, ref and path, when it exists)",
+    )
+
+
 def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
     parser.add_argument("--format", choices=choices, default="text", help="output format")
 
@@ -168,6 +179,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     )
     _source_options(plan)
     _format_option(plan, FORMATS)
+    _controller_state_option(plan)
     plan.set_defaults(handler=_plan)
 
     apply = commands.add_parser(
@@ -175,6 +187,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     )
     _source_options(apply)
     _format_option(apply, FORMATS)
+    _controller_state_option(apply)
     apply.add_argument(
         "--allow-deletions",
         action="store_true",
@@ -281,11 +294,63 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     return parser
 
 
-def _revision(args: argparse.Namespace) -> Any:
+def _source(args: argparse.Namespace) -> Any:
     from reconciler.adapters.source import GitSource  # noqa: PLC0415 - keeps --help fast
+
+    return GitSource(repository=args.repo, ref=args.ref, subpath=args.path)
+
+
+def _revision(args: argparse.Namespace, source: Any = None) -> Any:
     from reconciler.engine import checkout  # noqa: PLC0415
 
-    return checkout(GitSource(repository=args.repo, ref=args.ref, subpath=args.path))
+    return checkout(source if source is not None else _source(args))
+
+
+def _behind_controller(args: argparse.Namespace, source: Any, revision: str | None) -> str | None:
+    """A warning when ``revision`` does not descend from what a controller last applied.
+
+    The controller's state file is ``--state-file``, else the one ``reconciler run`` keeps by
+    default for the same repository, ref and path; ``None`` when there is none, it names no
+    applied revision, or ``revision`` descends from it. A controller following the branch
+    refuses such a revision (forward-only revisions); applying it by hand rolls back whatever
+    was applied since.
+    """
+    from reconciler.adapters.source import RevisionRelation  # noqa: PLC0415
+    from reconciler.controller.settings import SettingsError, load_settings  # noqa: PLC0415
+    from reconciler.controller.state import StateFile  # noqa: PLC0415
+
+    path = args.state_file
+    if path is None:
+        try:
+            settings = load_settings(
+                overrides={"repository": args.repo, "ref": args.ref, "path": args.path}
+            )
+        except SettingsError:
+            return None
+        path = settings.resolved_state_file()
+    if revision is None or not path.is_file():
+        return None
+    applied = StateFile(path).load().last_applied_revision
+    if applied is None or applied == revision:
+        return None
+    try:
+        relation = source.relation(revision, applied)
+    except SourceError as exc:
+        return (
+            f"could not check revision {revision} against the revision {applied} the controller "
+            f"last applied (state file {path}): {exc}"
+        )
+    if relation in (RevisionRelation.SAME, RevisionRelation.DESCENDANT):
+        return None
+    where = {
+        RevisionRelation.ANCESTOR: "is older than",
+        RevisionRelation.DIVERGED: "does not descend from",
+    }.get(relation, "cannot be shown to descend from")
+    return (
+        f"revision {revision} {where} the revision {applied} the controller last applied (state "
+        f"file {path}): applying it rolls back what was applied since, and a controller "
+        "following this branch refuses it"
+    )
 
 
 def _clients() -> Any:
@@ -400,9 +465,15 @@ def _apply_progress(*, enabled: bool) -> Iterator[None]:
 
 
 def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+
     from reconciler.engine import reconcile  # noqa: PLC0415
 
-    revision = _revision(args)
+    source = _source(args)
+    revision = _revision(args, source)
+    behind = _behind_controller(args, source, revision.revision)
+    if behind is not None:
+        sys.stderr.write(f"warning: {behind}\n")
     try:
         with _apply_progress(enabled=apply and sys.stderr.isatty()):
             result = reconcile(
@@ -415,6 +486,8 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
             )
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision)
+    if behind is not None:
+        result = replace(result, plan=replace(result.plan, notes=(behind, *result.plan.notes)))
     _render_pass(result, args.format)
     if apply:
         return EXIT_OK if result.outcome is None or result.outcome.succeeded else EXIT_ERROR

@@ -111,6 +111,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="SSH allowed_signers file of keys trusted to sign revisions",
     )
     parser.add_argument(
+        "--allow-rewind-revision",
+        default=None,
+        metavar="SHA",
+        help="apply this one revision (full SHA) although it does not descend from the last "
+        "applied revision: a deliberate rollback after a force push; logged and reported",
+    )
+    parser.add_argument(
         "--once",
         action="store_true",
         help="one pass, then exit: 0 converged, 2 drift or changes left, 1 failure",
@@ -142,6 +149,7 @@ _OVERRIDES = (
     "lock_table",
     "trusted_gpg_keys",
     "ssh_allowed_signers",
+    "allow_rewind_revision",
 )
 
 

@@ -6,11 +6,15 @@ otherwise a pass runs when the schedule says so (drift interval, or retry after 
 
 A pass, phase by phase (the phase names appear in logs, reports and metrics)::
 
-    fetch ─▶ verify ─▶ load ─▶ lock ─▶ read ─▶ plan (changes + drift) ─▶ guard ─▶ apply ─▶ report
+    fetch ─▶ verify ─▶ history ─▶ load ─▶ lock ─▶ read ─▶ plan (changes + drift) ─▶ guard
+          ─▶ apply ─▶ report
 
-- **fetch / verify / load**: the newest revision (the *target*) is fetched, its signature
-  checked when trusted keys are configured, and its files validated. An invalid revision, or
-  one whose signature is refused (``UnverifiedRevisionError``), is
+- **fetch / verify / history / load**: the newest revision (the *target*) is fetched, its
+  signature checked when trusted keys are configured, its history checked (it must descend from
+  the last applied revision: forward-only, so a force push back to an older commit, signed or
+  not, or a rewritten history is never applied, unless ``allow_rewind_revision`` names it), and
+  its files validated. An invalid revision, one whose signature is refused
+  (``UnverifiedRevisionError``) or one that does not descend from the last applied revision is
   *rejected whole*: nothing of it is applied, the refusal is reported, and the last applied
   revision stays in force. A Git error (unreachable, authentication) is reported too, and the
   pass goes on with the last applied revision, so drift is still detected and healed.
@@ -53,7 +57,7 @@ import structlog
 from reconciler.adapters.aws.applying import STOPPED_REASON, ApplySettings, apply_plan
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
-from reconciler.adapters.source import Checkout
+from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
 from reconciler.controller.protocols import Notifier, Source, WriterLock
 from reconciler.controller.scheduling import Schedule
@@ -186,8 +190,10 @@ class Controller:
     call counter gives each report's ``api_calls``). ``state_file`` keeps the revisions across
     restarts. ``lock`` (optional) is taken before any write; ``notifier`` (optional) gets every
     report. ``suspend`` pauses writes, and so does the existence of ``suspend_file``, checked at
-    every pass. ``stop`` is the event that ends the loop (a new one by default); setting it also
-    makes an apply in progress stop starting operations. ``clock`` gives monotonic seconds.
+    every pass. ``allow_rewind_revision`` (a full commit SHA) is the one revision that may be
+    applied although it does not descend from the last applied revision. ``stop`` is the event
+    that ends the loop (a new one by default); setting it also makes an apply in progress stop
+    starting operations. ``clock`` gives monotonic seconds.
     """
 
     def __init__(
@@ -205,6 +211,7 @@ class Controller:
         metrics: ControllerMetrics | None = None,
         suspend: bool = False,
         suspend_file: Path | None = None,
+        allow_rewind_revision: str | None = None,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -219,6 +226,7 @@ class Controller:
         self.notifier = notifier
         self._suspend = suspend
         self._suspend_file = suspend_file
+        self._allow_rewind_revision = allow_rewind_revision
         self.stop_event = stop if stop is not None else threading.Event()
         self._clock = clock
         self.metrics = metrics or ControllerMetrics(clock=clock, suspended=self.suspended)
@@ -374,6 +382,10 @@ class Controller:
             return None
         if self._applied is not None and self._applied.revision == fetched.revision:
             return self._applied
+        refusal = self._history_refusal(fetched.revision, work)
+        if refusal is not None:
+            work.reject(revision=fetched.revision, reason=refusal, phase="history")
+            return None
         try:
             documents = load(revision_of(fetched.checkout))
         except InvalidRevisionError as exc:
@@ -382,6 +394,52 @@ class Controller:
             )
             return None
         return LoadedRevision(revision=fetched.revision, documents=documents)
+
+    def _history_refusal(self, revision: str, work: _PassWork) -> str | None:
+        """Why ``revision`` may not follow the last applied revision (``None``: it may).
+
+        Forward-only: a revision is applied only if it descends from the last applied one (or
+        is it). A rewind (the branch moved back to an ancestor: a force push or a reset), a
+        rewritten or unrelated history, and a last applied commit that the repository no longer
+        holds are refused, whoever signed the commit: any commit that ever existed could be
+        replayed otherwise. ``allow_rewind_revision`` lets its one revision through, with a
+        warning and a note. A history that cannot be checked (Git failing) is refused too.
+        """
+        base = self._state.last_applied_revision
+        if base is None or revision == base:
+            return None
+        try:
+            relation = self.source.relation(revision, base)
+        except SourceError as exc:
+            return (
+                f"its history could not be checked against the last applied revision {base} "
+                f"({exc}), and only a revision descending from it is applied"
+            )
+        if relation in (RevisionRelation.SAME, RevisionRelation.DESCENDANT):
+            return None
+        why = {
+            RevisionRelation.ANCESTOR: f"it is older than the last applied revision {base}: "
+            "the branch was moved back (a force push or a reset), which would restore access "
+            "revoked since",
+            RevisionRelation.DIVERGED: f"it does not descend from the last applied revision "
+            f"{base}: the history was rewritten (a force push) or belongs to another repository",
+        }.get(
+            relation,
+            f"the last applied revision {base} is not in the repository any more (a force push "
+            "removed it), so this revision cannot be shown to descend from it",
+        )
+        if revision == self._allow_rewind_revision:
+            log.warning("history.rewind_allowed", revision=revision, last_applied=base, why=why)
+            work.notes.append(
+                f"revision {revision} accepted although {why}: allowed by allow_rewind_revision"
+            )
+            return None
+        log.warning("history.refused", revision=revision, last_applied=base, why=why)
+        return (
+            f"{why}. Only revisions that descend from the last applied one are applied; to roll "
+            "back, revert in a new commit, or allow this revision once with "
+            f"RECONCILER_ALLOW_REWIND_REVISION={revision}"
+        )
 
     def _applied_revision(
         self, target: LoadedRevision | None, work: _PassWork

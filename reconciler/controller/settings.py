@@ -119,6 +119,14 @@ class ControllerSettings(BaseSettings):
     git_timeout_seconds: float = Field(
         default=300.0, gt=0, description="How long one git command may run before it is killed."
     )
+    allow_rewind_revision: str | None = Field(
+        default=None,
+        pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$",
+        description="The full commit SHA of one revision that may be applied although it does "
+        "not descend from the last applied revision (a deliberate rollback after a force push): "
+        "logged and reported when used, ignored for any other revision. none: a rewind or a "
+        "rewritten history is refused.",
+    )
 
     # --- AWS --------------------------------------------------------------------------------
     instance_arn: str | None = Field(

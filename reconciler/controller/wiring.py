@@ -119,5 +119,6 @@ def build_controller(
         notifier=make_notifier(settings),
         suspend=settings.suspend,
         suspend_file=settings.suspend_file,
+        allow_rewind_revision=settings.allow_rewind_revision,
         stop=stop,
     )
