@@ -579,9 +579,8 @@ class _Applying:
         while True:
             self.check_fence()
             self._writes.count = getattr(self._writes, "count", 0) + 1
-            token = write_fence.set(self.check_fence if self.fence is not None else None)
             try:
-                return call(method, **kwargs)
+                return self._fenced_call(method, **kwargs)
             except AwsError as exc:
                 if done_if_not_found and exc.code == NOT_FOUND:
                     return None
@@ -594,8 +593,14 @@ class _Applying:
                     raise
                 log.info("conflict_retry", operation=exc.operation, attempt=attempt)
                 time.sleep(self._backoff(attempt - 1))
-            finally:
-                write_fence.reset(token)
+
+    def _fenced_call(self, method: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """``call`` with the fence checked before each HTTP attempt (botocore's retries)."""
+        token = write_fence.set(self.check_fence if self.fence is not None else None)
+        try:
+            return call(method, **kwargs)
+        finally:
+            write_fence.reset(token)
 
     def _deadline(self) -> float:
         return time.monotonic() + self.settings.poll_timeout_seconds
