@@ -542,6 +542,14 @@ class DynamoDbLease:
             renewer.join(timeout=2 * _TIMEOUT_SECONDS)
         if not was_held or generation is None:
             return
+        if self._end_lease(generation):
+            log.info(
+                "lock.released", table=self._table, lock=self._lock_name, holder=self._holder_id
+            )
+
+    def _end_lease(self, generation: int) -> bool:
+        """Set the item's ``expires_at`` to 0 if holder and ``generation`` are still ours;
+        ``False`` when DynamoDB failed (logged: the lease then expires by itself)."""
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -556,15 +564,15 @@ class DynamoDbLease:
                     lock=self._lock_name,
                     error=str(translate(exc, operation="UpdateItem")),
                 )
-                return
+                return False
         except BotoCoreError as exc:
             log.warning(
                 "lock.release_failed",
                 lock=self._lock_name,
                 error=str(translate(exc, operation="UpdateItem")),
             )
-            return
-        log.info("lock.released", table=self._table, lock=self._lock_name, holder=self._holder_id)
+            return False
+        return True
 
     def _ours(self, generation: int, values: Mapping[str, Any]) -> dict[str, Any]:
         """The condition "holder and generation are ours" of a renewal or release."""
@@ -617,8 +625,12 @@ class DynamoDbLease:
         except BotoCoreError as exc:
             return self._renewal_failed(stop, translate(exc, operation="UpdateItem"))
         with self._state:
-            if not stop.is_set() and self._held and self._generation == generation:
+            still = not stop.is_set() and self._held and self._generation == generation
+            if still:
                 self._deadline = sent + self._lease_seconds
+        if not still:  # lost or released meanwhile: give back what this renewal extended
+            self._end_lease(generation)
+            return False
         return True
 
     def _renewal_failed(self, stop: threading.Event, error: Exception) -> bool:
