@@ -10,6 +10,7 @@ The tree splits what a later pass may fix by itself from what needs a person::
     ├── SourceError                   the Git repository could not be read
     │   └── UnverifiedRevisionError   the revision is not signed by a trusted key: refused
     ├── PlanRefusedError              a safety rule refuses the plan (deletion guard)
+    ├── WriterLockLostError           the writer lock is lost or about to lapse: no more writes
     └── AwsError                      an AWS call failed, after botocore's retries
         ├── TemporaryAwsError         throttling, 5xx, timeouts, conflicts: retry later
         └── PermanentAwsError         access denied, validation, not found: stop and report
@@ -120,3 +121,14 @@ class TemporaryAwsError(AwsError):
 
 class PermanentAwsError(AwsError):
     """Access denied, validation, not found: retrying the same call will fail the same way."""
+
+
+class WriterLockLostError(ReconcilerError):
+    """The writer lock is no longer ours, or its lease lapses within the safety margin, so no
+    write may be made (``WriterLock.fence``). ``reason`` says why in words; ``holder`` is who
+    holds the lock now, when known. The pass stops writing and is reported ``abandoned``."""
+
+    def __init__(self, reason: str, *, holder: str | None = None) -> None:
+        self.reason = reason
+        self.holder = holder
+        super().__init__(reason)

@@ -5,10 +5,14 @@ fast); ``run_command`` runs it. Exit codes:
 
 - the loop (default): 0 after SIGTERM or SIGINT, once the pass in progress has ended (an apply
   in progress starts no new operation and polls those in flight to their end); 1 when the
-  settings are invalid or the endpoint cannot listen.
+  settings are invalid, the writer lock cannot work (its DynamoDB table missing, or without
+  the ``lock_name`` string key; checked at start) or the endpoint cannot listen.
 - ``--once``: 0 converged (in sync, or every change applied); 2 not converged but nothing
   wrong (drift or pending changes left by ``detect`` mode or the suspend switch); 1 otherwise
-  (a revision refused, an operation failed, Git or AWS unavailable, invalid settings).
+  (a revision refused, an operation failed, the pass abandoned because the writer lock was
+  lost, Git or AWS unavailable, invalid settings). In ``heal`` mode with writes not
+  suspended, the writer lock is taken at start: held by another controller, or unavailable,
+  is exit 1 at once, naming the holder, before anything is read.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.controller.loop import Controller
 
 __all__ = ["add_run_options", "run_command"]
 
@@ -181,6 +188,43 @@ def _error(message: str) -> int:
     return EXIT_ERROR
 
 
+def _check_writer_lock(controller: Controller, *, once: bool) -> str | None:
+    """At start: whether the writer lock can work (``WriterLock.check``); with ``once`` in a
+    pass that may write, take it (the pass keeps it). Returns the error to exit with, or
+    ``None``. In the loop a temporary AWS error is only logged: the passes retry the lock."""
+    import structlog  # noqa: PLC0415 - keeps --help fast
+
+    from reconciler.errors import ConfigurationError, TemporaryAwsError  # noqa: PLC0415
+    from reconciler.planning.reports import Mode  # noqa: PLC0415
+
+    lock = controller.lock
+    if lock is None:
+        return None
+    try:
+        lock.check()
+    except ConfigurationError as exc:
+        return f"the writer lock cannot work: {exc}"
+    except TemporaryAwsError as exc:
+        if once:
+            return f"the writer lock is unavailable: {exc}"
+        structlog.get_logger("reconciler.controller").warning("lock.check_failed", error=str(exc))
+        return None
+    except Exception as exc:  # a permanent AWS error (access denied) or an OS error
+        return f"the writer lock is unavailable: {exc}"
+    if not once or controller.mode is not Mode.HEAL or controller.suspended():
+        return None
+    try:
+        acquired = lock.acquire()
+    except Exception as exc:
+        return f"the writer lock is unavailable: {exc}"
+    if not acquired:
+        return (
+            f"the writer lock is held by {lock.holder or 'another writer'}: this pass may not "
+            "write (run it when that controller is done, or with --mode detect)"
+        )
+    return None
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run ``reconciler run`` with the parsed ``args``; returns the exit code."""
     from reconciler.controller.serving import OperationsServer  # noqa: PLC0415
@@ -199,8 +243,15 @@ def run_command(args: argparse.Namespace) -> int:
             controller = build_controller(settings, stop=stop)
         except SettingsError as exc:
             return _error(str(exc))
+        problem = _check_writer_lock(controller, once=args.once)
+        if problem is not None:
+            return _error(problem)
         if args.once:
-            report = controller.run_once()
+            try:
+                report = controller.run_once()
+            finally:
+                if controller.lock is not None:
+                    controller.lock.release()  # a no-op when the pass released it
             if args.format == "json":
                 sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
             else:

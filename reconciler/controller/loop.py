@@ -28,7 +28,10 @@ A pass, phase by phase (the phase names appear in logs, reports and metrics)::
   refused target is rejected like an invalid one.
 - **apply**: with mode ``heal``, writes not suspended and the lock held, the changes are
   applied; on stop (SIGTERM) no new operation starts and those in flight are polled to their
-  end (``apply_plan(stop=...)``).
+  end (``apply_plan(stop=...)``). Every write is fenced (``apply_plan(fence=...)``): the lock
+  must still be ours for ``lock_margin_seconds`` more before each HTTP attempt of each write.
+  Once it is not (taken over while this process was paused, renewals failing), writing stops
+  the same way and the pass is ``abandoned``: the revision is not recorded as applied.
 
 The last applied revision is kept in memory with its documents (no second checkout while the
 process lives) and its SHA in the state file; after a restart its documents are checked out
@@ -55,7 +58,7 @@ from pathlib import Path
 import structlog
 
 from reconciler.adapters.aws.applying import STOPPED_REASON, ApplySettings, apply_plan
-from reconciler.adapters.aws.clients import AwsClients
+from reconciler.adapters.aws.clients import WRITE_ATTEMPT_SECONDS, AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
@@ -193,7 +196,10 @@ class Controller:
     every pass. ``allow_rewind_revision`` (a full commit SHA) is the one revision that may be
     applied although it does not descend from the last applied revision. ``stop`` is the event
     that ends the loop (a new one by default); setting it also makes an apply in progress stop
-    starting operations. ``clock`` gives monotonic seconds.
+    starting operations. ``lock_margin_seconds`` is the safety margin of the write fence: a
+    write is made only while the lock stays ours at least that much longer (default:
+    ``WRITE_ATTEMPT_SECONDS``, one HTTP attempt's connect and read timeouts). ``clock`` gives
+    monotonic seconds.
     """
 
     def __init__(
@@ -207,6 +213,7 @@ class Controller:
         instance_arn: str | None = None,
         apply_settings: ApplySettings | None = None,
         lock: WriterLock | None = None,
+        lock_margin_seconds: float = WRITE_ATTEMPT_SECONDS,
         notifier: Notifier | None = None,
         metrics: ControllerMetrics | None = None,
         suspend: bool = False,
@@ -223,6 +230,7 @@ class Controller:
         self.instance_arn = instance_arn
         self.apply_settings = apply_settings or ApplySettings()
         self.lock = lock
+        self.lock_margin_seconds = lock_margin_seconds
         self.notifier = notifier
         self._suspend = suspend
         self._suspend_file = suspend_file
@@ -271,7 +279,11 @@ class Controller:
                 self.schedule.record_pass(failed=True, now=self._clock())
             else:
                 if report is not None:
-                    failed = report.status in (PassStatus.ERROR, PassStatus.FAILED)
+                    failed = report.status in (
+                        PassStatus.ERROR,
+                        PassStatus.FAILED,
+                        PassStatus.ABANDONED,
+                    )
                     self.schedule.record_pass(failed=failed, now=self._clock())
             self.stop_event.wait(self.schedule.wait_seconds(self._clock()))
         log.info("controller.stopped", **self._revisions())
@@ -597,11 +609,27 @@ class Controller:
             self._not_applied(work)
             return
         log.info("pass.phase", phase="apply", operations=len(changes.operations))
+        lock = self.lock if holding_lock else None
         outcome = apply_plan(
-            self.aws, changes, live, settings=self.apply_settings, stop=self.stop_event
+            self.aws,
+            changes,
+            live,
+            settings=self.apply_settings,
+            stop=self.stop_event,
+            fence=self._fence(lock) if lock is not None else None,
         )
         work.outcome = outcome
         counts = outcome.counts()
+        if outcome.lock_lost is not None:
+            # Another controller may be applying now: nothing of this revision is recorded.
+            work.fail(
+                phase="lock",
+                message=f"abandoned: {outcome.lock_lost}; "
+                f"{counts[Status.SKIPPED.value]} operations not attempted, revision "
+                f"{in_force.revision} not recorded as applied",
+                status=PassStatus.ABANDONED,
+            )
+            return
         if counts[Status.FAILED.value]:
             work.statuses.append(PassStatus.FAILED)
         elif any(result.reason == STOPPED_REASON for result in outcome.results):
@@ -613,6 +641,15 @@ class Controller:
         else:
             work.statuses.append(PassStatus.APPLIED)
         self._mark_applied(in_force)
+
+    def _fence(self, lock: WriterLock) -> Callable[[], None]:
+        """The write fence of an apply: ``lock.fence`` with this controller's margin."""
+        margin = self.lock_margin_seconds
+
+        def fence() -> None:
+            lock.fence(margin)
+
+        return fence
 
     def _not_applied(self, work: _PassWork) -> None:
         drifted = work.drift is not None and not work.drift.is_empty

@@ -7,7 +7,8 @@ metric                                          type       labels / meaning
 ``reconciler_passes_total``                     counter    ``result``: a ``PassStatus`` value
 ``reconciler_pass_errors_total``                counter    ``phase`` where a pass failed
                                                            (fetch, verify, load, read, guard, lock,
-                                                           internal)
+                                                           internal); lock also counts applies
+                                                           abandoned because the lock was lost
 ``reconciler_source_fetch_errors_total``        counter    fetches that failed between passes
 ``reconciler_changes_applied_total``            counter    ``kind``, ``action``: operations
                                                            applied successfully
@@ -25,7 +26,8 @@ metric                                          type       labels / meaning
                                                            failing: ``slack.post_failed`` logs)
 ==============================================  =========  ====================================
 
-"Completed" follows ``PassStatus.completed``: in sync, applied, drifted or pending.
+"Completed" follows ``PassStatus.completed``: in sync, applied, drifted or pending (not
+``abandoned``: an apply stopped because the writer lock was lost).
 """
 
 from __future__ import annotations

@@ -47,6 +47,10 @@ ENV_PREFIX = "RECONCILER_"
 CONFIG_FILE_VARIABLE = "RECONCILER_CONFIG_FILE"
 """Environment variable naming the TOML configuration file (``--config`` wins over it)."""
 
+LEASE_RENEWALS = 4
+"""Renewals per lease (``reconciler.adapters.locking.RENEWALS_PER_LEASE``; not imported, so
+that reading the settings does not load boto3)."""
+
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("controller_config_file", default=None)
 
 
@@ -229,7 +233,15 @@ class ControllerSettings(BaseSettings):
         default=60.0,
         gt=0,
         description="Lease duration for lock = dynamodb: a dead holder blocks others at most this "
-        "long; renewed while held.",
+        "long; renewed every quarter of it while held.",
+    )
+    lock_safety_margin_seconds: float = Field(
+        default=35.0,
+        gt=0,
+        description="Safety margin of the write fence: a write is made only while the writer "
+        "lease stays ours at least this much longer. It must exceed the longest one write may "
+        "take to reach AWS (default: the connect timeout, 5 s, plus the read timeout, 30 s); "
+        "with lock = dynamodb it must stay under three quarters of lock_lease_seconds.",
     )
     lock_holder: str | None = Field(
         default=None,
@@ -279,6 +291,13 @@ class ControllerSettings(BaseSettings):
     def _lock_is_complete(self) -> ControllerSettings:
         if self.lock == "dynamodb" and not self.lock_table:
             raise ValueError("lock = dynamodb needs lock_table (RECONCILER_LOCK_TABLE)")
+        usable = self.lock_lease_seconds * (1 - 1 / LEASE_RENEWALS)
+        if self.lock == "dynamodb" and self.lock_safety_margin_seconds >= usable:
+            raise ValueError(
+                f"lock_safety_margin_seconds ({self.lock_safety_margin_seconds:g}) must be under "
+                f"three quarters of lock_lease_seconds ({usable:g}): the lease left right before "
+                "a renewal; otherwise writes would stop between renewals"
+            )
         return self
 
     @classmethod

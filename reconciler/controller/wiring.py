@@ -51,7 +51,8 @@ def make_lock(settings: ControllerSettings) -> WriterLock | None:
     """The writer lock ``settings.lock`` names, or ``None`` for ``none``.
 
     The DynamoDB lease uses the standard AWS configuration (``AWS_ENDPOINT_URL``, Region,
-    credentials), like the Identity Center clients; its table must exist.
+    credentials), like the Identity Center clients; its table must exist (``WriterLock.check``
+    says so at start).
     """
     holder = _holder_name(settings)
     if settings.lock == "file":
@@ -116,6 +117,7 @@ def build_controller(
             poll_timeout_seconds=settings.apply_poll_timeout_seconds,
         ),
         lock=make_lock(settings),
+        lock_margin_seconds=settings.lock_safety_margin_seconds,
         notifier=make_notifier(settings),
         suspend=settings.suspend,
         suspend_file=settings.suspend_file,

@@ -34,11 +34,14 @@ class OperationResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
-    """The results of applying one plan; ``api_calls`` counts calls by operation name."""
+    """The results of applying one plan; ``api_calls`` counts calls by operation name;
+    ``lock_lost`` says why writing stopped because the writer lock was lost or about to lapse
+    (the fence refused a write), ``None`` when it was not."""
 
     revision: str | None
     results: tuple[OperationResult, ...]
     api_calls: Mapping[str, int] = field(default_factory=dict)
+    lock_lost: str | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -42,6 +42,10 @@ class PassStatus(StrEnum):
     pass stopped before applying them), and nothing drifted."""
     FAILED = "failed"
     """Some operations failed; the rest were applied."""
+    ABANDONED = "abandoned"
+    """The writer lock was lost (taken over, or its lease about to lapse) during the apply:
+    writing stopped, the operations not started were skipped, and the revision was not
+    recorded as applied (phase ``lock``)."""
     INVALID = "invalid"
     """The revision was refused (invalid, unsigned, or refused by the deletion guard)."""
     ERROR = "error"
@@ -92,7 +96,8 @@ class PassReport:
     pass (the last good one, in force and the base of drift detection); ``started_at`` is
     timezone-aware UTC; ``seconds`` the pass's wall time; ``api_calls`` the AWS calls made, by
     operation; ``error`` the pass-level failure, if any, and ``phase`` where it happened
-    (``fetch``, ``verify``, ``load``, ``read``, ``guard``, ``lock``, ``internal``); ``suspended``
+    (``fetch``, ``verify``, ``load``, ``read``, ``guard``, ``lock`` (also when the lock was lost
+    during the apply: status ``abandoned``), ``internal``); ``suspended``
     whether writes were paused by the suspend switch.
     """
 

@@ -47,7 +47,15 @@ MAX_ITEMS_SHOWN = 20
 MAX_REASON_CHARS = 500
 """AWS's failure reasons are cut to this many characters each."""
 
-_PROBLEMS = frozenset({PassStatus.DRIFTED, PassStatus.FAILED, PassStatus.INVALID, PassStatus.ERROR})
+_PROBLEMS = frozenset(
+    {
+        PassStatus.DRIFTED,
+        PassStatus.FAILED,
+        PassStatus.ABANDONED,
+        PassStatus.INVALID,
+        PassStatus.ERROR,
+    }
+)
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "provision": "^"}
 
 
@@ -147,6 +155,8 @@ def _title(report: PassReport) -> str:
             return f"Identity Center: drift detected ({_count(len(report.drift), 'item')})"
         case PassStatus.FAILED:
             return f"Identity Center: {_count(len(report.failures), 'change')} failed"
+        case PassStatus.ABANDONED:
+            return "Identity Center: apply abandoned, the writer lock was lost"
         case PassStatus.INVALID:
             return "Identity Center: revision refused"
         case PassStatus.ERROR:
@@ -184,6 +194,7 @@ _STATUS_WORDS = {
     PassStatus.DRIFTED: ":warning: drifted",
     PassStatus.PENDING: ":hourglass: changes pending",
     PassStatus.FAILED: ":x: failed",
+    PassStatus.ABANDONED: ":octagonal_sign: abandoned (writer lock lost)",
     PassStatus.INVALID: ":no_entry: refused",
     PassStatus.ERROR: ":rotating_light: error",
 }

@@ -21,9 +21,12 @@ from tests.controller.conftest import break_revision
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
 
-def run(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m reconciler run ARGS`` with a state file and cache under ``tmp_path``."""
-    environment = {**os.environ, "RECONCILER_CACHE_DIR": str(tmp_path / "cache")}
+def run(
+    *args: str, tmp_path: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m reconciler run ARGS`` with a state file and cache under ``tmp_path`` (and
+    the variables of ``env``)."""
+    environment = {**os.environ, "RECONCILER_CACHE_DIR": str(tmp_path / "cache"), **(env or {})}
     return subprocess.run(
         [
             sys.executable,
@@ -149,3 +152,109 @@ def test_run_serves_health_readiness_and_metrics_on_loopback(
     assert "reconciler_aws_api_calls_total" in metrics[1]
     assert missing[0] == 404
     assert process.returncode == 0
+
+
+# -- the writer lock at start ------------------------------------------------------------------
+
+LOCK_TABLE = "reconciler-locks"
+
+
+def test_run_once_fails_at_start_when_the_lease_table_does_not_exist(
+    access_repo: Path, tmp_path: Path, aws_environment: dict[str, str]
+) -> None:
+    assert run("--once", "--repo", str(access_repo), tmp_path=tmp_path).returncode == 0
+
+    result = run(
+        "--once",
+        "--repo",
+        str(access_repo),
+        "--lock",
+        "dynamodb",
+        "--lock-table",
+        "no-such-table",
+        tmp_path=tmp_path,
+    )
+
+    assert result.returncode == 1
+    assert result.stdout == ""  # no pass ran
+    assert "no-such-table" in result.stderr
+    assert aws_environment["AWS_REGION"] in result.stderr
+    assert "lock_name" in result.stderr
+    assert "aws dynamodb create-table" in result.stderr
+
+
+def test_run_fails_at_start_when_the_lease_table_does_not_exist(
+    access_repo: Path, tmp_path: Path
+) -> None:
+    result = run(
+        "--listen",
+        "off",
+        "--repo",
+        str(access_repo),
+        "--lock",
+        "dynamodb",
+        "--lock-table",
+        "no-such-table",
+        tmp_path=tmp_path,
+    )
+
+    assert result.returncode == 1
+    assert "no-such-table" in result.stderr
+    assert "lock_name" in result.stderr
+
+
+def test_run_once_fails_at_start_when_the_lease_table_has_another_key(
+    access_repo: Path, tmp_path: Path, aws_environment: dict[str, str]
+) -> None:
+    import boto3  # noqa: PLC0415 - only this test makes a table by hand
+
+    boto3.client("dynamodb").create_table(
+        TableName="wrong-key",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    result = run(
+        "--once",
+        "--repo",
+        str(access_repo),
+        "--lock",
+        "dynamodb",
+        "--lock-table",
+        "wrong-key",
+        tmp_path=tmp_path,
+    )
+
+    assert result.returncode == 1
+    assert "wrong-key" in result.stderr
+    assert "'lock_name'" in result.stderr
+
+
+def test_run_once_fails_at_start_when_the_lock_is_held_by_another_controller(
+    access_repo: Path, tmp_path: Path
+) -> None:
+    from reconciler.adapters.locking import DynamoDbLease  # noqa: PLC0415
+
+    assert run("--once", "--repo", str(access_repo), tmp_path=tmp_path).returncode == 0
+    other = DynamoDbLease(table=LOCK_TABLE, lock_name="identity-center", holder_id="ctl-b")
+    other.ensure_table()
+    assert other.acquire()
+    try:
+        result = run(
+            "--once",
+            "--repo",
+            str(access_repo),
+            "--lock",
+            "dynamodb",
+            "--lock-table",
+            LOCK_TABLE,
+            env={"RECONCILER_LOCK_NAME": "identity-center"},
+            tmp_path=tmp_path,
+        )
+    finally:
+        other.release()
+
+    assert result.returncode == 1
+    assert result.stdout == ""  # no pass ran: not "in_sync"
+    assert "held by ctl-b" in result.stderr

@@ -392,6 +392,14 @@ class RecordingLock:
         self.held.append((self._acquired_at, len(self._sandbox.calls)))
         self._acquired_at = None
 
+    generation = 1
+
+    def fence(self, margin_seconds: float) -> None:
+        assert self._acquired_at is not None  # writes only while held
+
+    def check(self) -> None:
+        pass
+
 
 def test_every_write_happens_while_the_writer_lock_is_held(
     make_controller: ControllerFactory, sandbox: Sandbox

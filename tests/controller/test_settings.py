@@ -171,3 +171,21 @@ def test_the_default_state_file_differs_between_two_local_repositories_given_as_
         files.append(ControllerSettings(repository=".").resolved_state_file())
 
     assert files[0] != files[1]
+
+
+def test_a_safety_margin_leaving_no_time_between_renewals_is_refused() -> None:
+    with pytest.raises(SettingsError, match="lock_safety_margin_seconds"):
+        load_settings(
+            overrides={
+                "lock": "dynamodb",
+                "lock_table": "locks",
+                "lock_lease_seconds": 40,
+                "lock_safety_margin_seconds": 35,
+            }
+        )
+
+
+def test_the_default_safety_margin_covers_one_write_attempt() -> None:
+    from reconciler.adapters.aws.clients import WRITE_ATTEMPT_SECONDS  # noqa: PLC0415
+
+    assert load_settings().lock_safety_margin_seconds >= WRITE_ATTEMPT_SECONDS

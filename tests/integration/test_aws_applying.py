@@ -16,9 +16,15 @@ import boto3
 import pytest
 import structlog
 
-from reconciler.adapters.aws.applying import ApplySettings, apply_plan
+from reconciler.adapters.aws.applying import (
+    LOCK_LOST_REASON,
+    ApplySettings,
+    apply_plan,
+    progress_listener,
+)
 from reconciler.adapters.aws.clients import AwsClients, RateLimits, make_clients
 from reconciler.adapters.aws.reading import read_live_state
+from reconciler.errors import WriterLockLostError
 from reconciler.model.policies import policy_document
 from reconciler.model.state import (
     MANAGED_TAG_KEY,
@@ -805,3 +811,84 @@ def test_a_plan_applied_through_lost_responses_and_server_errors_converges(
     assert lost >= {"CreateUser", "CreateGroup", "CreateGroupMembership", "CreatePermissionSet"}
     assert outcome.succeeded, outcome.results
     assert read_live_state(clients).state == desired
+
+
+# --- fenced writes --------------------------------------------------------------------------
+
+
+class Fence:
+    """A write fence that lets ``allowed`` checks pass, then refuses every one after."""
+
+    def __init__(self, allowed: int | None = None) -> None:
+        self.allowed = allowed
+        self.checks = 0
+
+    def __call__(self) -> None:
+        self.checks += 1
+        if self.allowed is not None and self.checks > self.allowed:
+            raise WriterLockLostError(
+                "the writer lease was lost: now held by ctl-b", holder="ctl-b"
+            )
+
+
+def _identity_writes(sandbox: Sandbox) -> list[str]:
+    return [call.operation for call in sandbox.recorder.write_calls() if call.service != "dynamodb"]
+
+
+def test_a_fence_refusing_mid_apply_stops_writing_and_skips_the_rest(
+    clients: AwsClients, sandbox: Sandbox
+) -> None:
+    live = read_live_state(clients)
+    fence = Fence()
+    token = progress_listener.set(lambda _: setattr(fence, "allowed", fence.checks))
+    writes_before = len(_identity_writes(sandbox))
+    try:
+        outcome = apply_plan(
+            clients,
+            Plan(
+                revision="r1",
+                operations=(
+                    CreateUser(user=ALICE),
+                    CreateUser(user=BOB),
+                    CreateGroup(group=ADMINS),
+                ),
+            ),
+            live,
+            settings=replace(QUICK, identity_concurrency=1),
+            fence=fence,
+        )
+    finally:
+        progress_listener.reset(token)
+
+    assert _identity_writes(sandbox)[writes_before:] == ["CreateUser"]
+    assert [result.status for result in outcome.results] == [
+        Status.SUCCEEDED,
+        Status.SKIPPED,
+        Status.SKIPPED,
+    ]
+    assert all(
+        (result.reason or "").startswith(LOCK_LOST_REASON) and "ctl-b" in (result.reason or "")
+        for result in outcome.results[1:]
+    )
+    assert outcome.lock_lost == "the writer lease was lost: now held by ctl-b"
+
+
+def test_the_fence_is_checked_before_each_of_botocores_retries_of_a_write(
+    clients: AwsClients, sandbox: Sandbox
+) -> None:
+    live = read_live_state(clients)
+    sandbox.configure_faults(FaultConfig.parse("none,throttle=1.0"))
+    fence = Fence(allowed=3)  # operation start, the write, its first HTTP attempt
+
+    outcome = apply_plan(
+        clients,
+        Plan(revision="r1", operations=(CreateUser(user=ALICE),)),
+        live,
+        settings=QUICK,
+        fence=fence,
+    )
+
+    assert _identity_writes(sandbox) == ["CreateUser"]  # the throttled attempt, no retry
+    assert outcome.results[0].status is Status.FAILED
+    assert "the writer lock was lost" in (outcome.results[0].reason or "")
+    assert outcome.lock_lost is not None

@@ -54,10 +54,21 @@ Stopping from outside (``apply_plan(..., stop=event)``, set by the controller on
 the event is set no operation starts, operations already started run to their end (an
 asynchronous request is polled until SUCCEEDED, FAILED or its deadline, so none is left
 IN_PROGRESS unwatched), and every operation not started is SKIPPED with ``STOPPED_REASON``.
+
+Fenced writes (``apply_plan(..., fence=check)``, the controller's writer lock): ``check`` is
+called before every operation starts and before every HTTP attempt of every write (each
+ConflictException retry here, and each of botocore's own retries, through the clients'
+``before-send`` hook, see ``clients.write_fence``); it raises ``WriterLockLostError`` once the
+lock is lost or its lease lapses within the safety margin. From then on writing stops the way
+it stops on SIGTERM: no operation starts, requests in flight are polled to their end (polls are
+reads), the operations not started are SKIPPED with a reason starting with
+``LOCK_LOST_REASON`` (naming the new holder when known), an operation refused midway (after
+some of its writes) is FAILED as interrupted, and ``Outcome.lock_lost`` says why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import random
@@ -71,7 +82,7 @@ from typing import Any, Literal
 
 import structlog
 
-from reconciler.adapters.aws.clients import AwsClients
+from reconciler.adapters.aws.clients import AwsClients, write_fence
 from reconciler.adapters.aws.errors import (
     CONFLICT,
     NOT_FOUND,
@@ -80,7 +91,7 @@ from reconciler.adapters.aws.errors import (
     stops_the_pass,
 )
 from reconciler.adapters.aws.reading import read_permission_set
-from reconciler.errors import AwsError, PermanentAwsError
+from reconciler.errors import AwsError, PermanentAwsError, WriterLockLostError
 from reconciler.model.state import (
     AssignmentKey,
     LiveState,
@@ -119,6 +130,9 @@ RequestStatus = Literal["describe", "failed-list"]
 """How ``_RequestWatch`` learns the final status of requests (see ``ApplySettings``)."""
 STOPPED_REASON = "not attempted: the reconciler is stopping"
 """Reason of the operations skipped because ``apply_plan``'s ``stop`` event was set."""
+LOCK_LOST_REASON = "not attempted: the writer lock was lost"
+"""Start of the reason of the operations skipped because ``apply_plan``'s ``fence`` refused
+a write (followed by the lock's own words, naming the new holder when known)."""
 
 
 PROGRESS_LOG_SECONDS = 10.0
@@ -374,9 +388,14 @@ class _Applying:
         live: LiveState,
         settings: ApplySettings,
         stop: threading.Event | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> None:
         self.clients = clients
         self.stop = stop
+        self.fence = fence
+        #: why the fence refused a write (the first refusal), None while it never did
+        self.lock_lost: str | None = None
+        self._writes = threading.local()
         self.live = live
         self.settings = settings
         self.instance_arn = live.instance_arn
@@ -465,9 +484,26 @@ class _Applying:
             case _:
                 return None
 
+    def check_fence(self) -> None:
+        """Call the fence; a refusal stops writing for the rest of the pass (the operations not
+        started are skipped with ``LOCK_LOST_REASON``) and is raised again."""
+        if self.fence is None:
+            return
+        try:
+            self.fence()
+        except WriterLockLostError as exc:
+            with self._lock:
+                if self.lock_lost is None:
+                    self.lock_lost = exc.reason
+                    self.stop_reason = f"{LOCK_LOST_REASON} ({exc.reason})"
+                    log.warning("apply.fenced", reason=exc.reason, holder=exc.holder)
+            raise
+
     def _skip_reason(self, operation: Operation) -> str | None:
         if self.stop is not None and self.stop.is_set():
             return STOPPED_REASON
+        with contextlib.suppress(WriterLockLostError):  # stop_reason now says why
+            self.check_fence()
         with self._lock:
             if self.stop_reason is not None:
                 return self.stop_reason
@@ -541,8 +577,10 @@ class _Applying:
         """
         attempt = 0
         while True:
+            self.check_fence()
+            self._writes.count = getattr(self._writes, "count", 0) + 1
             try:
-                return call(method, **kwargs)
+                return self._fenced_call(method, **kwargs)
             except AwsError as exc:
                 if done_if_not_found and exc.code == NOT_FOUND:
                     return None
@@ -555,6 +593,14 @@ class _Applying:
                     raise
                 log.info("conflict_retry", operation=exc.operation, attempt=attempt)
                 time.sleep(self._backoff(attempt - 1))
+
+    def _fenced_call(self, method: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """``call`` with the fence checked before each HTTP attempt (botocore's retries)."""
+        token = write_fence.set(self.check_fence if self.fence is not None else None)
+        try:
+            return call(method, **kwargs)
+        finally:
+            write_fence.reset(token)
 
     def _deadline(self) -> float:
         return time.monotonic() + self.settings.poll_timeout_seconds
@@ -1074,11 +1120,27 @@ class _Applying:
     def _run(self, operation: Operation) -> OperationResult:
         started = time.monotonic()
         skip = self._skip_reason(operation)
+        self._writes.count = 0
         if skip is not None:
             result = OperationResult(operation=operation, status=Status.SKIPPED, reason=skip)
         else:
             try:
                 self.execute(operation)
+            except WriterLockLostError as exc:
+                if self._writes.count:  # a write of it may have reached AWS
+                    result = OperationResult(
+                        operation=operation,
+                        status=Status.FAILED,
+                        reason="interrupted after it began writing: the writer lock was lost "
+                        f"({exc.reason})",
+                        seconds=time.monotonic() - started,
+                    )
+                else:
+                    result = OperationResult(
+                        operation=operation,
+                        status=Status.SKIPPED,
+                        reason=f"{LOCK_LOST_REASON} ({exc.reason})",
+                    )
             except (AwsError, _RequestFailedError, _UnresolvedError) as exc:
                 self._record_failure(operation, exc)
                 reason = exc.reason if isinstance(exc, _RequestFailedError) else str(exc)
@@ -1174,6 +1236,7 @@ def apply_plan(
     *,
     settings: ApplySettings | None = None,
     stop: threading.Event | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> Outcome:
     """Apply ``plan`` to the instance ``live`` was read from; never raises for AWS failures.
 
@@ -1182,11 +1245,14 @@ def apply_plan(
     after them. Returns one ``OperationResult`` per operation, in plan order, and the API calls
     made by operation name. See the module docstring for ordering, concurrency, polling,
     retries and skips. Once ``stop`` is set, no operation starts; those started finish (their
-    requests polled to the end) and the rest are SKIPPED with ``STOPPED_REASON``.
+    requests polled to the end) and the rest are SKIPPED with ``STOPPED_REASON``. ``fence``
+    (the writer lock's check) is called before every operation and every HTTP attempt of a
+    write; once it raises ``WriterLockLostError``, writing stops the same way, the rest are
+    SKIPPED with ``LOCK_LOST_REASON`` and ``Outcome.lock_lost`` says why.
     """
     settings = settings or ApplySettings()
     started = clients.calls.snapshot()
-    applying = _Applying(clients=clients, live=live, settings=settings, stop=stop)
+    applying = _Applying(clients=clients, live=live, settings=settings, stop=stop, fence=fence)
     tracker = _ProgressTracker(total=len(plan.operations))
 
     def run_one(operation: Operation) -> OperationResult:
@@ -1207,6 +1273,7 @@ def apply_plan(
         revision=plan.revision,
         results=tuple(results),
         api_calls=clients.calls.since(started),
+        lock_lost=applying.lock_lost,
     )
     log.info(
         "plan_applied", revision=plan.revision, **outcome.counts(), api_calls=outcome.api_calls

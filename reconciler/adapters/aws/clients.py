@@ -11,7 +11,11 @@ the credentials chain, ``AWS_PROFILE``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION`
   requests/s per instance and Region, identitystore allows about 20 requests/s per API
   (IAM Identity Center user guide, "Throttling limits"). Organizations gets one bucket;
 - a thread-safe count of calls by operation name (botocore event ``before-call``: one per API
-  call, retries not counted; pages of a paginator count one each).
+  call, retries not counted; pages of a paginator count one each);
+- the write fence (botocore event ``before-send``, after the token bucket): when the context
+  variable ``write_fence`` holds a check (applying sets it around each write call), the check
+  runs before every HTTP attempt, botocore's retries included, and its exception
+  (``WriterLockLostError``) ends the call unsent.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +44,9 @@ MAX_ATTEMPTS = 10
 """botocore attempts per call (first try included) for throttling, 5xx and connection errors."""
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 30.0
+WRITE_ATTEMPT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+"""The longest one HTTP attempt of a write may take from the fence's check until AWS has it
+(connect, then send and wait for the answer): the least safety margin of a writer lock."""
 MAX_POOL_CONNECTIONS = 32
 """HTTP connections per client: enough for the bounded thread pools of reading and applying."""
 
@@ -151,6 +159,17 @@ class _RateLimiter:
         self._bucket(event_name.rsplit(".", 1)[-1]).acquire()
 
 
+write_fence: ContextVar[Callable[[], None] | None] = ContextVar("write_fence", default=None)
+"""A check called before every HTTP attempt of calls made while it is set (``None``: none)."""
+
+
+def _check_write_fence(**_: Any) -> None:
+    """botocore ``before-send`` hook: run ``write_fence``'s check, if one is set."""
+    check = write_fence.get()
+    if check is not None:
+        check()
+
+
 @dataclass(frozen=True, kw_only=True)
 class AwsClients:
     """The three clients the reconciler needs and the count of calls made through them.
@@ -185,6 +204,7 @@ def _instrument(client: Any, *, calls: CallCounter, rate: float, per_operation: 
     if rate > 0:
         limiter = _RateLimiter(rate=rate, per_operation=per_operation)
         client.meta.events.register(f"before-send.{service_id}", limiter)
+    client.meta.events.register(f"before-send.{service_id}", _check_write_fence)
 
 
 def make_clients(
