@@ -247,7 +247,10 @@ class PermissionsBoundary(_Document):
 
 
 def _check_session_duration(value: str) -> str:
-    seconds = limits.duration_seconds(value)
+    try:
+        seconds = limits.duration_seconds(value)
+    except ValueError:  # more digits than Python converts: no sane duration
+        seconds = None
     if seconds is None:
         raise _rule_error(
             "iso8601_duration",
@@ -344,6 +347,14 @@ class PermissionSetFile(_File):
     def _inline_policy_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise _rule_error(
+                "json_number",
+                "inline policy holds NaN or Infinity, which is not JSON; AWS refuses it",
+                {},
+            ) from None
         characters, non_whitespace = limits.inline_policy_sizes(value)
         if characters > limits.INLINE_POLICY_MAX:
             raise _rule_error(
