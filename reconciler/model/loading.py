@@ -144,28 +144,33 @@ def _line_and_column(text: str, position: int) -> tuple[int, int]:
 
 
 def _depth_problem(file: str, text: str) -> Problem | None:
-    """A ``json_depth`` problem at the first bracket nested deeper than ``MAX_JSON_DEPTH``.
+    """A ``json_depth`` problem, at the first bracket nested deeper than ``MAX_JSON_DEPTH`` and
+    naming the deepest nesting found; ``None`` when the file stays within the limit.
 
     A scan, not a parse: no recursion, linear in the text, whatever the nesting."""
-    depth = 0
+    depth = deepest = 0
+    first_too_deep: int | None = None
     for match in _STRUCTURE.finditer(text):
         token = match.group()
         if token in ("[", "{"):
             depth += 1
-            if depth > MAX_JSON_DEPTH:
-                line, column = _line_and_column(text, match.start())
-                return Problem(
-                    file=file,
-                    path="$",
-                    rule="json_depth",
-                    message=f"arrays and objects nested more than {MAX_JSON_DEPTH} deep; "
-                    f"no desired-state file needs more than {MAX_JSON_DEPTH} levels",
-                    line=line,
-                    column=column,
-                )
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH and first_too_deep is None:
+                first_too_deep = match.start()
         elif token in ("]", "}"):
             depth -= 1
-    return None
+    if first_too_deep is None:
+        return None
+    line, column = _line_and_column(text, first_too_deep)
+    return Problem(
+        file=file,
+        path="$",
+        rule="json_depth",
+        message=f"arrays and objects nested {deepest} deep; at most {MAX_JSON_DEPTH} levels "
+        "are allowed (no desired-state file needs more)",
+        line=line,
+        column=column,
+    )
 
 
 def _string_problem(file: str, path: str, text: str, what: str) -> Problem | None:

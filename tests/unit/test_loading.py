@@ -798,7 +798,8 @@ NESTED_1000 = b"[" * 1000 + b"]" * 1000
 def test_deeply_nested_file_is_a_json_depth_problem_naming_the_file_and_limit() -> None:
     problem = _only_problem({"users.json": NESTED_1000})
     assert (problem.file, problem.rule) == ("users.json", "json_depth")
-    assert str(MAX_JSON_DEPTH) in problem.message
+    assert "nested 1000 deep" in problem.message
+    assert f"at most {MAX_JSON_DEPTH} levels" in problem.message
     assert (problem.line, problem.column) == (1, MAX_JSON_DEPTH + 1)
 
 
