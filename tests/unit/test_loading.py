@@ -897,3 +897,17 @@ def test_an_exception_no_rule_foresaw_is_a_problem_naming_the_file_and_others_ar
     assert by_file["users.json"].rule == "unreadable"
     assert "RecursionError" in by_file["users.json"].message
     assert by_file["groups.json"].path == "$.groups[0].name"
+
+
+def test_a_megabyte_policy_arn_is_refused_by_its_length_before_any_pattern() -> None:
+    # The ARN patterns backtrack quadratically on a string that almost matches: 400 KB took
+    # 5 s, the 5 MB a file may hold would take many minutes of a pass.
+    arn = "arn:aws:iam::aws:policy" + "/a" * 500_000 + "!"
+    problem = _only_problem({PS_FILE: _permission_set(managed_policies=[arn])})
+    assert (problem.path, problem.rule) == ("$.managed_policies[0]", "max_length")
+
+
+def test_a_protected_name_pattern_longer_than_any_name_is_refused() -> None:
+    config = {"protected": {"groups": ["*a" * 600]}}
+    problem = _only_problem({"reconciler.json": config})
+    assert (problem.path, problem.rule) == ("$.protected.groups[0]", "string_too_long")
