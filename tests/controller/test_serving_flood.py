@@ -23,6 +23,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from reconciler.controller.serving import MAX_CONNECTIONS, OperationsServer
+from reconciler.sandbox import Sandbox
 
 PARTIAL_REQUEST = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 """A request whose header never ends."""
@@ -142,7 +143,7 @@ def _events(log: Path, event: str) -> list[dict[str, object]]:
 
 @pytest.mark.slow
 def test_a_flood_past_the_fd_limit_leaves_healthz_answering_and_passes_running(
-    sandbox: object, access_repo: Path, aws_environment: dict[str, str], tmp_path: Path
+    sandbox: Sandbox, access_repo: Path, aws_environment: dict[str, str], tmp_path: Path
 ) -> None:
     log = tmp_path / "controller.log"
     environment = {
