@@ -6,6 +6,9 @@ Exit codes (like ``terraform plan -detailed-exitcode``):
 - ``plan``: 0 nothing to do, 2 changes to make, 1 error (invalid revision, AWS unreachable...).
 - ``apply``: 0 every operation succeeded (or nothing to do), 1 otherwise.
 - ``export``: 0 files written, 1 error (``--out`` not empty without ``--force``, bad ``--kinds``).
+- ``run --once``: 0 converged, 2 changes or drift left, 1 failure.
+- every command: 1 for a usage error (unknown option or command, missing or bad value), with
+  argparse's message and a hint on stderr; never 2, so CI cannot read a typo as "changes".
 
 Documents (``--format json``) go to stdout; logs go to stderr (JSON off a terminal, console on
 one), so ``reconciler plan --format json | jq`` always works. AWS is reached through the
@@ -21,7 +24,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -39,6 +42,9 @@ from reconciler.logs import configure_logging
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_USAGE = EXIT_ERROR
+"""A command line argparse refuses (unknown option, missing or bad value, unknown command):
+not argparse's own 2, which ``plan`` and ``run --once`` use for "changes"."""
 
 FORMATS = ("text", "json", "markdown")
 
@@ -138,12 +144,34 @@ def _controller_state_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits ``EXIT_USAGE`` (1), never 2, with a hint, and options
+    are not abbreviated (``--allow-d`` is not ``--allow-deletions``: a flag that lifts a safety
+    rule is spelt out).
+
+    Sub-command parsers are made of the same class (``add_subparsers`` uses the parent's), so
+    every usage error of every command goes through ``error``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(
+            EXIT_USAGE,
+            f"{self.prog}: error: {message}\n"
+            f"hint: '{self.prog} --help' lists the options and their values\n",
+        )
+
+
 def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
     parser.add_argument("--format", choices=choices, default="text", help="output format")
 
 
 def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement per option
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reconciler",
         description="GitOps reconciler for AWS IAM Identity Center: makes Identity Center match "
         "the desired-state JSON in a Git repository.",
@@ -172,7 +200,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         action="store_true",
         help="check the files only: do not read AWS to check accounts, users and groups",
     )
-    validate.set_defaults(handler=_validate)
+    validate.set_defaults(handler=_validate, command_parser=validate)
 
     plan = commands.add_parser(
         "plan", help="show what apply would change; exit 0 nothing, 2 changes, 1 error"
@@ -180,7 +208,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     _source_options(plan)
     _format_option(plan, FORMATS)
     _controller_state_option(plan)
-    plan.set_defaults(handler=_plan)
+    plan.set_defaults(handler=_plan, command_parser=plan)
 
     apply = commands.add_parser(
         "apply", help="make Identity Center match the desired state; exit 0 only on success"
@@ -199,10 +227,12 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         help="apply a local work tree's uncommitted edits to the desired state (refused by "
         "default: what is applied must be the revision the report names)",
     )
-    apply.set_defaults(handler=_apply)
+    apply.set_defaults(handler=_apply, command_parser=apply)
 
     sandbox = commands.add_parser("sandbox", help="the local Identity Center simulator")
-    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    sandbox_commands = sandbox.add_subparsers(
+        dest="sandbox_command", required=True, metavar="COMMAND"
+    )
     serve = sandbox_commands.add_parser(
         "serve", help="serve a simulated organization and Identity Center on loopback"
     )
@@ -213,7 +243,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         default=None,
         help="fault injection, e.g. 'throttle=0.05,http500=0.01,latency=0.02,seed=7'",
     )
-    serve.set_defaults(handler=_sandbox_serve)
+    serve.set_defaults(handler=_sandbox_serve, command_parser=serve)
     seed = sandbox_commands.add_parser(
         "seed",
         help="serve a sandbox filled with a generated organization and write its desired state",
@@ -236,7 +266,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     seed.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     seed.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
     seed.add_argument("--faults", default=None, help="fault injection, as for sandbox serve")
-    seed.set_defaults(handler=_sandbox_seed)
+    seed.set_defaults(handler=_sandbox_seed, command_parser=seed)
 
     export = commands.add_parser(
         "export",
@@ -265,13 +295,13 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     export.add_argument(
         "--force", action="store_true", help="overwrite desired-state files already in --out"
     )
-    export.set_defaults(handler=_export)
+    export.set_defaults(handler=_export, command_parser=export)
 
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of the desired-state files, for editors"
     )
     schema.add_argument("--out", default="schema", help="folder to write to (default: schema)")
-    schema.set_defaults(handler=_schema)
+    schema.set_defaults(handler=_schema, command_parser=schema)
 
     demo = commands.add_parser(
         "demo", help="converge a sandbox to desired-state/, then find and heal a hand change"
@@ -281,7 +311,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         default="desired-state",
         help="desired-state folder to demonstrate with (default: desired-state)",
     )
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=_demo, command_parser=demo)
 
     from reconciler.controller.command import add_run_options  # noqa: PLC0415 - argparse only
 
@@ -290,7 +320,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         help="the controller: reconcile on every new commit and every interval, until stopped",
     )
     add_run_options(run)
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, command_parser=run)
     return parser
 
 
@@ -603,7 +633,10 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reconciler`` console script; returns the exit code."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the command's own parser, so the hint names its --help
+        command_parser: argparse.ArgumentParser = args.command_parser
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     log_json = {"auto": None, "json": True, "console": False}[args.log_format]
     default_level = "warning" if args.command == "demo" else "info"
     configure_logging(level=args.log_level or default_level, json=log_json)

@@ -118,6 +118,18 @@ def load(revision: Revision) -> Documents:
         raise InvalidRevisionError(
             [*problems, *(problem for problem in exc.problems if problem.file not in refused)]
         ) from exc
+    except Exception as exc:  # a bug met by odd input: refuse the revision, never crash a pass
+        raise InvalidRevisionError(
+            [
+                *problems,
+                Problem(
+                    file=".",
+                    path="$",
+                    rule="unreadable",
+                    message=f"the revision could not be loaded ({type(exc).__name__}: {exc})",
+                ),
+            ]
+        ) from exc
     if problems:
         raise InvalidRevisionError(problems)
     return documents

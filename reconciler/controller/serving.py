@@ -9,46 +9,104 @@ path           answer
                exposition, content negotiation and gzip included)
 =============  ==================================================================================
 
-Anything else is ``404``; methods other than GET and HEAD are ``405``. The server runs in daemon
-threads (a standard-library WSGI server, one thread per request) beside the loop and only reads
-from it. It binds loopback unless told otherwise.
+Anything else is ``404``; methods other than GET and HEAD are ``405``. It binds loopback unless
+told otherwise.
+
+The server is waitress (https://docs.pylonsproject.org/projects/waitress/): one thread runs its
+event loop, which reads every request without a thread per connection, and a pool of
+``SERVER_THREADS`` threads runs the application. It is bounded so that no client, however many
+connections it opens, can take the file descriptors or threads the loop needs:
+
+- at most ``MAX_CONNECTIONS`` connections are open at once; when one more arrives, the
+  connection idle the longest (no request in progress) is closed to make room, so that a flood
+  of idle or half-sent requests cannot keep a liveness probe out. When every connection has a
+  request in progress, new ones wait in the kernel's listen queue (``LISTEN_BACKLOG``), which
+  costs this process no file descriptor;
+- a connection that has received nothing for ``IDLE_TIMEOUT_SECONDS`` with no request in
+  progress is closed (checked every second);
+- a request's header is at most ``MAX_REQUEST_HEADER_BYTES``, its body ``MAX_REQUEST_BODY_BYTES``.
+
+The loop never waits for the server: the server only reads the metrics registry and the
+controller's readiness flag, and runs in daemon threads of its own.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import structlog
 from prometheus_client import CollectorRegistry, make_wsgi_app
+from waitress.adjustments import Adjustments
+from waitress.server import TcpWSGIServer
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
-__all__ = ["OperationsServer"]
+__all__ = [
+    "IDLE_TIMEOUT_SECONDS",
+    "MAX_CONNECTIONS",
+    "OperationsServer",
+]
 
 log = structlog.get_logger("reconciler.controller")
 
+MAX_CONNECTIONS = 32
+"""Client connections open at once: probes and a scraper need a handful; far below any
+file-descriptor limit (1,024 is the smallest common default)."""
+IDLE_TIMEOUT_SECONDS = 5
+"""A connection receiving nothing for this long, with no request in progress, is closed
+(whole seconds: waitress's ``channel_timeout``)."""
+SERVER_THREADS = 2
+"""Threads running the application (each answer is computed in memory, in microseconds)."""
+LISTEN_BACKLOG = 128
+"""Connections the kernel queues while every slot has a request in progress."""
+MAX_REQUEST_HEADER_BYTES = 8192
+MAX_REQUEST_BODY_BYTES = 1024
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
+_LOOP_SECONDS = 0.2
+"""How long one turn of the event loop waits for sockets: the delay of ``stop``."""
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on standard error (probes every few seconds would drown the logs)."""
+class _Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no type hints
+    """waitress's TCP server, keeping accepting at the connection cap by closing the connection
+    idle the longest. Runs in one thread: every method here is called from its event loop."""
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+    max_connections = MAX_CONNECTIONS
+
+    def readable(self) -> bool:
+        super().readable()  # closes timed-out connections every ``cleanup_interval``
+        return bool(self.accepting) and (
+            len(self.active_channels) < self.max_connections or self._idlest() is not None
+        )
+
+    def handle_accept(self) -> None:
+        if len(self.active_channels) >= self.max_connections:
+            idlest = self._idlest()
+            if idlest is None:  # pragma: no cover - readable() said there was one
+                return
+            idlest.handle_close()
+        super().handle_accept()
+
+    def _idlest(self) -> Any:
+        """The open connection with no request in progress and nothing left to send that
+        received its last byte the longest ago; ``None`` when there is none."""
+        idle = [
+            channel
+            for channel in self.active_channels.values()
+            if not channel.requests and not channel.total_outbufs_len
+        ]
+        return min(idle, key=lambda channel: channel.last_activity, default=None)
 
 
 class OperationsServer:
     """Serves ``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` (port 0: any free).
 
     ``ready`` is asked at every ``/readyz``. Use as a context manager, or ``start`` / ``stop``.
+    ``max_connections`` and ``idle_timeout_seconds`` (whole seconds, at least 1) bound the
+    connections (defaults ``MAX_CONNECTIONS``, ``IDLE_TIMEOUT_SECONDS``). Raises ``OSError``
+    when the address cannot be bound.
     """
 
     def __init__(
@@ -58,19 +116,38 @@ class OperationsServer:
         port: int,
         registry: CollectorRegistry,
         ready: Callable[[], bool],
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS,
     ) -> None:
         self._metrics = make_wsgi_app(registry)
         self._ready = ready
-        self._server = make_server(
-            host, port, self._app, server_class=_Server, handler_class=_QuietHandler
+        adjustments = Adjustments(
+            host=host,
+            port=port,
+            threads=SERVER_THREADS,
+            channel_timeout=idle_timeout_seconds,
+            cleanup_interval=1,
+            # _Server closes the idlest connection at the cap, so waitress's own limit (which
+            # stops accepting; it counts its listening and wake-up sockets too) is never reached
+            connection_limit=max_connections + 3,
+            backlog=LISTEN_BACKLOG,
+            max_request_header_size=MAX_REQUEST_HEADER_BYTES,
+            max_request_body_size=MAX_REQUEST_BODY_BYTES,
+            asyncore_use_poll=True,  # select() fails above file descriptor 1,023
+            asyncore_loop_timeout=_LOOP_SECONDS,
+            ident="",  # no Server header
+            log_socket_errors=False,  # a client resetting its connection is not our error
+            expose_tracebacks=False,
         )
+        self._server = _Server(self._app, map={}, adj=adjustments, sockinfo=adjustments.listen[0])
+        self._server.max_connections = max_connections
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> tuple[str, int]:
         """``(host, port)`` actually bound."""
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
+        return str(self._server.effective_host), int(self._server.effective_port)
 
     @property
     def url(self) -> str:
@@ -80,29 +157,41 @@ class OperationsServer:
 
     def start(self) -> OperationsServer:
         """Serve from a daemon thread; returns ``self``."""
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="operations-http",
-            daemon=True,
-        )
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._serve, name="operations-http", daemon=True)
         self._thread.start()
-        log.info("operations.listening", url=self.url)
+        log.info("operations.listening", url=self.url, max_connections=self._server.max_connections)
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving and close every socket (within about ``_LOOP_SECONDS``)."""
+        self._stopping.set()
         if self._thread is not None:
-            self._server.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
-        self._server.server_close()
+        else:
+            self._close()
 
     def __enter__(self) -> OperationsServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _serve(self) -> None:
+        """The event loop, a turn at a time so that ``stop`` is seen; closes on the way out."""
+        server = self._server
+        try:
+            while not self._stopping.is_set():
+                server.asyncore.loop(timeout=_LOOP_SECONDS, map=server._map, use_poll=True, count=1)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        server = self._server
+        for dispatcher in list(server._map.values()):
+            dispatcher.close()
+        server.task_dispatcher.shutdown(timeout=1)
 
     def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")

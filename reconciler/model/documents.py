@@ -201,9 +201,15 @@ class CustomerManagedPolicy(_Document):
 
 
 def _check_managed_policy_arn(value: str) -> str:
+    # The length first: the patterns backtrack in time quadratic in the length of a string
+    # that almost matches, and a file may hold megabytes of one.
+    if len(value) > limits.MANAGED_POLICY_ARN_MAX:
+        raise _rule_error(
+            "max_length",
+            "policy ARN is {length} characters long; AWS allows at most {limit}",
+            {"length": len(value), "limit": limits.MANAGED_POLICY_ARN_MAX},
+        )
     if limits.full_match(limits.MANAGED_POLICY_ARN, value):
-        if len(value) > limits.MANAGED_POLICY_ARN_MAX:
-            raise _rule_error("max_length", "policy ARN is too long", {})
         return value
     customer = limits.CUSTOMER_POLICY_ARN.fullmatch(value)
     if customer is not None:
@@ -247,7 +253,10 @@ class PermissionsBoundary(_Document):
 
 
 def _check_session_duration(value: str) -> str:
-    seconds = limits.duration_seconds(value)
+    try:
+        seconds = limits.duration_seconds(value)
+    except ValueError:  # more digits than Python converts: no sane duration
+        seconds = None
     if seconds is None:
         raise _rule_error(
             "iso8601_duration",
@@ -344,6 +353,14 @@ class PermissionSetFile(_File):
     def _inline_policy_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise _rule_error(
+                "json_number",
+                "inline policy holds NaN or Infinity, which is not JSON; AWS refuses it",
+                {},
+            ) from None
         characters, non_whitespace = limits.inline_policy_sizes(value)
         if characters > limits.INLINE_POLICY_MAX:
             raise _rule_error(
@@ -508,15 +525,19 @@ DEFAULT_PROTECTED_GROUPS = (
 )
 
 
+NamePattern = Annotated[str, Field(max_length=limits.IDENTITY_STRING_MAX)]
+"""A shell-style pattern of names: no longer than the longest name (a group's, 1,024)."""
+
+
 class Protected(_Document):
     """Names (shell-style patterns) that are never deleted, whatever the desired state says.
 
     The defaults cover what AWS Control Tower and AWS Service Catalog create.
     """
 
-    users: list[str] = Field(default_factory=list)
-    groups: list[str] = Field(default_factory=lambda: list(DEFAULT_PROTECTED_GROUPS))
-    permission_sets: list[str] = Field(
+    users: list[NamePattern] = Field(default_factory=list)
+    groups: list[NamePattern] = Field(default_factory=lambda: list(DEFAULT_PROTECTED_GROUPS))
+    permission_sets: list[NamePattern] = Field(
         default_factory=lambda: list(DEFAULT_PROTECTED_PERMISSION_SETS)
     )
 

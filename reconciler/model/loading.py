@@ -6,12 +6,20 @@ and the JSON path. Checks that need only the files happen here (JSON syntax with
 column, the per-file models, names declared twice, references between declared objects);
 checks against live state (accounts, existing users and groups) happen in
 ``reconciler.model.resolving``.
+
+No input makes loading raise anything but ``InvalidRevisionError``: nesting is bounded
+(``MAX_JSON_DEPTH``) before parsing, numbers and strings that JSON or AWS do not have are
+problems, and any exception met while checking one file is a problem (``unreadable``) naming
+that file, after which the other files are still checked.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import math
+import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -72,8 +80,53 @@ def json_path(location: Iterable[int | str]) -> str:
     return path
 
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects a desired-state file may have (``{"a": [1]}`` is 2).
+
+The deepest legitimate file (an inline policy's ``Statement`` → ``Condition`` → operator →
+key → values) nests 7 levels; the limit is checked by a scan of the text before parsing, so a
+file nested thousands deep is a ``json_depth`` problem instead of a ``RecursionError``.
+"""
+
+_STRUCTURE = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[\]{}]', re.DOTALL)
+"""A JSON string (skipped whole, escapes included) or one bracket."""
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters other than tab, line feed and carriage return, refused in every string
+and key: no sso-admin, identitystore or Organizations pattern accepts C0 controls, only the
+policy document pattern accepts DEL and C1 (no policy needs them), and printed in a plan, a
+report or a pull-request comment they could drive the reader's terminal."""
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 class _DuplicateKeyError(ValueError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _NonStandardNumber:
+    """Stands in, while parsing, for a number JSON does not have or Python cannot hold:
+    ``NaN``, ``Infinity``, ``-Infinity``, a float beyond ±1.8e308, an integer longer than
+    ``sys.get_int_max_str_digits()``. Found afterwards by ``_value_problems`` with its path."""
+
+    text: str
+
+
+def _constant(text: str) -> _NonStandardNumber:
+    return _NonStandardNumber(text)
+
+
+def _float(text: str) -> float | _NonStandardNumber:
+    value = float(text)
+    return value if math.isfinite(value) else _NonStandardNumber(text)
+
+
+def _int(text: str) -> int | _NonStandardNumber:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        return _NonStandardNumber(text)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -85,8 +138,121 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _line_and_column(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    return line, position - text.rfind("\n", 0, position)
+
+
+def _depth_problem(file: str, text: str) -> Problem | None:
+    """A ``json_depth`` problem, at the first bracket nested deeper than ``MAX_JSON_DEPTH`` and
+    naming the deepest nesting found; ``None`` when the file stays within the limit.
+
+    A scan, not a parse: no recursion, linear in the text, whatever the nesting."""
+    depth = deepest = 0
+    first_too_deep: int | None = None
+    for match in _STRUCTURE.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH and first_too_deep is None:
+                first_too_deep = match.start()
+        elif token in ("]", "}"):
+            depth -= 1
+    if first_too_deep is None:
+        return None
+    line, column = _line_and_column(text, first_too_deep)
+    return Problem(
+        file=file,
+        path="$",
+        rule="json_depth",
+        message=f"arrays and objects nested {deepest} deep; at most {MAX_JSON_DEPTH} levels "
+        "are allowed (no desired-state file needs more)",
+        line=line,
+        column=column,
+    )
+
+
+def _string_problem(file: str, path: str, text: str, what: str) -> Problem | None:
+    surrogate = _LONE_SURROGATE.search(text)
+    if surrogate is not None:
+        return Problem(
+            file=file,
+            path=path,
+            rule="json_string",
+            message=f"{what} holds a lone surrogate \\u{ord(surrogate.group()):04x}, which is "
+            "not a character and cannot be sent to AWS; write the character itself or its "
+            "complete surrogate pair",
+        )
+    control = _CONTROL_CHARACTERS.search(text)
+    if control is not None:
+        return Problem(
+            file=file,
+            path=path,
+            rule="control_character",
+            message=f"{what} holds the control character U+{ord(control.group()):04X}; "
+            "remove it (tab, line feed and carriage return are the only ones allowed)",
+        )
+    return None
+
+
+def _value_problems(file: str, data: Any) -> list[Problem]:
+    """Numbers JSON does not have and strings AWS cannot take, anywhere in ``data``, in
+    document order (at most ``_MAX_VALUE_PROBLEMS``).
+
+    Walks with an explicit stack, not recursion; ``data`` is already bounded in depth."""
+    problems: list[Problem] = []
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), data)]
+    while stack and len(problems) < _MAX_VALUE_PROBLEMS:
+        location, value = stack.pop()
+        problem: Problem | None = None
+        if isinstance(value, _NonStandardNumber):
+            shown = value.text if len(value.text) <= 40 else value.text[:40] + "…"
+            problem = Problem(
+                file=file,
+                path=json_path(location),
+                rule="json_number",
+                message=f"{shown} is not a number JSON and AWS accept: no NaN or Infinity, "
+                f"at most ±1.8e308, at most {sys.get_int_max_str_digits()} digits",
+            )
+        elif isinstance(value, str):
+            problem = _string_problem(file, json_path(location), value, "the string")
+        elif isinstance(value, dict):
+            for key in value:
+                key_problem = _string_problem(file, json_path((*location, key)), key, "the key")
+                if key_problem is not None:
+                    problems.append(key_problem)
+            stack.extend(((*location, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(
+                ((*location, index), item) for index, item in reversed(list(enumerate(value)))
+            )
+        if problem is not None:
+            problems.append(problem)
+    return problems[:_MAX_VALUE_PROBLEMS]
+
+
+_MAX_VALUE_PROBLEMS = 100
+"""At most this many number and string problems are reported per file."""
+
+
 def parse_json(file: str, content: bytes) -> tuple[Any, list[Problem]]:
-    """Parse ``content`` as JSON; on failure return a problem with line and column (1-based)."""
+    """Parse ``content`` as a desired-state file's JSON; never raises.
+
+    Returns ``(value, [])``, or ``(None, problems)`` when the file is not UTF-8 (``encoding``),
+    not JSON (``json_syntax``, with line and column, 1-based), repeats a key in one object
+    (``duplicate_key``), nests deeper than ``MAX_JSON_DEPTH`` (``json_depth``), holds a number
+    JSON or AWS does not have (``json_number``: NaN, Infinity, out of range), a lone surrogate
+    (``json_string``) or a control character (``control_character``), or cannot be parsed for
+    any other reason (``unreadable``).
+    """
+    try:
+        return _parse_json(file, content)
+    except Exception as exc:  # any input must give a problem, never a traceback
+        return None, [_unreadable(file, "$", exc)]
+
+
+def _parse_json(file: str, content: bytes) -> tuple[Any, list[Problem]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -98,8 +264,17 @@ def parse_json(file: str, content: bytes) -> tuple[Any, list[Problem]]:
                 message=f"not UTF-8 text (byte {exc.start}): save the file as UTF-8",
             )
         ]
+    too_deep = _depth_problem(file, text)
+    if too_deep is not None:
+        return None, [too_deep]
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys), []
+        data = json.loads(
+            text,
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_int,
+        )
     except _DuplicateKeyError as exc:
         return None, [
             Problem(
@@ -124,6 +299,22 @@ def parse_json(file: str, content: bytes) -> tuple[Any, list[Problem]]:
                 column=exc.colno,
             )
         ]
+    problems = _value_problems(file, data)
+    return (None, problems) if problems else (data, [])
+
+
+def _unreadable(file: str, path: str, exc: BaseException) -> Problem:
+    """The problem reported for an exception no rule foresaw while checking ``file``."""
+    detail = str(exc)
+    if len(detail) > 200:
+        detail = detail[:200] + "…"
+    return Problem(
+        file=file,
+        path=path,
+        rule="unreadable",
+        message=f"could not be checked ({type(exc).__name__}: {detail}); nothing from this "
+        "revision is applied. Simplify the file, and report it if it looks valid",
+    )
 
 
 _PLAIN_TYPE_MESSAGES = {
@@ -139,6 +330,7 @@ _PLAIN_TYPE_MESSAGES = {
 
 
 def _validate(file: str, data: Any, model: type[M]) -> tuple[M | None, list[Problem]]:
+    """Validate parsed ``data`` against ``model``; never raises (see ``_unreadable``)."""
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
@@ -157,18 +349,26 @@ def _validate(file: str, data: Any, model: type[M]) -> tuple[M | None, list[Prob
                 )
             )
         return None, problems
+    except Exception as exc:  # a validator meeting input no rule foresaw must not crash
+        return None, [_unreadable(file, "$", exc)]
 
 
 def _load_file(
     files: Mapping[str, bytes], file: str, model: type[M], problems: list[Problem]
 ) -> M | None:
+    """Parse and validate one file; its problems are added to ``problems``. Never raises:
+    whatever goes wrong is a problem naming ``file``, and the other files are still checked."""
     if file not in files:
         return None
-    data, syntax = parse_json(file, files[file])
-    problems.extend(syntax)
-    if syntax:
+    try:
+        data, syntax = parse_json(file, files[file])
+        problems.extend(syntax)
+        if syntax:
+            return None
+        document, invalid = _validate(file, data, model)
+    except Exception as exc:  # pragma: no cover - parse_json and _validate catch their own
+        problems.append(_unreadable(file, "$", exc))
         return None
-    document, invalid = _validate(file, data, model)
     problems.extend(invalid)
     return document
 

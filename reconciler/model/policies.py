@@ -59,14 +59,21 @@ def _canonical_statement(statement: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def canonical_policy(document: Any) -> str:
     """Return the canonical JSON text of an IAM policy document (a parsed JSON value).
 
     The result is compact, key-sorted JSON; two documents IAM treats as the same give the same
-    text. A value that is not a policy-shaped object is canonicalized as plain JSON.
+    text. A value that is not a policy-shaped object is canonicalized as plain JSON. Raises
+    ``ValueError`` when ``document`` holds NaN or an infinity (not JSON: IAM refuses it).
     """
     if not isinstance(document, dict):
         return _dumps(document)
@@ -80,14 +87,17 @@ def canonical_policy(document: Any) -> str:
 
 
 def policy_document(document: Any) -> PolicyDocument:
-    """A ``PolicyDocument`` from a parsed JSON value, keeping the written key order for AWS."""
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    """A ``PolicyDocument`` from a parsed JSON value, keeping the written key order for AWS.
+
+    Raises ``ValueError`` when ``document`` holds NaN or an infinity (not JSON: IAM refuses it).
+    """
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return PolicyDocument(canonical=canonical_policy(document), text=text)
 
 
 def parse_policy_text(text: str) -> PolicyDocument:
     """Build a ``PolicyDocument`` from policy JSON text as AWS returns it.
 
-    Raises ``ValueError`` when ``text`` is not JSON.
+    Raises ``ValueError`` when ``text`` is not JSON (``NaN`` and ``Infinity`` included).
     """
-    return policy_document(json.loads(text))
+    return policy_document(json.loads(text, parse_constant=_refuse_constant))

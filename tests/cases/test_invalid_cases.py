@@ -269,12 +269,16 @@ def test_session_duration_within_pt1h_to_pt12h_is_accepted(duration: str, canoni
         "“quoted”",
         "读取权限",
         "zero\u200bwidth",
-        "bell\x07",
     ],
 )
 def test_description_outside_latin1_is_refused(description: str) -> None:
     files = _with(**{f"{PS}__Case.json": _permission_set(description=description)})
     _refused_for(files, file=f"{PS}/Case.json", path="$.description", rule="description")
+
+
+def test_description_with_a_control_character_is_refused_as_one() -> None:
+    files = _with(**{f"{PS}__Case.json": _permission_set(description="bell\x07")})
+    _refused_for(files, file=f"{PS}/Case.json", path="$.description", rule="control_character")
 
 
 @pytest.mark.parametrize(("length", "valid"), [(700, True), (701, False)])

@@ -27,7 +27,7 @@ from tests.controller.conftest import (
     memberships,
     write_calls,
 )
-from tests.support import git
+from tests.support import commit_all, git
 
 JANE_ADMIN = Membership(group="AdminAccess", user="jane.doe")
 SAM_ADMIN = Membership(group="AdminAccess", user="sam.lee")
@@ -105,6 +105,64 @@ def test_an_invalid_commit_is_rejected_and_the_last_good_revision_is_healed_agai
     assert JANE_ADMIN in memberships(aws)
     assert controller.state.last_applied_revision == good
     assert controller.state.last_attempted_revision == bad
+
+
+def _nested_arrays(repository: Path) -> str:
+    (repository / "desired-state" / "users.json").write_bytes(b"[" * 1000 + b"]" * 1000)
+    return commit_all(repository, "1,000 nested arrays")
+
+
+def _nan_in_inline_policy(repository: Path) -> str:
+    path = repository / "desired-state" / "permission-sets" / "ReadOnlyAccess.json"
+    document = json.loads(path.read_text())
+    document["inline_policy"] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    text = json.dumps(document).replace('"Resource": "*"', '"Resource": "*", "Sid": NaN')
+    path.write_text(text)
+    return commit_all(repository, "NaN in an inline policy")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (_nested_arrays, "users.json", "json_depth"),
+        (_nan_in_inline_policy, "permission-sets/ReadOnlyAccess.json", "json_number"),
+    ],
+    ids=["nested-arrays", "nan"],
+)
+def test_input_that_used_to_crash_loading_is_rejected_and_drift_is_still_healed(
+    make_controller: ControllerFactory,
+    access_repo: Path,
+    console: ConsoleActions,
+    aws: AwsClients,
+    case: tuple[Callable[[Path], str], str, str],
+) -> None:
+    commit_bad, file, rule = case
+    controller = make_controller()
+    assert controller.run_once().status is PassStatus.APPLIED
+    good = head(access_repo)
+    bad = commit_bad(access_repo)
+
+    console.remove_user_from_group(group="AdminAccess", user_name="jane.doe")
+    first = controller.tick(force=False)
+    console.remove_user_from_group(group="AdminAccess", user_name="jane.doe")
+    later = controller.run_once()  # the next interval's pass, on the same rejected revision
+
+    for report in (first, later):
+        assert report is not None
+        assert report.status is PassStatus.INVALID, report.error
+        assert report.revision == bad
+        assert report.applied_revision == good
+        assert report.error is not None
+        assert file in report.error
+        assert rule in report.error
+        assert [(item.key, item.status) for item in report.changes] == [
+            ("membership/AdminAccess/jane.doe", "succeeded")
+        ]
+    assert JANE_ADMIN in memberships(aws)
+    assert controller.state.last_applied_revision == good
 
 
 def test_a_rejected_revision_is_not_tried_again_until_a_new_commit(

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.console import ConsoleActions
-from tests.support import git
+from tests.support import commit_all, git
 
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
@@ -149,6 +149,24 @@ def test_validate_against_live_state_accepts_the_example(access_repo: Path) -> N
     assert code == 0
     assert document["valid"] is True
     assert document["checked_against_live_state"] is True
+
+
+def test_validate_offline_reports_deep_nesting_as_a_problem_without_traceback(
+    access_repo: Path,
+) -> None:
+    (access_repo / "desired-state" / "groups.json").write_bytes(b"[" * 1000 + b"]" * 1000)
+    (access_repo / "desired-state" / "users.json").write_text('{"users": [NaN]}')
+    commit_all(access_repo, "1,000 nested arrays and a NaN")
+
+    result = run_cli("validate", "--offline", "--repo", str(access_repo))
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "groups.json:1:33: $:" in output
+    assert "[json_depth]" in output
+    assert "users.json: $.users[0]:" in output
+    assert "[json_number]" in output
+    assert "Traceback" not in output
 
 
 def test_an_unreachable_repository_is_an_error_not_a_crash(tmp_path: Path) -> None:

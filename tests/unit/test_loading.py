@@ -8,8 +8,15 @@ from typing import Any
 import pytest
 
 from reconciler.errors import InvalidRevisionError, Problem
+from reconciler.model import loading
 from reconciler.model.documents import DEFAULT_PROTECTED_PERMISSION_SETS
-from reconciler.model.loading import Documents, json_path, load_documents
+from reconciler.model.loading import (
+    MAX_JSON_DEPTH,
+    Documents,
+    json_path,
+    load_documents,
+    parse_json,
+)
 from reconciler.model.state import MANAGED_TAG_KEY
 
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -388,7 +395,7 @@ def test_customer_arn_in_managed_policies_names_the_customer_managed_reference_t
         pytest.param(_user(email="jane.example.com"), "email", "email", id="email-no-at"),
         pytest.param(_user(email="jane@localhost"), "email", "email", id="email-no-dot"),
         pytest.param(_user(display_name=""), "display_name", "string_too_short", id="display"),
-        pytest.param(_user(given_name="Ja\x00ne"), "given_name", "identity_string", id="nul"),
+        pytest.param(_user(given_name="Ja\x00ne"), "given_name", "control_character", id="nul"),
         pytest.param(_user(family_name="D" * 1025), "family_name", "max_length", id="1025"),
         pytest.param(
             {k: v for k, v in _user().items() if k != "given_name"},
@@ -781,3 +788,126 @@ def test_json_path_renders_pydantic_locations(location: tuple[str | int, ...], p
 def test_problem_reads_as_file_path_message_and_rule() -> None:
     problem = Problem(file="users.json", path="$.users[0]", rule="r", message="m")
     assert str(problem) == "users.json: $.users[0]: m [r]"
+
+
+# --- Input that used to crash loading: every kind is a problem naming the file ----------------
+
+NESTED_1000 = b"[" * 1000 + b"]" * 1000
+
+
+def test_deeply_nested_file_is_a_json_depth_problem_naming_the_file_and_limit() -> None:
+    problem = _only_problem({"users.json": NESTED_1000})
+    assert (problem.file, problem.rule) == ("users.json", "json_depth")
+    assert "nested 1000 deep" in problem.message
+    assert f"at most {MAX_JSON_DEPTH} levels" in problem.message
+    assert (problem.line, problem.column) == (1, MAX_JSON_DEPTH + 1)
+
+
+def test_nesting_up_to_the_limit_parses_and_one_more_level_does_not() -> None:
+    at_limit = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    beyond = b"[" + at_limit + b"]"
+    assert parse_json("f.json", at_limit)[1] == []
+    assert [problem.rule for problem in parse_json("f.json", beyond)[1]] == ["json_depth"]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    description = '[{"\\"' * 20
+    documents = _load({PS_FILE: _permission_set(description=description)})
+    assert documents.permission_sets[0].value.description == description
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
+def test_non_standard_number_in_inline_policy_is_a_json_number_problem_at_its_path(
+    number: str,
+) -> None:
+    text = (
+        '{"name": "ReadOnly", "inline_policy": {"Version": "2012-10-17", "Statement": '
+        '[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": '
+        f'{{"NumericLessThan": {{"s3:max-keys": {number}}}}}}}]}}}}'
+    )
+    problem = _only_problem({PS_FILE: text.encode()})
+    assert (problem.file, problem.rule) == (PS_FILE, "json_number")
+    assert problem.path == '$.inline_policy.Statement[0].Condition.NumericLessThan["s3:max-keys"]'
+
+
+def test_integer_longer_than_python_converts_is_a_json_number_problem() -> None:
+    problem = _only_problem({"users.json": b'{"users": [' + b"7" * 5000 + b"]}"})
+    assert (problem.file, problem.path, problem.rule) == ("users.json", "$.users[0]", "json_number")
+
+
+def test_session_duration_with_thousands_of_digits_is_an_iso8601_duration_problem() -> None:
+    problem = _only_problem({PS_FILE: _permission_set(session_duration="PT" + "9" * 5000 + "H")})
+    assert (problem.path, problem.rule) == ("$.session_duration", "iso8601_duration")
+
+
+def test_lone_surrogate_is_a_json_string_problem_at_its_path() -> None:
+    text = (
+        b'{"assignments": [{"permission_set": "ReadOnly", "groups": ["g"], '
+        b'"accounts": ["\\ud800"]}]}'
+    )
+    problem = _only_problem({PS_FILE: _permission_set(), "assignments.json": text})
+    assert (problem.file, problem.path, problem.rule) == (
+        "assignments.json",
+        "$.assignments[0].accounts[0]",
+        "json_string",
+    )
+
+
+@pytest.mark.parametrize(
+    "character", ["\x00", "\x1b", "\x07", "\x7f", "\x9b"], ids=["nul", "esc", "bel", "del", "csi"]
+)
+def test_control_character_in_any_string_is_a_control_character_problem(character: str) -> None:
+    assignment = _assignment(accounts=[f"prod{character}[2J"])
+    problem = _only_problem(
+        {PS_FILE: _permission_set(), "assignments.json": {"assignments": [assignment]}}
+    )
+    assert (problem.path, problem.rule) == ("$.assignments[0].accounts[0]", "control_character")
+    assert character not in problem.message
+
+
+def test_control_character_in_a_key_is_a_control_character_problem() -> None:
+    assignment = _assignment(account_tags={"env\x1b": "prod"})
+    problem = _only_problem(
+        {PS_FILE: _permission_set(), "assignments.json": {"assignments": [assignment]}}
+    )
+    assert (problem.path, problem.rule) == (
+        '$.assignments[0].account_tags["env\\u001b"]',
+        "control_character",
+    )
+
+
+def test_tab_and_newlines_stay_allowed_where_aws_allows_them() -> None:
+    documents = _load({PS_FILE: _permission_set(description="line one\r\n\tline two")})
+    assert documents.permission_sets[0].value.description == "line one\r\n\tline two"
+
+
+def test_number_and_string_problems_are_capped_per_file() -> None:
+    text = b'{"users": [' + b",".join([b"NaN"] * 1000) + b"]}"
+    problems = _problems({"users.json": text})
+    assert 0 < len(problems) <= 100
+
+
+def test_an_exception_no_rule_foresaw_is_a_problem_naming_the_file_and_others_are_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without the depth limit, the parser itself meets RecursionError: the catch-all's case.
+    monkeypatch.setattr(loading, "MAX_JSON_DEPTH", 10**9, raising=False)
+    problems = _problems({"users.json": NESTED_1000, "groups.json": {"groups": [{"name": ""}]}})
+    by_file = {problem.file: problem for problem in problems}
+    assert by_file["users.json"].rule == "unreadable"
+    assert "RecursionError" in by_file["users.json"].message
+    assert by_file["groups.json"].path == "$.groups[0].name"
+
+
+def test_a_megabyte_policy_arn_is_refused_by_its_length_before_any_pattern() -> None:
+    # The ARN patterns backtrack quadratically on a string that almost matches: 400 KB took
+    # 5 s, the 5 MB a file may hold would take many minutes of a pass.
+    arn = "arn:aws:iam::aws:policy" + "/a" * 500_000 + "!"
+    problem = _only_problem({PS_FILE: _permission_set(managed_policies=[arn])})
+    assert (problem.path, problem.rule) == ("$.managed_policies[0]", "max_length")
+
+
+def test_a_protected_name_pattern_longer_than_any_name_is_refused() -> None:
+    config = {"protected": {"groups": ["*a" * 600]}}
+    problem = _only_problem({"reconciler.json": config})
+    assert (problem.path, problem.rule) == ("$.protected.groups[0]", "string_too_long")

@@ -249,3 +249,14 @@ def test_a_new_action_in_any_statement_is_unequal(
     assume(action not in statement["Action"])
     statement["Action"] = [*statement["Action"], action]
     assert canonical_policy(changed) != canonical_policy(policy)
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}'])
+def test_policy_text_with_nan_or_infinity_is_not_json(text: str) -> None:
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_policy_text(text)
+
+
+def test_policy_document_holding_nan_is_refused() -> None:
+    with pytest.raises(ValueError, match="Out of range float"):
+        policy_document({"Statement": [{"Condition": {"x": {"y": float("nan")}}}]})
