@@ -18,7 +18,9 @@ sliding window (the controller records them; the CLI has none):
    removing one of two assignments in a small organization is not refused by this rule.
 3. **emptied kind**: a plan that deletes every managed object of a kind and creates none of
    that kind is refused whatever their number, one of one included: an emptied or truncated
-   file looks exactly like that. (Replacing every object, a rename, creates some and passes.)
+   file looks exactly like that. (Replacing every object, a rename, creates some and passes;
+   assignments removed because their ``expires_at`` passed, still declared in the file, are
+   left out of this rule: removing the only one on expiry passes.)
 
 Limits in force: the strictest (smallest ``max_deletions``, smallest ``max_fraction``) of the
 target revision's ``reconciler.json`` and every other source given (the last applied revision's
@@ -198,7 +200,12 @@ def deletion_guard_violations(
     for record in counted:
         past[record.kind] += record.count
     during = window.describe() if window is not None else ""
-    managed = prune_scope(desired, live).counts()
+    scope = prune_scope(desired, live)
+    managed = scope.counts()
+    # Expired assignments still declared are removed on purpose: not a sign of an emptied file.
+    expired = Counter(
+        {Kind.ASSIGNMENT: len(desired.expired & scope.assignments & live.state.assignments)}
+    )
     total_live = live_counts(live)
     reasons: list[str] = []
 
@@ -235,7 +242,7 @@ def deletion_guard_violations(
                 f"(deletion_guard.max_fraction, {force.max_fraction_source})"
                 f"{_left_out(kind, unmanaged)}"
             )
-        elif count >= now_managed and not created[kind]:
+        elif count >= now_managed > expired[kind] and not created[kind]:
             reasons.append(
                 f"the plan deletes all {now_managed} managed {_noun(kind, now_managed)} and "
                 f"creates none{_left_out(kind, unmanaged)}: is a file emptied or truncated?"

@@ -3,6 +3,7 @@ strictest limits of every source."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -139,6 +140,22 @@ def test_emptying_a_kind_is_refused_whatever_its_size(count: int) -> None:
     (reason,) = _violations(_case(managed=count, kept=0))
 
     assert f"deletes all {count} managed assignment" in reason
+
+
+def test_removing_the_only_assignment_when_it_expires_passes() -> None:
+    result, wanted, current = _case(managed=1, kept=0)
+    expired = dataclasses.replace(wanted, expired=current.state.assignments)
+
+    assert deletion_guard_violations(result, expired, current) == []
+
+
+def test_an_expired_assignment_does_not_hide_an_emptied_file() -> None:
+    result, wanted, current = _case(managed=3, kept=0)
+    one = frozenset(sorted(current.state.assignments)[:1])
+
+    (reason,) = deletion_guard_violations(result, dataclasses.replace(wanted, expired=one), current)
+
+    assert "deletes all 3 managed assignments" in reason
 
 
 def test_replacing_every_object_of_a_kind_passes() -> None:

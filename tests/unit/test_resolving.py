@@ -304,7 +304,7 @@ def test_session_duration_is_canonical_in_state() -> None:
             **_files(),
             "permission-sets/ReadOnly.json": json.dumps(
                 {**READ_ONLY, "session_duration": "PT90M"}
-            ).encode()
+            ).encode(),
         }
     )
     permission_set = permission_set_from_document(documents.permission_sets[0].value)
