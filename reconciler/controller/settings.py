@@ -170,8 +170,9 @@ class ControllerSettings(BaseSettings):
     state_file: Path | None = Field(
         default=None,
         description="JSON file keeping last_applied_revision, last_attempted_revision and the "
-        "deletions of the deletion guard's window across restarts; none: $XDG_STATE_HOME/identity-center-reconciler/state-<hash of repository, "
-        "ref and path>.json (else ~/.local/state/...).",
+        "deletions of the deletion guard's window across restarts; none: "
+        "$XDG_STATE_HOME/identity-center-reconciler/state-<hash of repository, ref and "
+        "path>.json (else ~/.local/state/...).",
     )
 
     # --- suspend switch ---------------------------------------------------------------------
