@@ -16,6 +16,7 @@ from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.model.state import MANAGED_TAG_KEY, MANAGED_TAG_VALUE
 from reconciler.planning.reports import PassReport, PassStatus
+from reconciler.planning.slack_messages import pass_message, worth_posting
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.console import ConsoleActions
 from reconciler.sandbox.server import SeededOrganization
@@ -257,6 +258,8 @@ def test_the_override_lets_its_revision_delete_past_the_guard_with_a_warning_and
         note.startswith(f"the deletion guard is lifted for revision {emptied}")
         for note in report.notes
     )
+    assert worth_posting(report)
+    assert "the deletion guard is lifted" in json.dumps(pass_message(report))
     (lifted,) = [event for event in logs if event["event"] == "guard.lifted"]
     assert (lifted["log_level"], lifted["revision"], lifted["deletions"]) == ("warning", emptied, 7)
     assert [(d.count, d.allowed) for d in controller.state.deletions] == [(7, True)]

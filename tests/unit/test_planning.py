@@ -38,6 +38,7 @@ from reconciler.planning.plans import (
     UpdatePermissionSet,
     UpdateUser,
 )
+from reconciler.planning.pruning import prune_scope
 from tests.unit.states import (
     MANAGED_TAGS,
     PROD,
@@ -937,6 +938,35 @@ def test_planning_again_after_applying_a_plan_gives_an_empty_plan(
     second = plan(wanted_desired, after, revision=REVISION)
     assert second.operations == ()
     assert not any(after.stale_accounts.get(name) for name in wanted.permission_sets)
+
+
+@_PROPERTY
+@given(
+    states=_live_and_desired(),
+    prune=st.fixed_dictionaries(
+        {
+            kind: st.booleans()
+            for kind in ("users", "groups", "memberships", "permission_sets", "assignments")
+        }
+    ),
+)
+def test_every_deletion_is_of_a_live_object_in_the_prune_scope(
+    states: tuple[LiveState, IdentityCenterState], prune: dict[str, bool]
+) -> None:
+    current, wanted = states
+    wanted_desired = desired(wanted, config(**prune))
+    scope = prune_scope(wanted_desired, current)
+    in_scope = {
+        Kind.USER: {f"user/{name}" for name in scope.users},
+        Kind.GROUP: {f"group/{name}" for name in scope.groups},
+        Kind.MEMBERSHIP: {f"membership/{m.group}/{m.user}" for m in scope.memberships},
+        Kind.PERMISSION_SET: {f"permission-set/{name}" for name in scope.permission_sets},
+        Kind.ASSIGNMENT: {DeleteAssignment(assignment=key).key for key in scope.assignments},
+    }
+
+    deletions = plan(wanted_desired, current, revision=REVISION).deletions()
+
+    assert all(operation.key in in_scope[operation.kind] for operation in deletions)
 
 
 @_PROPERTY
