@@ -29,7 +29,7 @@ from reconciler.model.resolving import DesiredState
 from reconciler.model.state import AssignmentKey, LiveState, Membership, PrincipalType
 from reconciler.planning.plans import Kind
 
-__all__ = ["PruneScope", "prune_scope"]
+__all__ = ["PruneScope", "live_counts", "prune_scope"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
