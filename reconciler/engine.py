@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,11 @@ from reconciler.model.resolving import DesiredState, live_directory, resolve
 from reconciler.model.state import LiveState
 from reconciler.model.targets import TargetReads, target_reads
 from reconciler.planning.diffing import plan
-from reconciler.planning.guards import check_deletion_guard, deletion_guard_violations
+from reconciler.planning.guards import (
+    GuardLimit,
+    check_deletion_guard,
+    deletion_guard_violations,
+)
 from reconciler.planning.outcomes import Outcome
 from reconciler.planning.plans import Plan
 
@@ -209,6 +213,7 @@ def reconcile(
     allow_uncommitted: bool = False,
     instance_arn: str | None = None,
     now: datetime | None = None,
+    guard_limits: Sequence[GuardLimit] = (),
 ) -> PassResult:
     """Run one pass on ``revision``: load, read live state, plan, and with ``apply`` apply.
 
@@ -217,7 +222,8 @@ def reconcile(
     the commit must describe what was applied.
 
     ``now`` (timezone-aware, default: the current time) is the clock expiring assignments are
-    judged by.
+    judged by. ``guard_limits`` are deletion-guard limits besides the revision's own
+    ``reconciler.json`` (for example its parent commit's): the strictest apply (``guards``).
 
     Raises ``InvalidRevisionError`` (nothing read or written beyond what validation needs),
     ``PlanRefusedError`` when the deletion guard refuses the plan or uncommitted edits are
@@ -251,11 +257,16 @@ def reconcile(
             ),
         )
     account_names = {account.id: account.name for account in live.accounts.values()}
-    guard = desired.config.deletion_guard
-    violations = () if allow_deletions else tuple(deletion_guard_violations(the_plan, live, guard))
+    violations = (
+        ()
+        if allow_deletions
+        else tuple(deletion_guard_violations(the_plan, desired, live, limits=guard_limits))
+    )
     outcome = None
     if apply and not the_plan.is_empty:
-        check_deletion_guard(the_plan, live, guard, allow_deletions=allow_deletions)
+        check_deletion_guard(
+            the_plan, desired, live, allow_deletions=allow_deletions, limits=guard_limits
+        )
         bound.info("pass.phase", phase="apply", operations=len(the_plan.operations))
         outcome = apply_plan(aws, the_plan, live)
     seconds = time.monotonic() - started

@@ -24,8 +24,12 @@ A pass, phase by phase (the phase names appear in logs, reports and metrics)::
 - **read / plan**: live state is read once. Two plans are made against it: *changes*, the plan
   of the revision in force (the target when it is accepted, else the last applied one), and
   *drift*, the plan of the last applied revision: what someone changed by hand since.
-- **guard**: the deletion guard (``reconciler.json``) refuses a plan deleting too much; a
-  refused target is rejected like an invalid one.
+- **guard**: the deletion guard refuses a plan deleting too much; a refused target is rejected
+  like an invalid one. Its limits are the strictest of the target's ``reconciler.json``, the
+  last applied revision's and the controller's settings (a commit cannot raise its own limit),
+  and it counts the deletions of the passes within its window (kept in the state file) with
+  the planned ones. ``allow_deletions_revision`` lifts it for one named target revision (logged
+  at warning, noted in the reports).
 - **apply**: with mode ``heal``, writes not suspended and the lock held, the changes are
   applied; on stop (SIGTERM) no new operation starts and those in flight are polled to their
   end (``apply_plan(stop=...)``). Every write is fenced (``apply_plan(fence=...)``): the lock
@@ -50,8 +54,8 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,11 +78,17 @@ from reconciler.errors import (
     UnverifiedRevisionError,
 )
 from reconciler.model.loading import Documents
+from reconciler.model.resolving import DesiredState
 from reconciler.model.state import LiveState
 from reconciler.model.targets import TargetReads
-from reconciler.planning.guards import deletion_guard_violations
+from reconciler.planning.guards import (
+    DeletionWindow,
+    GuardLimit,
+    RecordedDeletion,
+    deletion_guard_violations,
+)
 from reconciler.planning.outcomes import Outcome, Status
-from reconciler.planning.plans import Plan
+from reconciler.planning.plans import Action, Plan
 from reconciler.planning.reports import (
     Mode,
     PassReport,
@@ -95,6 +105,15 @@ log = structlog.get_logger("reconciler.controller")
 
 MAX_PROBLEMS_IN_REASON = 10
 """Problems of a rejected revision quoted in its report item (the rest are counted)."""
+
+DEFAULT_GUARD_WINDOW_SECONDS = 24 * 3600.0
+"""The deletion guard's sliding window when none is given (the settings' default too)."""
+
+ALLOW_DELETIONS_SETTING = "allow_deletions_revision (RECONCILER_ALLOW_DELETIONS_REVISION)"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +166,7 @@ class _PassWork:
     account_names: dict[str, str] = field(default_factory=dict)
     live_read: bool = False
     lock_problem: str | None = None
+    guard_lifted: bool = False
 
     def fail(self, *, phase: str, message: str, status: PassStatus = PassStatus.ERROR) -> None:
         """A pass-level error: the first one sets ``error`` and ``phase``."""
@@ -200,6 +220,12 @@ class Controller:
     write is made only while the lock stays ours at least that much longer (default:
     ``WRITE_ATTEMPT_SECONDS``, one HTTP attempt's connect and read timeouts). ``clock`` gives
     monotonic seconds.
+
+    Deletion guard: ``guard_limits`` are the settings' limits (the strictest of them, the
+    target's and the last applied revision's ``reconciler.json`` apply);
+    ``guard_window_seconds`` is the sliding window over which deletions add up;
+    ``allow_deletions_revision`` (a full SHA) lifts the guard while that revision is the target.
+    ``now`` gives the UTC time deletions are recorded and judged at.
     """
 
     def __init__(
@@ -221,6 +247,10 @@ class Controller:
         allow_rewind_revision: str | None = None,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        guard_limits: Sequence[GuardLimit] = (),
+        guard_window_seconds: float = DEFAULT_GUARD_WINDOW_SECONDS,
+        allow_deletions_revision: str | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.source = source
         self.aws = aws
@@ -237,6 +267,10 @@ class Controller:
         self._allow_rewind_revision = allow_rewind_revision
         self.stop_event = stop if stop is not None else threading.Event()
         self._clock = clock
+        self.guard_limits = tuple(guard_limits)
+        self.guard_window_seconds = guard_window_seconds
+        self.allow_deletions_revision = allow_deletions_revision
+        self._now = now or _utc_now
         self.metrics = metrics or ControllerMetrics(clock=clock, suspended=self.suspended)
         self._state = state_file.load()
         self._applied: LoadedRevision | None = None
@@ -360,10 +394,7 @@ class Controller:
             if holding_lock and self.lock is not None:
                 self._release_lock(work)
         if fetched.revision is not None:
-            self._state = ControllerState(
-                last_applied_revision=self._state.last_applied_revision,
-                last_attempted_revision=fetched.revision,
-            )
+            self._state = replace(self._state, last_attempted_revision=fetched.revision)
         self._save_state(work)
         report = self._report(
             work,
@@ -533,6 +564,12 @@ class Controller:
         """Plan the changes (revision in force) and the drift; returns the revision in force."""
         log.info("pass.phase", phase="plan")
         in_force: LoadedRevision | None = None
+        allowed = self.allow_deletions_revision
+        if allowed is not None and allowed != work.revision:
+            work.notes.append(
+                f"{ALLOW_DELETIONS_SETTING} names {allowed}, not the target revision "
+                f"{work.revision or 'unknown'}: ignored, the deletion guard applies"
+            )
         if target is not None:
             try:
                 desired, changes = plan_revision(target.documents, live, revision=target.revision)
@@ -541,11 +578,14 @@ class Controller:
                     revision=target.revision, reason=_problems_reason(exc.problems), phase="load"
                 )
             else:
-                refusal = deletion_guard_violations(changes, live, desired.config.deletion_guard)
+                refusal = self._guard(changes, desired, live, applied=applied, work=work)
                 if refusal:
                     work.reject(
                         revision=target.revision,
-                        reason="the deletion guard refuses its plan: " + "; ".join(refusal),
+                        reason="the deletion guard refuses its plan: "
+                        + "; ".join(refusal)
+                        + f". If these deletions are intended, set {ALLOW_DELETIONS_SETTING} "
+                        f"to {target.revision} for this revision only",
                         phase="guard",
                     )
                 else:
@@ -566,9 +606,7 @@ class Controller:
                 else:
                     work.drift = drift
                     if in_force is None:  # the target is rejected or missing: heal to this
-                        refusal = deletion_guard_violations(
-                            drift, live, desired.config.deletion_guard
-                        )
+                        refusal = self._guard(drift, desired, live, applied=None, work=None)
                         if refusal:
                             work.fail(
                                 phase="guard",
@@ -579,6 +617,72 @@ class Controller:
                         else:
                             in_force, work.changes = applied, drift
         return in_force
+
+    def _window(self) -> DeletionWindow:
+        """The deletions recorded within the window, as of now."""
+        return DeletionWindow(
+            seconds=self.guard_window_seconds, now=self._now(), deletions=self._state.deletions
+        )
+
+    def _guard(
+        self,
+        plan: Plan,
+        desired: DesiredState,
+        live: LiveState,
+        *,
+        applied: LoadedRevision | None,
+        work: _PassWork | None,
+    ) -> list[str]:
+        """Why the deletion guard refuses ``plan`` of ``desired`` (empty: it passes).
+
+        ``work`` is given for the target's plan only: then ``allow_deletions_revision`` naming
+        the target lifts the guard (a warning and a note). The limits are the settings', the
+        plan's revision's and, when it is another revision, ``applied``'s.
+        """
+        lifted = plan.revision is not None and plan.revision == self.allow_deletions_revision
+        if work is not None and lifted:
+            count = len(plan.deletions())
+            work.guard_lifted = True
+            work.notes.append(
+                f"the deletion guard is lifted for revision {plan.revision} by "
+                f"{ALLOW_DELETIONS_SETTING}: {count} deletions allowed without its limits"
+            )
+            log.warning(
+                "guard.lifted",
+                revision=plan.revision,
+                deletions=count,
+                setting="allow_deletions_revision",
+            )
+            return []
+        limits = list(self.guard_limits)
+        if applied is not None and applied.revision != plan.revision:
+            limits.append(
+                GuardLimit.of(
+                    applied.documents.config.deletion_guard,
+                    source=f"reconciler.json of the last applied revision {applied.revision[:12]}",
+                )
+            )
+        return deletion_guard_violations(plan, desired, live, limits=limits, window=self._window())
+
+    def _record_deletions(self, outcome: Outcome, *, revision: str, allowed: bool) -> None:
+        """Add the deletions of ``outcome`` that succeeded to the state, by kind, and forget
+        those older than the window."""
+        deleted = Counter(
+            result.operation.kind
+            for result in outcome.results
+            if result.operation.action is Action.DELETE and result.status is Status.SUCCEEDED
+        )
+        now = self._now()
+        records = [
+            record
+            for record in self._window().deletions
+            if (now - record.at).total_seconds() < self.guard_window_seconds
+        ]
+        records += [
+            RecordedDeletion(kind=kind, count=count, revision=revision, at=now, allowed=allowed)
+            for kind, count in sorted(deleted.items())
+        ]
+        self._state = replace(self._state, deletions=tuple(records))
 
     def _apply(
         self,
@@ -619,6 +723,7 @@ class Controller:
             fence=self._fence(lock) if lock is not None else None,
         )
         work.outcome = outcome
+        self._record_deletions(outcome, revision=in_force.revision, allowed=work.guard_lifted)
         counts = outcome.counts()
         if outcome.lock_lost is not None:
             # Another controller may be applying now: nothing of this revision is recorded.
@@ -657,10 +762,7 @@ class Controller:
 
     def _mark_applied(self, revision: LoadedRevision) -> None:
         self._applied = revision
-        self._state = ControllerState(
-            last_applied_revision=revision.revision,
-            last_attempted_revision=self._state.last_attempted_revision,
-        )
+        self._state = replace(self._state, last_applied_revision=revision.revision)
 
     def _save_state(self, work: _PassWork) -> None:
         try:

@@ -10,7 +10,8 @@ Every option has a default, and is read, highest priority first, from:
 4. the default.
 
 ``docs/controller.md`` documents every option with its default; a test keeps the two in step.
-Durations are in seconds (floats).
+Durations are in seconds (floats); ``deletion_guard_window_seconds`` also takes an ISO-8601
+duration (``PT24H``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,18 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,6 +59,8 @@ CONFIG_FILE_VARIABLE = "RECONCILER_CONFIG_FILE"
 LEASE_RENEWALS = 4
 """Renewals per lease (``reconciler.adapters.locking.RENEWALS_PER_LEASE``; not imported, so
 that reading the settings does not load boto3)."""
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
+"""pydantic's parser of ISO-8601 durations (``PT24H``, ``P1DT2H``)."""
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("controller_config_file", default=None)
 
@@ -169,9 +180,10 @@ class ControllerSettings(BaseSettings):
     )
     state_file: Path | None = Field(
         default=None,
-        description="JSON file keeping last_applied_revision and last_attempted_revision across "
-        "restarts; none: $XDG_STATE_HOME/identity-center-reconciler/state-<hash of repository, "
-        "ref and path>.json (else ~/.local/state/...).",
+        description="JSON file keeping last_applied_revision, last_attempted_revision and the "
+        "deletions of the deletion guard's window across restarts; none: "
+        "$XDG_STATE_HOME/identity-center-reconciler/state-<hash of repository, ref and "
+        "path>.json (else ~/.local/state/...).",
     )
 
     # --- suspend switch ---------------------------------------------------------------------
@@ -202,6 +214,34 @@ class ControllerSettings(BaseSettings):
         gt=0,
         description="How long an asynchronous request may stay IN_PROGRESS before its operation "
         "fails as timed out; also bounds how long a stop (SIGTERM) may wait.",
+    )
+
+    # --- the deletion guard -----------------------------------------------------------------
+    deletion_guard_window_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="Sliding window of the deletion guard: deletions made by the passes of this "
+        "window count with the planned ones against the limits. Seconds, or an ISO-8601 "
+        "duration (PT24H, P1D).",
+    )
+    deletion_guard_max_deletions: int | None = Field(
+        default=None,
+        ge=0,
+        description="A cap on deletions over the window, whatever the revisions' reconciler.json "
+        "say (the strictest applies); none: the revisions' limits alone.",
+    )
+    deletion_guard_max_fraction: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="A cap (0 to 1) on the share of the managed objects of one kind deleted over "
+        "the window, whatever the revisions say (the strictest applies); none: theirs alone.",
+    )
+    allow_deletions_revision: str | None = Field(
+        default=None,
+        description="Full commit SHA of one revision for which the deletion guard is lifted "
+        "(an audited large deletion): logged at warning and noted in its reports; ignored, "
+        "with a note, while the target is another revision.",
     )
 
     # --- operations surface ----------------------------------------------------------------
@@ -280,6 +320,27 @@ class ControllerSettings(BaseSettings):
         description="Web URL of the repository (https://github.com/org/access); revisions in "
         "Slack link to <url>/commit/<sha>.",
     )
+
+    @field_validator("deletion_guard_window_seconds", mode="before")
+    @classmethod
+    def _window_may_be_a_duration(cls, value: Any) -> Any:
+        """An ISO-8601 duration (``PT24H``, ``P1D``) as seconds; numbers pass unchanged."""
+        if isinstance(value, str) and value.strip().upper().startswith("P"):
+            return _DURATION.validate_python(value.strip()).total_seconds()
+        return value
+
+    @field_validator("allow_deletions_revision")
+    @classmethod
+    def _revision_is_a_full_sha(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        sha = value.strip().lower()
+        if len(sha) not in (40, 64) or not set(sha) <= set("0123456789abcdef"):
+            raise ValueError(
+                "give the full commit SHA (40 or 64 hex digits) of the one revision allowed to "
+                "delete past the guard"
+            )
+        return sha
 
     @field_validator("listen")
     @classmethod

@@ -1,10 +1,19 @@
-"""What the controller remembers across restarts: the last applied and last attempted revisions.
+"""What the controller remembers across restarts: the last applied and last attempted revisions,
+and the deletions made within the deletion guard's window.
 
 A small JSON file, replaced atomically (written next to it, then renamed), so a crash never
-leaves half a file::
+leaves half a file. Version 2::
 
-    {"version": 1, "last_applied_revision": "<sha>", "last_attempted_revision": "<sha>",
+    {"version": 2, "last_applied_revision": "<sha>", "last_attempted_revision": "<sha>",
+     "deletions": [{"kind": "assignment", "count": 7, "revision": "<sha>",
+                    "at": "2024-05-01T12:00:00+00:00", "allowed": false}],
      "updated_at": "2024-05-01T12:00:00+00:00"}
+
+``deletions`` holds one entry per kind and pass that deleted something (the deletions that
+succeeded), oldest first; the controller drops entries older than its window when it saves.
+``allowed`` marks deletions made while the guard was lifted for that revision. Version 1 files
+(without ``deletions``) are read as having none; an entry that does not parse is dropped with a
+warning, the rest of the file is kept.
 
 Only commit SHAs are kept: the desired state of the last applied revision is checked out again
 by SHA after a restart (the Git repository is the store of record), and kept in memory after.
@@ -20,14 +29,19 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
+
+from reconciler.planning.guards import RecordedDeletion
+from reconciler.planning.plans import Kind
 
 __all__ = ["ControllerState", "StateFile"]
 
 log = structlog.get_logger("reconciler.controller")
 
-_VERSION = 1
+_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _HEX = "0123456789abcdef"
 
 
@@ -37,10 +51,12 @@ class ControllerState:
     deletion guard) and applied, the one in force and the base of drift detection.
     ``last_attempted_revision``: the newest revision the controller tried, whatever came of it.
     Both are full commit SHAs (40 or 64 hex digits), or ``None`` before the first pass.
+    ``deletions``: what passes deleted lately, oldest first (the deletion guard's window).
     """
 
     last_applied_revision: str | None = None
     last_attempted_revision: str | None = None
+    deletions: tuple[RecordedDeletion, ...] = ()
 
 
 class StateFile:
@@ -58,13 +74,35 @@ class StateFile:
         except (OSError, ValueError) as exc:
             log.warning("state.unreadable", path=str(self.path), error=str(exc))
             return ControllerState()
-        if not isinstance(document, dict) or document.get("version") != _VERSION:
+        if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
             log.warning("state.unreadable", path=str(self.path), error="unknown format")
             return ControllerState()
+        entries = document.get("deletions", [])
         return ControllerState(
             last_applied_revision=_sha(document.get("last_applied_revision")),
             last_attempted_revision=_sha(document.get("last_attempted_revision")),
+            deletions=tuple(self._deletions(entries if isinstance(entries, list) else [])),
         )
+
+    def _deletions(self, entries: list[Any]) -> list[RecordedDeletion]:
+        deletions = []
+        for entry in entries:
+            try:
+                at = datetime.fromisoformat(entry["at"])
+                revision = entry.get("revision")
+                deletion = RecordedDeletion(
+                    kind=Kind(entry["kind"]),
+                    count=int(entry["count"]),
+                    revision=_sha(revision),
+                    at=at if at.tzinfo is not None else at.replace(tzinfo=UTC),
+                    allowed=entry.get("allowed") is True,
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("state.deletion_unreadable", path=str(self.path), error=repr(exc))
+                continue
+            if deletion.count > 0:
+                deletions.append(deletion)
+        return sorted(deletions, key=lambda deletion: deletion.at)
 
     def save(self, state: ControllerState) -> None:
         """Write ``state`` atomically. Raises ``OSError`` when the folder is not writable."""
@@ -72,6 +110,16 @@ class StateFile:
             "version": _VERSION,
             "last_applied_revision": state.last_applied_revision,
             "last_attempted_revision": state.last_attempted_revision,
+            "deletions": [
+                {
+                    "kind": deletion.kind.value,
+                    "count": deletion.count,
+                    "revision": deletion.revision,
+                    "at": deletion.at.astimezone(UTC).isoformat(),
+                    "allowed": deletion.allowed,
+                }
+                for deletion in state.deletions
+            ],
             "updated_at": datetime.now(UTC).isoformat(),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,8 @@ import os
 import random
 import socket
 import threading
+from collections.abc import Callable
+from datetime import datetime
 
 from reconciler.adapters.aws.applying import ApplySettings
 from reconciler.adapters.aws.clients import AwsClients, make_clients
@@ -18,8 +20,9 @@ from reconciler.controller.protocols import Notifier
 from reconciler.controller.scheduling import Schedule, ScheduleSettings
 from reconciler.controller.settings import ControllerSettings, SettingsError
 from reconciler.controller.state import StateFile
+from reconciler.planning.guards import GuardLimit
 
-__all__ = ["build_controller", "make_lock", "make_notifier", "make_source"]
+__all__ = ["build_controller", "guard_limits", "make_lock", "make_notifier", "make_source"]
 
 DEFAULT_LEASE_NAME = "identity-center-reconciler"
 
@@ -82,15 +85,33 @@ def make_notifier(settings: ControllerSettings) -> Notifier | None:
         raise SettingsError(f"slack_webhook_url: {exc}") from exc
 
 
+def guard_limits(settings: ControllerSettings) -> tuple[GuardLimit, ...]:
+    """The deletion-guard limits of the settings (none when neither is set)."""
+    if (
+        settings.deletion_guard_max_deletions is None
+        and settings.deletion_guard_max_fraction is None
+    ):
+        return ()
+    return (
+        GuardLimit(
+            source="the controller settings",
+            max_deletions=settings.deletion_guard_max_deletions,
+            max_fraction=settings.deletion_guard_max_fraction,
+        ),
+    )
+
+
 def build_controller(
     settings: ControllerSettings,
     *,
     stop: threading.Event | None = None,
     aws: AwsClients | None = None,
     rng: random.Random | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> Controller:
     """A controller configured by ``settings``; ``aws`` defaults to ``make_clients()`` (the
-    standard AWS configuration: ``AWS_ENDPOINT_URL``, ``AWS_REGION``, credentials chain).
+    standard AWS configuration: ``AWS_ENDPOINT_URL``, ``AWS_REGION``, credentials chain);
+    ``now`` (UTC wall clock of the deletion guard's window) defaults to the system clock.
 
     Raises :class:`SettingsError` for settings that cannot be put together (and
     ``SourceError`` for an impossible ref or path).
@@ -123,4 +144,8 @@ def build_controller(
         suspend_file=settings.suspend_file,
         allow_rewind_revision=settings.allow_rewind_revision,
         stop=stop,
+        guard_limits=guard_limits(settings),
+        guard_window_seconds=settings.deletion_guard_window_seconds,
+        allow_deletions_revision=settings.allow_deletions_revision,
+        now=now,
     )

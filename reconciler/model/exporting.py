@@ -269,8 +269,9 @@ def export_files(
 ) -> Export:
     """The desired-state folder that declares ``live`` as it is (see the module docstring).
 
-    ``kinds`` limits what is written; ``reconciler.json`` is always written, with pruning
-    switched off for every kind not exported. With ``identities="external"`` (users and groups
+    ``kinds`` limits what is declared; ``reconciler.json`` is always written, with pruning
+    switched off for every kind not exported, and so are the other required files (an empty
+    list for a kind not exported). With ``identities="external"`` (users and groups
     owned by an identity provider) users and groups are never written, whatever ``kinds`` says,
     and ``reconciler.json`` says so. Raises ``ValueError`` when ``assignments`` is asked for
     without ``permission_sets`` (an assignment must name a declared permission set).
@@ -286,17 +287,25 @@ def export_files(
     notes: list[str] = []
     files: dict[str, bytes] = {RECONCILER_FILE: _dump(_reconciler_document(selected, identities))}
     state = live.state
-    if ExportKind.USERS in selected:
-        files[USERS_FILE] = _dump(_users_document(state, notes))
-    if ExportKind.GROUPS in selected:
-        files[GROUPS_FILE] = _dump(_groups_document(state, notes))
+    # Required files are written for every kind, empty when not exported (pruning is off for
+    # those kinds, so an empty list deletes nothing): a missing file is a validation problem.
+    if identities == "managed":
+        files[USERS_FILE] = _dump(
+            _users_document(state, notes) if ExportKind.USERS in selected else {"users": []}
+        )
+        files[GROUPS_FILE] = _dump(
+            _groups_document(state, notes) if ExportKind.GROUPS in selected else {"groups": []}
+        )
     if ExportKind.PERMISSION_SETS in selected:
         for name in sorted(state.permission_sets):
             files[f"{PERMISSION_SETS_DIR}/{name}.json"] = _dump(
                 permission_set_document(state.permission_sets[name])
             )
-    if ExportKind.ASSIGNMENTS in selected:
-        files[ASSIGNMENTS_FILE] = _dump(_assignments_document(live, notes))
+    files[ASSIGNMENTS_FILE] = _dump(
+        _assignments_document(live, notes)
+        if ExportKind.ASSIGNMENTS in selected
+        else {"assignments": []}
+    )
     try:
         load_documents(files)
     except InvalidRevisionError as invalid:

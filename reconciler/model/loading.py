@@ -401,6 +401,40 @@ def _duplicates(
     return problems
 
 
+_NOT_EMPTY = "a missing file is never read as empty, so losing it cannot delete what it declared"
+_EXTERNAL = 'or set "identities": "external" in reconciler.json, where it must be absent'
+_MISSING = {
+    RECONCILER_FILE: "required file is missing: it says what may be pruned (by default "
+    "assignments, memberships and permission sets); write {} to take the defaults",
+    USERS_FILE: f'required file is missing: write {{"users": []}} to declare none ({_NOT_EMPTY}), '
+    f"{_EXTERNAL}",
+    GROUPS_FILE: f'required file is missing: write {{"groups": []}} to declare none '
+    f"({_NOT_EMPTY}), {_EXTERNAL}",
+    ASSIGNMENTS_FILE: f'required file is missing: write {{"assignments": []}} to declare none '
+    f"({_NOT_EMPTY})",
+}
+"""Why each required file must be there, and what to write to declare nothing."""
+
+
+def _missing_files(files: Mapping[str, bytes], config: docs.ReconcilerFile | None) -> list[Problem]:
+    """One problem per required file that is missing.
+
+    ``reconciler.json`` (its defaults prune assignments, memberships and permission sets) and
+    ``assignments.json`` are always required; ``users.json`` and ``groups.json`` with managed
+    identities (the default, so also when ``reconciler.json`` is missing; not checked when it
+    is invalid). A missing file would otherwise read as "delete everything it declared".
+    """
+    required = [RECONCILER_FILE, ASSIGNMENTS_FILE]
+    identities = config.identities if config is not None else None
+    if identities == "managed" or (identities is None and RECONCILER_FILE not in files):
+        required += [USERS_FILE, GROUPS_FILE]
+    return [
+        Problem(file=file, path="$", rule="missing_file", message=_MISSING[file])
+        for file in sorted(required)
+        if file not in files
+    ]
+
+
 def _is_permission_set_file(file: str) -> bool:
     """True for ``permission-sets/<Name>.json`` (not for files in folders below it)."""
     return (
@@ -437,6 +471,8 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
     users_file = _load_file(files, USERS_FILE, docs.UsersFile, problems)
     groups_file = _load_file(files, GROUPS_FILE, docs.GroupsFile, problems)
     assignments_file = _load_file(files, ASSIGNMENTS_FILE, docs.AssignmentsFile, problems)
+
+    problems.extend(_missing_files(files, config))
 
     if config is not None and config.identities == "external":
         problems.extend(

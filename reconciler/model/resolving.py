@@ -52,6 +52,9 @@ class DesiredState:
     rules: Mapping[AssignmentKey, str] = field(default_factory=dict)
     """Why each desired assignment exists: ``$.assignments[2]: OU Root/Workloads (recursive)``
     (the JSON path of the entry and the targeting rules that selected the account)."""
+    expired: frozenset[AssignmentKey] = frozenset()
+    """Assignments the files still declare but whose ``expires_at`` has passed (and that no
+    entry in force declares): removed on purpose, not by an emptied file."""
 
 
 EXPIRING_SOON = timedelta(days=7)
@@ -236,8 +239,13 @@ def resolve(
     assignments: set[AssignmentKey] = set()
     rules: dict[AssignmentKey, list[str]] = defaultdict(list)
     warnings = list(documents.warnings)
+    expired: set[AssignmentKey] = set()
     for item in documents.assignments:
         if not _in_force(item, now=now, refuse=refuse_expired, problems=problems, notes=warnings):
+            # Targets of an expired entry are resolved only to know what it declared: their
+            # problems do not matter any more.
+            gone = resolve_targets(item.value, directory, file=item.file, path=item.path)
+            expired.update(_expand(item, gone.accounts))
             continue
         targets = resolve_targets(item.value, directory, file=item.file, path=item.path)
         problems.extend(targets.problems)
@@ -268,6 +276,7 @@ def resolve(
         config=documents.config,
         warnings=tuple(warnings),
         rules={key: "; ".join(reasons) for key, reasons in rules.items()},
+        expired=frozenset(expired - assignments),
     )
 
 

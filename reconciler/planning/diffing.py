@@ -10,7 +10,8 @@ sets; create assignments; then delete assignments, permission sets, memberships,
 users. A rename of a permission set is therefore create-new, assign-new, unassign-old,
 delete-old.
 
-Scope (``reconciler.json``): permission sets are deleted only when they carry the managed-by
+Scope (``reconciler.json``): what is deleted is what ``pruning.prune_scope`` puts in scope and
+the revision does not declare. Permission sets are deleted only when they carry the managed-by
 tag; assignments only of declared permission sets (or of sets being deleted); memberships only
 of declared groups; users and groups only when pruning them is enabled, and never while the
 desired state refers to them (as a member or the principal of an assignment). Protected names are
@@ -21,12 +22,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
-from reconciler.model.documents import ReconcilerFile
-from reconciler.model.loading import is_protected
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import (
     MANAGED_TAG_KEY,
@@ -34,11 +33,9 @@ from reconciler.model.state import (
     AssignmentKey,
     CustomerManagedPolicyRef,
     LiveState,
-    Membership,
     PermissionsBoundary,
     PermissionSet,
     PolicyDocument,
-    PrincipalType,
 )
 from reconciler.planning.plans import (
     AddMembership,
@@ -59,6 +56,7 @@ from reconciler.planning.plans import (
     UpdatePermissionSet,
     UpdateUser,
 )
+from reconciler.planning.pruning import PruneScope, prune_scope
 
 T = TypeVar("T")
 
@@ -137,39 +135,6 @@ def _compare(
     return created, updated, only_live
 
 
-class _Scope:
-    """Answers what this revision may delete."""
-
-    def __init__(self, config: ReconcilerFile, desired: DesiredState, live: LiveState) -> None:
-        self.prune = config.prune
-        self.protected = config.protected
-        self.declared_sets = desired.state.permission_sets.keys()
-        self.live_sets = live.state.permission_sets
-
-    def user_protected(self, name: str) -> bool:
-        return is_protected(name, self.protected.users)
-
-    def group_protected(self, name: str) -> bool:
-        return is_protected(name, self.protected.groups)
-
-    def set_protected(self, name: str) -> bool:
-        return is_protected(name, self.protected.permission_sets)
-
-    def may_delete_set(self, name: str) -> bool:
-        live = self.live_sets.get(name)
-        return (
-            self.prune.permission_sets
-            and live is not None
-            and live.is_managed
-            and not self.set_protected(name)
-        )
-
-    def principal_protected(self, key: AssignmentKey) -> bool:
-        if key.principal_type is PrincipalType.GROUP:
-            return self.group_protected(key.principal_name)
-        return self.user_protected(key.principal_name)
-
-
 def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Plan:
     """Compute the plan that converges ``live`` to ``desired``.
 
@@ -177,51 +142,28 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     key within each step, so the same inputs always give the same plan.
     """
     want, have = desired.state, live.state
-    scope = _Scope(desired.config, desired, live)
+    scope = prune_scope(desired, live)
     notes: list[str] = [str(problem) for problem in desired.warnings]
 
-    users_created, users_updated, users_only_live = _compare(want.users, have.users)
-    groups_created, groups_updated, groups_only_live = _compare(want.groups, have.groups)
+    users_created, users_updated, _ = _compare(want.users, have.users)
+    groups_created, groups_updated, _ = _compare(want.groups, have.groups)
     wanted_sets, adopted = _adopt_untagged_sets(
         _keep_uncleared_descriptions(want.permission_sets, have.permission_sets),
         have.permission_sets,
     )
-    sets_created, sets_updated, sets_only_live = _compare(wanted_sets, have.permission_sets)
+    sets_created, sets_updated, _ = _compare(wanted_sets, have.permission_sets)
     if adopted:
         notes.append(
             f"{len(adopted)} declared permission sets match their live copy except for the "
             f"managed-by tag, which is added with their next change: {', '.join(adopted)}"
         )
 
-    sets_deleted = [name for name in sets_only_live if scope.may_delete_set(name)]
-    # A live principal the desired state refers to without declaring it (a member, or the
-    # principal of an assignment) is still wanted: it is never pruned.
-    referenced_users = {m.user for m in want.memberships} | {
-        key.principal_name for key in want.assignments if key.principal_type is PrincipalType.USER
-    }
-    referenced_groups = {
-        key.principal_name for key in want.assignments if key.principal_type is PrincipalType.GROUP
-    }
-    users_deleted = _prunable(
-        (name for name in users_only_live if name not in referenced_users),
-        enabled=scope.prune.users,
-        protected=scope.user_protected,
-    )
-    groups_deleted = _prunable(
-        (name for name in groups_only_live if name not in referenced_groups),
-        enabled=scope.prune.groups,
-        protected=scope.group_protected,
-    )
-
-    # Memberships: only of declared groups, plus those of users being deleted.
-    declared_groups = want.groups.keys()
-    live_memberships_of_declared = {m for m in have.memberships if m.group in declared_groups}
+    # Deletions: what is in the prune scope and not declared (see ``pruning``).
+    sets_deleted = sorted(scope.permission_sets - want.permission_sets.keys())
+    users_deleted = sorted(scope.users - want.users.keys())
+    groups_deleted = sorted(scope.groups - want.groups.keys())
     memberships_added = sorted(want.memberships - have.memberships)
-    memberships_removed: set[Membership] = set()
-    if scope.prune.memberships:
-        memberships_removed = live_memberships_of_declared - want.memberships
-    deleted_users = set(users_deleted)
-    memberships_removed |= {m for m in have.memberships if m.user in deleted_users}
+    memberships_removed = scope.memberships - want.memberships
 
     # Assignments: create what is missing; delete what is not wanted, within scope. Accounts
     # that are not ACTIVE (suspended, pending closure) take no assignment write: they are left
@@ -329,7 +271,7 @@ def _assignment_changes(
     *,
     desired: frozenset[AssignmentKey],
     live: frozenset[AssignmentKey],
-    scope: _Scope,
+    scope: PruneScope,
     deleted_sets: set[str],
     inactive: Mapping[str, str],
     notes: list[str],
@@ -345,19 +287,15 @@ def _assignment_changes(
     blocked_sets: dict[str, list[AssignmentKey]] = defaultdict(list)
     for key in sorted(live - desired):
         being_deleted = key.permission_set in deleted_sets
-        in_scope = scope.prune.assignments and key.permission_set in scope.declared_sets
-        if not (being_deleted or in_scope):
-            continue
-        if key.account_id in inactive:
-            left_in_place.append(key)
-            if being_deleted:
-                blocked_sets[key.permission_set].append(key)
-            continue
-        if scope.set_protected(key.permission_set) or scope.principal_protected(key):
-            if being_deleted:
-                blocked_sets[key.permission_set].append(key)
-            continue
-        deleted.append(key)
+        if key in scope.assignments:
+            if key.account_id in inactive:
+                left_in_place.append(key)
+                if being_deleted:
+                    blocked_sets[key.permission_set].append(key)
+            else:
+                deleted.append(key)
+        elif being_deleted:  # out of scope although its set is being deleted: protected
+            blocked_sets[key.permission_set].append(key)
     for keys, verb in ((held_back, "created"), (left_in_place, "deleted")):
         if keys:
             notes.append(
@@ -383,11 +321,3 @@ def _inactive_accounts(live: LiveState) -> dict[str, str]:
 def _account_statuses(keys: Iterable[AssignmentKey], inactive: Mapping[str, str]) -> str:
     accounts = sorted({key.account_id for key in keys})
     return ", ".join(f"{account_id} {inactive[account_id]}" for account_id in accounts)
-
-
-def _prunable(
-    names: Iterable[str], *, enabled: bool, protected: Callable[[str], bool]
-) -> list[str]:
-    if not enabled:
-        return []
-    return [name for name in names if not protected(name)]

@@ -58,13 +58,24 @@ def new_repository(tmp_path: Path) -> Path:
     return repository
 
 
+def with_required_files(files: Mapping[str, Any]) -> dict[str, Any]:
+    """``files`` (relative path → JSON value), with every required file they do not give
+    declaring nothing (``users.json`` and ``groups.json`` only with managed identities)."""
+    config = files.get("reconciler.json", {})
+    required: dict[str, Any] = {"reconciler.json": {}, "assignments.json": {"assignments": []}}
+    if config.get("identities", "managed") == "managed":
+        required |= {"users.json": {"users": []}, "groups.json": {"groups": []}}
+    return {**required, **files}
+
+
 def write_folder(repository: Path, files: Mapping[str, Any]) -> str:
-    """Replace ``desired-state/`` with ``files`` (relative path → JSON value) and commit."""
+    """Replace ``desired-state/`` with ``files`` (relative path → JSON value; required files
+    not given are written empty) and commit."""
     folder = repository / "desired-state"
     if folder.exists():
         for path in sorted(folder.rglob("*.json"), reverse=True):
             path.unlink()
-    for relative, document in files.items():
+    for relative, document in with_required_files(files).items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2) + "\n")

@@ -24,12 +24,18 @@ ADMIN = {"name": "Admin", "managed_policies": ["arn:aws:iam::aws:policy/Administ
 
 
 def _files(*assignments: dict[str, Any], **extra: Any) -> dict[str, bytes]:
-    files = {
-        "permission-sets/Admin.json": json.dumps(ADMIN).encode(),
-        "assignments.json": json.dumps({"assignments": list(assignments)}).encode(),
+    """A folder of ``assignments`` and the ``extra`` files; the required files not given are
+    written empty (users.json and groups.json only with managed identities)."""
+    config = extra.get("reconciler.json", {})
+    documents: dict[str, Any] = {"reconciler.json": config}
+    if config.get("identities", "managed") == "managed":
+        documents |= {"users.json": {"users": []}, "groups.json": {"groups": []}}
+    documents |= {
+        "permission-sets/Admin.json": ADMIN,
+        "assignments.json": {"assignments": list(assignments)},
+        **extra,
     }
-    files.update({name: json.dumps(value).encode() for name, value in extra.items()})
-    return files
+    return {name: json.dumps(value).encode() for name, value in documents.items()}
 
 
 def _entry(expires_at: str | None = None, **fields: Any) -> dict[str, Any]:

@@ -118,7 +118,14 @@ def test_assignments_without_permission_sets_are_refused() -> None:
 def test_kinds_not_exported_are_not_pruned() -> None:
     export = export_files(live(state()), kinds=[ExportKind.USERS])
 
-    assert set(export.files) == {"reconciler.json", "users.json"}
+    assert set(export.files) == {
+        "reconciler.json",
+        "users.json",
+        "groups.json",
+        "assignments.json",
+    }
+    assert _json(export, "assignments.json") == {"assignments": []}
+    assert _json(export, "groups.json") == {"groups": []}
     assert _json(export, "reconciler.json")["prune"] == {
         "users": False,
         "groups": False,

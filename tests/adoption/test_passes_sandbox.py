@@ -15,7 +15,7 @@ from reconciler.engine import PassResult, Revision, reconcile
 from reconciler.errors import InvalidRevisionError
 from reconciler.planning.plans import ProvisionPermissionSet, UpdatePermissionSet
 from reconciler.sandbox import Sandbox
-from tests.adoption.conftest import Console
+from tests.adoption.conftest import Console, with_required_files
 
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 ADMIN = {"name": "Admin", "managed_policies": [READ_ONLY]}
@@ -23,7 +23,7 @@ WRITES = ("Create", "Update", "Delete")
 
 
 def _write(folder: Path, files: dict[str, Any]) -> Revision:
-    for relative, document in files.items():
+    for relative, document in with_required_files(files).items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document))

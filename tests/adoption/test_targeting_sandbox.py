@@ -58,14 +58,21 @@ def organization_tree(console: Console, sandbox: Sandbox) -> Organization:
     return Organization(console, sandbox)
 
 
-def _pass(folder: Path, assignment: dict[str, Any], *, apply: bool = True) -> PassResult:
+def _pass(
+    folder: Path, assignment: dict[str, Any], *, apply: bool = True, allow_deletions: bool = False
+) -> PassResult:
     (folder / "permission-sets").mkdir(parents=True, exist_ok=True)
     (folder / "permission-sets/Admin.json").write_text(json.dumps(ADMIN))
     (folder / "groups.json").write_text(json.dumps({"groups": [{"name": "Ops"}]}))
+    (folder / "users.json").write_text(json.dumps({"users": []}))
+    (folder / "reconciler.json").write_text("{}")
     entry = {"permission_set": "Admin", "groups": ["Ops"], **assignment}
     (folder / "assignments.json").write_text(json.dumps({"assignments": [entry]}))
     return reconcile(
-        revision=Revision(revision=None, folder=folder), aws=make_clients(), apply=apply
+        revision=Revision(revision=None, folder=folder),
+        aws=make_clients(),
+        apply=apply,
+        allow_deletions=allow_deletions,
     )
 
 
@@ -140,7 +147,8 @@ def test_tag_removed_between_passes_removes_the_access(
         ResourceId=organization_tree.accounts["prod"], TagKeys=["env"]
     )
 
-    second = _pass(tmp_path, target)
+    # The only managed assignment goes: the guard's emptied-kind rule refuses it by default.
+    second = _pass(tmp_path, target, allow_deletions=True)
 
     assert [op.action.value for op in second.plan.operations] == ["delete"]
     assert _assigned(second, organization_tree) == set()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.errors import PlanRefusedError
+from reconciler.errors import InvalidRevisionError, PlanRefusedError
 from reconciler.model.policies import parse_policy_text
 from reconciler.model.state import (
     MANAGED_TAG_KEY,
@@ -470,11 +470,7 @@ def _truncated(files: dict[str, bytes]) -> None:
 
 @pytest.mark.parametrize(
     "empty",
-    [
-        pytest.param(_emptied, id="emptied"),
-        pytest.param(_deleted, id="file-deleted"),
-        pytest.param(_truncated, id="truncated"),
-    ],
+    [pytest.param(_emptied, id="emptied"), pytest.param(_truncated, id="truncated")],
 )
 def test_case_10_emptied_assignments_are_refused_by_the_deletion_guard(
     empty: Callable[[dict[str, bytes]], None],
@@ -487,7 +483,19 @@ def test_case_10_emptied_assignments_are_refused_by_the_deletion_guard(
     desired = resolve_folder(after)
     result = plan(desired, live, revision=REVISION)
     with pytest.raises(PlanRefusedError, match="deletion guard"):
-        check_deletion_guard(result, live, desired.config.deletion_guard, allow_deletions=False)
+        check_deletion_guard(result, desired, live, allow_deletions=False)
+
+
+def test_case_10_a_deleted_assignments_file_is_a_problem_naming_it() -> None:
+    after = _two_hundred_assignments()
+    _deleted(after)
+
+    with pytest.raises(InvalidRevisionError) as raised:
+        resolve_folder(after)
+
+    assert [(problem.file, problem.rule) for problem in raised.value.problems] == [
+        ("assignments.json", "missing_file")
+    ]
 
 
 def test_case_10_emptied_assignments_pass_when_deletions_are_allowed() -> None:
@@ -498,7 +506,7 @@ def test_case_10_emptied_assignments_pass_when_deletions_are_allowed() -> None:
     desired = resolve_folder(after)
     result = plan(desired, live, revision=REVISION)
     assert len(result.deletions()) == 200
-    check_deletion_guard(result, live, desired.config.deletion_guard, allow_deletions=True)
+    check_deletion_guard(result, desired, live, allow_deletions=True)
 
 
 # 11. A user who is still a member.

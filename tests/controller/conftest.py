@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +82,16 @@ ControllerFactory = Callable[..., Controller]
 @pytest.fixture
 def make_controller(access_repo: Path, tmp_path: Path, aws: AwsClients) -> ControllerFactory:
     """``make_controller(**settings)``: a controller on the example repository (branch main),
-    with its own cache and state file under ``tmp_path`` and quick intervals (``QUICK``).
+    with its own cache and state file under ``tmp_path`` and quick intervals (``QUICK``);
+    ``now`` is the wall clock of the deletion guard's window (default: the system's).
     Controllers made by one test share the state file, like restarts of one deployment."""
 
-    def make(*, clients: AwsClients | None = None, **overrides: Any) -> Controller:
+    def make(
+        *,
+        clients: AwsClients | None = None,
+        now: Callable[[], datetime] | None = None,
+        **overrides: Any,
+    ) -> Controller:
         settings = load_settings(
             overrides={
                 "repository": str(access_repo),
@@ -94,7 +101,7 @@ def make_controller(access_repo: Path, tmp_path: Path, aws: AwsClients) -> Contr
                 **overrides,
             }
         )
-        return build_controller(settings, aws=clients or aws)
+        return build_controller(settings, aws=clients or aws, now=now)
 
     return make
 

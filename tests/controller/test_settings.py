@@ -189,3 +189,38 @@ def test_the_default_safety_margin_covers_one_write_attempt() -> None:
     from reconciler.adapters.aws.clients import WRITE_ATTEMPT_SECONDS  # noqa: PLC0415
 
     assert load_settings().lock_safety_margin_seconds >= WRITE_ATTEMPT_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("PT24H", 86400.0), ("P1D", 86400.0), ("PT90M", 5400.0), ("600", 600.0)]
+)
+def test_the_deletion_window_takes_seconds_or_an_iso_8601_duration(
+    monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
+) -> None:
+    monkeypatch.setenv("RECONCILER_DELETION_GUARD_WINDOW_SECONDS", value)
+
+    assert load_settings().deletion_guard_window_seconds == seconds
+
+
+def test_the_deletion_window_defaults_to_24_hours() -> None:
+    assert load_settings().deletion_guard_window_seconds == 86400.0
+
+
+def test_allow_deletions_revision_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sha = "0123456789ABCDEF0123456789abcdef01234567"
+    monkeypatch.setenv("RECONCILER_ALLOW_DELETIONS_REVISION", sha)
+
+    assert load_settings().allow_deletions_revision == sha.lower()
+
+
+@pytest.mark.parametrize("value", ["main", "0123456", "g" * 40])
+def test_allow_deletions_revision_must_be_a_full_sha(value: str) -> None:
+    with pytest.raises(SettingsError, match="allow_deletions_revision"):
+        load_settings(overrides={"allow_deletions_revision": value})
+
+
+def test_the_deletion_guard_limits_of_the_settings_are_bounded() -> None:
+    with pytest.raises(SettingsError, match="deletion_guard_max_fraction"):
+        load_settings(overrides={"deletion_guard_max_fraction": 1.5})

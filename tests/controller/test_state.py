@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.controller.state import ControllerState, StateFile
+from reconciler.planning.guards import RecordedDeletion
+from reconciler.planning.plans import Kind
 
 APPLIED = "a" * 40
 ATTEMPTED = "b" * 40
@@ -48,3 +51,58 @@ def test_saving_leaves_no_temporary_file(tmp_path: Path) -> None:
     state_file.save(ControllerState(last_applied_revision=ATTEMPTED))
 
     assert [path.name for path in tmp_path.iterdir()] == ["state.json"]
+
+
+DELETED = RecordedDeletion(
+    kind=Kind.ASSIGNMENT,
+    count=7,
+    revision=APPLIED,
+    at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+)
+
+
+def test_recorded_deletions_are_loaded_back(tmp_path: Path) -> None:
+    state_file = StateFile(tmp_path / "state.json")
+    allowed = RecordedDeletion(
+        kind=Kind.PERMISSION_SET, count=1, revision=None, at=DELETED.at, allowed=True
+    )
+    state = ControllerState(last_applied_revision=APPLIED, deletions=(DELETED, allowed))
+
+    state_file.save(state)
+
+    assert json.loads(state_file.path.read_text())["version"] == 2
+    assert StateFile(state_file.path).load() == state
+
+
+def test_a_version_1_file_is_read_with_no_deletions(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "last_applied_revision": APPLIED,
+                "last_attempted_revision": ATTEMPTED,
+                "updated_at": "2026-11-30T12:00:00+00:00",
+            }
+        )
+    )
+
+    assert StateFile(path).load() == ControllerState(
+        last_applied_revision=APPLIED, last_attempted_revision=ATTEMPTED
+    )
+
+
+def test_an_unreadable_deletion_entry_is_dropped_and_the_rest_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    good = {"kind": "assignment", "count": 7, "revision": APPLIED, "at": DELETED.at.isoformat()}
+    path.write_text(
+        json.dumps(
+            {
+                "version": 2,
+                "last_applied_revision": APPLIED,
+                "deletions": [{"kind": "unicorn", "count": 1, "at": "yesterday"}, good],
+            }
+        )
+    )
+
+    assert StateFile(path).load().deletions == (DELETED,)

@@ -209,3 +209,42 @@ def test_invalid_revision_is_refused_naming_file_and_field(
         assert refused.returncode == 1, refused.stdout
         assert "nothing was applied" in refused.stderr
     assert sandbox.recorder.write_calls() == []
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_a_deleted_assignments_file_is_refused_naming_it_and_nothing_is_deleted(
+    access_repo: Path, sandbox: Sandbox
+) -> None:
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    writes_before = len(sandbox.recorder.write_calls())
+    (access_repo / "desired-state" / "assignments.json").unlink()
+    commit_all(access_repo, "Lose assignments.json")
+
+    refused = run_cli("apply", "--repo", str(access_repo), "--allow-deletions")
+
+    assert refused.returncode == 1
+    assert "assignments.json" in refused.stderr
+    assert "missing_file" in refused.stderr
+    assert len(sandbox.recorder.write_calls()) == writes_before
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_validate_of_an_empty_folder_gives_one_problem_per_missing_file(
+    access_repo: Path,
+) -> None:
+    (access_repo / "empty").mkdir()
+    (access_repo / "empty" / ".gitkeep").write_text("")
+    commit_all(access_repo, "An empty folder")
+
+    validate = run_cli(
+        "validate", "--offline", "--repo", str(access_repo), "--path", "empty", "--format", "json"
+    )
+
+    assert validate.returncode == 1
+    problems = json.loads(validate.stdout)["problems"]
+    assert sorted((p["file"], p["rule"]) for p in problems) == [
+        ("assignments.json", "missing_file"),
+        ("groups.json", "missing_file"),
+        ("reconciler.json", "missing_file"),
+        ("users.json", "missing_file"),
+    ]

@@ -152,6 +152,32 @@ def test_case_9_control_tower_objects_survive_every_prune_even_tagged_as_ours(
     assert pass_on(access_repo, apply=False).plan.is_empty
 
 
+def test_case_9_control_tower_assignments_do_not_let_an_emptied_file_through_the_cli(
+    access_repo: Path, sandbox: Sandbox, organization: SeededOrganization
+) -> None:
+    apply_ok(access_repo)
+    control_tower_objects(organization)
+    sandbox.complete_operations()
+    write_json(folder(access_repo) / "assignments.json", {"assignments": []})
+    commit_all(access_repo, "Emptied by mistake")
+    baseline = len(sandbox.recorder.write_calls())
+
+    refused = subprocess.run(
+        [*CLI, "apply", "--repo", str(access_repo)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        check=False,
+    )
+
+    assert refused.returncode == 1, refused.stdout
+    assert "deletes all 7 managed assignments and creates none" in refused.stderr
+    assert "2 live assignments outside the prune scope" in refused.stderr
+    assert writes_since(sandbox, baseline) == []
+    assert len(take_inventory(sandbox).assignments) == 9
+
+
 # --- case 12: rename without a gap --------------------------------------------------------------
 
 

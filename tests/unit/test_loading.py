@@ -23,10 +23,23 @@ READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 PS_FILE = "permission-sets/ReadOnly.json"
 
 
+REQUIRED = {
+    "reconciler.json": {},
+    "users.json": {"users": []},
+    "groups.json": {"groups": []},
+    "assignments.json": {"assignments": []},
+}
+"""Every required file, declaring nothing: the folder ``_encode`` completes."""
+
+
 def _encode(files: dict[str, Any]) -> dict[str, bytes]:
+    """The folder of ``files``, with each required file they do not give written out empty
+    (``None`` leaves a file out)."""
+    complete = {**REQUIRED, **files}
     return {
         name: content if isinstance(content, bytes) else json.dumps(content).encode()
-        for name, content in files.items()
+        for name, content in complete.items()
+        if content is not None
     }
 
 
@@ -365,7 +378,7 @@ def test_whitespace_around_inline_policy_json_does_not_count_towards_its_size() 
     policy = _inline_policy(70)
     pretty = json.dumps({**_permission_set(), "inline_policy": policy}, indent=8).encode()
     assert len(pretty) > 10240 * 2
-    documents = load_documents({PS_FILE: pretty})
+    documents = load_documents(_encode({PS_FILE: pretty}))
     assert documents.permission_sets[0].value.inline_policy == policy
 
 
@@ -574,7 +587,7 @@ def test_reconciler_file_rule_is_reported_with_file_path_and_rule(
     assert (problem.file, problem.path, problem.rule) == ("reconciler.json", path, rule)
 
 
-def test_missing_reconciler_file_gives_the_safe_defaults() -> None:
+def test_empty_reconciler_file_gives_the_safe_defaults() -> None:
     config = _load({}).config
     assert not config.prune.users
     assert not config.prune.groups
@@ -583,10 +596,44 @@ def test_missing_reconciler_file_gives_the_safe_defaults() -> None:
     assert config.deletion_guard.max_deletions == 20
 
 
-def test_empty_folder_is_an_empty_desired_state() -> None:
+def test_empty_required_files_are_an_empty_desired_state() -> None:
     documents = _load({})
     assert (documents.users, documents.groups, documents.permission_sets) == ((), (), ())
     assert documents.assignments == ()
+
+
+@pytest.mark.parametrize("file", sorted(REQUIRED))
+def test_a_missing_required_file_is_a_problem_naming_it(file: str) -> None:
+    problem = _only_problem({file: None})
+
+    assert (problem.file, problem.path, problem.rule) == (file, "$", "missing_file")
+
+
+def test_a_missing_assignments_file_says_to_write_an_empty_list() -> None:
+    problem = _only_problem({"assignments.json": None})
+
+    assert '{"assignments": []}' in problem.message
+
+
+def test_an_empty_folder_gives_one_problem_per_missing_file() -> None:
+    with pytest.raises(InvalidRevisionError) as raised:
+        load_documents({})
+
+    assert [(problem.file, problem.rule) for problem in raised.value.problems] == [
+        (file, "missing_file") for file in sorted(REQUIRED)
+    ]
+
+
+def test_with_external_identities_only_users_and_groups_files_may_be_missing() -> None:
+    documents = _load(
+        {
+            "reconciler.json": {"identities": "external"},
+            "users.json": None,
+            "groups.json": None,
+        }
+    )
+
+    assert documents.config.identities == "external"
 
 
 @pytest.mark.parametrize(
@@ -641,7 +688,7 @@ def test_file_that_is_not_utf8_is_refused(content: bytes) -> None:
 
 
 def test_utf8_byte_order_mark_is_accepted() -> None:
-    documents = load_documents({"users.json": b'\xef\xbb\xbf{"users": []}'})
+    documents = load_documents(_encode({"users.json": b'\xef\xbb\xbf{"users": []}'}))
     assert documents.users == ()
 
 

@@ -10,17 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.errors import PlanRefusedError, Problem
-from reconciler.model.documents import DeletionGuard
+from reconciler.errors import Problem
 from reconciler.model.state import (
     Account,
-    AssignmentKey,
     IdentityCenterState,
     LiveState,
     PrincipalType,
 )
 from reconciler.planning.diffing import plan
-from reconciler.planning.guards import check_deletion_guard, deletion_guard_violations
 from reconciler.planning.plans import (
     Action,
     AddMembership,
@@ -41,6 +38,7 @@ from reconciler.planning.plans import (
     UpdatePermissionSet,
     UpdateUser,
 )
+from reconciler.planning.pruning import prune_scope
 from tests.unit.states import (
     MANAGED_TAGS,
     PROD,
@@ -734,92 +732,6 @@ def test_operation_has_a_stable_readable_key(
     assert (operation.action, operation.kind, operation.key) == (action, kind, key)
 
 
-# The deletion guard
-
-
-def _assignment_keys(count: int) -> list[AssignmentKey]:
-    return [to_group(f"G{index:03d}", "Admin") for index in range(count)]
-
-
-def _emptied_assignments(count: int) -> tuple[Plan, LiveState]:
-    groups = [group(f"G{index:03d}") for index in range(count)]
-    current = live(
-        state(
-            groups=groups,
-            permission_sets=[permission_set("Admin")],
-            assignments=_assignment_keys(count),
-        )
-    )
-    wanted = state(groups=groups, permission_sets=[permission_set("Admin")])
-    return plan(desired(wanted), current, revision=REVISION), current
-
-
-def test_deletion_guard_refuses_more_deletions_than_the_limit() -> None:
-    result, current = _emptied_assignments(200)
-    with pytest.raises(PlanRefusedError, match="deletes 200 objects"):
-        check_deletion_guard(result, current, DeletionGuard(), allow_deletions=False)
-
-
-def test_deletion_guard_is_lifted_when_deletions_are_allowed() -> None:
-    result, current = _emptied_assignments(200)
-    check_deletion_guard(result, current, DeletionGuard(), allow_deletions=True)
-
-
-def test_deletion_guard_refuses_deleting_a_large_share_of_one_kind() -> None:
-    result, current = _emptied_assignments(12)
-    reasons = deletion_guard_violations(result, current, DeletionGuard(max_deletions=100))
-    assert len(reasons) == 1
-    assert "12 of 12 assignments" in reasons[0]
-
-
-def test_deletion_guard_ignores_the_share_below_ten_live_objects() -> None:
-    keys = _assignment_keys(9)
-    groups = [group(f"G{index:03d}") for index in range(9)]
-    current = live(
-        state(groups=groups, permission_sets=[permission_set("Admin")], assignments=keys)
-    )
-    wanted = state(groups=groups, permission_sets=[permission_set("Admin")], assignments=keys[5:])
-    result = plan(desired(wanted), current, revision=REVISION)
-    assert deletion_guard_violations(result, current, DeletionGuard()) == []
-
-
-@pytest.mark.parametrize("live_count", [2, 7, 9])
-def test_deletion_guard_refuses_an_emptied_kind_in_a_small_organization(live_count: int) -> None:
-    result, current = _emptied_assignments(live_count)
-
-    (reason,) = deletion_guard_violations(result, current, DeletionGuard())
-
-    assert f"deletes all {live_count} assignments and creates none" in reason
-
-
-def test_deletion_guard_accepts_replacing_every_assignment_of_a_kind() -> None:
-    old, new = _assignment_keys(4)[:2], _assignment_keys(4)[2:]
-    groups = [group(f"G{index:03d}") for index in range(4)]
-    current = live(state(groups=groups, permission_sets=[permission_set("Admin")], assignments=old))
-    wanted = state(groups=groups, permission_sets=[permission_set("Admin")], assignments=new)
-
-    result = plan(desired(wanted), current, revision=REVISION)
-
-    assert deletion_guard_violations(result, current, DeletionGuard()) == []
-
-
-def test_deletion_guard_accepts_deletions_within_both_limits() -> None:
-    keys = _assignment_keys(40)
-    groups = [group(f"G{index:03d}") for index in range(40)]
-    current = live(
-        state(groups=groups, permission_sets=[permission_set("Admin")], assignments=keys)
-    )
-    wanted = state(groups=groups, permission_sets=[permission_set("Admin")], assignments=keys[5:])
-    result = plan(desired(wanted), current, revision=REVISION)
-    check_deletion_guard(result, current, DeletionGuard(), allow_deletions=False)
-
-
-def test_deletion_guard_message_says_how_to_allow_deletions() -> None:
-    result, current = _emptied_assignments(30)
-    with pytest.raises(PlanRefusedError, match="--allow-deletions"):
-        check_deletion_guard(result, current, DeletionGuard(), allow_deletions=False)
-
-
 # Property: applying a plan, then planning again, gives an empty plan.
 
 
@@ -1026,6 +938,35 @@ def test_planning_again_after_applying_a_plan_gives_an_empty_plan(
     second = plan(wanted_desired, after, revision=REVISION)
     assert second.operations == ()
     assert not any(after.stale_accounts.get(name) for name in wanted.permission_sets)
+
+
+@_PROPERTY
+@given(
+    states=_live_and_desired(),
+    prune=st.fixed_dictionaries(
+        {
+            kind: st.booleans()
+            for kind in ("users", "groups", "memberships", "permission_sets", "assignments")
+        }
+    ),
+)
+def test_every_deletion_is_of_a_live_object_in_the_prune_scope(
+    states: tuple[LiveState, IdentityCenterState], prune: dict[str, bool]
+) -> None:
+    current, wanted = states
+    wanted_desired = desired(wanted, config(**prune))
+    scope = prune_scope(wanted_desired, current)
+    in_scope = {
+        Kind.USER: {f"user/{name}" for name in scope.users},
+        Kind.GROUP: {f"group/{name}" for name in scope.groups},
+        Kind.MEMBERSHIP: {f"membership/{m.group}/{m.user}" for m in scope.memberships},
+        Kind.PERMISSION_SET: {f"permission-set/{name}" for name in scope.permission_sets},
+        Kind.ASSIGNMENT: {DeleteAssignment(assignment=key).key for key in scope.assignments},
+    }
+
+    deletions = plan(wanted_desired, current, revision=REVISION).deletions()
+
+    assert all(operation.key in in_scope[operation.kind] for operation in deletions)
 
 
 @_PROPERTY

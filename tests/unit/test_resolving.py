@@ -47,6 +47,7 @@ def _files(
     assignments: Sequence[dict[str, Any]] = (),
 ) -> dict[str, bytes]:
     return {
+        "reconciler.json": b"{}",
         "users.json": json.dumps({"users": [_user(name) for name in users]}).encode(),
         "groups.json": json.dumps({"groups": list(groups)}).encode(),
         "permission-sets/ReadOnly.json": json.dumps(READ_ONLY).encode(),
@@ -300,9 +301,10 @@ def test_declared_permission_set_carries_the_managed_by_tag() -> None:
 def test_session_duration_is_canonical_in_state() -> None:
     documents = load_documents(
         {
+            **_files(),
             "permission-sets/ReadOnly.json": json.dumps(
                 {**READ_ONLY, "session_duration": "PT90M"}
-            ).encode()
+            ).encode(),
         }
     )
     permission_set = permission_set_from_document(documents.permission_sets[0].value)
@@ -314,7 +316,7 @@ def test_permission_set_policies_are_unordered_in_state() -> None:
 
     def state_of(order: list[str]) -> Any:
         document = {"name": "ReadOnly", "managed_policies": order}
-        files = {"permission-sets/ReadOnly.json": json.dumps(document).encode()}
+        files = {**_files(), "permission-sets/ReadOnly.json": json.dumps(document).encode()}
         return permission_set_from_document(load_documents(files).permission_sets[0].value)
 
     assert state_of(arns) == state_of(list(reversed(arns)))
