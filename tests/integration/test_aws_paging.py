@@ -15,7 +15,14 @@ Calls and where they are made (``reconciler.adapters.aws``):
   AWS's largest), ListRoots and ListParents (one item each in any organization),
   ListTagsForResource (Organizations; moto answers one page);
 - applying: ListAccountAssignmentCreationStatus / DeletionStatus (status polling, filtered on
-  IN_PROGRESS and FAILED).
+  IN_PROGRESS and FAILED); ListPermissionSets (a set found after CreatePermissionSet's
+  ConflictException), ListManagedPoliciesInPermissionSet and
+  ListCustomerManagedPolicyReferencesInPermissionSet (a policy found after an attach's
+  ConflictException), ListInstances (is the instance still there after a ResourceNotFound).
+
+Exporting reads through ``read_live_state`` (above). Not crossed, as one page is all there can
+be: ListRoots (one root), ListParents (one parent), Organizations ListTagsForResource (moto
+answers one page; 50 tags at most per account).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -45,11 +52,13 @@ from reconciler.model.state import (
 from reconciler.model.targets import TargetReads
 from reconciler.planning.outcomes import Status
 from reconciler.planning.plans import (
+    AttributeChange,
     CreateAssignment,
     CreatePermissionSet,
     CreateUser,
     DeleteAssignment,
     Plan,
+    UpdatePermissionSet,
 )
 from reconciler.sandbox import Sandbox, SandboxSettings, SeededOrganization
 from reconciler.sandbox.faults import FaultConfig
@@ -58,6 +67,7 @@ from tests.conftest import FAST
 from tests.support import HandMade
 
 ONE_PER_PAGE = FAST.model_copy(update={"list_page_size": 1})
+QUICK = ApplySettings(poll_interval_seconds=0.05, conflict_backoff_seconds=0.05)
 VIEW_ONLY = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 INLINE = {
@@ -406,3 +416,97 @@ def test_deletion_status_polling_follows_every_page(
         assert outcome.succeeded
         assert still_deleting == []
         assert read_live_state(paged.clients).state.assignments == frozenset()
+
+
+# --- applying: reads made to resolve a conflict or an error ---------------------------------
+
+
+def test_creating_sets_that_exist_already_finds_each_across_pages(paged: Paged) -> None:
+    """CreatePermissionSet meets ConflictException (made meanwhile by someone else): the set
+    is found by listing every page of ListPermissionSets and adopted."""
+    names = ["Alpha", "Beta", "Gamma"]
+    live = read_live_state(paged.clients)
+    for name in names:
+        paged.made.permission_set(name)
+    plan = Plan(
+        revision="r1",
+        operations=tuple(
+            CreatePermissionSet(permission_set=PermissionSet(name=name, description="adopted"))
+            for name in names
+        ),
+    )
+
+    outcome = apply_plan(paged.clients, plan, live, settings=QUICK)
+
+    assert outcome.succeeded, [r.reason for r in outcome.results]
+    read = read_live_state(paged.clients).state.permission_sets
+    assert {name: read[name].description for name in names} == dict.fromkeys(names, "adopted")
+
+
+def test_attaching_policies_attached_meanwhile_finds_each_across_pages(paged: Paged) -> None:
+    """Attach calls meet ConflictException (attached meanwhile): each policy is found by
+    listing every page of the set's managed and customer-managed policies."""
+    org = paged.organization
+    for policy in ("Extras", "More"):
+        paged.sandbox.put_customer_managed_policy(account_id=org.accounts["prod"], name=policy)
+    arn = paged.made.permission_set("Ops")
+    live = read_live_state(paged.clients)
+    target = {"InstanceArn": org.instance_arn, "PermissionSetArn": arn}
+    for policy in (VIEW_ONLY, READ_ONLY):
+        paged.made.sso.attach_managed_policy_to_permission_set(**target, ManagedPolicyArn=policy)
+    for name in ("Extras", "More"):
+        paged.made.sso.attach_customer_managed_policy_reference_to_permission_set(
+            **target, CustomerManagedPolicyReference={"Name": name, "Path": "/"}
+        )
+    desired = PermissionSet(
+        name="Ops",
+        managed_policies=frozenset({VIEW_ONLY, READ_ONLY}),
+        customer_managed_policies=frozenset(
+            {CustomerManagedPolicyRef("Extras", "/"), CustomerManagedPolicyRef("More", "/")}
+        ),
+    )
+    update = UpdatePermissionSet(
+        permission_set=desired,
+        live=live.state.permission_sets["Ops"],
+        diff=(AttributeChange(attribute="managed_policies", old=[], new=[]),),
+    )
+
+    outcome = apply_plan(
+        paged.clients, Plan(revision="r1", operations=(update,)), live, settings=QUICK
+    )
+
+    assert outcome.succeeded, [r.reason for r in outcome.results]
+    assert read_live_state(paged.clients).state.permission_sets["Ops"] == desired
+
+
+def test_a_not_found_error_does_not_stop_writing_while_the_instance_is_listed_on_a_later_page(
+    paged: Paged,
+) -> None:
+    """A write answered ResourceNotFound makes the applier check that the instance still
+    exists (ListInstances): found on a later page, writing goes on."""
+    ours = paged.organization.instance_arn
+    while min(paged.sandbox.identity_center.instances) == ours:
+        paged.sandbox.create_instance(name="other")
+    paged.made.permission_set("Gone")
+    live = read_live_state(paged.clients, instance_arn=ours)
+    paged.made.sso.delete_permission_set(
+        InstanceArn=ours, PermissionSetArn=live.permission_set_arns["Gone"]
+    )
+    gone = live.state.permission_sets["Gone"]
+    plan = Plan(
+        revision="r1",
+        operations=(
+            UpdatePermissionSet(
+                permission_set=replace(gone, description="changed"),
+                live=gone,
+                diff=(AttributeChange(attribute="description", old=None, new="changed"),),
+            ),
+            CreateUser(
+                user=User(user_name="after", display_name="A", given_name="A", family_name="A")
+            ),
+        ),
+    )
+
+    outcome = apply_plan(paged.clients, plan, live, settings=QUICK)
+
+    assert [r.status for r in outcome.results] == [Status.FAILED, Status.SUCCEEDED]
