@@ -14,20 +14,23 @@ Run ``make faults`` (or ``python scripts/fault_campaign.py --help``). What it do
    revisions, under ``--faults`` (throttling, HTTP 500/503, connection resets, read timeouts,
    lost responses); a ``--kill-rate`` share of the passes is killed with SIGKILL after a
    random number of its write calls; then passes without kills until one exits 0;
-4. before each pass plans in-process (faults off) to learn what the pass may delete, and after
-   it compares the sandbox's inventory: anything gone that no plan deleted is an unintended
-   deletion; at the end, the plan must be empty, every declared object present, and no object
-   held twice.
+4. judges every pass against the generated documents themselves (small code of its own, not
+   the product's planner): an object held before the pass and gone after it that the target
+   revision declares, does not prune or protects is an unintended deletion; a
+   DeleteAccountAssignment request (the sandbox's log, so a grant deleted and created again
+   counts) for a grant declared by both the previous and the target revision is an access gap;
+   at the end, the plan must be empty, every declared object present, and no object held twice.
 
 It prints passes run, kills, exit codes, faults injected by type (the sandbox's recorder),
 operations reported failed with their reasons, and last ``converged=yes duplicates=0
-unintended_deletions=0`` when all is well (real values otherwise); the exit code is 0 only
-then.
+unintended_deletions=0 access_gaps=0`` when all is well (real values otherwise); the exit code
+is 0 only then.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import random
@@ -45,88 +48,130 @@ from typing import Any
 
 from reconciler.adapters.aws.clients import RateLimits, make_clients
 from reconciler.engine import PassResult, Revision, reconcile
-from reconciler.model.state import IdentityCenterState
-from reconciler.planning.plans import (
-    DeleteAssignment,
-    DeleteGroup,
-    DeletePermissionSet,
-    DeleteUser,
-    Plan,
-    RemoveMembership,
-)
 from reconciler.sandbox import Sandbox, SandboxSettings
 from reconciler.sandbox.faults import FaultConfig
-from reconciler.sandbox.inventory import Inventory, take_inventory
+from reconciler.sandbox.inventory import Inventory, assignment_deletions, take_inventory
 
 # --------------------------------------------------------------------------------------------
-# Expectations: what must exist, what may disappear
+# Expectations: what must exist, what must never disappear, computed from the documents
 # --------------------------------------------------------------------------------------------
+#
+# Judged against the desired-state documents themselves, with this small code and not the
+# product's loader or planner: a planner that deletes too much, or deletes a grant and creates
+# it again, cannot pass by construction.
 
 KINDS = ("users", "groups", "memberships", "permission_sets", "assignments")
+Grant = tuple[str, str, str, str]
+"""(account id, permission set name, ``USER`` or ``GROUP``, principal name): one grant of
+access, keyed as ``Inventory.assignments``."""
+_ENTRY_KEYS = frozenset({"permission_set", "groups", "users", "accounts"})
 
 
-def state_keys(state: IdentityCenterState) -> dict[str, set[object]]:
-    """The inventory keys (see ``reconciler.sandbox.inventory``) of every object ``state``
-    declares, by kind."""
+def read_desired_state(folder: Path) -> dict[str, Any]:
+    """The JSON documents under ``folder`` as ``{relative path: document}``."""
     return {
-        "users": set(state.users),
-        "groups": set(state.groups),
-        "memberships": {(m.group, m.user) for m in state.memberships},
-        "permission_sets": set(state.permission_sets),
-        "assignments": {
-            (key.account_id, key.permission_set, key.principal_type.value, key.principal_name)
-            for key in state.assignments
-        },
+        path.relative_to(folder).as_posix(): json.loads(path.read_text())
+        for path in sorted(folder.rglob("*.json"))
     }
 
 
-def deletion_keys(plans: Iterable[Plan]) -> dict[str, set[object]]:
-    """The inventory keys of every object some plan of ``plans`` deletes, by kind."""
-    keys: dict[str, set[object]] = {kind: set() for kind in KINDS}
-    for plan in plans:
-        for operation in plan.operations:
-            match operation:
-                case DeleteAssignment(assignment=key):
-                    keys["assignments"].add(
-                        (
-                            key.account_id,
-                            key.permission_set,
-                            key.principal_type.value,
-                            key.principal_name,
-                        )
-                    )
-                case DeletePermissionSet(name=name):
-                    keys["permission_sets"].add(name)
-                case RemoveMembership(membership=membership):
-                    keys["memberships"].add((membership.group, membership.user))
-                case DeleteGroup(name=name):
-                    keys["groups"].add(name)
-                case DeleteUser(user_name=name):
-                    keys["users"].add(name)
-                case _:
-                    pass
-    return keys
+def expected_grants(files: Mapping[str, Any], *, account_ids: Mapping[str, str]) -> set[Grant]:
+    """Every grant ``assignments.json`` declares: each principal of an entry in each of its
+    accounts (names mapped through ``account_ids``, 12-digit ids kept). Raises ``ValueError``
+    for an entry with other targets (OUs, tags), which this small reading does not resolve."""
+    grants: set[Grant] = set()
+    for entry in files.get("assignments.json", {}).get("assignments", []):
+        unknown = set(entry) - _ENTRY_KEYS
+        if unknown:
+            raise ValueError(f"expected_grants reads account lists only, not {sorted(unknown)}")
+        for account in entry.get("accounts", []):
+            account_id = account_ids.get(account, account)
+            for kind, names in (
+                ("GROUP", entry.get("groups", [])),
+                ("USER", entry.get("users", [])),
+            ):
+                grants |= {(account_id, entry["permission_set"], kind, name) for name in names}
+    return grants
+
+
+def expected_keys(
+    files: Mapping[str, Any], *, account_ids: Mapping[str, str]
+) -> dict[str, set[object]]:
+    """The inventory keys (see ``reconciler.sandbox.inventory``) of every object the documents
+    declare, by kind."""
+    groups = files.get("groups.json", {}).get("groups", [])
+    return {
+        "users": {user["user_name"] for user in files.get("users.json", {}).get("users", [])},
+        "groups": {group["name"] for group in groups},
+        "memberships": {
+            (group["name"], member) for group in groups for member in group.get("members", [])
+        },
+        "permission_sets": {
+            document["name"]
+            for path, document in files.items()
+            if path.startswith("permission-sets/")
+        },
+        "assignments": set(expected_grants(files, account_ids=account_ids)),
+    }
+
+
+def _protected(files: Mapping[str, Any], kind: str, key: Any) -> bool:
+    """Whether ``key`` of ``kind`` names a protected permission set, group or user."""
+    patterns = files.get("reconciler.json", {}).get("protected", {})
+
+    def matches(section: str, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns.get(section, []))
+
+    if kind in ("users", "groups", "permission_sets"):
+        return matches(kind, str(key))
+    if kind == "memberships":
+        return matches("groups", key[0]) or matches("users", key[1])
+    section = "groups" if key[2] == "GROUP" else "users"
+    return matches("permission_sets", key[1]) or matches(section, key[3])
 
 
 def unintended_deletions(
-    *, before: Inventory, after: Inventory, allowed: Mapping[str, set[object]]
+    *,
+    before: Inventory,
+    after: Inventory,
+    files: Mapping[str, Any],
+    account_ids: Mapping[str, str],
 ) -> dict[str, list[str]]:
-    """Objects held ``before`` and gone ``after`` that no plan meant to delete, by kind
+    """Objects held ``before`` and gone ``after`` that the target documents ``files`` keep:
+    declared there, of a kind their ``reconciler.json`` does not prune, or protected; by kind
     (kinds with none are left out)."""
+    declared = expected_keys(files, account_ids=account_ids)
+    prune = files.get("reconciler.json", {}).get("prune", {})
     found: dict[str, list[str]] = {}
     before_keys, after_keys = before.keys(), after.keys()
     for kind in KINDS:
-        gone = before_keys[kind] - after_keys[kind] - allowed.get(kind, set())
-        if gone:
-            found[kind] = sorted(str(key) for key in gone)
+        kept = [
+            key
+            for key in before_keys[kind] - after_keys[kind]
+            if key in declared[kind] or not prune.get(kind, False) or _protected(files, kind, key)
+        ]
+        if kept:
+            found[kind] = sorted(str(key) for key in kept)
     return found
 
 
-def missing(*, desired: IdentityCenterState, after: Inventory) -> dict[str, list[str]]:
-    """Objects ``desired`` declares that ``after`` does not hold, by kind (empty kinds left
-    out)."""
+def access_gaps(
+    deletions: Iterable[Grant], *, old: Iterable[Grant], new: Iterable[Grant]
+) -> list[str]:
+    """Deletions (the sandbox's DeleteAccountAssignment requests, see
+    ``inventory.assignment_deletions``) of grants that both the old and the new desired state
+    declare: each is a gap in someone's access, even when a later pass creates it again."""
+    staying = set(old) & set(new)
+    return [str(grant) for grant in deletions if grant in staying]
+
+
+def missing(
+    *, files: Mapping[str, Any], account_ids: Mapping[str, str], after: Inventory
+) -> dict[str, list[str]]:
+    """Objects the documents ``files`` declare that ``after`` does not hold, by kind (empty
+    kinds left out)."""
     found: dict[str, list[str]] = {}
-    wanted, held = state_keys(desired), after.keys()
+    wanted, held = expected_keys(files, account_ids=account_ids), after.keys()
     for kind in KINDS:
         absent = wanted[kind] - held[kind]
         if absent:
@@ -352,6 +397,8 @@ class Figures:
     converged: bool = False
     duplicates: dict[str, list[str]] = field(default_factory=dict)
     unintended: dict[str, list[str]] = field(default_factory=dict)
+    gaps: list[str] = field(default_factory=list)
+    assignment_deletions: int = 0
     missing: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -365,13 +412,14 @@ class Figures:
 
     @property
     def ok(self) -> bool:
-        return self.converged and not self.duplicates and not self.unintended
+        return self.converged and not self.duplicates and not self.unintended and not self.gaps
 
     def verdict(self) -> str:
-        """The last line: ``converged=yes duplicates=0 unintended_deletions=0`` when all is well."""
+        """The last line: ``converged=yes duplicates=0 unintended_deletions=0 access_gaps=0``
+        when all is well."""
         return (
             f"converged={'yes' if self.converged else 'no'} duplicates={self.duplicate_count} "
-            f"unintended_deletions={self.unintended_count}"
+            f"unintended_deletions={self.unintended_count} access_gaps={len(self.gaps)}"
         )
 
 
@@ -391,14 +439,25 @@ class Campaign:
 
 
 class _Run:
-    def __init__(self, campaign: Campaign, sandbox: Sandbox, repository: Path) -> None:
+    def __init__(
+        self,
+        campaign: Campaign,
+        sandbox: Sandbox,
+        repository: Path,
+        *,
+        revisions: Sequence[Mapping[str, Any]],
+        account_ids: Mapping[str, str],
+    ) -> None:
         self.campaign = campaign
         self.sandbox = sandbox
         self.repository = repository
+        self.revisions = revisions
+        self.account_ids = account_ids
         self.chance = random.Random(campaign.seed + 2)  # noqa: S311 - kill timing, not secrets
         self.figures = Figures()
         self.fault_config = FaultConfig.parse(f"{campaign.faults},seed={campaign.seed}")
-        self.allowed: dict[str, set[object]] = {kind: set() for kind in KINDS}
+        self.target = 0
+        """Index in ``revisions`` of the revision committed last (the passes' target)."""
         self.environment = {**os.environ, **sandbox.client_environment()}
         self.environment.pop("AWS_PROFILE", None)
 
@@ -424,9 +483,8 @@ class _Run:
     def one_pass(self, *, may_kill: bool) -> int | None:
         """Run ``reconciler apply`` once under faults; returns its exit code, None if killed."""
         before = take_inventory(self.sandbox)
+        deletions_before = len(assignment_deletions(self.sandbox))
         planned = self.plan_now()
-        for kind, keys in deletion_keys([planned.plan]).items():
-            self.allowed[kind] |= keys
         self.figures.passes += 1
         operations = len(planned.plan.operations)
         kill_after = (
@@ -441,7 +499,7 @@ class _Run:
                 f"pass {self.figures.passes}: {operations} operations planned, "
                 f"killed after {kill_after} write calls"
             )
-            self._check_deletions(before)
+            self._check_deletions(before, deletions_before)
             return None
         self.figures.exits[code] += 1
         failed = []
@@ -460,7 +518,7 @@ class _Run:
             f"pass {self.figures.passes}: {len(planned.plan.operations)} operations planned, "
             f"exit {code}, {len(failed)} reported failed"
         )
-        self._check_deletions(before)
+        self._check_deletions(before, deletions_before)
         return code
 
     def _apply(self, *, kill_after: int | None) -> tuple[int | None, str]:
@@ -486,19 +544,35 @@ class _Run:
             out.seek(0)
             return process.returncode, out.read()
 
-    def _check_deletions(self, before: Inventory) -> None:
+    def _check_deletions(self, before: Inventory, deletions_before: int) -> None:
+        """Judge one pass against the documents: objects the target keeps that are gone, and
+        DeleteAccountAssignment requests for grants both the previous and the target revision
+        declare (access gaps, even if created again later)."""
         self.sandbox.complete_operations()
+        target = self.revisions[self.target]
         for kind, keys in unintended_deletions(
-            before=before, after=take_inventory(self.sandbox), allowed=self.allowed
+            before=before,
+            after=take_inventory(self.sandbox),
+            files=target,
+            account_ids=self.account_ids,
         ).items():
             self.figures.unintended.setdefault(kind, []).extend(keys)
+        previous = self.revisions[self.target - 1] if self.target else {}
+        deletions = assignment_deletions(self.sandbox)[deletions_before:]
+        self.figures.assignment_deletions += len(deletions)
+        self.figures.gaps += access_gaps(
+            deletions,
+            old=expected_grants(previous, account_ids=self.account_ids),
+            new=expected_grants(target, account_ids=self.account_ids),
+        )
 
-    def run(self, revisions: Sequence[dict[str, Any]]) -> Figures:
+    def run(self) -> Figures:
         started = time.monotonic()
         self.sandbox.configure_faults(self.fault_config)
-        per_revision = max(1, self.campaign.passes // len(revisions))
-        for number, files in enumerate(revisions, start=1):
+        per_revision = max(1, self.campaign.passes // len(self.revisions))
+        for number, files in enumerate(self.revisions, start=1):
             write_revision(self.repository, files, message=f"Revision {number}")
+            self.target = number - 1
             self.say(f"revision {number} committed")
             for _ in range(per_revision):
                 self.one_pass(may_kill=True)
@@ -510,7 +584,9 @@ class _Run:
         held = take_inventory(self.sandbox)
         self.figures.converged = final.plan.is_empty
         self.figures.duplicates = held.duplicates()
-        self.figures.missing = missing(desired=final.desired.state, after=held)
+        self.figures.missing = missing(
+            files=self.revisions[-1], account_ids=self.account_ids, after=held
+        )
         self.figures.converged = self.figures.converged and not self.figures.missing
         self.figures.faults = Counter(
             call.fault for call in self.sandbox.recorder.calls if call.fault is not None
@@ -540,8 +616,7 @@ def run_campaign(campaign: Campaign) -> Figures:
 
 def _campaign_in(campaign: Campaign, sandbox: Sandbox, temporary: Path) -> Figures:
     names = [f"account-{index:02d}" for index in range(campaign.size.accounts)]
-    for name in names:
-        sandbox.add_account(name=name)
+    account_ids = {name: sandbox.add_account(name=name) for name in names}
     sandbox.create_instance(name="campaign")
     repository = temporary / "access"
     repository.mkdir()
@@ -549,7 +624,9 @@ def _campaign_in(campaign: Campaign, sandbox: Sandbox, temporary: Path) -> Figur
     revisions = [generate_desired_state(size=campaign.size, accounts=names, seed=campaign.seed)]
     while len(revisions) < campaign.revisions:
         revisions.append(evolve_desired_state(revisions[-1], seed=campaign.seed + len(revisions)))
-    figures = _Run(campaign, sandbox, repository).run(revisions)
+    figures = _Run(
+        campaign, sandbox, repository, revisions=revisions, account_ids=account_ids
+    ).run()
     violations = sandbox.fault_layer.shape_violations
     if violations:
         figures.faults["shape_violation (sandbox bug)"] += len(violations)
@@ -574,6 +651,8 @@ def report(figures: Figures, *, out: Any = None) -> None:
         f"missing objects:       {sum(len(v) for v in figures.missing.values())}",
         f"duplicates:            {json.dumps(figures.duplicates)[:500]}",
         f"unintended deletions:  {json.dumps(figures.unintended)[:500]}",
+        f"assignment deletions:  {figures.assignment_deletions} (DeleteAccountAssignment requests)",
+        f"access gaps:           {json.dumps(figures.gaps)[:500]}",
         f"seconds:               {figures.seconds:.0f}",
         figures.verdict(),
     ]
@@ -582,8 +661,8 @@ def report(figures: Figures, *, out: Any = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a campaign from the command line; 0 only when converged with no duplicate and no
-    unintended deletion."""
+    """Run a campaign from the command line; 0 only when converged with no duplicate, no
+    unintended deletion and no access gap."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--permission-sets", type=int, default=15)

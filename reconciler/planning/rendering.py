@@ -308,6 +308,16 @@ def plan_markdown(
     return [marker + part for part in parts]
 
 
+def _fit(block: str, room: int) -> str:
+    """``block``, or as much of it as fits in ``room`` characters followed by a note saying it
+    was cut (a diff longer than a whole comment); never cut silently."""
+    if len(block) <= room:
+        return block
+    closing = "\n```\n</details>\n" if block.startswith("<details>") else "\n"
+    note = f"\n… cut to fit the comment limit ({len(block)} characters in all)"
+    return block[: max(0, room - len(note) - len(closing))] + note + closing
+
+
 def _split(first: str, blocks: list[str], *, limit: int, table_head: str) -> list[str]:
     reserve = 80  # room for the "part i of n" line
     parts: list[str] = []
@@ -319,7 +329,7 @@ def _split(first: str, blocks: list[str], *, limit: int, table_head: str) -> lis
         if len(current) + len(block) > limit - reserve:
             parts.append(current)
             current = table_head if in_table else ""
-        current += block[: limit - reserve - len(current)]
+        current += _fit(block, limit - reserve - len(current))
     parts.append(current)
     if len(parts) == 1:
         return parts

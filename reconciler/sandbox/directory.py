@@ -71,6 +71,19 @@ class MotoDirectory:
             return principal_id in store.users
         return principal_id in store.groups
 
+    def principal_name(
+        self, *, identity_store_id: str, principal_type: str, principal_id: str
+    ) -> str | None:
+        """The user name of a ``USER`` or display name of a ``GROUP``; None when unknown."""
+        store = self.identity_store(identity_store_id)
+        if store is None:
+            return None
+        if principal_type == "USER":
+            user = store.users.get(principal_id)
+            return None if user is None else str(user.UserName)
+        group = store.groups.get(principal_id)
+        return None if group is None else str(group.DisplayName)
+
     def customer_managed_policy_exists(self, *, account_id: str, name: str, path: str) -> bool:
         """Whether IAM in ``account_id`` holds a customer-managed policy ``path`` + ``name``."""
         arn = customer_managed_policy_arn(account_id=account_id, name=name, path=path)

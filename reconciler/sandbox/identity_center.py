@@ -63,6 +63,10 @@ class Directory(Protocol):
         self, *, identity_store_id: str, principal_type: str, principal_id: str
     ) -> bool: ...
 
+    def principal_name(
+        self, *, identity_store_id: str, principal_type: str, principal_id: str
+    ) -> str | None: ...
+
     def customer_managed_policy_exists(self, *, account_id: str, name: str, path: str) -> bool: ...
 
     def aws_managed_policy_exists(self, arn: str) -> bool: ...
@@ -226,6 +230,9 @@ class IdentityCenter:
         #: (permission set ARN, account id) -> that target's assignments (an index)
         self._by_target: dict[tuple[str, str], dict[AccountAssignment, int]] = {}
         self._sequence = itertools.count(1)
+        #: every DeleteAccountAssignment request accepted, in order, named as at the request:
+        #: (account id, permission set name, USER or GROUP, principal name or, unknown, its id)
+        self.assignment_deletions: list[tuple[str, str, str, str]] = []
 
     # --- instances ------------------------------------------------------------------------
 
@@ -803,9 +810,23 @@ class IdentityCenter:
         there (AWS deletes the role). Deleting an assignment that does not exist succeeds
         (sandbox choice: AWS does not document it).
         """
-        return self._start_assignment_operation(
+        operation = self._start_assignment_operation(
             kind="DELETE_ASSIGNMENT", instance_arn=instance_arn, assignment=assignment
         )
+        principal_name = self.directory.principal_name(
+            identity_store_id=self.instances[instance_arn].identity_store_id,
+            principal_type=assignment.principal_type,
+            principal_id=assignment.principal_id,
+        )
+        self.assignment_deletions.append(
+            (
+                assignment.account_id,
+                self.permission_sets[assignment.permission_set_arn].name,
+                assignment.principal_type,
+                principal_name or assignment.principal_id,
+            )
+        )
+        return operation
 
     def _start_assignment_operation(
         self, *, kind: OperationKind, instance_arn: str, assignment: AccountAssignment

@@ -112,3 +112,15 @@ def take_inventory(sandbox: Sandbox) -> Inventory:
         permission_sets=permission_sets,
         assignments=assignments,
     )
+
+
+def assignment_deletions(sandbox: Sandbox) -> list[AssignmentTuple]:
+    """Every DeleteAccountAssignment request the sandbox accepted so far, in order, keyed as
+    ``Inventory.assignments`` with the names as they were at the request (an assignment
+    deleted and created again shows here, though no inventory taken before and after does).
+
+    Raises ``SandboxNotRunningError`` when the sandbox is not running.
+    """
+    center = sandbox.identity_center
+    with center.lock:
+        return list(center.assignment_deletions)

@@ -179,8 +179,14 @@ class JsonService:
         handler."""
         return self.exclusive or operation in self.handlers
 
-    def call(self, operation: str, body: bytes) -> tuple[int, bytes]:
-        """Run one request; returns ``(http_status, json_body)``. Never raises ServiceError."""
+    def call(
+        self, operation: str, body: bytes, *, page_size: int | None = None
+    ) -> tuple[int, bytes]:
+        """Run one request; returns ``(http_status, json_body)``. Never raises ServiceError.
+
+        ``page_size`` caps the page of a List call as a smaller ``MaxResults`` would (AWS may
+        return fewer items than asked, with a ``NextToken``).
+        """
         try:
             params = json.loads(body or b"{}")
             if not isinstance(params, dict):
@@ -188,6 +194,9 @@ class JsonService:
             if operation not in self.model.operation_names:
                 raise ServiceError("UnknownOperationException", f"Unknown operation {operation}")
             validate_input(self.model.operation_model(operation), params)
+            if page_size is not None and operation.startswith("List"):
+                asked = params.get("MaxResults")
+                params["MaxResults"] = min(asked, page_size) if asked else page_size
             handler = self.handlers.get(operation)
             if handler is None:
                 raise ServiceError(

@@ -20,11 +20,22 @@ if TYPE_CHECKING:
 
 
 class SimulatorRouter:
-    """WSGI application: ``services`` first, ``fallback`` for everything else."""
+    """WSGI application: ``services`` first, ``fallback`` for everything else.
 
-    def __init__(self, *, services: Sequence[JsonService], fallback: WSGIApplication) -> None:
+    ``page_size`` caps every page of the services' List calls (``SandboxSettings.list_page_size``;
+    None: each call's own AWS maximum). moto's fallback pages as moto does.
+    """
+
+    def __init__(
+        self,
+        *,
+        services: Sequence[JsonService],
+        fallback: WSGIApplication,
+        page_size: int | None = None,
+    ) -> None:
         self.services = list(services)
         self.fallback = fallback
+        self.page_size = page_size
 
     def route(self, environ: WSGIEnvironment) -> tuple[JsonService, str] | None:
         """The service and operation that answer this request, or None for the fallback."""
@@ -46,7 +57,7 @@ class SimulatorRouter:
             length = 0
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        status, payload = service.call(operation, body)
+        status, payload = service.call(operation, body, page_size=self.page_size)
         reason = (
             "OK" if status == 200 else "Bad Request" if status < 500 else "Internal Server Error"
         )

@@ -191,6 +191,7 @@ class Sandbox:
                     ).service(),
                 ],
                 fallback=DomainDispatcherApplication(create_backend_app),
+                page_size=self.settings.list_page_size,
             )
             app = self._compose(router)
             self._server = make_server(

@@ -86,3 +86,16 @@ class SandboxSettings(BaseModel):
             "... you might receive an empty page'); exercises clients' paging loops."
         ),
     )
+    list_page_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description=(
+            "Largest page any simulated List call returns (a smaller MaxResults still wins); "
+            "None: AWS's own maximum per call (100, ListAccounts 20, sso-admin "
+            "ListTagsForResource 50). AWS may return fewer items than asked with a NextToken "
+            "(sso-admin API reference: 'the service might return fewer results than the "
+            "maximum even when there are more results available'); a small value makes every "
+            "paging loop cross a page boundary with a few objects."
+        ),
+    )

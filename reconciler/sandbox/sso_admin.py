@@ -292,7 +292,8 @@ class SsoAdminApi:
             key=lambda kv: kv[0],
             scope=f"ListTagsForResource:{p['ResourceArn']}",
             next_token=p.get("NextToken"),
-            max_results=None,
+            # No MaxResults in the API; set only by SandboxSettings.list_page_size.
+            max_results=p.get("MaxResults"),
             page_limit=50,
         )
         return {"Tags": [{"Key": k, "Value": v} for k, v in page], "NextToken": token}

@@ -421,6 +421,32 @@ def test_reads_a_permission_set_assigned_to_130_groups_in_one_account(
     assert unthrottled.calls.since(before)["ListAccountAssignments"] == 2  # pages of 100
 
 
+def test_reads_a_permission_set_provisioned_to_120_accounts(
+    seeding: Seeding, unthrottled: AwsClients, sandbox: Sandbox
+) -> None:
+    """AWS pages ListAccountsForProvisionedPermissionSet at 100 (MaxResults 1-100): the 20
+    accounts past the first page are provisioned and stale too."""
+    accounts = [sandbox.add_account(name=f"workload-{index:03d}") for index in range(120)]
+    arn = seeding.permission_set("Everywhere")
+    alice = seeding.user("alice")
+    for start in range(0, len(accounts), 10):  # stay under the 15 outstanding requests
+        for account_id in accounts[start : start + 10]:
+            seeding.assign(arn, account_id, alice)
+        seeding.wait_for_assignments()
+    seeding.sso.put_inline_policy_to_permission_set(
+        InstanceArn=seeding.org.instance_arn, PermissionSetArn=arn, InlinePolicy=json.dumps(INLINE)
+    )
+    before = unthrottled.calls.snapshot()
+
+    live = read_live_state(unthrottled)
+
+    assert live.provisioned_accounts == {"Everywhere": set(accounts)}
+    assert live.stale_accounts == {"Everywhere": set(accounts)}
+    assert len(live.state.assignments) == 120
+    # Two pages of 100, unfiltered and filtered on LATEST_PERMISSION_SET_NOT_PROVISIONED.
+    assert unthrottled.calls.since(before)["ListAccountsForProvisionedPermissionSet"] == 4
+
+
 # --- instance --------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from reconciler.sandbox import Sandbox, SeededOrganization
+from reconciler.sandbox.inventory import assignment_deletions
 
 
 def test_creation_is_in_progress_until_the_delay_passes_then_succeeded(
@@ -347,3 +348,27 @@ def test_deletion_status_is_listed(sso: Any, org: SeededOrganization, aws: Any) 
     ]
 
     assert [(s["RequestId"], s["Status"]) for s in listed] == [(deleted["RequestId"], "SUCCEEDED")]
+
+
+def test_every_deletion_request_is_logged_with_the_names_it_had(
+    sso: Any, org: SeededOrganization, aws: Any, sandbox: Sandbox, ids: Any
+) -> None:
+    """``inventory.assignment_deletions`` lists each DeleteAccountAssignment request accepted,
+    named as at the request: a grant deleted and created again shows, and so does one whose
+    user was deleted afterwards."""
+    arn = aws.create_permission_set("A")
+    user = aws.create_user("alice")
+    target = {
+        "InstanceArn": org.instance_arn,
+        "TargetId": org.accounts["prod"],
+        "TargetType": "AWS_ACCOUNT",
+        "PermissionSetArn": arn,
+        "PrincipalType": "USER",
+        "PrincipalId": user,
+    }
+    for write in ("create", "delete", "create", "delete"):
+        getattr(sso, f"{write}_account_assignment")(**target)
+        sandbox.complete_operations()
+    ids.delete_user(IdentityStoreId=org.identity_store_id, UserId=user)
+
+    assert assignment_deletions(sandbox) == [(org.accounts["prod"], "A", "USER", "alice")] * 2

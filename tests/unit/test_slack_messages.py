@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from reconciler.planning.reports import Mode, PassReport, PassStatus, ReportItem
 from reconciler.planning.slack_messages import (
@@ -243,3 +246,35 @@ def test_the_fingerprint_changes_with_a_failure_reason() -> None:
 
 def test_the_fingerprint_changes_with_the_revision() -> None:
     assert message_fingerprint(report()) != message_fingerprint(report(revision=OLD_REVISION))
+
+
+def _accounted(section: str, count: int) -> tuple[int, int]:
+    """(items shown, items said to be left out) of a listing of ``entry-<i>;`` items."""
+    shown = sum(1 for index in range(count) if f"entry-{index};" in section)
+    more = re.search(r"…and (\d+) more$", section)
+    return shown, int(more.group(1)) if more else 0
+
+
+LISTINGS = ("changes", "drift", "failures", "notes")
+
+
+@pytest.mark.parametrize("listing", LISTINGS)
+@pytest.mark.parametrize("count", [1, 20, 21, 200])
+@pytest.mark.parametrize("length", [10, 280])
+def test_a_listing_shows_or_counts_every_item(listing: str, count: int, length: int) -> None:
+    """Cut by the item limit (20) or by Slack's 3,000 characters: every item is either shown
+    or counted in "…and N more", never dropped silently."""
+    pad = "x" * length
+    if listing == "notes":
+        overrides: dict[str, Any] = {"notes": tuple(f"entry-{i}; {pad}" for i in range(count))}
+    else:
+        items = tuple(item(i, description=f"entry-{i}; {pad}", reason=pad) for i in range(count))
+        overrides = {listing: items}
+    message = pass_message(report(PassStatus.FAILED, **overrides))
+
+    (section,) = [text for text in texts(message) if "entry-0;" in text]
+    shown, left_out = _accounted(section, count)
+
+    assert shown >= 1
+    assert shown + left_out == count
+    assert len(section) <= MAX_TEXT_CHARS
