@@ -131,6 +131,28 @@ def _problems_reason(problems: tuple[Problem, ...]) -> str:
     return "; ".join(quoted)
 
 
+def _planned(loaded: LoadedRevision, live: LiveState) -> tuple[DesiredState, Plan] | str:
+    """The desired state and plan of ``loaded`` against ``live``, or why it cannot be planned.
+
+    A revision that does not resolve (unknown account, user, group) gives its problems; any
+    other exception (a bug met by odd input) gives its type and message, logged with its
+    traceback: a revision that cannot be planned is refused, and never stops the pass from
+    healing the last applied revision.
+    """
+    try:
+        return plan_revision(loaded.documents, live, revision=loaded.revision)
+    except InvalidRevisionError as exc:
+        return _problems_reason(exc.problems)
+    except Exception as exc:
+        log.error(
+            "plan.crashed",
+            revision=loaded.revision,
+            error=repr(exc),
+            traceback=traceback.format_exc(),
+        )
+        return f"it could not be planned ({type(exc).__name__}: {exc})"
+
+
 @dataclass(slots=True, kw_only=True)
 class _Fetched:
     """What the fetch of a tick gave: a checkout (and its revision), or why not."""
@@ -571,13 +593,11 @@ class Controller:
                 f"{work.revision or 'unknown'}: ignored, the deletion guard applies"
             )
         if target is not None:
-            try:
-                desired, changes = plan_revision(target.documents, live, revision=target.revision)
-            except InvalidRevisionError as exc:
-                work.reject(
-                    revision=target.revision, reason=_problems_reason(exc.problems), phase="load"
-                )
+            planned = _planned(target, live)
+            if isinstance(planned, str):
+                work.reject(revision=target.revision, reason=planned, phase="load")
             else:
+                desired, changes = planned
                 refusal = self._guard(changes, desired, live, applied=applied, work=work)
                 if refusal:
                     work.reject(
@@ -594,16 +614,14 @@ class Controller:
             if in_force is not None and in_force.revision == applied.revision:
                 work.drift = work.changes
             else:
-                try:
-                    desired, drift = plan_revision(
-                        applied.documents, live, revision=applied.revision
-                    )
-                except InvalidRevisionError as exc:
+                planned = _planned(applied, live)
+                if isinstance(planned, str):
                     work.notes.append(
                         f"the last applied revision {applied.revision} no longer resolves against "
-                        f"live state ({_problems_reason(exc.problems)}): drift is not checked"
+                        f"live state ({planned}): drift is not checked"
                     )
                 else:
+                    desired, drift = planned
                     work.drift = drift
                     if in_force is None:  # the target is rejected or missing: heal to this
                         refusal = self._guard(drift, desired, live, applied=None, work=None)

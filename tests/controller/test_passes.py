@@ -7,9 +7,12 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import reconciler.controller.loop
+import reconciler.engine
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.controller.loop import Controller
 from reconciler.controller.settings import load_settings
@@ -162,6 +165,49 @@ def test_input_that_used_to_crash_loading_is_rejected_and_drift_is_still_healed(
             ("membership/AdminAccess/jane.doe", "succeeded")
         ]
     assert JANE_ADMIN in memberships(aws)
+    assert controller.state.last_applied_revision == good
+
+
+@pytest.mark.parametrize("stage", ["load_documents", "plan_revision"])
+def test_an_unexpected_error_on_a_new_revision_rejects_it_and_drift_is_still_healed(  # noqa: PLR0917
+    make_controller: ControllerFactory,
+    access_repo: Path,
+    console: ConsoleActions,
+    aws: AwsClients,
+    monkeypatch: pytest.MonkeyPatch,
+    stage: str,
+) -> None:
+    """Whatever bug a new revision's files meet while loading or planning, the revision is
+    refused and the last good one is still healed (no ``error internal`` pass after pass)."""
+    controller = make_controller()
+    assert controller.run_once().status is PassStatus.APPLIED
+    good = head(access_repo)
+    bad = add_member(access_repo, group="AdminAccess", user="sam.lee")
+    module = reconciler.engine if stage == "load_documents" else reconciler.controller.loop
+    real = getattr(module, stage)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        revision = kwargs.get("revision")
+        if stage == "load_documents" or revision == bad:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, stage, broken)
+    console.remove_user_from_group(group="AdminAccess", user_name="jane.doe")
+
+    report = controller.tick(force=False)
+
+    assert report is not None
+    assert report.status is PassStatus.INVALID, report.error
+    assert report.revision == bad
+    assert report.error is not None
+    assert "RecursionError" in report.error
+    assert report.phase == "load"
+    assert [(item.key, item.status) for item in report.changes] == [
+        ("membership/AdminAccess/jane.doe", "succeeded")
+    ]
+    assert JANE_ADMIN in memberships(aws)
+    assert SAM_ADMIN not in memberships(aws)
     assert controller.state.last_applied_revision == good
 
 
