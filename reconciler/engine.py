@@ -21,8 +21,8 @@ from reconciler.adapters.aws.applying import apply_plan
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, GitSource, read_directory
-from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem
-from reconciler.model.loading import Documents, load_documents
+from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem, SourceError
+from reconciler.model.loading import Documents, load_config, load_documents
 from reconciler.model.resolving import DesiredState, live_directory, resolve
 from reconciler.model.state import LiveState
 from reconciler.model.targets import TargetReads, target_reads
@@ -83,6 +83,7 @@ class Revision:
     uncommitted: bool = False
     files: Mapping[str, bytes] | None = None
     problems: tuple[Problem, ...] = ()
+    parent_revision: str | None = None
 
 
 def revision_of(checked_out: Checkout) -> Revision:
@@ -93,12 +94,35 @@ def revision_of(checked_out: Checkout) -> Revision:
         uncommitted=checked_out.uncommitted,
         files=checked_out.files,
         problems=checked_out.problems,
+        parent_revision=checked_out.parent_revision,
     )
 
 
 def checkout(source: GitSource) -> Revision:
     """Fetch ``source`` and return the revision to reconcile (raises ``SourceError``)."""
     return revision_of(source.fetch())
+
+
+def base_guard_limit(source: GitSource, revision: Revision) -> GuardLimit | None:
+    """The deletion-guard limits of the commit ``revision`` builds on, so that no commit raises
+    its own limit: for uncommitted edits of a local work tree, the commit they are made on; for
+    a commit, its first parent. ``None`` when there is none (a first commit, a plain folder), it
+    cannot be fetched, or its ``reconciler.json`` is absent or not valid: the revision's own
+    limits then apply alone. Never raises."""
+    base = revision.revision if revision.uncommitted else revision.parent_revision
+    if base is None:
+        return None
+    try:
+        config = load_config(source.fetch_at(base).files)
+    except SourceError as exc:
+        log.info("guard.base_unreadable", revision=base, error=str(exc))
+        return None
+    if config is None:
+        return None
+    what = "the commit the edits are made on" if revision.uncommitted else "the parent commit"
+    return GuardLimit.of(
+        config.deletion_guard, source=f"reconciler.json of revision {base[:12]} ({what})"
+    )
 
 
 def load(revision: Revision) -> Documents:

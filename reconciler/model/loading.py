@@ -373,6 +373,15 @@ def _load_file(
     return document
 
 
+def load_config(files: Mapping[str, bytes]) -> docs.ReconcilerFile | None:
+    """The ``reconciler.json`` of a revision's files alone, or ``None`` when it is absent or
+    not valid: for reading another revision's deletion-guard limits (the other files of that
+    revision may follow an older format, and do not matter here). Never raises."""
+    problems: list[Problem] = []
+    config = _load_file(files, RECONCILER_FILE, docs.ReconcilerFile, problems)
+    return None if problems else config
+
+
 def _locate(file: str, key: str, items: Iterable[T]) -> tuple[Located[T], ...]:
     return tuple(
         Located(value=item, file=file, path=f"$.{key}[{index}]") for index, item in enumerate(items)
