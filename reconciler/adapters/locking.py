@@ -8,7 +8,7 @@ Two implementations of one protocol, :class:`WriterLock`:
   lock::
 
       {"lock_name": S (partition key), "holder_id": S, "expires_at": N (epoch seconds),
-       "lease_seconds": N, "generation": N}
+       "lease_seconds": N, "generation": N, "applied_revision": S}
 
   Taken with a conditional ``UpdateItem`` (the item is absent or its lease expired) that also
   adds 1 to ``generation``; renewed every ``lease_seconds / 4`` by a background thread with an
@@ -36,6 +36,11 @@ What fencing cannot exclude: AWS does not check the token, so a pause between th
 and the moment a request leaves the process (microseconds; the check is made before each
 HTTP attempt) can still let one request through after the lease lapsed.
 
+Both also keep the last applied revision (:attr:`WriterLock.applied_revision`): a controller
+records it with the lock after an apply, under the same fencing condition, and whoever takes
+the lock next reads it, so that replicas with state files of their own (or none) share the base
+of forward-only revisions.
+
 Neither blocks: ``acquire`` answers at once, ``True`` when held, ``False`` when another holder
 has it (then :attr:`WriterLock.holder` names that holder, when known).
 """
@@ -45,9 +50,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,6 +69,9 @@ from reconciler.errors import ConfigurationError, WriterLockLostError
 __all__ = ["DynamoDbLease", "FileLock", "WriterLock", "lease_clock"]
 
 log = structlog.get_logger("reconciler.locking")
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+"""A full commit SHA (SHA-1 or SHA-256 repositories): what an applied revision must look like."""
 
 _KEY = "lock_name"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -120,6 +130,21 @@ class WriterLock(Protocol):
         new holder when known) otherwise."""
         ...
 
+    @property
+    def applied_revision(self) -> str | None:
+        """The last applied revision recorded with the lock (:meth:`record_applied`) by
+        whichever controller held it, as read when we took it or recorded since; ``None``
+        when none was recorded. Controllers sharing a lock share it, whatever their own state
+        files say: the base of forward-only revisions for whoever writes next."""
+        ...
+
+    def record_applied(self, revision: str) -> None:
+        """Record ``revision`` (a full commit SHA) as the last applied one, with the lock, if
+        the lock is still ours (same generation). Raises
+        :class:`~reconciler.errors.WriterLockLostError` when it is not, and an ``AwsError``
+        subclass when the lock's service cannot answer."""
+        ...
+
     def check(self) -> None:
         """Check that the lock can work at all (its table or folder exists), without taking
         it: for a controller's start. Raises :class:`~reconciler.errors.ConfigurationError`
@@ -131,10 +156,11 @@ class WriterLock(Protocol):
 class FileLock:
     """An exclusive, non-blocking ``flock(2)`` on ``path`` (created with its parent folders).
 
-    The file holds two lines while held: the holder's id (so a failed :meth:`acquire` can say
-    who holds it) and the generation (the fencing token, kept, holder line emptied, on
-    release). The file is never deleted by us (deleting a lock file lets two holders lock two
-    different files); :meth:`fence` notices when someone else did, or replaced it. One host
+    The file holds three lines: the holder's id while held (so a failed :meth:`acquire` can
+    say who holds it; emptied on release), the generation (the fencing token) and the last
+    applied revision recorded (both kept on release). The file is never deleted by us
+    (deleting a lock file lets two holders lock two different files); :meth:`fence` notices
+    when someone else did, or replaced it. One host
     only: ``flock`` is not reliable on network filesystems. Two ``FileLock`` objects on one
     path exclude each other even within one process. The margin of :meth:`fence` is not used:
     an ``flock`` does not expire.
@@ -148,6 +174,7 @@ class FileLock:
         self._fd: int | None = None
         self._holder: str | None = None
         self._generation: int | None = None
+        self._applied_revision: str | None = None
         self._state = threading.Lock()
 
     @property
@@ -164,6 +191,24 @@ class FileLock:
     def generation(self) -> int | None:
         """See :attr:`WriterLock.generation`."""
         return self._generation if self._fd is not None else None
+
+    @property
+    def applied_revision(self) -> str | None:
+        """See :attr:`WriterLock.applied_revision`."""
+        return self._applied_revision
+
+    def record_applied(self, revision: str) -> None:
+        """See :meth:`WriterLock.record_applied`: written into the lock file after the same
+        checks as :meth:`fence`."""
+        self.fence(0.0)
+        with self._state:
+            fd = self._fd
+            if fd is None:  # pragma: no cover - fence raised
+                raise WriterLockLostError(f"the writer lock {self._path} is not held")
+            _write_lock_file(
+                fd, holder=self._holder_id, generation=self._generation or 0, applied=revision
+            )
+            self._applied_revision = revision
 
     def __repr__(self) -> str:
         return f"FileLock(path={str(self._path)!r}, holder_id={self._holder_id!r})"
@@ -186,7 +231,7 @@ class FileLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            other, _ = _read_lock_file(fd)
+            other = _read_lock_file(fd).holder
             os.close(fd)
             self._holder = other
             log.info("lock.busy", lock=str(self._path), holder=self._holder)
@@ -194,13 +239,16 @@ class FileLock:
         except BaseException:
             os.close(fd)
             raise
-        _, previous = _read_lock_file(fd)
-        generation = previous + 1
-        _write_lock_file(fd, holder=self._holder_id, generation=generation)
+        previous = _read_lock_file(fd)
+        generation = previous.generation + 1
+        _write_lock_file(
+            fd, holder=self._holder_id, generation=generation, applied=previous.applied_revision
+        )
         with self._state:
             self._fd = fd
             self._holder = self._holder_id
             self._generation = generation
+            self._applied_revision = previous.applied_revision
         log.info(
             "lock.acquired", lock=str(self._path), holder=self._holder_id, generation=generation
         )
@@ -223,7 +271,7 @@ class FileLock:
             else:
                 if (there.st_dev, there.st_ino) != (ours.st_dev, ours.st_ino):
                     why = "the lock file was replaced"
-                elif _read_lock_file(fd)[1] != self._generation:
+                elif _read_lock_file(fd).generation != self._generation:
                     why = "the lock file was overwritten"
                 else:
                     return
@@ -246,7 +294,7 @@ class FileLock:
         with contextlib.suppress(OSError):
             other = os.open(self._path, os.O_RDONLY)
             try:
-                self._holder = _read_lock_file(other)[0]
+                self._holder = _read_lock_file(other).holder
             finally:
                 os.close(other)
 
@@ -259,25 +307,40 @@ class FileLock:
         if fd is None:
             return
         try:
-            # No stale holder id for the next reader; the generation stays for the next holder.
-            _write_lock_file(fd, holder="", generation=generation or 0)
+            # No stale holder id for the next reader; the generation and the applied revision
+            # stay for the next holder.
+            _write_lock_file(
+                fd, holder="", generation=generation or 0, applied=self._applied_revision
+            )
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
         log.info("lock.released", lock=str(self._path), holder=self._holder_id)
 
 
-def _read_lock_file(fd: int) -> tuple[str | None, int]:
-    """(holder id or ``None``, generation or 0) from a lock file's two lines."""
+@dataclass(frozen=True, slots=True)
+class _LockFileContent:
+    holder: str | None
+    generation: int
+    applied_revision: str | None
+
+
+def _read_lock_file(fd: int) -> _LockFileContent:
+    """The holder id, generation (0 when none) and applied revision of a lock file's lines."""
     lines = os.pread(fd, 4096, 0).decode(errors="replace").splitlines()
     holder = lines[0].strip() if lines else ""
     generation = lines[1].strip() if len(lines) > 1 else ""
-    return holder or None, int(generation) if generation.isdigit() else 0
+    applied = lines[2].strip() if len(lines) > 2 else ""
+    return _LockFileContent(
+        holder=holder or None,
+        generation=int(generation) if generation.isdigit() else 0,
+        applied_revision=applied if _SHA.fullmatch(applied) else None,
+    )
 
 
-def _write_lock_file(fd: int, *, holder: str, generation: int) -> None:
+def _write_lock_file(fd: int, *, holder: str, generation: int, applied: str | None) -> None:
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{holder}\n{generation}\n".encode(), 0)
+    os.pwrite(fd, f"{holder}\n{generation}\n{applied or ''}\n".encode(), 0)
 
 
 class DynamoDbLease:
@@ -323,6 +386,7 @@ class DynamoDbLease:
         self._held = False
         self._holder: str | None = None
         self._generation: int | None = None
+        self._applied_revision: str | None = None
         self._deadline = 0.0
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -469,11 +533,13 @@ class DynamoDbLease:
             return False
         except BotoCoreError as exc:
             raise translate(exc, operation="UpdateItem") from exc
-        generation = _generation_of(answer.get("Attributes"))
+        attributes = answer.get("Attributes")
+        generation = _generation_of(attributes)
         with self._state:
             self._held = True
             self._holder = self._holder_id
             self._generation = generation
+            self._applied_revision = _applied_revision_of(attributes)
             self._deadline = sent + self._lease_seconds
             self._stop = threading.Event()
             self._renewer = threading.Thread(
@@ -525,6 +591,49 @@ class DynamoDbLease:
             f"from DynamoDB){shown}",
             holder=other,
         )
+
+    @property
+    def applied_revision(self) -> str | None:
+        """See :attr:`WriterLock.applied_revision`: the item's ``applied_revision``."""
+        with self._state:
+            return self._applied_revision
+
+    def record_applied(self, revision: str) -> None:
+        """See :meth:`WriterLock.record_applied`: an ``UpdateItem`` of ``applied_revision``
+        conditioned on holder and generation being ours."""
+        with self._state:
+            generation = self._generation if self._held else None
+        if generation is None:
+            raise WriterLockLostError("the writer lease is not held", holder=self.holder)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={_KEY: {"S": self._lock_name}},
+                UpdateExpression="SET #applied = :revision",
+                ConditionExpression="#holder = :me AND #generation = :generation",
+                ExpressionAttributeNames={
+                    "#applied": "applied_revision",
+                    "#holder": "holder_id",
+                    "#generation": "generation",
+                },
+                ExpressionAttributeValues={
+                    ":revision": {"S": revision},
+                    ":me": {"S": self._holder_id},
+                    ":generation": {"N": str(generation)},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _code(exc) != _CONDITION_FAILED:
+                raise translate(exc, operation="UpdateItem") from exc
+            holder = _holder_of(exc.response.get("Item"))
+            self._lose(self._stop, holder=holder, why="taken over")
+            shown = f": now held by {holder}" if holder else ""
+            raise WriterLockLostError(f"the writer lease was lost{shown}", holder=holder) from exc
+        except BotoCoreError as exc:
+            raise translate(exc, operation="UpdateItem") from exc
+        with self._state:
+            self._applied_revision = revision
 
     def release(self) -> None:
         """See :meth:`WriterLock.release`. Stops renewing and ends the lease in the item
@@ -683,6 +792,15 @@ def _generation_of(item: object) -> int:
     attribute = item.get("generation")
     value = attribute.get("N") if isinstance(attribute, Mapping) else None
     return int(value) if value else 0
+
+
+def _applied_revision_of(item: object) -> str | None:
+    """The ``applied_revision`` of a DynamoDB item in its wire form, when a full commit SHA."""
+    if not isinstance(item, Mapping):
+        return None
+    attribute = item.get("applied_revision")
+    value = attribute.get("S") if isinstance(attribute, Mapping) else None
+    return value if isinstance(value, str) and _SHA.fullmatch(value) else None
 
 
 def _number(seconds: float) -> str:

@@ -6,7 +6,7 @@ otherwise a pass runs when the schedule says so (drift interval, or retry after 
 
 A pass, phase by phase (the phase names appear in logs, reports and metrics)::
 
-    fetch ─▶ verify ─▶ history ─▶ load ─▶ lock ─▶ read ─▶ plan (changes + drift) ─▶ guard
+    fetch ─▶ verify ─▶ lock ─▶ history ─▶ load ─▶ read ─▶ plan (changes + drift) ─▶ guard
           ─▶ apply ─▶ report
 
 - **fetch / verify / history / load**: the newest revision (the *target*) is fetched, its
@@ -19,7 +19,9 @@ A pass, phase by phase (the phase names appear in logs, reports and metrics)::
   revision stays in force. A Git error (unreachable, authentication) is reported too, and the
   pass goes on with the last applied revision, so drift is still detected and healed.
 - **lock**: when the pass may write (mode ``heal``, not suspended), the writer lock is taken
-  before reading, so the plan is made and applied under it. Held by another controller: the
+  first, so the history check, the plan and the apply all happen under it; the last applied
+  revision recorded with the lock replaces this controller's own when it is newer (another
+  replica applied since, or the state file is new). Held by another controller: the
   pass goes on read-only and reports who holds it.
 - **read / plan**: live state is read once. Two plans are made against it: *changes*, the plan
   of the revision in force (the target when it is accepted, else the last applied one), and
@@ -400,11 +402,14 @@ class Controller:
         suspended = self.suspended()
         holding_lock = False
         try:
+            may_write = self.mode is Mode.HEAL and not suspended
+            known = fetched.revision is not None or self._state.last_applied_revision is not None
+            if may_write and known and self.lock is not None:
+                holding_lock = self._take_lock(work)
+                if holding_lock:  # before the history check: the lock knows the newest base
+                    self._adopt_recorded_base(work)
             target = self._target(fetched, work)
             applied = self._applied_revision(target, work)
-            may_write = self.mode is Mode.HEAL and not suspended
-            if may_write and (target or applied) and self.lock is not None:
-                holding_lock = self._take_lock(work)
             live = self._read(work, (target, applied)) if (target or applied) else None
             if live is not None:
                 in_force = self._plan(target, applied, live, work)
@@ -716,7 +721,7 @@ class Controller:
             return
         if changes.is_empty:
             work.statuses.append(PassStatus.IN_SYNC)
-            self._mark_applied(in_force)
+            self._mark_applied(in_force, work, holding_lock=holding_lock)
             return
         if not may_write:
             why = "writes are suspended" if self.mode is Mode.HEAL else "detect mode"
@@ -763,7 +768,7 @@ class Controller:
             )
         else:
             work.statuses.append(PassStatus.APPLIED)
-        self._mark_applied(in_force)
+        self._mark_applied(in_force, work, holding_lock=holding_lock)
 
     def _fence(self, lock: WriterLock) -> Callable[[], None]:
         """The write fence of an apply: ``lock.fence`` with this controller's margin."""
@@ -778,9 +783,55 @@ class Controller:
         drifted = work.drift is not None and not work.drift.is_empty
         work.statuses.append(PassStatus.DRIFTED if drifted else PassStatus.PENDING)
 
-    def _mark_applied(self, revision: LoadedRevision) -> None:
+    def _mark_applied(
+        self, revision: LoadedRevision, work: _PassWork, *, holding_lock: bool
+    ) -> None:
+        """``revision`` is in force: in memory, in the state (saved at the pass's end) and,
+        while the lock is held, recorded with the lock for whichever controller writes next."""
         self._applied = revision
         self._state = replace(self._state, last_applied_revision=revision.revision)
+        lock = self.lock
+        if not holding_lock or lock is None or lock.applied_revision == revision.revision:
+            return
+        try:
+            lock.record_applied(revision.revision)
+        except Exception as exc:  # the state file still has it; the next holder reads its own
+            work.notes.append(
+                f"the applied revision {revision.revision} could not be recorded with the "
+                f"writer lock: {exc}"
+            )
+            log.warning("lock.record_failed", revision=revision.revision, error=str(exc))
+
+    def _adopt_recorded_base(self, work: _PassWork) -> None:
+        """Take the last applied revision recorded with the lock when it is newer than this
+        controller's own (another replica applied since, or this one's state file is new or
+        lost), so that forward-only revisions hold across replicas and restarts.
+
+        The recorded revision is kept unless it is an ancestor of ours (ours is newer: the
+        record catches up at our next apply). Recorded revisions that cannot be related to ours
+        (a rewritten history, Git failing) are taken as they are: the history check then
+        refuses whatever does not descend from them.
+        """
+        lock = self.lock
+        recorded = lock.applied_revision if lock is not None else None
+        local = self._state.last_applied_revision
+        if recorded is None or recorded == local:
+            return
+        if local is not None:
+            try:
+                relation = self.source.relation(recorded, local)
+            except SourceError as exc:
+                log.warning("history.unrelatable", recorded=recorded, local=local, error=str(exc))
+            else:
+                if relation is RevisionRelation.ANCESTOR:
+                    return
+        log.info("history.base_from_lock", recorded=recorded, local=local)
+        work.notes.append(
+            f"the last applied revision is {recorded}, as recorded with the writer lock by the "
+            f"controller that applied it (this controller's state said {local or 'none'})"
+        )
+        self._state = replace(self._state, last_applied_revision=recorded)
+        self._applied = None
 
     def _save_state(self, work: _PassWork) -> None:
         try:

@@ -9,10 +9,12 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.adapters.aws.clients import AwsClients
+from reconciler.adapters.locking import DynamoDbLease
 from reconciler.controller.state import ControllerState, StateFile
 from reconciler.model.state import Membership
 from reconciler.planning.reports import PassReport, PassStatus
@@ -236,6 +238,63 @@ def test_a_force_push_back_to_an_older_signed_commit_is_refused(
     git(access_repo, "reset", "-q", "--hard", grant)  # no key needed to move a branch back
 
     report = make_controller(ssh_allowed_signers=signers).run_once()
+
+    assert "older than the last applied revision" in _history_refusal(report)
+    assert SAM_ADMIN not in memberships(aws)
+
+
+@pytest.fixture(params=["file", "dynamodb"])
+def shared_lock(request: pytest.FixtureRequest, tmp_path: Path, sandbox: Sandbox) -> dict[str, Any]:
+    """Settings of a writer lock shared by every controller of the test (a lock file, or a
+    DynamoDB lease in the sandbox), each controller keeping a state file of its own."""
+    if request.param == "file":
+        return {"lock": "file", "lock_file": tmp_path / "shared.lock"}
+    DynamoDbLease(table="locks", lock_name="setup", holder_id="setup").ensure_table()
+    return {"lock": "dynamodb", "lock_table": "locks"}
+
+
+def test_a_replica_with_an_older_state_file_takes_the_base_recorded_with_the_lock(
+    make_controller: ControllerFactory,
+    access_repo: Path,
+    aws: AwsClients,
+    tmp_path: Path,
+    shared_lock: dict[str, Any],
+) -> None:
+    def replica(name: str) -> Any:
+        return make_controller(
+            state_file=tmp_path / f"{name}.json", lock_holder=name, **shared_lock
+        )
+
+    assert replica("b").run_once().status is PassStatus.APPLIED  # b applied the example, once
+    a = replica("a")
+    grant = add_member(access_repo, group="AdminAccess", user="sam.lee")
+    assert a.run_once().status is PassStatus.APPLIED
+    git(access_repo, "revert", "--no-edit", "HEAD")
+    revoke = git(access_repo, "rev-parse", "HEAD")
+    assert a.run_once().status is PassStatus.APPLIED
+    git(access_repo, "reset", "-q", "--hard", grant)  # b's own state still says the example
+
+    report = replica("b").run_once()
+
+    assert "older than the last applied revision" in _history_refusal(report)
+    assert report.applied_revision == revoke
+    assert any("recorded with the writer lock" in note for note in report.notes)
+    assert SAM_ADMIN not in memberships(aws)
+
+
+def test_a_controller_whose_state_file_was_lost_takes_the_base_recorded_with_the_lock(
+    make_controller: ControllerFactory,
+    access_repo: Path,
+    aws: AwsClients,
+    tmp_path: Path,
+    shared_lock: dict[str, Any],
+) -> None:
+    _, grant, _ = _grant_then_revoke(
+        lambda **options: make_controller(**shared_lock, **options), access_repo
+    )
+    git(access_repo, "reset", "-q", "--hard", grant)
+
+    report = make_controller(state_file=tmp_path / "new" / "state.json", **shared_lock).run_once()
 
     assert "older than the last applied revision" in _history_refusal(report)
     assert SAM_ADMIN not in memberships(aws)
