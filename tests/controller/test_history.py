@@ -5,9 +5,6 @@ revision stays in force, unless ``allow_rewind_revision`` names the revision."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -181,66 +178,6 @@ def test_descendants_of_the_last_applied_revision_are_applied(
 
     assert report.status is PassStatus.APPLIED
     assert SAM_ADMIN in memberships(aws)
-
-
-def _signed_git(repository: Path, key: Path, *args: str) -> str:
-    """git in ``repository`` with every commit signed by the SSH key ``key``."""
-    result = subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "commit.gpgsign=true",
-            "-c",
-            "gpg.format=ssh",
-            "-c",
-            f"user.signingkey={key}",
-            *args,
-        ],
-        cwd=repository,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip()
-
-
-def test_a_force_push_back_to_an_older_signed_commit_is_refused(
-    make_controller: ControllerFactory, access_repo: Path, aws: AwsClients, tmp_path: Path
-) -> None:
-    if shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh-keygen is not installed: apt-get install openssh-client")
-    key = tmp_path / "signer"
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "signer", "-f", str(key)],
-        check=True,
-        capture_output=True,
-    )
-    signers = tmp_path / "allowed_signers"
-    public_key = key.with_suffix(".pub").read_text().strip()
-    signers.write_text(f'signer@example.com namespaces="git" {public_key}\n')
-    _signed_git(access_repo, key, "commit", "-q", "--amend", "--no-edit")
-    controller = make_controller(ssh_allowed_signers=signers)
-    assert controller.run_once().status is PassStatus.APPLIED
-    groups = access_repo / "desired-state" / "groups.json"
-    document = json.loads(groups.read_text())
-    next(g for g in document["groups"] if g["name"] == "AdminAccess")["members"].append("sam.lee")
-    groups.write_text(json.dumps(document, indent=2))
-    _signed_git(access_repo, key, "commit", "-q", "-a", "-m", "Grant sam.lee AdminAccess")
-    grant = git(access_repo, "rev-parse", "HEAD")
-    assert controller.run_once().status is PassStatus.APPLIED
-    _signed_git(access_repo, key, "revert", "--no-edit", "HEAD")
-    assert controller.run_once().status is PassStatus.APPLIED
-    assert SAM_ADMIN not in memberships(aws)
-    git(access_repo, "reset", "-q", "--hard", grant)  # no key needed to move a branch back
-
-    report = make_controller(ssh_allowed_signers=signers).run_once()
-
-    assert "older than the last applied revision" in _history_refusal(report)
-    assert SAM_ADMIN not in memberships(aws)
 
 
 @pytest.fixture(params=["file", "dynamodb"])
