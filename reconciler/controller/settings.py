@@ -4,7 +4,8 @@ Every option has a default, and is read, highest priority first, from:
 
 1. a command-line flag of ``reconciler run`` (only flags actually given);
 2. an environment variable: ``RECONCILER_`` + the option's name in capitals
-   (``RECONCILER_INTERVAL_SECONDS=600``); lists as JSON (``'["a", "b"]'``);
+   (``RECONCILER_INTERVAL_SECONDS=600``); lists as JSON (``'["a", "b"]'``); a ``RECONCILER_*``
+   variable naming no option is an error, like an unknown key of the file;
 3. a TOML configuration file, named by ``--config`` or ``RECONCILER_CONFIG_FILE``, with the
    options as top-level keys (``interval_seconds = 600``);
 4. the default.
@@ -16,6 +17,7 @@ duration (``PT24H``).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
@@ -411,6 +413,40 @@ def _config_file(path: Path | None) -> Iterator[None]:
         _CONFIG_FILE.reset(token)
 
 
+_OTHER_VARIABLES_PREFIX = f"{ENV_PREFIX}SANDBOX_"
+"""Variables of the sandbox (``RECONCILER_SANDBOX_SHAPE_CHECK``...), not settings."""
+
+
+def _refuse_unknown_variables(environment: Mapping[str, str]) -> None:
+    """Raise :class:`SettingsError` for a ``RECONCILER_*`` variable that names no option.
+
+    A mistyped variable would otherwise be ignored, and the option it meant left at its default
+    (``RECONCILER_LOKC=dynamodb``: no writer lock at all), as a mistyped key of the
+    configuration file is refused. ``RECONCILER_CONFIG_FILE`` and the sandbox's
+    ``RECONCILER_SANDBOX_*`` are not options and are allowed.
+    """
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in ControllerSettings.model_fields}
+    known.add(CONFIG_FILE_VARIABLE)
+    unknown = sorted(
+        name
+        for name in environment
+        if name.upper().startswith(ENV_PREFIX)
+        and name.upper() not in known
+        and not name.upper().startswith(_OTHER_VARIABLES_PREFIX)
+    )
+    if not unknown:
+        return
+    problems = []
+    for name in unknown:
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"{name}{hint}")
+    raise SettingsError(
+        "unknown environment variables: " + "; ".join(problems) + ". Every RECONCILER_* "
+        "variable must name an option (docs/controller.md lists them); unset the others"
+    )
+
+
 def load_settings(
     *, config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> ControllerSettings:
@@ -420,6 +456,7 @@ def load_settings(
     values; ``None`` values are ignored (a flag not given). Raises :class:`SettingsError` for a
     missing or unreadable configuration file and for invalid values, naming each option.
     """
+    _refuse_unknown_variables(os.environ)
     if config_file is None and os.environ.get(CONFIG_FILE_VARIABLE):
         config_file = Path(os.environ[CONFIG_FILE_VARIABLE])
     if config_file is not None and not config_file.is_file():

@@ -72,6 +72,27 @@ def test_an_unknown_option_in_the_file_is_an_error(tmp_path: Path) -> None:
         load_settings(config_file=config)
 
 
+def test_a_mistyped_environment_variable_is_an_error_naming_the_option_meant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``RECONCILER_LOKC=dynamodb`` must not leave the controller without a writer lock."""
+    monkeypatch.setenv("RECONCILER_LOKC", "dynamodb")
+
+    with pytest.raises(SettingsError, match=r"RECONCILER_LOKC \(did you mean RECONCILER_LOCK\?\)"):
+        load_settings()
+
+
+def test_the_config_file_and_sandbox_variables_are_not_taken_for_options(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "reconciler.toml"
+    config.write_text("interval_seconds = 60\n")
+    monkeypatch.setenv("RECONCILER_CONFIG_FILE", str(config))
+    monkeypatch.setenv("RECONCILER_SANDBOX_SHAPE_CHECK", "1")
+
+    assert load_settings().interval_seconds == 60
+
+
 def test_invalid_values_name_the_option() -> None:
     with pytest.raises(SettingsError, match="retry_interval_seconds"):
         load_settings(overrides={"retry_interval_seconds": -1})
