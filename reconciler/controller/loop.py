@@ -133,6 +133,11 @@ def _problems_reason(problems: tuple[Problem, ...]) -> str:
     return "; ".join(quoted)
 
 
+def _deleted_keys(plan: Plan | None) -> frozenset[str]:
+    """The keys of the objects ``plan`` deletes (none for no plan)."""
+    return frozenset(operation.key for operation in plan.deletions()) if plan else frozenset()
+
+
 def _planned(loaded: LoadedRevision, live: LiveState) -> tuple[DesiredState, Plan] | str:
     """The desired state and plan of ``loaded`` against ``live``, or why it cannot be planned.
 
@@ -191,6 +196,9 @@ class _PassWork:
     live_read: bool = False
     lock_problem: str | None = None
     guard_lifted: bool = False
+    undeclared: frozenset[str] = frozenset()
+    """Keys of live objects the revision in force does not declare (made by hand since it was
+    applied): deleting them is healing, not counted by the deletion guard nor its window."""
 
     def fail(self, *, phase: str, message: str, status: PassStatus = PassStatus.ERROR) -> None:
         """A pass-level error: the first one sets ``error`` and ``phase``."""
@@ -597,13 +605,28 @@ class Controller:
                 f"{ALLOW_DELETIONS_SETTING} names {allowed}, not the target revision "
                 f"{work.revision or 'unknown'}: ignored, the deletion guard applies"
             )
+        if applied is not None and (target is None or target.revision != applied.revision):
+            planned = _planned(applied, live)
+            if isinstance(planned, str):
+                work.notes.append(
+                    f"the last applied revision {applied.revision} no longer resolves against "
+                    f"live state ({planned}): drift is not checked"
+                )
+            else:
+                work.drift = planned[1]
         if target is not None:
             planned = _planned(target, live)
             if isinstance(planned, str):
                 work.reject(revision=target.revision, reason=planned, phase="load")
             else:
                 desired, changes = planned
-                refusal = self._guard(changes, desired, live, applied=applied, work=work)
+                same = applied is not None and applied.revision == target.revision
+                # What the revision in force would delete too was made by hand since: removing
+                # it takes away access no revision granted, so the guard leaves it out.
+                work.undeclared = _deleted_keys(changes if same else work.drift)
+                refusal = self._guard(
+                    changes, desired, live, applied=applied, work=work, undeclared=work.undeclared
+                )
                 if refusal:
                     work.reject(
                         revision=target.revision,
@@ -615,30 +638,14 @@ class Controller:
                     )
                 else:
                     in_force, work.changes = target, changes
-        if applied is not None:
-            if in_force is not None and in_force.revision == applied.revision:
-                work.drift = work.changes
-            else:
-                planned = _planned(applied, live)
-                if isinstance(planned, str):
-                    work.notes.append(
-                        f"the last applied revision {applied.revision} no longer resolves against "
-                        f"live state ({planned}): drift is not checked"
-                    )
-                else:
-                    desired, drift = planned
-                    work.drift = drift
-                    if in_force is None:  # the target is rejected or missing: heal to this
-                        refusal = self._guard(drift, desired, live, applied=None, work=None)
-                        if refusal:
-                            work.fail(
-                                phase="guard",
-                                message="the deletion guard refuses healing the last applied "
-                                "revision: " + "; ".join(refusal),
-                                status=PassStatus.INVALID,
-                            )
-                        else:
-                            in_force, work.changes = applied, drift
+                    if same:
+                        work.drift = changes
+        if in_force is None and applied is not None and work.drift is not None:
+            # The target is rejected or missing: heal to the last applied revision. Not guarded:
+            # each of its deletions is of an object that revision does not declare (made by
+            # hand since), so healing never revokes access the repository granted.
+            in_force, work.changes = applied, work.drift
+            work.undeclared = _deleted_keys(work.drift)
         return in_force
 
     def _window(self) -> DeletionWindow:
@@ -655,6 +662,7 @@ class Controller:
         *,
         applied: LoadedRevision | None,
         work: _PassWork | None,
+        undeclared: frozenset[str] = frozenset(),
     ) -> list[str]:
         """Why the deletion guard refuses ``plan`` of ``desired`` (empty: it passes).
 
@@ -685,15 +693,22 @@ class Controller:
                     source=f"reconciler.json of the last applied revision {applied.revision[:12]}",
                 )
             )
-        return deletion_guard_violations(plan, desired, live, limits=limits, window=self._window())
+        return deletion_guard_violations(
+            plan, desired, live, limits=limits, window=self._window(), undeclared=undeclared
+        )
 
-    def _record_deletions(self, outcome: Outcome, *, revision: str, allowed: bool) -> None:
+    def _record_deletions(
+        self, outcome: Outcome, *, revision: str, allowed: bool, undeclared: frozenset[str]
+    ) -> None:
         """Add the deletions of ``outcome`` that succeeded to the state, by kind, and forget
-        those older than the window."""
+        those older than the window. Deletions of ``undeclared`` objects (hand-made, healed)
+        are not recorded: the guard does not count them."""
         deleted = Counter(
             result.operation.kind
             for result in outcome.results
-            if result.operation.action is Action.DELETE and result.status is Status.SUCCEEDED
+            if result.operation.action is Action.DELETE
+            and result.status is Status.SUCCEEDED
+            and result.operation.key not in undeclared
         )
         now = self._now()
         records = [
@@ -746,7 +761,12 @@ class Controller:
             fence=self._fence(lock) if lock is not None else None,
         )
         work.outcome = outcome
-        self._record_deletions(outcome, revision=in_force.revision, allowed=work.guard_lifted)
+        self._record_deletions(
+            outcome,
+            revision=in_force.revision,
+            allowed=work.guard_lifted,
+            undeclared=work.undeclared,
+        )
         counts = outcome.counts()
         if outcome.lock_lost is not None:
             # Another controller may be applying now: nothing of this revision is recorded.

@@ -163,8 +163,8 @@ def _left_out(kind: Kind, unmanaged: int) -> str:
     if not unmanaged:
         return ""
     return (
-        f"; {unmanaged} live {_noun(kind, unmanaged)} outside the prune scope (unmanaged or "
-        "protected) left out of the count"
+        f"; {unmanaged} live {_noun(kind, unmanaged)} left out of the count (outside the prune "
+        "scope, protected, or made by hand since the last applied revision)"
     )
 
 
@@ -175,12 +175,17 @@ def deletion_guard_violations(
     *,
     limits: Sequence[GuardLimit] = (),
     window: DeletionWindow | None = None,
+    undeclared: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Why the deletion guard refuses ``plan`` (empty when it passes), one sentence per rule.
 
     ``plan`` must be the plan of ``desired`` against ``live``. The limits in force are the
     strictest of ``desired.config.deletion_guard`` (the target revision's) and ``limits``;
     ``window`` holds the deletions already made (none: this plan alone is judged).
+    ``undeclared`` holds the keys (``Operation.key``) of live objects that no applied revision
+    declares, made by hand since (the controller passes the deletions of its drift plan): their
+    deletion removes access the repository never granted, so they are left out of every count,
+    deletions and managed objects alike.
     """
     revision = plan.revision[:12] if plan.revision else "the working tree"
     force = limits_in_force(
@@ -191,7 +196,12 @@ def deletion_guard_violations(
             *limits,
         ]
     )
-    planned = Counter(operation.kind for operation in plan.deletions())
+    planned = Counter(
+        operation.kind for operation in plan.deletions() if operation.key not in undeclared
+    )
+    hand_made = Counter(
+        operation.kind for operation in plan.deletions() if operation.key in undeclared
+    )
     created = Counter(
         operation.kind for operation in plan.operations if operation.action is Action.CREATE
     )
@@ -201,7 +211,7 @@ def deletion_guard_violations(
         past[record.kind] += record.count
     during = window.describe() if window is not None else ""
     scope = prune_scope(desired, live)
-    managed = scope.counts()
+    managed = Counter(scope.counts()) - hand_made
     # Expired assignments still declared are removed on purpose: not a sign of an emptied file.
     expired = Counter(
         {Kind.ASSIGNMENT: len(desired.expired & scope.assignments & live.state.assignments)}
@@ -216,7 +226,8 @@ def deletion_guard_violations(
         unmanaged_all = sum(total_live.values()) - managed_all
         past_text = f" and {total_past} were deleted in {during}" if total_past else ""
         left_out = (
-            f"; {unmanaged_all} live objects outside the prune scope left out"
+            f"; {unmanaged_all} live objects left out (outside the prune scope, protected, or "
+            "made by hand since the last applied revision)"
             if unmanaged_all
             else ""
         )

@@ -5,6 +5,7 @@ revision may be allowed past it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,7 @@ def test_an_emptied_assignments_file_is_refused_with_a_protected_assignment_pres
     report = refused_by_guard(controller.tick(force=False))
 
     assert "deletes all 7 managed assignments and creates none" in report.error
-    assert "1 live assignment outside the prune scope" in report.error
+    assert "1 live assignment left out of the count (outside the prune scope" in report.error
     assert f"RECONCILER_ALLOW_DELETIONS_REVISION) to {emptied}" in report.error
     assert assignments(aws) == 8
     assert controller.state.last_applied_revision == good
@@ -280,4 +281,79 @@ def test_the_override_is_ignored_with_a_note_when_the_target_is_another_revision
         f"not the target revision {emptied}: ignored"
     )
     assert any(note.startswith(ignored) for note in report.notes)
+    assert assignments(aws) == 7
+
+
+# --- access granted by hand -------------------------------------------------------------------
+
+
+def granted_by_hand(
+    console: ConsoleActions, organization: SeededOrganization, sandbox: Sandbox
+) -> int:
+    """sam.lee given AdministratorAccess and ReadOnlyAccess in prod and staging by hand: four
+    assignments of declared sets (in the prune scope) that no revision declares."""
+    user_id = console.identitystore.get_user_id(
+        IdentityStoreId=console.identity_store_id,
+        AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": "sam.lee"}
+        },
+    )["UserId"]
+    count = 0
+    for permission_set in ("AdministratorAccess", "ReadOnlyAccess"):
+        arn = console.permission_set_arn(permission_set)
+        for account in ("prod", "staging"):
+            console.sso_admin.create_account_assignment(
+                InstanceArn=console.instance_arn,
+                TargetId=organization.accounts[account],
+                TargetType="AWS_ACCOUNT",
+                PermissionSetArn=arn,
+                PrincipalType="USER",
+                PrincipalId=user_id,
+            )
+            count += 1
+    sandbox.complete_operations()
+    return count
+
+
+@pytest.fixture
+def grant_by_hand(
+    console: ConsoleActions, organization: SeededOrganization, sandbox: Sandbox
+) -> Callable[[], int]:
+    """``grant_by_hand()`` makes the four hand-made assignments of ``granted_by_hand``."""
+    return lambda: granted_by_hand(console, organization, sandbox)
+
+
+def test_access_granted_by_hand_is_healed_past_the_guard_and_not_counted_in_the_window(
+    make_controller: ControllerFactory,
+    aws: AwsClients,
+    grant_by_hand: Callable[[], int],
+) -> None:
+    controller = make_controller()
+    controller.run_once()
+    added = grant_by_hand()
+    assert assignments(aws) == 7 + added  # 4 of 11 managed: 36%, past the 25% of the guard
+
+    report = controller.run_once()
+
+    assert report.status is PassStatus.APPLIED, report.error
+    assert assignments(aws) == 7
+    assert controller.state.deletions == ()
+
+
+def test_an_emptied_file_beside_access_granted_by_hand_counts_the_declared_access_only(
+    make_controller: ControllerFactory,
+    access_repo: Path,
+    aws: AwsClients,
+    grant_by_hand: Callable[[], int],
+) -> None:
+    controller = make_controller()
+    controller.run_once()
+    grant_by_hand()
+    empty_assignments(access_repo)
+
+    report = refused_by_guard(controller.tick(force=False))
+
+    assert "deletes all 7 managed assignments and creates none" in report.error
+    assert "4 live assignments left out of the count" in report.error
+    assert [item.status for item in report.changes] == ["succeeded"] * 4  # healed meanwhile
     assert assignments(aws) == 7

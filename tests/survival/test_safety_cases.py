@@ -173,7 +173,7 @@ def test_case_9_control_tower_assignments_do_not_let_an_emptied_file_through_the
 
     assert refused.returncode == 1, refused.stdout
     assert "deletes all 7 managed assignments and creates none" in refused.stderr
-    assert "2 live assignments outside the prune scope" in refused.stderr
+    assert "2 live assignments left out of the count (outside the prune scope" in refused.stderr
     assert writes_since(sandbox, baseline) == []
     assert len(take_inventory(sandbox).assignments) == 9
 

@@ -94,6 +94,27 @@ def test_emptied_assignments_with_an_unmanaged_protected_assignment_present_are_
     assert "deletes all 7 managed assignments and creates none" in reason
 
 
+def _keys_of_first(case: Case, count: int) -> frozenset[str]:
+    """The keys of the first ``count`` deletions of the case's plan."""
+    return frozenset(operation.key for operation in case[0].deletions()[:count])
+
+
+def test_deleting_objects_made_by_hand_is_not_counted() -> None:
+    case = _case(managed=20, kept=10)  # 10 of 20 deleted: 50%, past 25%
+    assert _violations(case)
+
+    assert _violations(case, undeclared=_keys_of_first(case, 10)) == []
+
+
+def test_objects_made_by_hand_are_left_out_of_the_managed_count_too() -> None:
+    case = _case(managed=10, kept=0)  # an emptied file; 3 of the 10 were made by hand
+
+    (reason,) = _violations(case, undeclared=_keys_of_first(case, 3))
+
+    assert "deletes all 7 managed assignments and creates none" in reason
+    assert "3 live assignments left out of the count" in reason
+
+
 def test_the_scope_leaves_out_assignments_of_protected_sets() -> None:
     _, wanted, current = _case(managed=7, kept=7, unmanaged=3)
 
@@ -104,7 +125,7 @@ def test_a_refusal_says_how_many_objects_are_managed_and_how_many_are_left_out()
     (reason,) = _violations(_case(managed=7, kept=0, unmanaged=3))
 
     assert "7 managed assignments" in reason
-    assert "3 live assignments outside the prune scope" in reason
+    assert "3 live assignments left out of the count (outside the prune scope" in reason
 
 
 def test_the_fraction_is_of_managed_objects_in_a_partly_managed_organization() -> None:
