@@ -458,6 +458,16 @@ class Controller:
             return None
         if fetched.revision is None or fetched.checkout is None:  # pragma: no cover - Checkout
             return None
+        if fetched.checkout.uncommitted:
+            work.reject(
+                revision=fetched.revision,
+                reason=f"the work tree {fetched.checkout.repository} has uncommitted changes under "
+                "the desired-state folder (edited, untracked or ignored files): the controller "
+                "applies committed revisions only. Commit them, or give a ref (--ref main) to "
+                "follow committed revisions whatever the work tree holds",
+                phase="verify",
+            )
+            return None
         if self._applied is not None and self._applied.revision == fetched.revision:
             return self._applied
         refusal = self._history_refusal(fetched.revision, work)
