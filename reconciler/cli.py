@@ -497,7 +497,7 @@ def _apply_progress(*, enabled: bool) -> Iterator[None]:
 def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
     from dataclasses import replace  # noqa: PLC0415
 
-    from reconciler.engine import base_guard_limit, reconcile  # noqa: PLC0415
+    from reconciler.engine import base_guard_limits, reconcile  # noqa: PLC0415
 
     source = _source(args)
     revision = _revision(args, source)
@@ -513,9 +513,7 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
                 allow_deletions=getattr(args, "allow_deletions", False),
                 allow_uncommitted=getattr(args, "allow_uncommitted", False),
                 instance_arn=args.instance_arn,
-                guard_limits=tuple(
-                    limit for limit in (base_guard_limit(source, revision),) if limit is not None
-                ),
+                guard_limits=base_guard_limits(source, revision),
             )
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision)

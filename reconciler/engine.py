@@ -22,6 +22,7 @@ from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, GitSource, read_directory
 from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem, SourceError
+from reconciler.model.documents import DeletionGuard
 from reconciler.model.loading import Documents, load_config, load_documents
 from reconciler.model.resolving import DesiredState, live_directory, resolve
 from reconciler.model.state import LiveState
@@ -83,7 +84,7 @@ class Revision:
     uncommitted: bool = False
     files: Mapping[str, bytes] | None = None
     problems: tuple[Problem, ...] = ()
-    parent_revision: str | None = None
+    parent_revisions: tuple[str, ...] = ()
 
 
 def revision_of(checked_out: Checkout) -> Revision:
@@ -94,7 +95,7 @@ def revision_of(checked_out: Checkout) -> Revision:
         uncommitted=checked_out.uncommitted,
         files=checked_out.files,
         problems=checked_out.problems,
-        parent_revision=checked_out.parent_revision,
+        parent_revisions=checked_out.parent_revisions,
     )
 
 
@@ -103,26 +104,42 @@ def checkout(source: GitSource) -> Revision:
     return revision_of(source.fetch())
 
 
-def base_guard_limit(source: GitSource, revision: Revision) -> GuardLimit | None:
-    """The deletion-guard limits of the commit ``revision`` builds on, so that no commit raises
+def base_guard_limits(source: GitSource, revision: Revision) -> tuple[GuardLimit, ...]:
+    """The deletion-guard limits of the commits ``revision`` builds on, so that no commit raises
     its own limit: for uncommitted edits of a local work tree, the commit they are made on; for
-    a commit, its first parent. ``None`` when there is none (a first commit, a plain folder), it
-    cannot be fetched, or its ``reconciler.json`` is absent or not valid: the revision's own
-    limits then apply alone. Never raises."""
-    base = revision.revision if revision.uncommitted else revision.parent_revision
-    if base is None:
-        return None
-    try:
-        config = load_config(source.fetch_at(base).files)
-    except SourceError as exc:
-        log.info("guard.base_unreadable", revision=base, error=str(exc))
-        return None
-    if config is None:
-        return None
-    what = "the commit the edits are made on" if revision.uncommitted else "the parent commit"
-    return GuardLimit.of(
-        config.deletion_guard, source=f"reconciler.json of revision {base[:12]} ({what})"
-    )
+    a commit, every parent (a merge cannot bring in a side branch's raised limit); for a root
+    commit, the default ``deletion_guard`` (a history of one commit cannot raise it either).
+    A base that cannot be fetched, or whose ``reconciler.json`` is absent or not valid, adds
+    nothing (logged). None for a plain folder. Never raises."""
+    if revision.revision is None:
+        return ()
+    if revision.uncommitted:
+        bases: tuple[str, ...] = (revision.revision,)
+        what = "the commit the edits are made on"
+    else:
+        bases = revision.parent_revisions
+        what = "a parent commit"
+    if not bases:
+        return (
+            GuardLimit.of(
+                DeletionGuard(), source="the default deletion_guard (the commit has no parent)"
+            ),
+        )
+    limits = []
+    for base in bases:
+        try:
+            config = load_config(source.fetch_at(base).files)
+        except SourceError as exc:
+            log.info("guard.base_unreadable", revision=base, error=str(exc))
+            continue
+        if config is not None:
+            limits.append(
+                GuardLimit.of(
+                    config.deletion_guard,
+                    source=f"reconciler.json of revision {base[:12]} ({what})",
+                )
+            )
+    return tuple(limits)
 
 
 def load(revision: Revision) -> Documents:

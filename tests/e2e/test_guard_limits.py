@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.sandbox import Sandbox
 from tests.e2e.test_cli import run_cli
-from tests.support import commit_all
+from tests.support import commit_all, git
 
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
@@ -90,3 +90,65 @@ def test_allow_deletions_lifts_the_parents_limit_too(applied_with_a_limit_of_two
 
     assert refused.returncode == 1
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_a_merge_bringing_in_a_side_branchs_raised_limit_is_judged_by_every_parent(
+    applied_with_a_limit_of_two: Path, sandbox: Sandbox
+) -> None:
+    repository = applied_with_a_limit_of_two
+    main = git(repository, "rev-parse", "HEAD")
+    git(repository, "checkout", "-q", "-b", "side")
+    _edit(repository, "reconciler.json", _limit(100))
+    side = commit_all(repository, "Raise the limit on a side branch")
+    git(repository, "checkout", "-q", "main")
+    _edit(repository, "assignments.json", _drop_read_only_access)
+    _edit(repository, "reconciler.json", _limit(100))
+    git(repository, "add", "-A")
+    merged_tree = git(repository, "write-tree")
+    merge = git(repository, "commit-tree", merged_tree, "-p", side, "-p", main, "-m", "Merge main")
+    git(repository, "update-ref", "refs/heads/main", merge)
+    git(repository, "reset", "-q", "--hard", merge)
+    writes_before = len(sandbox.recorder.write_calls())
+
+    result = run_cli("apply", "--repo", str(repository))
+
+    assert result.returncode == 1
+    assert "deletes 4 objects, more than the limit of 2" in result.stdout + result.stderr
+    assert len(sandbox.recorder.write_calls()) == writes_before
+
+
+TEAMS = [f"Team{index:02d}" for index in range(21)]
+
+
+def _add_teams(document: Any) -> None:
+    document["groups"] += [{"name": name, "members": []} for name in TEAMS]
+
+
+def _assign_teams(document: Any) -> None:
+    document["assignments"].append(
+        {"permission_set": "ReadOnlyAccess", "groups": TEAMS, "accounts": ["prod"]}
+    )
+
+
+def _raise_limits(document: Any) -> None:
+    document["deletion_guard"] = {"max_deletions": 1000, "max_fraction": 1.0}
+
+
+def test_a_root_commit_is_judged_by_the_default_limits_too(access_repo: Path) -> None:
+    """A history rewritten to one commit has no parent whose limits could apply: the default
+    deletion_guard does, so the commit cannot raise its own limit either."""
+    _edit(access_repo, "groups.json", _add_teams)
+    _edit(access_repo, "assignments.json", _assign_teams)
+    commit_all(access_repo, "21 teams with ReadOnlyAccess in prod")
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    git(access_repo, "checkout", "-q", "--orphan", "rewritten")
+    _edit(access_repo, "reconciler.json", _raise_limits)
+    _edit(access_repo, "assignments.json", lambda document: document["assignments"].pop())
+    commit_all(access_repo, "One commit raising the limits and deleting 21 assignments")
+
+    result = run_cli("apply", "--repo", str(access_repo), "--ref", "rewritten")
+
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "more than the limit of 20" in output
+    assert "the default deletion_guard (the commit has no parent)" in output

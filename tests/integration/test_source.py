@@ -856,12 +856,12 @@ def test_files_that_are_not_json_are_not_read(work_tree: Path, cache_dir: Path) 
     assert checkout.problems == ()
 
 
-def test_checkout_names_the_first_parent(work_tree: Path, cache_dir: Path) -> None:
+def test_checkout_names_the_parents(work_tree: Path, cache_dir: Path) -> None:
     first = head(work_tree)
     commit_file(work_tree, "desired-state/groups.json", "{}", "Second")
 
-    assert fetched("cache", work_tree, cache_dir).parent_revision == first
-    assert source(work_tree, cache_dir, ref=first).fetch().parent_revision is None
+    assert fetched("cache", work_tree, cache_dir).parent_revisions == (first,)
+    assert source(work_tree, cache_dir, ref=first).fetch().parent_revisions == ()
 
 
 # -- the local work tree: uncommitted edits, read safely from the disk ---------------------------

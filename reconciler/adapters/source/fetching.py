@@ -116,7 +116,8 @@ class Checkout:
     when ``uncommitted``, from the local work tree); ``problems`` the entries that were refused
     unread (a symbolic link, a submodule, a device or FIFO, a file over a :class:`ReadLimits`
     bound), each naming its file and rule: a revision with problems is invalid.
-    ``parent_revision`` is the commit's first parent (``None`` for a root commit).
+    ``parent_revisions`` are the commit's parents, first parent first (none for a root commit,
+    two or more for a merge).
     ``repository`` is the repository as given, with credentials redacted; ``ref`` the branch,
     tag or commit asked for (the default branch's name when none was, ``HEAD`` for a detached
     local work tree, the SHA for :meth:`GitSource.fetch_at`); ``committed_at`` the commit's
@@ -136,7 +137,7 @@ class Checkout:
     message_summary: str
     files: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
     problems: tuple[Problem, ...] = ()
-    parent_revision: str | None = None
+    parent_revisions: tuple[str, ...] = ()
     signed_by: str | None = None
     uncommitted: bool = False
     """True when a local work tree read in place has uncommitted changes under the sub-path
@@ -612,7 +613,7 @@ class GitSource:
             else summary.decode(errors="replace"),
             files=MappingProxyType(files),
             problems=problems,
-            parent_revision=commit.parents[0].hexsha if commit.parents else None,
+            parent_revisions=tuple(parent.hexsha for parent in commit.parents),
             signed_by=signed_by,
             uncommitted=uncommitted,
             path=path,
