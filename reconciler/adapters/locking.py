@@ -8,7 +8,7 @@ Two implementations of one protocol, :class:`WriterLock`:
   lock::
 
       {"lock_name": S (partition key), "holder_id": S, "expires_at": N (epoch seconds),
-       "lease_seconds": N, "generation": N, "applied_revision": S}
+       "lease_seconds": N, "generation": N, "controller_state": S}
 
   Taken with a conditional ``UpdateItem`` (the item is absent or its lease expired) that also
   adds 1 to ``generation``; renewed every ``lease_seconds / 4`` by a background thread with an
@@ -36,10 +36,11 @@ What fencing cannot exclude: AWS does not check the token, so a pause between th
 and the moment a request leaves the process (microseconds; the check is made before each
 HTTP attempt) can still let one request through after the lease lapsed.
 
-Both also keep the last applied revision (:attr:`WriterLock.applied_revision`): a controller
-records it with the lock after an apply, under the same fencing condition, and whoever takes
-the lock next reads it, so that replicas with state files of their own (or none) share the base
-of forward-only revisions.
+Both also keep a shared controller state (:attr:`WriterLock.shared_state`: the last applied
+revision and the deletion guard's window): a controller records it with the lock at the end of
+a pass, under the same fencing condition, and whoever takes the lock next reads it, so that
+replicas with state files of their own (or none) share the base of forward-only revisions and
+the window.
 
 Neither blocks: ``acquire`` answers at once, ``True`` when held, ``False`` when another holder
 has it (then :attr:`WriterLock.holder` names that holder, when known).
@@ -50,7 +51,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -70,8 +70,8 @@ __all__ = ["DynamoDbLease", "FileLock", "WriterLock", "lease_clock"]
 
 log = structlog.get_logger("reconciler.locking")
 
-_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-"""A full commit SHA (SHA-1 or SHA-256 repositories): what an applied revision must look like."""
+MAX_SHARED_STATE_BYTES = 64 * 1024
+"""The largest shared controller state a lock keeps (a DynamoDB item holds 400 KB)."""
 
 _KEY = "lock_name"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -131,18 +131,20 @@ class WriterLock(Protocol):
         ...
 
     @property
-    def applied_revision(self) -> str | None:
-        """The last applied revision recorded with the lock (:meth:`record_applied`) by
-        whichever controller held it, as read when we took it or recorded since; ``None``
-        when none was recorded. Controllers sharing a lock share it, whatever their own state
-        files say: the base of forward-only revisions for whoever writes next."""
+    def shared_state(self) -> str | None:
+        """The controller state recorded with the lock (:meth:`record_shared_state`) by
+        whichever controller held it, as read when we took it or recorded since; ``None`` when
+        none was. Opaque to the lock: one line of text (the controller's state file format:
+        the last applied revision and the deletion guard's window), shared by every controller
+        of the lock whatever their own state files say."""
         ...
 
-    def record_applied(self, revision: str) -> None:
-        """Record ``revision`` (a full commit SHA) as the last applied one, with the lock, if
-        the lock is still ours (same generation). Raises
-        :class:`~reconciler.errors.WriterLockLostError` when it is not, and an ``AwsError``
-        subclass when the lock's service cannot answer."""
+    def record_shared_state(self, text: str) -> None:
+        """Record ``text`` (one line, at most ``MAX_SHARED_STATE_BYTES`` bytes in UTF-8) with
+        the lock, if the lock is still ours (same generation). Raises
+        :class:`~reconciler.errors.WriterLockLostError` when it is not, ``ValueError`` for text
+        too long or not one line, and an ``AwsError`` subclass when the lock's service cannot
+        answer."""
         ...
 
     def check(self) -> None:
@@ -157,8 +159,8 @@ class FileLock:
     """An exclusive, non-blocking ``flock(2)`` on ``path`` (created with its parent folders).
 
     The file holds three lines: the holder's id while held (so a failed :meth:`acquire` can
-    say who holds it; emptied on release), the generation (the fencing token) and the last
-    applied revision recorded (both kept on release). The file is never deleted by us
+    say who holds it; emptied on release), the generation (the fencing token) and the shared
+    controller state (both kept on release). The file is never deleted by us
     (deleting a lock file lets two holders lock two different files); :meth:`fence` notices
     when someone else did, or replaced it. One host
     only: ``flock`` is not reliable on network filesystems. Two ``FileLock`` objects on one
@@ -174,7 +176,7 @@ class FileLock:
         self._fd: int | None = None
         self._holder: str | None = None
         self._generation: int | None = None
-        self._applied_revision: str | None = None
+        self._shared_state: str | None = None
         self._state = threading.Lock()
 
     @property
@@ -193,22 +195,23 @@ class FileLock:
         return self._generation if self._fd is not None else None
 
     @property
-    def applied_revision(self) -> str | None:
-        """See :attr:`WriterLock.applied_revision`."""
-        return self._applied_revision
+    def shared_state(self) -> str | None:
+        """See :attr:`WriterLock.shared_state`."""
+        return self._shared_state
 
-    def record_applied(self, revision: str) -> None:
-        """See :meth:`WriterLock.record_applied`: written into the lock file after the same
-        checks as :meth:`fence`."""
+    def record_shared_state(self, text: str) -> None:
+        """See :meth:`WriterLock.record_shared_state`: written into the lock file after the
+        same checks as :meth:`fence`."""
+        _check_shared_state(text)
         self.fence(0.0)
         with self._state:
             fd = self._fd
             if fd is None:  # pragma: no cover - fence raised
                 raise WriterLockLostError(f"the writer lock {self._path} is not held")
             _write_lock_file(
-                fd, holder=self._holder_id, generation=self._generation or 0, applied=revision
+                fd, holder=self._holder_id, generation=self._generation or 0, shared=text
             )
-            self._applied_revision = revision
+            self._shared_state = text
 
     def __repr__(self) -> str:
         return f"FileLock(path={str(self._path)!r}, holder_id={self._holder_id!r})"
@@ -242,13 +245,13 @@ class FileLock:
         previous = _read_lock_file(fd)
         generation = previous.generation + 1
         _write_lock_file(
-            fd, holder=self._holder_id, generation=generation, applied=previous.applied_revision
+            fd, holder=self._holder_id, generation=generation, shared=previous.shared_state
         )
         with self._state:
             self._fd = fd
             self._holder = self._holder_id
             self._generation = generation
-            self._applied_revision = previous.applied_revision
+            self._shared_state = previous.shared_state
         log.info(
             "lock.acquired", lock=str(self._path), holder=self._holder_id, generation=generation
         )
@@ -307,11 +310,9 @@ class FileLock:
         if fd is None:
             return
         try:
-            # No stale holder id for the next reader; the generation and the applied revision
-            # stay for the next holder.
-            _write_lock_file(
-                fd, holder="", generation=generation or 0, applied=self._applied_revision
-            )
+            # No stale holder id for the next reader; the generation and the shared state stay
+            # for the next holder.
+            _write_lock_file(fd, holder="", generation=generation or 0, shared=self._shared_state)
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
@@ -322,25 +323,34 @@ class FileLock:
 class _LockFileContent:
     holder: str | None
     generation: int
-    applied_revision: str | None
+    shared_state: str | None
 
 
 def _read_lock_file(fd: int) -> _LockFileContent:
-    """The holder id, generation (0 when none) and applied revision of a lock file's lines."""
-    lines = os.pread(fd, 4096, 0).decode(errors="replace").splitlines()
+    """The holder id, generation (0 when none) and shared state of a lock file's lines."""
+    data = os.pread(fd, 2 * MAX_SHARED_STATE_BYTES, 0).decode(errors="replace")
+    lines = data.splitlines()
     holder = lines[0].strip() if lines else ""
     generation = lines[1].strip() if len(lines) > 1 else ""
-    applied = lines[2].strip() if len(lines) > 2 else ""
+    shared = lines[2].strip() if len(lines) > 2 else ""
     return _LockFileContent(
         holder=holder or None,
         generation=int(generation) if generation.isdigit() else 0,
-        applied_revision=applied if _SHA.fullmatch(applied) else None,
+        shared_state=shared or None,
     )
 
 
-def _write_lock_file(fd: int, *, holder: str, generation: int, applied: str | None) -> None:
+def _write_lock_file(fd: int, *, holder: str, generation: int, shared: str | None) -> None:
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{holder}\n{generation}\n{applied or ''}\n".encode(), 0)
+    os.pwrite(fd, f"{holder}\n{generation}\n{shared or ''}\n".encode(), 0)
+
+
+def _check_shared_state(text: str) -> None:
+    """Raise ``ValueError`` unless ``text`` is one line within ``MAX_SHARED_STATE_BYTES``."""
+    if "\n" in text or "\r" in text:
+        raise ValueError("the shared state must be one line")
+    if len(text.encode()) > MAX_SHARED_STATE_BYTES:
+        raise ValueError(f"the shared state is larger than {MAX_SHARED_STATE_BYTES} bytes")
 
 
 class DynamoDbLease:
@@ -386,7 +396,7 @@ class DynamoDbLease:
         self._held = False
         self._holder: str | None = None
         self._generation: int | None = None
-        self._applied_revision: str | None = None
+        self._shared_state: str | None = None
         self._deadline = 0.0
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -539,7 +549,7 @@ class DynamoDbLease:
             self._held = True
             self._holder = self._holder_id
             self._generation = generation
-            self._applied_revision = _applied_revision_of(attributes)
+            self._shared_state = _shared_state_of(attributes)
             self._deadline = sent + self._lease_seconds
             self._stop = threading.Event()
             self._renewer = threading.Thread(
@@ -593,14 +603,15 @@ class DynamoDbLease:
         )
 
     @property
-    def applied_revision(self) -> str | None:
-        """See :attr:`WriterLock.applied_revision`: the item's ``applied_revision``."""
+    def shared_state(self) -> str | None:
+        """See :attr:`WriterLock.shared_state`: the item's ``controller_state``."""
         with self._state:
-            return self._applied_revision
+            return self._shared_state
 
-    def record_applied(self, revision: str) -> None:
-        """See :meth:`WriterLock.record_applied`: an ``UpdateItem`` of ``applied_revision``
-        conditioned on holder and generation being ours."""
+    def record_shared_state(self, text: str) -> None:
+        """See :meth:`WriterLock.record_shared_state`: an ``UpdateItem`` of
+        ``controller_state`` conditioned on holder and generation being ours."""
+        _check_shared_state(text)
         with self._state:
             generation = self._generation if self._held else None
         if generation is None:
@@ -609,15 +620,15 @@ class DynamoDbLease:
             self._client.update_item(
                 TableName=self._table,
                 Key={_KEY: {"S": self._lock_name}},
-                UpdateExpression="SET #applied = :revision",
+                UpdateExpression="SET #shared = :shared",
                 ConditionExpression="#holder = :me AND #generation = :generation",
                 ExpressionAttributeNames={
-                    "#applied": "applied_revision",
+                    "#shared": "controller_state",
                     "#holder": "holder_id",
                     "#generation": "generation",
                 },
                 ExpressionAttributeValues={
-                    ":revision": {"S": revision},
+                    ":shared": {"S": text},
                     ":me": {"S": self._holder_id},
                     ":generation": {"N": str(generation)},
                 },
@@ -633,7 +644,7 @@ class DynamoDbLease:
         except BotoCoreError as exc:
             raise translate(exc, operation="UpdateItem") from exc
         with self._state:
-            self._applied_revision = revision
+            self._shared_state = text
 
     def release(self) -> None:
         """See :meth:`WriterLock.release`. Stops renewing and ends the lease in the item
@@ -794,13 +805,13 @@ def _generation_of(item: object) -> int:
     return int(value) if value else 0
 
 
-def _applied_revision_of(item: object) -> str | None:
-    """The ``applied_revision`` of a DynamoDB item in its wire form, when a full commit SHA."""
+def _shared_state_of(item: object) -> str | None:
+    """The ``controller_state`` of a DynamoDB item in its wire form, if any."""
     if not isinstance(item, Mapping):
         return None
-    attribute = item.get("applied_revision")
+    attribute = item.get("controller_state")
     value = attribute.get("S") if isinstance(attribute, Mapping) else None
-    return value if isinstance(value, str) and _SHA.fullmatch(value) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _number(seconds: float) -> str:

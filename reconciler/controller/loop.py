@@ -70,7 +70,7 @@ from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
 from reconciler.controller.protocols import Notifier, Source, WriterLock
 from reconciler.controller.scheduling import Schedule
-from reconciler.controller.state import ControllerState, StateFile
+from reconciler.controller.state import ControllerState, StateFile, decode_state, encode_state
 from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
     AwsError,
@@ -415,7 +415,7 @@ class Controller:
             if may_write and known and self.lock is not None:
                 holding_lock = self._take_lock(work)
                 if holding_lock:  # before the history check: the lock knows the newest base
-                    self._adopt_recorded_base(work)
+                    self._adopt_shared_state(work)
             target = self._target(fetched, work)
             applied = self._applied_revision(target, work)
             live = self._read(work, (target, applied)) if (target or applied) else None
@@ -427,6 +427,7 @@ class Controller:
             work.fail(phase="internal", message=f"{type(exc).__name__}: {exc}")
         finally:
             if holding_lock and self.lock is not None:
+                self._share_state(work)
                 self._release_lock(work)
         if fetched.revision is not None:
             self._state = replace(self._state, last_attempted_revision=fetched.revision)
@@ -746,7 +747,7 @@ class Controller:
             return
         if changes.is_empty:
             work.statuses.append(PassStatus.IN_SYNC)
-            self._mark_applied(in_force, work, holding_lock=holding_lock)
+            self._mark_applied(in_force)
             return
         if not may_write:
             why = "writes are suspended" if self.mode is Mode.HEAL else "detect mode"
@@ -798,7 +799,7 @@ class Controller:
             )
         else:
             work.statuses.append(PassStatus.APPLIED)
-        self._mark_applied(in_force, work, holding_lock=holding_lock)
+        self._mark_applied(in_force)
 
     def _fence(self, lock: WriterLock) -> Callable[[], None]:
         """The write fence of an apply: ``lock.fence`` with this controller's margin."""
@@ -813,37 +814,33 @@ class Controller:
         drifted = work.drift is not None and not work.drift.is_empty
         work.statuses.append(PassStatus.DRIFTED if drifted else PassStatus.PENDING)
 
-    def _mark_applied(
-        self, revision: LoadedRevision, work: _PassWork, *, holding_lock: bool
-    ) -> None:
-        """``revision`` is in force: in memory, in the state (saved at the pass's end) and,
-        while the lock is held, recorded with the lock for whichever controller writes next."""
+    def _mark_applied(self, revision: LoadedRevision) -> None:
+        """``revision`` is in force: in memory and in the state (saved at the pass's end, and
+        shared with the lock while it is held)."""
         self._applied = revision
         self._state = replace(self._state, last_applied_revision=revision.revision)
-        lock = self.lock
-        if not holding_lock or lock is None or lock.applied_revision == revision.revision:
-            return
-        try:
-            lock.record_applied(revision.revision)
-        except Exception as exc:  # the state file still has it; the next holder reads its own
-            work.notes.append(
-                f"the applied revision {revision.revision} could not be recorded with the "
-                f"writer lock: {exc}"
-            )
-            log.warning("lock.record_failed", revision=revision.revision, error=str(exc))
 
-    def _adopt_recorded_base(self, work: _PassWork) -> None:
-        """Take the last applied revision recorded with the lock when it is newer than this
-        controller's own (another replica applied since, or this one's state file is new or
-        lost), so that forward-only revisions hold across replicas and restarts.
+    def _adopt_shared_state(self, work: _PassWork) -> None:
+        """Merge the state shared through the lock into this controller's own: the deletion
+        guard's window is the union of both, and the last applied revision is the shared one
+        when it is newer (another replica applied since, or this one's state file is new or
+        lost), so that forward-only revisions and the window hold across replicas and restarts.
 
-        The recorded revision is kept unless it is an ancestor of ours (ours is newer: the
-        record catches up at our next apply). Recorded revisions that cannot be related to ours
-        (a rewritten history, Git failing) are taken as they are: the history check then
-        refuses whatever does not descend from them.
+        The shared revision is kept unless it is an ancestor of ours (ours is newer: the shared
+        state catches up at the end of this pass). A shared revision that cannot be related to
+        ours (a rewritten history, Git failing) is taken as it is: the history check then
+        refuses whatever does not descend from it.
         """
         lock = self.lock
-        recorded = lock.applied_revision if lock is not None else None
+        text = lock.shared_state if lock is not None else None
+        shared = decode_state(text, where="the state shared with the writer lock") if text else None
+        if shared is None:
+            return
+        deletions = sorted(
+            set(self._state.deletions) | set(shared.deletions), key=lambda record: record.at
+        )
+        self._state = replace(self._state, deletions=tuple(deletions))
+        recorded = shared.last_applied_revision
         local = self._state.last_applied_revision
         if recorded is None or recorded == local:
             return
@@ -862,6 +859,22 @@ class Controller:
         )
         self._state = replace(self._state, last_applied_revision=recorded)
         self._applied = None
+
+    def _share_state(self, work: _PassWork) -> None:
+        """Record this controller's state with the lock it holds, when it changed (one write),
+        so that whoever takes the lock next starts from it. Never raises: a failure is a note
+        (the state file still has it)."""
+        lock = self.lock
+        if lock is None:  # pragma: no cover - checked by the caller
+            return
+        text = encode_state(replace(self._state, last_attempted_revision=None))
+        if text == lock.shared_state:
+            return
+        try:
+            lock.record_shared_state(text)
+        except Exception as exc:
+            work.notes.append(f"the state could not be shared with the writer lock: {exc}")
+            log.warning("lock.share_failed", error=str(exc))
 
     def _save_state(self, work: _PassWork) -> None:
         try:

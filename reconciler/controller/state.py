@@ -36,7 +36,7 @@ import structlog
 from reconciler.planning.guards import RecordedDeletion
 from reconciler.planning.plans import Kind
 
-__all__ = ["ControllerState", "StateFile"]
+__all__ = ["ControllerState", "StateFile", "decode_state", "encode_state"]
 
 log = structlog.get_logger("reconciler.controller")
 
@@ -68,60 +68,17 @@ class StateFile:
     def load(self) -> ControllerState:
         """The saved state; an empty one when the file is missing or unreadable."""
         try:
-            document = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return ControllerState()
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             log.warning("state.unreadable", path=str(self.path), error=str(exc))
             return ControllerState()
-        if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
-            log.warning("state.unreadable", path=str(self.path), error="unknown format")
-            return ControllerState()
-        entries = document.get("deletions", [])
-        return ControllerState(
-            last_applied_revision=_sha(document.get("last_applied_revision")),
-            last_attempted_revision=_sha(document.get("last_attempted_revision")),
-            deletions=tuple(self._deletions(entries if isinstance(entries, list) else [])),
-        )
-
-    def _deletions(self, entries: list[Any]) -> list[RecordedDeletion]:
-        deletions = []
-        for entry in entries:
-            try:
-                at = datetime.fromisoformat(entry["at"])
-                revision = entry.get("revision")
-                deletion = RecordedDeletion(
-                    kind=Kind(entry["kind"]),
-                    count=int(entry["count"]),
-                    revision=_sha(revision),
-                    at=at if at.tzinfo is not None else at.replace(tzinfo=UTC),
-                    allowed=entry.get("allowed") is True,
-                )
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                log.warning("state.deletion_unreadable", path=str(self.path), error=repr(exc))
-                continue
-            if deletion.count > 0:
-                deletions.append(deletion)
-        return sorted(deletions, key=lambda deletion: deletion.at)
+        return decode_state(text, where=str(self.path)) or ControllerState()
 
     def save(self, state: ControllerState) -> None:
         """Write ``state`` atomically. Raises ``OSError`` when the folder is not writable."""
-        document = {
-            "version": _VERSION,
-            "last_applied_revision": state.last_applied_revision,
-            "last_attempted_revision": state.last_attempted_revision,
-            "deletions": [
-                {
-                    "kind": deletion.kind.value,
-                    "count": deletion.count,
-                    "revision": deletion.revision,
-                    "at": deletion.at.astimezone(UTC).isoformat(),
-                    "allowed": deletion.allowed,
-                }
-                for deletion in state.deletions
-            ],
-            "updated_at": datetime.now(UTC).isoformat(),
-        }
+        document = {**_document(state), "updated_at": datetime.now(UTC).isoformat()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(
             dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
@@ -136,6 +93,71 @@ class StateFile:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def encode_state(state: ControllerState) -> str:
+    """``state`` as one line of JSON (the file's format, without ``updated_at``), for sharing
+    with the writer lock: equal states encode alike."""
+    return json.dumps(_document(state), sort_keys=True, separators=(",", ":"))
+
+
+def decode_state(text: str, *, where: str = "shared state") -> ControllerState | None:
+    """The state in ``text`` (the file's format, version 1 or 2); ``None`` when it is not JSON
+    or of an unknown version (logged with ``where``). Entries of ``deletions`` that do not parse
+    are dropped with a warning."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        log.warning("state.unreadable", path=where, error=str(exc))
+        return None
+    if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
+        log.warning("state.unreadable", path=where, error="unknown format")
+        return None
+    entries = document.get("deletions", [])
+    return ControllerState(
+        last_applied_revision=_sha(document.get("last_applied_revision")),
+        last_attempted_revision=_sha(document.get("last_attempted_revision")),
+        deletions=tuple(_deletions(entries if isinstance(entries, list) else [], where=where)),
+    )
+
+
+def _document(state: ControllerState) -> dict[str, Any]:
+    return {
+        "version": _VERSION,
+        "last_applied_revision": state.last_applied_revision,
+        "last_attempted_revision": state.last_attempted_revision,
+        "deletions": [
+            {
+                "kind": deletion.kind.value,
+                "count": deletion.count,
+                "revision": deletion.revision,
+                "at": deletion.at.astimezone(UTC).isoformat(),
+                "allowed": deletion.allowed,
+            }
+            for deletion in state.deletions
+        ],
+    }
+
+
+def _deletions(entries: list[Any], *, where: str) -> list[RecordedDeletion]:
+    deletions = []
+    for entry in entries:
+        try:
+            at = datetime.fromisoformat(entry["at"])
+            revision = entry.get("revision")
+            deletion = RecordedDeletion(
+                kind=Kind(entry["kind"]),
+                count=int(entry["count"]),
+                revision=_sha(revision),
+                at=at if at.tzinfo is not None else at.replace(tzinfo=UTC),
+                allowed=entry.get("allowed") is True,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("state.deletion_unreadable", path=where, error=repr(exc))
+            continue
+        if deletion.count > 0:
+            deletions.append(deletion)
+    return sorted(deletions, key=lambda deletion: deletion.at)
 
 
 def _sha(value: object) -> str | None:

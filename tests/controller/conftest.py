@@ -20,6 +20,7 @@ from botocore.config import Config
 
 from reconciler.adapters.aws.clients import AwsClients, RateLimits, make_clients
 from reconciler.adapters.aws.reading import read_live_state
+from reconciler.adapters.locking import DynamoDbLease
 from reconciler.controller.loop import Controller
 from reconciler.controller.settings import load_settings
 from reconciler.controller.wiring import build_controller
@@ -195,3 +196,15 @@ def running() -> Iterator[Callable[[Controller], threading.Thread]]:
     for controller, thread in started:
         controller.stop()
         thread.join(timeout=30)
+
+
+@pytest.fixture(params=["file", "dynamodb"])
+def shared_lock(
+    request: pytest.FixtureRequest, tmp_path: Path, aws_environment: dict[str, str]
+) -> dict[str, Any]:
+    """Settings of a writer lock shared by every controller of the test (a lock file, or a
+    DynamoDB lease in the sandbox), each controller keeping a state file of its own."""
+    if request.param == "file":
+        return {"lock": "file", "lock_file": tmp_path / "shared.lock"}
+    DynamoDbLease(table="locks", lock_name="setup", holder_id="setup").ensure_table()
+    return {"lock": "dynamodb", "lock_table": "locks"}

@@ -357,3 +357,35 @@ def test_an_emptied_file_beside_access_granted_by_hand_counts_the_declared_acces
     assert "4 live assignments left out of the count" in report.error
     assert [item.status for item in report.changes] == ["succeeded"] * 4  # healed meanwhile
     assert assignments(aws) == 7
+
+
+def test_the_window_is_shared_through_the_writer_lock(
+    make_controller: ControllerFactory,
+    access_repo: Path,
+    aws: AwsClients,
+    tmp_path: Path,
+    shared_lock: dict[str, Any],
+) -> None:
+    """A standby replica, or a controller whose state file was lost, takes the lock with the
+    window of whoever held it before: deletions cannot be spread over replicas either."""
+    clock = Clock()
+
+    def replica(name: str) -> Any:
+        return make_controller(
+            now=clock, state_file=tmp_path / f"{name}.json", lock_holder=name, **shared_lock
+        )
+
+    a = replica("a")
+    a.run_once()
+    add_teams(access_repo)
+    assert a.tick(force=False) is not None
+    drop_teams(access_repo, TEAMS[:4], max_deletions=100, max_fraction=0.25)
+    clock.advance(hours=1)
+    assert a.tick(force=False).status is PassStatus.APPLIED  # 4 of 20: 20%
+    drop_teams(access_repo, TEAMS[4:8])
+    clock.advance(hours=1)
+
+    report = refused_by_guard(replica("b").run_once())  # b's own state file: empty
+
+    assert "after 4 deleted in the last 24 hours (of 20 managed then): 40%" in report.error
+    assert assignments(aws) == 16

@@ -8,10 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from reconciler.adapters.aws.clients import AwsClients
-from reconciler.adapters.locking import DynamoDbLease
 from reconciler.controller.state import ControllerState, StateFile
 from reconciler.model.state import Membership
 from reconciler.planning.reports import PassReport, PassStatus
@@ -178,16 +175,6 @@ def test_descendants_of_the_last_applied_revision_are_applied(
 
     assert report.status is PassStatus.APPLIED
     assert SAM_ADMIN in memberships(aws)
-
-
-@pytest.fixture(params=["file", "dynamodb"])
-def shared_lock(request: pytest.FixtureRequest, tmp_path: Path, sandbox: Sandbox) -> dict[str, Any]:
-    """Settings of a writer lock shared by every controller of the test (a lock file, or a
-    DynamoDB lease in the sandbox), each controller keeping a state file of its own."""
-    if request.param == "file":
-        return {"lock": "file", "lock_file": tmp_path / "shared.lock"}
-    DynamoDbLease(table="locks", lock_name="setup", holder_id="setup").ensure_table()
-    return {"lock": "dynamodb", "lock_table": "locks"}
 
 
 def test_a_replica_with_an_older_state_file_takes_the_base_recorded_with_the_lock(

@@ -497,14 +497,14 @@ class RecordingLock:
         self._acquired_at = None
 
     generation = 1
-    applied_revision: str | None = None
+    shared_state: str | None = None
 
     def fence(self, margin_seconds: float) -> None:
         assert self._acquired_at is not None  # writes only while held
 
-    def record_applied(self, revision: str) -> None:
+    def record_shared_state(self, text: str) -> None:
         assert self._acquired_at is not None  # recorded only while held
-        self.applied_revision = revision
+        self.shared_state = text
 
     def check(self) -> None:
         pass
