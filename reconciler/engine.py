@@ -22,7 +22,7 @@ from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, GitSource, read_directory
 from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem, SourceError
-from reconciler.model.loading import Documents, load_config, load_documents
+from reconciler.model.loading import Documents, check_documents, load_config
 from reconciler.model.resolving import DesiredState, live_directory, resolve
 from reconciler.model.state import LiveState
 from reconciler.model.targets import TargetReads, target_reads
@@ -131,25 +131,36 @@ def load(revision: Revision) -> Documents:
     The problems of ``revision`` (entries refused unread) are reported with those of the files;
     a file refused unread is reported for that alone, not also as missing.
     """
+    documents, problems = check(revision)
+    if problems:
+        raise InvalidRevisionError(problems)
+    return documents
+
+
+def check(revision: Revision) -> tuple[Documents, tuple[Problem, ...]]:
+    """Validate the files of ``revision`` as far as they go: ``(documents, problems)``.
+
+    Like ``load``, but what did validate is returned with the problems (see
+    :func:`reconciler.model.loading.check_documents`), so that ``validate`` can go on to resolve
+    it and report every problem in one run; documents returned with problems must never be
+    planned or applied. Raises ``InvalidRevisionError`` only when there are no files to check
+    (the folder does not exist).
+    """
     if revision.files is not None:
-        files, problems = revision.files, revision.problems
+        files, refused_problems = revision.files, revision.problems
     elif revision.folder is not None:
-        files, problems = _read_directory(revision.folder)
+        files, refused_problems = _read_directory(revision.folder)
     else:
         raise InvalidRevisionError(
             [Problem(file=".", path="$", rule="missing_folder", message="no files to load")]
         )
-    refused = {problem.file for problem in problems}
+    refused = {problem.file for problem in refused_problems}
     try:
-        documents = load_documents(files)
-    except InvalidRevisionError as exc:
-        raise InvalidRevisionError(
-            [*problems, *(problem for problem in exc.problems if problem.file not in refused)]
-        ) from exc
+        documents, problems = check_documents(files)
     except Exception as exc:  # a bug met by odd input: refuse the revision, never crash a pass
         raise InvalidRevisionError(
             [
-                *problems,
+                *refused_problems,
                 Problem(
                     file=".",
                     path="$",
@@ -158,9 +169,10 @@ def load(revision: Revision) -> Documents:
                 ),
             ]
         ) from exc
-    if problems:
-        raise InvalidRevisionError(problems)
-    return documents
+    return documents, (
+        *refused_problems,
+        *(problem for problem in problems if problem.file not in refused),
+    )
 
 
 def target_reads_of(documents: Documents) -> TargetReads:
