@@ -269,6 +269,7 @@ def reconcile(
     """
     pass_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
+    calls_before = aws.calls.snapshot()
     bound = log.bind(pass_id=pass_id, revision=revision.revision)
     bound.info("pass.started", phase="load", apply=apply)
     if apply and revision.uncommitted and not allow_uncommitted:
@@ -304,7 +305,8 @@ def reconcile(
             the_plan, desired, live, allow_deletions=allow_deletions, limits=guard_limits
         )
         bound.info("pass.phase", phase="apply", operations=len(the_plan.operations))
-        outcome = apply_plan(aws, the_plan, live)
+        read_calls = aws.calls.since(calls_before)
+        outcome = replace(apply_plan(aws, the_plan, live), read_calls=read_calls)
     seconds = time.monotonic() - started
     bound.info(
         "pass.finished",
