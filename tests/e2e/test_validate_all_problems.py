@@ -108,3 +108,56 @@ def test_a_reference_to_an_invalid_user_entry_is_not_reported_as_unknown(
 
     assert code == 1
     assert {rule for _, _, rule in problems} == {"email"}
+
+
+def test_a_set_named_after_a_file_that_declares_another_name_is_one_problem_naming_both(
+    access_repo: Path,
+) -> None:
+    def rename_inside(document: dict[str, Any]) -> None:
+        document["name"] = "developer-access"
+
+    _edit(access_repo / "desired-state" / "permission-sets" / "DeveloperAccess.json", rename_inside)
+    commit_all(access_repo, "The set inside DeveloperAccess.json is renamed")
+
+    result = run_cli("validate", "--repo", str(access_repo), "--format", "json")
+
+    assert result.returncode == 1
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert (problem["file"], problem["path"], problem["rule"]) == (
+        "assignments.json",
+        "$.assignments[2].permission_set",
+        "unknown_permission_set",
+    )
+    assert problem["message"] == (
+        "permission set 'DeveloperAccess' is not declared: permission-sets/DeveloperAccess.json "
+        "declares the set 'developer-access' ($.name); a set is known by its name, not its file "
+        "name: rename the set to 'DeveloperAccess' in that file, or rename the file to "
+        "developer-access.json and write 'developer-access' here"
+    )
+
+
+def test_an_email_differing_only_in_case_is_planned_as_an_update_with_a_note(
+    access_repo: Path,
+) -> None:
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+
+    def shout(document: dict[str, Any]) -> None:
+        document["users"][0]["email"] = "Jane.Doe@Example.com"
+
+    _edit(access_repo / "desired-state" / "users.json", shout)
+    commit_all(access_repo, "Jane's address in her own spelling")
+
+    result = run_cli("plan", "--repo", str(access_repo), "--format", "json")
+
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    (change,) = document["changes"]
+    assert (change["action"], change["key"]) == ("update", "user/jane.doe")
+    assert [(d["attribute"], d["old"], d["new"]) for d in change["diff"]] == [
+        ("email", "jane.doe@example.com", "Jane.Doe@Example.com")
+    ]
+    assert (
+        "user jane.doe: the email address differs from the live one only in letter case "
+        "(jane.doe@example.com → Jane.Doe@Example.com); addresses are kept as written, so the "
+        "file's spelling is applied"
+    ) in document["notes"]
