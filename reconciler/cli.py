@@ -393,22 +393,29 @@ def _validate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
-    from reconciler.engine import load, resolve_against, target_reads_of  # noqa: PLC0415
+    from reconciler.engine import check, resolve_against, target_reads_of  # noqa: PLC0415
     from reconciler.model.resolving import expired_problems  # noqa: PLC0415
 
     revision = _revision(args)
+    checked_live = not args.offline
     try:
-        documents = load(revision)
-        checked_live = not args.offline
-        # Merge time: an expiry already past is refused (a pass would just remove the access).
-        expired = expired_problems(documents, now=datetime.now(UTC))
-        if expired:
-            raise InvalidRevisionError(expired)
+        # Every problem in one run: the files first, then what did load against live state,
+        # even when other files have problems (the revision is refused whole all the same).
+        documents, loading_problems = check(revision)
+        problems = list(loading_problems)
         if checked_live:
             live = read_live_state(
                 _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
             )
-            resolve_against(documents, live, refuse_expired=True)
+            try:
+                # Merge time: an expiry already past is refused (a pass would just remove it).
+                resolve_against(documents, live, refuse_expired=True)
+            except InvalidRevisionError as unresolved:
+                problems.extend(unresolved.problems)
+        else:
+            problems.extend(expired_problems(documents, now=datetime.now(UTC)))
+        if problems:
+            raise InvalidRevisionError(problems)
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision)
     warnings = [_problem_json(problem) for problem in documents.warnings]

@@ -23,7 +23,7 @@ from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, GitSource, read_directory
 from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem, SourceError
 from reconciler.model.documents import DeletionGuard
-from reconciler.model.loading import Documents, load_config, load_documents
+from reconciler.model.loading import Documents, check_documents, load_config
 from reconciler.model.resolving import DesiredState, live_directory, resolve
 from reconciler.model.state import LiveState
 from reconciler.model.targets import TargetReads, target_reads
@@ -148,25 +148,36 @@ def load(revision: Revision) -> Documents:
     The problems of ``revision`` (entries refused unread) are reported with those of the files;
     a file refused unread is reported for that alone, not also as missing.
     """
+    documents, problems = check(revision)
+    if problems:
+        raise InvalidRevisionError(problems)
+    return documents
+
+
+def check(revision: Revision) -> tuple[Documents, tuple[Problem, ...]]:
+    """Validate the files of ``revision`` as far as they go: ``(documents, problems)``.
+
+    Like ``load``, but what did validate is returned with the problems (see
+    :func:`reconciler.model.loading.check_documents`), so that ``validate`` can go on to resolve
+    it and report every problem in one run; documents returned with problems must never be
+    planned or applied. Raises ``InvalidRevisionError`` only when there are no files to check
+    (the folder does not exist).
+    """
     if revision.files is not None:
-        files, problems = revision.files, revision.problems
+        files, refused_problems = revision.files, revision.problems
     elif revision.folder is not None:
-        files, problems = _read_directory(revision.folder)
+        files, refused_problems = _read_directory(revision.folder)
     else:
         raise InvalidRevisionError(
             [Problem(file=".", path="$", rule="missing_folder", message="no files to load")]
         )
-    refused = {problem.file for problem in problems}
+    refused = {problem.file for problem in refused_problems}
     try:
-        documents = load_documents(files)
-    except InvalidRevisionError as exc:
-        raise InvalidRevisionError(
-            [*problems, *(problem for problem in exc.problems if problem.file not in refused)]
-        ) from exc
+        documents, problems = check_documents(files)
     except Exception as exc:  # a bug met by odd input: refuse the revision, never crash a pass
         raise InvalidRevisionError(
             [
-                *problems,
+                *refused_problems,
                 Problem(
                     file=".",
                     path="$",
@@ -175,9 +186,10 @@ def load(revision: Revision) -> Documents:
                 ),
             ]
         ) from exc
-    if problems:
-        raise InvalidRevisionError(problems)
-    return documents
+    return documents, (
+        *refused_problems,
+        *(problem for problem in problems if problem.file not in refused),
+    )
 
 
 def target_reads_of(documents: Documents) -> TargetReads:
@@ -274,6 +286,7 @@ def reconcile(
     """
     pass_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
+    calls_before = aws.calls.snapshot()
     bound = log.bind(pass_id=pass_id, revision=revision.revision)
     bound.info("pass.started", phase="load", apply=apply)
     if apply and revision.uncommitted and not allow_uncommitted:
@@ -309,7 +322,8 @@ def reconcile(
             the_plan, desired, live, allow_deletions=allow_deletions, limits=guard_limits
         )
         bound.info("pass.phase", phase="apply", operations=len(the_plan.operations))
-        outcome = apply_plan(aws, the_plan, live)
+        read_calls = aws.calls.since(calls_before)
+        outcome = replace(apply_plan(aws, the_plan, live), read_calls=read_calls)
     seconds = time.monotonic() - started
     bound.info(
         "pass.finished",

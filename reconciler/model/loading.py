@@ -21,7 +21,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -65,6 +65,11 @@ class Documents:
     permission_sets: tuple[Located[docs.PermissionSetFile], ...]
     assignments: tuple[Located[docs.Assignment], ...]
     warnings: tuple[Problem, ...] = ()
+    invalid_names: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+    """Only in documents returned with problems (``check_documents``): the names declared by
+    entries that did not validate, by kind (``"user"``, ``"group"``), so that resolution does
+    not report references to them as unknown; ``None`` for a kind whose file could not be read
+    at all (no reference of that kind can be checked)."""
 
 
 def json_path(location: Iterable[int | str]) -> str:
@@ -453,12 +458,73 @@ def _is_permission_set_file(file: str) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Entries(Generic[T]):
+    """The entries of one list file that validated, located at their own index, and the names
+    declared by those that did not (``None``: the file could not be read as a list at all)."""
+
+    items: tuple[Located[T], ...]
+    invalid_names: frozenset[str] | None
+
+
+def _load_entries(
+    files: Mapping[str, bytes],
+    file: str,
+    *,
+    model: type[BaseModel],
+    key: str,
+    entry: type[M],
+    name_key: str,
+    problems: list[Problem],
+) -> _Entries[M]:
+    """Load list file ``file`` (``{key: [entry, ...]}``) entry by entry: its problems are added
+    to ``problems`` as ``_load_file`` reports them, and when the file as a whole is not valid,
+    the entries that are still are kept, so that the checks across files (names declared twice,
+    references) and resolution run on them. Never raises."""
+    if file not in files:
+        return _Entries(items=(), invalid_names=frozenset())
+    document = _load_file(files, file, model, problems)
+    if document is not None:
+        items = tuple(getattr(document, key))
+        return _Entries(items=_locate(file, key, items), invalid_names=frozenset())
+    try:
+        data, syntax = parse_json(file, files[file])
+        if syntax or not isinstance(data, dict) or not isinstance(data.get(key), list):
+            return _Entries(items=(), invalid_names=None)
+        kept: list[Located[M]] = []
+        invalid: set[str] = set()
+        for index, raw in enumerate(data[key]):
+            value, entry_problems = _validate(file, raw, entry)
+            if value is not None and not entry_problems:
+                kept.append(Located(value=value, file=file, path=f"$.{key}[{index}]"))
+            elif isinstance(raw, dict) and isinstance(raw.get(name_key), str):
+                invalid.add(raw[name_key])
+        return _Entries(items=tuple(kept), invalid_names=frozenset(invalid))
+    except Exception:  # pragma: no cover - parse_json and _validate catch their own
+        return _Entries(items=(), invalid_names=None)
+
+
 def load_documents(files: Mapping[str, bytes]) -> Documents:
     """Validate one revision of the desired-state folder.
 
     ``files`` maps paths relative to the folder (``users.json``, ``permission-sets/Admin.json``)
     to their bytes; files that are not JSON are ignored. Returns the ``Documents``; raises
     ``InvalidRevisionError`` listing every problem when anything is wrong.
+    """
+    documents, problems = check_documents(files)
+    if problems:
+        raise InvalidRevisionError(problems)
+    return documents
+
+
+def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Problem, ...]]:
+    """Validate one revision as far as it goes: ``(documents, problems)``; never raises.
+
+    With no problems, ``documents`` is what ``load_documents`` returns. With problems, it holds
+    what did validate (the valid entries of a file with invalid ones, the valid permission-set
+    files; ``invalid_names`` says what was left out), so that validation can go on to resolve
+    it against live state and report every problem of the revision in one run. Such documents
+    must never be planned or applied.
     """
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -477,9 +543,33 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
             )
 
     config = _load_file(files, RECONCILER_FILE, docs.ReconcilerFile, problems)
-    users_file = _load_file(files, USERS_FILE, docs.UsersFile, problems)
-    groups_file = _load_file(files, GROUPS_FILE, docs.GroupsFile, problems)
-    assignments_file = _load_file(files, ASSIGNMENTS_FILE, docs.AssignmentsFile, problems)
+    user_entries = _load_entries(
+        files,
+        USERS_FILE,
+        model=docs.UsersFile,
+        key="users",
+        entry=docs.User,
+        name_key="user_name",
+        problems=problems,
+    )
+    group_entries = _load_entries(
+        files,
+        GROUPS_FILE,
+        model=docs.GroupsFile,
+        key="groups",
+        entry=docs.Group,
+        name_key="name",
+        problems=problems,
+    )
+    assignment_entries = _load_entries(
+        files,
+        ASSIGNMENTS_FILE,
+        model=docs.AssignmentsFile,
+        key="assignments",
+        entry=docs.Assignment,
+        name_key="permission_set",
+        problems=problems,
+    )
 
     problems.extend(_missing_files(files, config))
 
@@ -501,6 +591,9 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
     # Sets whose file is invalid (already reported): assignments naming them are not reported
     # again as naming an undeclared set.
     invalid_sets: set[str] = set()
+    # The file stem of each valid set whose name differs from it: an assignment naming the
+    # stem is told which name the file declares.
+    misnamed: dict[str, Located[docs.PermissionSetFile]] = {}
     for file in sorted(files):
         if _is_permission_set_file(file):
             stem = file.removeprefix(f"{PERMISSION_SETS_DIR}/").removesuffix(".json")
@@ -511,15 +604,17 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
                 if isinstance(data, dict) and isinstance(data.get("name"), str):
                     invalid_sets.add(data["name"])
                 continue
-            permission_sets.append(Located(value=permission_set, file=file, path="$"))
+            located = Located(value=permission_set, file=file, path="$")
+            permission_sets.append(located)
             if stem != permission_set.name:
+                misnamed[stem] = located
                 warnings.append(
                     Problem(
                         file=file,
                         path="$.name",
                         rule="file_name",
-                        message=f"permission set {permission_set.name!r} is declared in a "
-                        f"file named {stem!r}.json; name the file after the set",
+                        message=f"permission set {permission_set.name!r} is declared in "
+                        f"{file}; name the file {permission_set.name}.json, after the set",
                     )
                 )
             count = len(permission_set.managed_policies) + len(
@@ -537,11 +632,9 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
                     )
                 )
 
-    users = _locate(USERS_FILE, "users", users_file.users if users_file else ())
-    groups = _locate(GROUPS_FILE, "groups", groups_file.groups if groups_file else ())
-    assignments = _locate(
-        ASSIGNMENTS_FILE, "assignments", assignments_file.assignments if assignments_file else ()
-    )
+    users = user_entries.items
+    groups = group_entries.items
+    assignments = assignment_entries.items
 
     # The identity store keeps user names and group names unique ignoring case.
     problems += _duplicates(users, lambda user: user.user_name.casefold(), "user", ".user_name")
@@ -551,26 +644,57 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
     )
     declared_sets = {item.value.name for item in permission_sets} | invalid_sets
     for item in assignments:
-        if item.value.permission_set not in declared_sets:
-            problems.append(
-                Problem(
-                    file=item.file,
-                    path=f"{item.path}.permission_set",
-                    rule="unknown_permission_set",
-                    message=f"permission set {item.value.permission_set!r} is not declared "
-                    f"in {PERMISSION_SETS_DIR}/",
-                )
-            )
+        name = item.value.permission_set
+        if name not in declared_sets:
+            problems.append(_unknown_permission_set(item, misnamed.get(name)))
 
+    invalid_names: dict[str, frozenset[str] | None] = {}
     if problems:
-        raise InvalidRevisionError(problems)
-    return Documents(
-        config=config or docs.ReconcilerFile(),
-        users=users,
-        groups=groups,
-        permission_sets=tuple(permission_sets),
-        assignments=assignments,
-        warnings=tuple(warnings),
+        # A missing users.json or groups.json with managed identities (already a problem):
+        # what it should declare is unknown, so references to its kind are not checked.
+        managed = config is None or config.identities == "managed"
+        invalid_names = {
+            kind: None if managed and file not in files else entries.invalid_names
+            for kind, file, entries in (
+                ("user", USERS_FILE, user_entries),
+                ("group", GROUPS_FILE, group_entries),
+            )
+        }
+    return (
+        Documents(
+            config=config or docs.ReconcilerFile(),
+            users=users,
+            groups=groups,
+            permission_sets=tuple(permission_sets),
+            assignments=assignments,
+            warnings=tuple(warnings),
+            invalid_names=invalid_names,
+        ),
+        tuple(problems),
+    )
+
+
+def _unknown_permission_set(
+    item: Located[docs.Assignment], misnamed: Located[docs.PermissionSetFile] | None
+) -> Problem:
+    """The problem for an assignment naming an undeclared permission set; when a file is named
+    after that set but declares another name, the problem names both and what to do."""
+    name = item.value.permission_set
+    if misnamed is None:
+        message = f"permission set {name!r} is not declared in {PERMISSION_SETS_DIR}/"
+    else:
+        declared = misnamed.value.name
+        message = (
+            f"permission set {name!r} is not declared: {misnamed.file} declares the set "
+            f"{declared!r} ($.name); a set is known by its name, not its file name: rename the "
+            f"set to {name!r} in that file, or rename the file to {declared}.json and write "
+            f"{declared!r} here"
+        )
+    return Problem(
+        file=item.file,
+        path=f"{item.path}.permission_set",
+        rule="unknown_permission_set",
+        message=message,
     )
 
 

@@ -122,10 +122,12 @@ def permission_set_from_document(document: docs.PermissionSetFile) -> Permission
 def _check_principals(
     items: Iterable[tuple[str, str, str]],
     *,
-    known: frozenset[str],
+    known: frozenset[str] | None,
     what: str,
     rule: str,
 ) -> list[Problem]:
+    if known is None:  # the file declaring this kind could not be read: nothing to check by
+        return []
     return [
         Problem(
             file=file,
@@ -185,8 +187,8 @@ def resolve(
         item.value.name: Group(name=item.value.name, description=item.value.description)
         for item in documents.groups
     }
-    known_users = frozenset(users) | live.user_names
-    known_groups = frozenset(groups) | live.group_names
+    known_users = _known(frozenset(users) | live.user_names, documents, "user")
+    known_groups = _known(frozenset(groups) | live.group_names, documents, "group")
     case_clashes = _case_clashes(
         ((item.value.user_name, item.file, f"{item.path}.user_name") for item in documents.users),
         live=live.user_names,
@@ -278,6 +280,14 @@ def resolve(
         rules={key: "; ".join(reasons) for key, reasons in rules.items()},
         expired=frozenset(expired - assignments),
     )
+
+
+def _known(names: frozenset[str], documents: Documents, kind: str) -> frozenset[str] | None:
+    """``names`` with those of the entries of ``kind`` that did not validate (documents loaded
+    with problems: their references are not reported again); ``None`` when that kind's file
+    could not be read, so no reference to it can be checked."""
+    invalid = documents.invalid_names.get(kind, frozenset())
+    return None if invalid is None else names | invalid
 
 
 def _external_identity_problem(problem: Problem) -> Problem:

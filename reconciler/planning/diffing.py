@@ -36,6 +36,7 @@ from reconciler.model.state import (
     PermissionsBoundary,
     PermissionSet,
     PolicyDocument,
+    User,
 )
 from reconciler.planning.plans import (
     AddMembership,
@@ -146,6 +147,7 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     notes: list[str] = [str(problem) for problem in desired.warnings]
 
     users_created, users_updated, _ = _compare(want.users, have.users)
+    notes.extend(_email_case_notes(users_updated))
     groups_created, groups_updated, _ = _compare(want.groups, have.groups)
     wanted_sets, adopted = _adopt_untagged_sets(
         _keep_uncleared_descriptions(want.permission_sets, have.permission_sets),
@@ -224,6 +226,23 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         *(DeleteUser(user_name=name) for name in users_deleted),
     ]
     return Plan(revision=revision, operations=tuple(operations), notes=tuple(notes))
+
+
+def _email_case_notes(updated: Iterable[tuple[User, User]]) -> list[str]:
+    """A note for each updated user whose email address differs from the live one only in
+    letter case: addresses are compared as written, because the identity store keeps them as
+    given and the part before the @ may be case-sensitive (RFC 5321, section 2.4), so the
+    file's spelling is applied like any other change."""
+    return [
+        f"user {new.user_name}: the email address differs from the live one only in letter "
+        f"case ({old.email} → {new.email}); addresses are kept as written, so the file's "
+        "spelling is applied"
+        for old, new in updated
+        if old.email is not None
+        and new.email is not None
+        and old.email != new.email
+        and old.email.casefold() == new.email.casefold()
+    ]
 
 
 def _adopt_untagged_sets(

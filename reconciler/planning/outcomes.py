@@ -34,14 +34,24 @@ class OperationResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
-    """The results of applying one plan; ``api_calls`` counts calls by operation name;
-    ``lock_lost`` says why writing stopped because the writer lock was lost or about to lapse
-    (the fence refused a write), ``None`` when it was not."""
+    """The results of applying one plan; ``api_calls`` counts the apply phase's calls by
+    operation name and ``read_calls`` those the pass made before (reading live state: set by
+    the engine, empty when the outcome comes from ``apply_plan`` alone); ``lock_lost`` says why
+    writing stopped because the writer lock was lost or about to lapse (the fence refused a
+    write), ``None`` when it was not."""
 
     revision: str | None
     results: tuple[OperationResult, ...]
     api_calls: Mapping[str, int] = field(default_factory=dict)
+    read_calls: Mapping[str, int] = field(default_factory=dict)
     lock_lost: str | None = None
+
+    @property
+    def pass_calls(self) -> dict[str, int]:
+        """Every call of the pass (``read_calls`` and ``api_calls``) by operation name, sorted."""
+        total = Counter(self.read_calls)
+        total.update(self.api_calls)
+        return dict(sorted(total.items()))
 
     @property
     def succeeded(self) -> bool:

@@ -14,8 +14,15 @@ of ``plan --format json`` and ``apply --format json`` is::
       ],
       "notes": ["..."],
       "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
-      "api_calls": {"<Operation>": 0}                                # apply only
+      "api_calls": {"<Operation>": 0},                               # apply only
+      "api_calls_by_phase": {"read": {"<Operation>": 0},             # apply only
+                             "apply": {"<Operation>": 0}},
+      "api_calls_total": 0                                           # apply only
     }
+
+``api_calls`` counts every AWS API call of the pass by operation name (one per page of a
+paginator, retries not counted): the reads of live state as well as the apply phase's calls,
+which ``api_calls_by_phase`` splits; ``api_calls_total`` is their sum.
 """
 
 from __future__ import annotations
@@ -166,7 +173,12 @@ def outcome_json(
         "changes": [_change_json(result.operation, names, result) for result in outcome.results],
         "notes": list(plan.notes),
         "outcome": outcome.counts(),
-        "api_calls": dict(sorted(outcome.api_calls.items())),
+        "api_calls": outcome.pass_calls,
+        "api_calls_by_phase": {
+            "read": dict(sorted(outcome.read_calls.items())),
+            "apply": dict(sorted(outcome.api_calls.items())),
+        },
+        "api_calls_total": sum(outcome.pass_calls.values()),
     }
 
 

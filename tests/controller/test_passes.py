@@ -168,7 +168,7 @@ def test_input_that_used_to_crash_loading_is_rejected_and_drift_is_still_healed(
     assert controller.state.last_applied_revision == good
 
 
-@pytest.mark.parametrize("stage", ["load_documents", "plan_revision"])
+@pytest.mark.parametrize("stage", ["check_documents", "plan_revision"])
 def test_an_unexpected_error_on_a_new_revision_rejects_it_and_drift_is_still_healed(  # noqa: PLR0917
     make_controller: ControllerFactory,
     access_repo: Path,
@@ -183,12 +183,12 @@ def test_an_unexpected_error_on_a_new_revision_rejects_it_and_drift_is_still_hea
     assert controller.run_once().status is PassStatus.APPLIED
     good = head(access_repo)
     bad = add_member(access_repo, group="AdminAccess", user="sam.lee")
-    module = reconciler.engine if stage == "load_documents" else reconciler.controller.loop
+    module = reconciler.engine if stage == "check_documents" else reconciler.controller.loop
     real = getattr(module, stage)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         revision = kwargs.get("revision")
-        if stage == "load_documents" or revision == bad:
+        if stage == "check_documents" or revision == bad:
             raise RecursionError("maximum recursion depth exceeded")
         return real(*args, **kwargs)
 

@@ -207,3 +207,21 @@ def test_no_aws_region_is_a_clear_configuration_error(access_repo: Path) -> None
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"]["kind"] == "configuration"
     assert "Traceback" not in result.stderr
+
+
+def test_apply_json_counts_every_call_of_the_pass_reads_included(
+    access_repo: Path, sandbox: Sandbox
+) -> None:
+    recorded_before = len(sandbox.recorder.calls)
+
+    code, applied = run_json("apply", "--repo", str(access_repo))
+
+    assert code == 0, applied
+    recorded = len(sandbox.recorder.calls) - recorded_before
+    phases = applied["api_calls_by_phase"]
+    assert applied["api_calls_total"] == recorded
+    assert sum(applied["api_calls"].values()) == recorded
+    assert sum(phases["read"].values()) + sum(phases["apply"].values()) == recorded
+    assert phases["read"]["ListInstances"] >= 1
+    assert "CreateAccountAssignment" in phases["apply"]
+    assert "CreateAccountAssignment" not in phases["read"]

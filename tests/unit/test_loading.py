@@ -958,3 +958,91 @@ def test_a_protected_name_pattern_longer_than_any_name_is_refused() -> None:
     config = {"protected": {"groups": ["*a" * 600]}}
     problem = _only_problem({"reconciler.json": config})
     assert (problem.path, problem.rule) == ("$.protected.groups[0]", "string_too_long")
+
+
+def test_the_file_name_warning_quotes_the_whole_file_name() -> None:
+    documents = _load({"permission-sets/Readonly.json": _permission_set()})
+    (warning,) = documents.warnings
+    assert "permission-sets/Readonly.json" in warning.message
+    assert "'Readonly'.json" not in warning.message
+    assert "name the file ReadOnly.json" in warning.message
+
+
+def test_an_assignment_naming_a_set_by_its_misnamed_file_is_told_the_name_inside() -> None:
+    problem = _only_problem(
+        {
+            "permission-sets/Readonly.json": _permission_set(),
+            "groups.json": {"groups": [{"name": "Auditors"}]},
+            "assignments.json": {
+                "assignments": [
+                    {"permission_set": "Readonly", "groups": ["Auditors"], "accounts": ["prod"]}
+                ]
+            },
+        }
+    )
+    assert (problem.file, problem.path, problem.rule) == (
+        "assignments.json",
+        "$.assignments[0].permission_set",
+        "unknown_permission_set",
+    )
+    assert "permission-sets/Readonly.json declares the set 'ReadOnly'" in problem.message
+    assert "rename the set to 'Readonly'" in problem.message
+    assert "rename the file to ReadOnly.json" in problem.message
+
+
+def test_names_declared_twice_are_found_among_the_valid_entries_of_a_file_with_invalid_ones() -> (
+    None
+):
+    problems = _problems(
+        {
+            "users.json": {
+                "users": [
+                    _user(user_name="jane"),
+                    _user(user_name="sam", email="not an address"),
+                    _user(user_name="Jane"),
+                ]
+            }
+        }
+    )
+    assert {(problem.path, problem.rule) for problem in problems} == {
+        ("$.users[1].email", "email"),
+        ("$.users[2].user_name", "duplicate_user"),
+    }
+
+
+def test_assignments_to_undeclared_sets_are_found_beside_an_invalid_assignment() -> None:
+    problems = _problems(
+        {
+            "groups.json": {"groups": [{"name": "Auditors"}]},
+            "assignments.json": {
+                "assignments": [
+                    {"permission_set": "Missing", "groups": ["Auditors"], "accounts": ["prod"]},
+                    {"permission_set": "Missing", "groups": ["Auditors"]},
+                ]
+            },
+        }
+    )
+    assert {(problem.path, problem.rule) for problem in problems} == {
+        ("$.assignments[0].permission_set", "unknown_permission_set"),
+        ("$.assignments[1]", "no_target"),
+    }
+
+
+def test_check_documents_returns_what_validated_with_the_problems() -> None:
+    documents, problems = loading.check_documents(
+        _encode(
+            {
+                "users.json": {
+                    "users": [
+                        _user(user_name="jane"),
+                        _user(user_name="sam", email="nope"),
+                    ]
+                }
+            }
+        )
+    )
+    assert [problem.rule for problem in problems] == ["email"]
+    assert [(item.value.user_name, item.path) for item in documents.users] == [
+        ("jane", "$.users[0]")
+    ]
+    assert documents.invalid_names["user"] == frozenset({"sam"})

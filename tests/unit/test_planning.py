@@ -96,6 +96,31 @@ def test_user_with_a_changed_attribute_is_updated_with_its_diff() -> None:
     assert len(result.operations) == 1
 
 
+def test_an_email_differing_only_in_letter_case_is_updated_to_the_files_spelling() -> None:
+    result = _plan(
+        state(users=[user("jane", email="jane.doe@example.com")]),
+        state(users=[user("jane", email="Jane.Doe@Example.com")]),
+    )
+    (update,) = _ops(result, UpdateUser)
+    assert [(c.attribute, c.old, c.new) for c in update.diff] == [
+        ("email", "Jane.Doe@Example.com", "jane.doe@example.com")
+    ]
+    assert result.notes == (
+        "user jane: the email address differs from the live one only in letter case "
+        "(Jane.Doe@Example.com → jane.doe@example.com); addresses are kept as written, so the "
+        "file's spelling is applied",
+    )
+
+
+def test_an_email_change_beyond_letter_case_has_no_case_note() -> None:
+    result = _plan(
+        state(users=[user("jane", email="jane@example.org")]),
+        state(users=[user("jane", email="Jane@example.com")]),
+    )
+    assert len(_ops(result, UpdateUser)) == 1
+    assert result.notes == ()
+
+
 def test_equal_user_gives_no_operation() -> None:
     assert _plan(state(users=[user("jane")]), state(users=[user("jane")])).is_empty
 
