@@ -537,11 +537,11 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
-    from reconciler.model.exporting import ExportKind, export_files  # noqa: PLC0415
+    from reconciler.model.exporting import export_files, parse_kinds  # noqa: PLC0415
 
     console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     try:
-        kinds = [ExportKind(kind.strip()) for kind in args.kinds.split(",") if kind.strip()]
+        kinds = parse_kinds(args.kinds)
     except ValueError as error:
         console.print(f"[bold red]Error:[/] --kinds: {_escape(str(error))}")
         return EXIT_ERROR

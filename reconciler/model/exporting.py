@@ -49,6 +49,7 @@ from reconciler.model.state import (
     PermissionSet,
     PrincipalType,
 )
+from reconciler.model.wording import suggestion_clause
 
 
 class ExportKind(StrEnum):
@@ -61,6 +62,26 @@ class ExportKind(StrEnum):
 
 
 ALL_KINDS = frozenset(ExportKind)
+
+
+def parse_kinds(text: str) -> list[ExportKind]:
+    """The kinds of a comma-separated ``--kinds`` value (``"users,groups"``), blanks ignored.
+
+    Raises ``ValueError`` naming the first unknown kind, with the closest valid kinds and the
+    list of valid kinds.
+    """
+    kinds: list[ExportKind] = []
+    for word in (part.strip() for part in text.split(",")):
+        if not word:
+            continue
+        try:
+            kinds.append(ExportKind(word))
+        except ValueError:
+            valid = [kind.value for kind in ExportKind]
+            raise ValueError(
+                f"unknown kind {word!r}" + suggestion_clause(word, valid, kind="kind")
+            ) from None
+    return kinds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -35,6 +35,7 @@ from reconciler.model.state import (
     User,
 )
 from reconciler.model.targets import TargetDirectory, resolve_targets
+from reconciler.model.wording import suggestion_clause
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,7 +133,7 @@ def _check_principals(
             path=path,
             rule=rule,
             message=f"{what} {name!r} is neither declared nor an existing {what} "
-            "in the identity store",
+            "in the identity store" + suggestion_clause(name, known, kind=f"{what} name"),
         )
         for name, file, path in items
         if name not in known
