@@ -91,7 +91,16 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-def _report_error(error: ReconcilerError, output_format: str) -> int:
+OFFLINE_HINT = "to check the files alone, run `reconciler validate --offline`"
+"""Added to the error of a ``validate`` that cannot reach AWS."""
+
+
+def _report_error(error: ReconcilerError, output_format: str, *, hints: Sequence[str] = ()) -> int:
+    """Print ``error`` (JSON: ``{"error": {"kind", "message", "advice": [str]}}``; text: the
+    message, then each piece of advice on its own line) and return ``EXIT_ERROR``.
+
+    The advice is the ``AwsError``'s own (what to check, from the AWS adapter), then ``hints``.
+    """
     kind = {
         ConfigurationError: "configuration",
         SourceError: "source",
@@ -99,12 +108,21 @@ def _report_error(error: ReconcilerError, output_format: str) -> int:
         AwsError: "aws",
     }
     category = next((name for cls, name in kind.items() if isinstance(error, cls)), "error")
+    message = str(error)
+    advice = list(hints)
+    if isinstance(error, AwsError) and error.advice:
+        message = error.detail
+        advice.insert(0, error.advice)
     if output_format == "json":
-        _print_json({"error": {"kind": category, "message": str(error)}})
+        document: dict[str, Any] = {"kind": category, "message": message}
+        if advice:
+            document["advice"] = advice
+        _print_json({"error": document})
     else:
-        Console(file=sys.stderr, highlight=False, soft_wrap=True).print(
-            f"[bold red]Error ({category}):[/] {_escape(str(error))}"
-        )
+        console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        console.print(f"[bold red]Error ({category}):[/] {_escape(message)}")
+        for line in advice:
+            console.print(f"  [yellow]→[/] {_escape(line)}")
     return EXIT_ERROR
 
 
@@ -405,9 +423,12 @@ def _validate(args: argparse.Namespace) -> int:
         if expired:
             raise InvalidRevisionError(expired)
         if checked_live:
-            live = read_live_state(
-                _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
-            )
+            try:
+                live = read_live_state(
+                    _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
+                )
+            except (AwsError, ConfigurationError) as error:
+                return _report_error(error, args.format, hints=(OFFLINE_HINT,))
             resolve_against(documents, live, refuse_expired=True)
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision)
