@@ -83,6 +83,7 @@ from reconciler.model.loading import Documents
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import LiveState
 from reconciler.model.targets import TargetReads
+from reconciler.model.wording import count
 from reconciler.planning.guards import (
     DeletionWindow,
     GuardLimit,
@@ -127,10 +128,12 @@ class LoadedRevision:
 
 
 def _problems_reason(problems: tuple[Problem, ...]) -> str:
+    """ "N problems in the desired state:", then each problem on its own line (at most
+    ``MAX_PROBLEMS_IN_REASON``, then "and N more")."""
     quoted = [str(problem) for problem in problems[:MAX_PROBLEMS_IN_REASON]]
     if len(problems) > MAX_PROBLEMS_IN_REASON:
         quoted.append(f"and {len(problems) - MAX_PROBLEMS_IN_REASON} more")
-    return "; ".join(quoted)
+    return "\n".join([f"{count(len(problems), 'problem')} in the desired state:", *quoted])
 
 
 def _planned(loaded: LoadedRevision, live: LiveState) -> tuple[DesiredState, Plan] | str:

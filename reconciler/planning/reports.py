@@ -200,7 +200,7 @@ def report_text(report: PassReport) -> str:
         f"{sum(report.api_calls.values())} AWS calls"
     ]
     if report.error:
-        lines.append(f"error ({report.phase}): {report.error}")
+        lines.append(_indented(f"error ({report.phase}): {report.error}", "  "))
     sections = (("changes", report.changes), ("drift", report.drift))
     for title, items in sections:
         if items:
@@ -208,10 +208,28 @@ def report_text(report: PassReport) -> str:
             for item in items:
                 suffix = f" [{item.status}]" if item.status else ""
                 reason = f": {item.reason}" if item.reason else ""
-                lines.append(f"  {item.description}{suffix}{reason}")
+                lines.append(_indented(f"  {item.description}{suffix}{reason}", "    "))
     failures = [item for item in report.failures if item.kind in ("pass", "revision")]
+    failures = [item for item in failures if not repeats_error(report, item)]
     if failures:
         lines.append("failures:")
-        lines.extend(f"  {item.description}: {item.reason}" for item in failures)
+        lines.extend(_indented(f"  {item.description}: {item.reason}", "    ") for item in failures)
     lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
+
+
+def repeats_error(report: PassReport, item: ReportItem) -> bool:
+    """Whether the failure ``item`` only repeats the pass's ``error`` (the refused revision's
+    or failed phase's own item): renderers show it once."""
+    return (
+        item.kind in ("pass", "revision")
+        and bool(item.reason)
+        and report.error is not None
+        and str(item.reason) in report.error
+    )
+
+
+def _indented(text: str, indent: str) -> str:
+    """``text`` with every line after the first indented by ``indent`` (one problem a line)."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(indent + line for line in rest)])

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reconciler.planning.reports import PassReport, PassStatus, ReportItem
+from reconciler.planning.reports import PassReport, PassStatus, ReportItem, repeats_error
 
 __all__ = [
     "MAX_BLOCKS",
@@ -120,8 +120,9 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
         blocks.append(
             _section(f"*:rotating_light: Error*{where}\n```{_cut(_escape(report.error), 2800)}```")
         )
-    if report.failures:
-        blocks.append(_section(_listing(":x: *Failures*", report.failures, _failure_line)))
+    failures = [item for item in report.failures if not repeats_error(report, item)]
+    if failures:
+        blocks.append(_section(_listing(":x: *Failures*", failures, _failure_line)))
     if report.changes:
         blocks.append(_section(_listing(_changes_heading(report), report.changes, _item_line)))
     if report.drift:
