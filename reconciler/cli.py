@@ -559,6 +559,7 @@ def _apply(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
     from reconciler.model.exporting import export_files, parse_kinds  # noqa: PLC0415
+    from reconciler.model.wording import count  # noqa: PLC0415
 
     console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     try:
@@ -570,7 +571,7 @@ def _export(args: argparse.Namespace) -> int:
     existing = sorted(out.rglob("*.json")) if out.is_dir() else []
     if existing and not args.force:
         console.print(
-            f"[bold red]Error:[/] {out} already holds {len(existing)} JSON files; "
+            f"[bold red]Error:[/] {out} already holds {count(len(existing), 'JSON file')}; "
             "export into an empty folder or pass --force"
         )
         return EXIT_ERROR

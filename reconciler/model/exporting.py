@@ -49,7 +49,7 @@ from reconciler.model.state import (
     PermissionSet,
     PrincipalType,
 )
-from reconciler.model.wording import suggestion_clause
+from reconciler.model.wording import count, noun, suggestion_clause
 
 
 class ExportKind(StrEnum):
@@ -182,8 +182,9 @@ def _groups_document(state: IdentityCenterState, notes: list[str]) -> dict[str, 
         members[membership.group].append(membership.user)
     if skipped:
         notes.append(
-            f"{skipped} group memberships of users the identity store no longer knows are not "
-            "exported (the first apply removes them)"
+            f"{count(skipped, 'group membership')} of users the identity store no longer knows "
+            f"{noun(skipped, 'is')} not exported (the first apply removes "
+            f"{noun(skipped, 'it', 'them')})"
         )
     groups = []
     for name in sorted(state.groups):

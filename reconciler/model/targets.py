@@ -23,7 +23,7 @@ from reconciler.errors import Problem
 from reconciler.model import documents as docs
 from reconciler.model.limits import ACCOUNT_ID, full_match
 from reconciler.model.state import Account, AccountStatus, Organization
-from reconciler.model.wording import suggestion_clause
+from reconciler.model.wording import count, suggestion_clause
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -301,7 +301,7 @@ def resolve_targets(
                 file=file,
                 path=path,
                 rule="accounts_skipped",
-                message=f"{len(skipped)} accounts not targeted: {'; '.join(skipped)}",
+                message=f"{count(len(skipped), 'account')} not targeted: {'; '.join(skipped)}",
             ),
         )
     return Targets(

@@ -37,6 +37,7 @@ from reconciler.model.state import (
     PermissionSet,
     PolicyDocument,
 )
+from reconciler.model.wording import count, noun
 from reconciler.planning.plans import (
     AddMembership,
     AttributeChange,
@@ -154,8 +155,11 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     sets_created, sets_updated, _ = _compare(wanted_sets, have.permission_sets)
     if adopted:
         notes.append(
-            f"{len(adopted)} declared permission sets match their live copy except for the "
-            f"managed-by tag, which is added with their next change: {', '.join(adopted)}"
+            f"{count(len(adopted), 'declared permission set')} "
+            f"{noun(len(adopted), 'matches', 'match')} "
+            f"{noun(len(adopted), 'its live copy', 'their live copy')} except for the "
+            f"managed-by tag, which is added with "
+            f"{noun(len(adopted), 'its', 'their')} next change: {', '.join(adopted)}"
         )
 
     # Deletions: what is in the prune scope and not declared (see ``pruning``).
@@ -181,7 +185,8 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     for name, keys in sorted(blocked_sets.items()):
         deleted_sets.discard(name)
         notes.append(
-            f"permission set {name} is not deleted: {len(keys)} of its assignments are "
+            f"permission set {name} is not deleted: {len(keys)} of its assignments "
+            f"{noun(len(keys), 'is')} "
             f"protected or in accounts that are not ACTIVE (first: {keys[0]})"
         )
 
@@ -299,7 +304,8 @@ def _assignment_changes(
     for keys, verb in ((held_back, "created"), (left_in_place, "deleted")):
         if keys:
             notes.append(
-                f"{len(keys)} account assignments are not {verb}: their account is not ACTIVE "
+                f"{count(len(keys), 'account assignment')} {noun(len(keys), 'is')} not {verb}: "
+                f"{noun(len(keys), 'its account is', 'their account is')} not ACTIVE "
                 f"({_account_statuses(keys, inactive)}); first: {keys[0]}"
             )
     return created, deleted, blocked_sets

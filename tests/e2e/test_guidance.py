@@ -155,15 +155,16 @@ def test_a_refused_revision_prints_each_problem_once_on_its_own_line(
 ) -> None:
     users = access_repo / "desired-state" / "users.json"
     users.write_text(users.read_text().replace('"jane.doe"', '"Administrator"'))
-    assignments = access_repo / "desired-state" / "assignments.json"
-    assignments.write_text(assignments.read_text().replace('"staging"', '"stagin"', 1))
+    admin = access_repo / "desired-state" / "permission-sets" / "AdministratorAccess.json"
+    admin.write_text(admin.read_text().replace('"PT1H"', '"PT13H"'))
     commit_all(access_repo, "Two problems")
 
     result = run_controller("--once", "--repo", str(access_repo), tmp_path=tmp_path)
 
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    problems = [line for line in lines if "[reserved_user_name]" in line or "[unknown" in line]
-    assert problems, result.stdout
-    assert len(problems) == len(set(problems))  # each once
-    assert all("; users.json" not in line for line in lines)  # one per line, never joined
+    assert "refused: 2 problems in the desired state:" in result.stdout
+    for rule in ("[reserved_user_name]", "[session_duration_range]"):
+        assert result.stdout.count(rule) == 1, result.stdout
+        (line,) = (line for line in lines if rule in line)
+        assert line.startswith("  users.json: ") or line.startswith("  permission-sets/")
