@@ -45,8 +45,8 @@ def suggestion(
 ) -> str:
     """What to write instead of the unknown ``name``, from the ``names`` that exist.
 
-    "did you mean 'staging'?" when one or more are close (``difflib.get_close_matches``, up to
-    three, closest first), then "the {kind}s are: 'prod', 'staging'" when there are at most
+    "did you mean 'staging'?" when one or more are close (``difflib.get_close_matches``: the
+    closest, or those tied closest, up to three), then "the {kind}s are: 'prod', 'staging'" when there are at most
     ``max_listed`` names (sorted); "" when there is nothing to say. Case is ignored when
     matching, so "Staging" suggests "staging".
     """
@@ -54,7 +54,11 @@ def suggestion(
     by_folded: dict[str, str] = {}
     for each in existing:
         by_folded.setdefault(each.casefold(), each)
-    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=3, cutoff=0.6)
+    wanted = name.casefold()
+    close = difflib.get_close_matches(wanted, list(by_folded), n=3, cutoff=0.6)
+    if close:  # only the closest (several when they tie)
+        best = _similarity(wanted, close[0])
+        close = [match for match in close if _similarity(wanted, match) >= best]
     parts: list[str] = []
     if close:
         quoted = " or ".join(f"'{by_folded[match]}'" for match in close)
@@ -64,6 +68,10 @@ def suggestion(
         the = "The" if parts else "the"
         parts.append(f"{the} {noun(len(existing), kind)} {noun(len(existing), 'is')}: {listed}")
     return " ".join(parts)
+
+
+def _similarity(first: str, second: str) -> float:
+    return difflib.SequenceMatcher(None, first, second).ratio()
 
 
 def suggestion_clause(

@@ -58,6 +58,7 @@ from reconciler.planning.plans import (
     UpdateUser,
 )
 from reconciler.planning.pruning import PruneScope, prune_scope
+from reconciler.planning.rendering import account_label, assignment_label
 
 T = TypeVar("T")
 
@@ -174,12 +175,14 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     # as they are, with a note, so a suspension outside the repository never fails a pass.
     deleted_sets = set(sets_deleted)
     inactive = _inactive_accounts(live)
+    names = {account.id: account.name for account in live.accounts.values()}
     assignments_created, assignments_deleted, blocked_sets = _assignment_changes(
         desired=want.assignments,
         live=have.assignments,
         scope=scope,
         deleted_sets=deleted_sets,
         inactive=inactive,
+        names=names,
         notes=notes,
     )
     for name, keys in sorted(blocked_sets.items()):
@@ -187,7 +190,8 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         notes.append(
             f"permission set {name} is not deleted: {len(keys)} of its assignments "
             f"{noun(len(keys), 'is')} "
-            f"protected or in accounts that are not ACTIVE (first: {keys[0]})"
+            f"protected or in accounts that are not ACTIVE "
+            f"(first: {assignment_label(keys[0], names)})"
         )
 
     provisioned: list[ProvisionPermissionSet] = []
@@ -279,6 +283,7 @@ def _assignment_changes(
     scope: PruneScope,
     deleted_sets: set[str],
     inactive: Mapping[str, str],
+    names: Mapping[str, str],
     notes: list[str],
 ) -> tuple[list[AssignmentKey], list[AssignmentKey], dict[str, list[AssignmentKey]]]:
     """(assignments to create, to delete, and by permission set those that keep a set being
@@ -306,7 +311,8 @@ def _assignment_changes(
             notes.append(
                 f"{count(len(keys), 'account assignment')} {noun(len(keys), 'is')} not {verb}: "
                 f"{noun(len(keys), 'its account is', 'their account is')} not ACTIVE "
-                f"({_account_statuses(keys, inactive)}); first: {keys[0]}"
+                f"({_account_statuses(keys, inactive, names)}); "
+                f"first: {assignment_label(keys[0], names)}"
             )
     return created, deleted, blocked_sets
 
@@ -324,6 +330,10 @@ def _inactive_accounts(live: LiveState) -> dict[str, str]:
     }
 
 
-def _account_statuses(keys: Iterable[AssignmentKey], inactive: Mapping[str, str]) -> str:
+def _account_statuses(
+    keys: Iterable[AssignmentKey], inactive: Mapping[str, str], names: Mapping[str, str]
+) -> str:
     accounts = sorted({key.account_id for key in keys})
-    return ", ".join(f"{account_id} {inactive[account_id]}" for account_id in accounts)
+    return ", ".join(
+        f"{account_label(account_id, names)} {inactive[account_id]}" for account_id in accounts
+    )
