@@ -232,8 +232,9 @@ def _assignments_document(live: LiveState, notes: list[str]) -> dict[str, Any]:
         targets[(key.permission_set, key.principal_type, key.principal_name)].add(reference)
     if unknown_principals:
         notes.append(
-            f"{unknown_principals} account assignments of principals the identity store no "
-            "longer knows are not exported (the first apply removes them)"
+            f"{count(unknown_principals, 'account assignment')} of principals the identity "
+            f"store no longer knows {noun(unknown_principals, 'is')} not exported (the first "
+            f"apply removes {noun(unknown_principals, 'it', 'them')})"
         )
     if unknown_accounts:
         notes.append(

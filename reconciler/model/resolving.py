@@ -287,11 +287,12 @@ def _external_identity_problem(problem: Problem) -> Problem:
     if what is None:
         return problem
     name = problem.message.split("'")[1] if problem.message.count("'") >= 2 else "?"
+    suggested = problem.message.partition(" in the identity store")[2]  # "; did you mean ..."
     return replace(
         problem,
         message=f"{what} {name!r} does not exist in the identity store; with "
         '"identities": "external" it must come from your identity provider: check its SCIM '
-        f"sync and the {what}'s exact name",
+        f"sync and the {what}'s exact name{suggested}",
     )
 
 

@@ -46,10 +46,9 @@ def suggestion(
     """What to write instead of the unknown ``name``, from the ``names`` that exist.
 
     "did you mean 'staging'?" when one or more are close (``difflib.get_close_matches``: the
-    closest, or those tied closest, up to three), then "the {kind}s are: 'prod', 'staging'" when there are at most
-    ``max_listed`` names (sorted); "" when there is nothing to say. Case is ignored when
-    matching, so "Staging" suggests "staging".
-    """
+    closest, or those tied closest, up to three), then "the {kind}s are: 'prod', 'staging'"
+    when there are at most ``max_listed`` names (sorted); "" when there is nothing to say.
+    Case is ignored when matching, so "Staging" suggests "staging"."""
     existing = sorted({str(each) for each in names})
     by_folded: dict[str, str] = {}
     for each in existing:

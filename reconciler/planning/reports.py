@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.model.wording import count
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Plan
 from reconciler.planning.rendering import describe
@@ -197,7 +198,7 @@ def report_text(report: PassReport) -> str:
         f"pass {report.pass_id}: {report.status.value} (mode {report.mode.value}"
         f"{', writes suspended' if report.suspended else ''}) at revision {revision}, "
         f"last applied {applied}, {report.seconds:.1f} s, "
-        f"{sum(report.api_calls.values())} AWS calls"
+        f"{count(sum(report.api_calls.values()), 'AWS call')}"
     ]
     if report.error:
         lines.append(_indented(f"error ({report.phase}): {report.error}", "  "))
