@@ -215,7 +215,7 @@ def report_text(report: PassReport) -> str:
     if failures:
         lines.append("failures:")
         lines.extend(_indented(f"  {item.description}: {item.reason}", "    ") for item in failures)
-    lines.extend(f"note: {note}" for note in report.notes)
+    lines.extend(_indented(f"note: {note}", "  ") for note in report.notes)
     return "\n".join(lines)
 
 
