@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,8 @@ def without_aws(tmp_path: Path, **variables: str) -> dict[str, str]:
     return environment
 
 
-def output(result: object) -> str:
-    return str(getattr(result, "stdout", "")) + str(getattr(result, "stderr", ""))
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr
 
 
 def test_validate_without_credentials_names_the_variables_and_offline(
@@ -95,6 +96,19 @@ def test_plan_does_not_suggest_validate_offline(access_repo: Path, tmp_path: Pat
     assert result.returncode == 1
     assert "set AWS_REGION" in output(result)
     assert "--offline" not in output(result)
+
+
+def test_an_unknown_profile_names_aws_profile_and_how_to_list_profiles(
+    access_repo: Path, tmp_path: Path
+) -> None:
+    environment = without_aws(tmp_path, AWS_REGION="us-east-1", AWS_PROFILE="nope")
+
+    result = run_cli("plan", "--repo", str(access_repo), env=environment)
+
+    assert result.returncode == 1
+    assert "The config profile (nope) could not be found" in output(result)
+    assert "AWS_PROFILE (or the profile asked for) must name a profile" in output(result)
+    assert "`aws configure list-profiles`" in output(result)
 
 
 def test_an_account_typo_suggests_the_account_and_lists_the_names(access_repo: Path) -> None:

@@ -10,6 +10,7 @@ from botocore.exceptions import (
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    NoRegionError,
     ReadTimeoutError,
 )
 
@@ -150,6 +151,12 @@ def test_missing_credentials_name_the_variables_to_set() -> None:
     assert "AWS_PROFILE" in error.advice
     assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in error.advice
     assert str(error).endswith(error.advice)
+
+
+def test_no_region_names_aws_region() -> None:
+    error = translate(NoRegionError(), operation="ListInstances", environ={})
+
+    assert "set AWS_REGION to the Region of the Identity Center instance" in error.advice
 
 
 def test_expired_credentials_say_to_renew_them() -> None:
