@@ -210,8 +210,11 @@ def report_text(report: PassReport) -> str:
                 suffix = f" [{item.status}]" if item.status else ""
                 reason = f": {item.reason}" if item.reason else ""
                 lines.append(_indented(f"  {item.description}{suffix}{reason}", "    "))
-    failures = [item for item in report.failures if item.kind in ("pass", "revision")]
-    failures = [item for item in failures if not repeats_error(report, item)]
+    failures = [
+        item
+        for item in report.failures
+        if item.kind in ("pass", "revision") and not repeats_error(report, item)
+    ]
     if failures:
         lines.append("failures:")
         lines.extend(_indented(f"  {item.description}: {item.reason}", "    ") for item in failures)
