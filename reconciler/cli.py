@@ -91,7 +91,16 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-def _report_error(error: ReconcilerError, output_format: str) -> int:
+OFFLINE_HINT = "to check the files alone, run `reconciler validate --offline`"
+"""Added to the error of a ``validate`` that cannot reach AWS."""
+
+
+def _report_error(error: ReconcilerError, output_format: str, *, hints: Sequence[str] = ()) -> int:
+    """Print ``error`` (JSON: ``{"error": {"kind", "message", "advice": [str]}}``; text: the
+    message, then each piece of advice on its own line) and return ``EXIT_ERROR``.
+
+    The advice is the ``AwsError``'s own (what to check, from the AWS adapter), then ``hints``.
+    """
     kind = {
         ConfigurationError: "configuration",
         SourceError: "source",
@@ -99,12 +108,21 @@ def _report_error(error: ReconcilerError, output_format: str) -> int:
         AwsError: "aws",
     }
     category = next((name for cls, name in kind.items() if isinstance(error, cls)), "error")
+    message = str(error)
+    advice = list(hints)
+    if isinstance(error, AwsError) and error.advice:
+        message = error.detail
+        advice.insert(0, error.advice)
     if output_format == "json":
-        _print_json({"error": {"kind": category, "message": str(error)}})
+        document: dict[str, Any] = {"kind": category, "message": message}
+        if advice:
+            document["advice"] = advice
+        _print_json({"error": document})
     else:
-        Console(file=sys.stderr, highlight=False, soft_wrap=True).print(
-            f"[bold red]Error ({category}):[/] {_escape(str(error))}"
-        )
+        console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        console.print(f"[bold red]Error ({category}):[/] {_escape(message)}")
+        for line in advice:
+            console.print(f"  [yellow]→[/] {_escape(line)}")
     return EXIT_ERROR
 
 
@@ -404,9 +422,12 @@ def _validate(args: argparse.Namespace) -> int:
         documents, loading_problems = check(revision)
         problems = list(loading_problems)
         if checked_live:
-            live = read_live_state(
-                _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
-            )
+            try:
+                live = read_live_state(
+                    _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
+                )
+            except (AwsError, ConfigurationError) as error:
+                return _report_error(error, args.format, hints=(OFFLINE_HINT,))
             try:
                 # Merge time: an expiry already past is refused (a pass would just remove it).
                 resolve_against(documents, live, refuse_expired=True)
@@ -542,11 +563,12 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
-    from reconciler.model.exporting import ExportKind, export_files  # noqa: PLC0415
+    from reconciler.model.exporting import export_files, parse_kinds  # noqa: PLC0415
+    from reconciler.model.wording import count  # noqa: PLC0415
 
     console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
     try:
-        kinds = [ExportKind(kind.strip()) for kind in args.kinds.split(",") if kind.strip()]
+        kinds = parse_kinds(args.kinds)
     except ValueError as error:
         console.print(f"[bold red]Error:[/] --kinds: {_escape(str(error))}")
         return EXIT_ERROR
@@ -554,7 +576,7 @@ def _export(args: argparse.Namespace) -> int:
     existing = sorted(out.rglob("*.json")) if out.is_dir() else []
     if existing and not args.force:
         console.print(
-            f"[bold red]Error:[/] {out} already holds {len(existing)} JSON files; "
+            f"[bold red]Error:[/] {out} already holds {count(len(existing), 'JSON file')}; "
             "export into an empty folder or pass --force"
         )
         return EXIT_ERROR

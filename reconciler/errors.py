@@ -105,14 +105,23 @@ class AwsError(ReconcilerError):
     """An AWS call failed after botocore's own retries.
 
     ``operation`` is the API operation (``CreateAccountAssignment``), ``code`` the AWS error
-    code (``ConflictException``) and ``reason`` AWS's message.
+    code (``ConflictException``) and ``reason`` AWS's message. ``advice`` (may be empty) says
+    what to check, naming the variable or setting (``AWS_ENDPOINT_URL``, the IAM action); the
+    message is ``"{operation}: {code}: {reason}"``, then `` — {advice}`` when there is advice.
     """
 
-    def __init__(self, *, operation: str, code: str, reason: str) -> None:
+    def __init__(self, *, operation: str, code: str, reason: str, advice: str = "") -> None:
         self.operation = operation
         self.code = code
         self.reason = reason
-        super().__init__(f"{operation}: {code}: {reason}")
+        self.advice = advice
+        message = f"{operation}: {code}: {reason}"
+        super().__init__(f"{message} — {advice}" if advice else message)
+
+    @property
+    def detail(self) -> str:
+        """What AWS (or botocore) said: ``"{operation}: {code}: {reason}"``, without advice."""
+        return f"{self.operation}: {self.code}: {self.reason}"
 
 
 class TemporaryAwsError(AwsError):

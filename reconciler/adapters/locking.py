@@ -456,9 +456,9 @@ class DynamoDbLease:
         except ClientError as exc:
             if _code(exc) == _NOT_FOUND:
                 raise self._missing_table("does not exist") from exc
-            raise translate(exc, operation="DescribeTable") from exc
+            raise translate(exc, operation="DescribeTable", service="dynamodb") from exc
         except BotoCoreError as exc:
-            raise translate(exc, operation="DescribeTable") from exc
+            raise translate(exc, operation="DescribeTable", service="dynamodb") from exc
         keys = {key["AttributeName"]: key["KeyType"] for key in table.get("KeySchema", [])}
         types = {
             attribute["AttributeName"]: attribute["AttributeType"]
@@ -477,9 +477,9 @@ class DynamoDbLease:
             return
         except ClientError as exc:
             if _code(exc) != _NOT_FOUND:
-                raise translate(exc, operation="DescribeTable") from exc
+                raise translate(exc, operation="DescribeTable", service="dynamodb") from exc
         except BotoCoreError as exc:
-            raise translate(exc, operation="DescribeTable") from exc
+            raise translate(exc, operation="DescribeTable", service="dynamodb") from exc
         try:
             self._client.create_table(
                 TableName=self._table,
@@ -489,15 +489,15 @@ class DynamoDbLease:
             )
         except ClientError as exc:
             if _code(exc) != "ResourceInUseException":  # made meanwhile by another holder
-                raise translate(exc, operation="CreateTable") from exc
+                raise translate(exc, operation="CreateTable", service="dynamodb") from exc
         except BotoCoreError as exc:
-            raise translate(exc, operation="CreateTable") from exc
+            raise translate(exc, operation="CreateTable", service="dynamodb") from exc
         try:
             self._client.get_waiter("table_exists").wait(
                 TableName=self._table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
         except BotoCoreError as exc:
-            raise translate(exc, operation="DescribeTable") from exc
+            raise translate(exc, operation="DescribeTable", service="dynamodb") from exc
         log.info("lock.table_created", table=self._table)
 
     def acquire(self) -> bool:
@@ -535,14 +535,14 @@ class DynamoDbLease:
             )
         except ClientError as exc:
             if _code(exc) != _CONDITION_FAILED:
-                raise translate(exc, operation="UpdateItem") from exc
+                raise translate(exc, operation="UpdateItem", service="dynamodb") from exc
             other = _holder_of(exc.response.get("Item")) or self._read_holder()
             with self._state:
                 self._holder = other
             log.info("lock.busy", table=self._table, lock=self._lock_name, holder=other)
             return False
         except BotoCoreError as exc:
-            raise translate(exc, operation="UpdateItem") from exc
+            raise translate(exc, operation="UpdateItem", service="dynamodb") from exc
         attributes = answer.get("Attributes")
         generation = _generation_of(attributes)
         with self._state:
@@ -636,13 +636,13 @@ class DynamoDbLease:
             )
         except ClientError as exc:
             if _code(exc) != _CONDITION_FAILED:
-                raise translate(exc, operation="UpdateItem") from exc
+                raise translate(exc, operation="UpdateItem", service="dynamodb") from exc
             holder = _holder_of(exc.response.get("Item"))
             self._lose(self._stop, holder=holder, why="taken over")
             shown = f": now held by {holder}" if holder else ""
             raise WriterLockLostError(f"the writer lease was lost{shown}", holder=holder) from exc
         except BotoCoreError as exc:
-            raise translate(exc, operation="UpdateItem") from exc
+            raise translate(exc, operation="UpdateItem", service="dynamodb") from exc
         with self._state:
             self._shared_state = text
 
@@ -682,14 +682,14 @@ class DynamoDbLease:
                 log.warning(
                     "lock.release_failed",
                     lock=self._lock_name,
-                    error=str(translate(exc, operation="UpdateItem")),
+                    error=str(translate(exc, operation="UpdateItem", service="dynamodb")),
                 )
                 return False
         except BotoCoreError as exc:
             log.warning(
                 "lock.release_failed",
                 lock=self._lock_name,
-                error=str(translate(exc, operation="UpdateItem")),
+                error=str(translate(exc, operation="UpdateItem", service="dynamodb")),
             )
             return False
         return True
@@ -741,9 +741,13 @@ class DynamoDbLease:
                 why = f"taken over (generation {other}, ours {generation})"
                 self._lose(stop, holder=_holder_of(item), why=why)
                 return False
-            return self._renewal_failed(stop, translate(exc, operation="UpdateItem"))
+            return self._renewal_failed(
+                stop, translate(exc, operation="UpdateItem", service="dynamodb")
+            )
         except BotoCoreError as exc:
-            return self._renewal_failed(stop, translate(exc, operation="UpdateItem"))
+            return self._renewal_failed(
+                stop, translate(exc, operation="UpdateItem", service="dynamodb")
+            )
         with self._state:
             still = not stop.is_set() and self._held and self._generation == generation
             if still:

@@ -83,6 +83,7 @@ from reconciler.model.loading import Documents
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import LiveState
 from reconciler.model.targets import TargetReads
+from reconciler.model.wording import count
 from reconciler.planning.guards import (
     DeletionWindow,
     GuardLimit,
@@ -127,10 +128,12 @@ class LoadedRevision:
 
 
 def _problems_reason(problems: tuple[Problem, ...]) -> str:
+    """ "N problems in the desired state:", then each problem on its own line (at most
+    ``MAX_PROBLEMS_IN_REASON``, then "and N more")."""
     quoted = [str(problem) for problem in problems[:MAX_PROBLEMS_IN_REASON]]
     if len(problems) > MAX_PROBLEMS_IN_REASON:
         quoted.append(f"and {len(problems) - MAX_PROBLEMS_IN_REASON} more")
-    return "; ".join(quoted)
+    return "\n".join([f"{count(len(problems), 'problem')} in the desired state:", *quoted])
 
 
 def _deleted_keys(plan: Plan | None) -> frozenset[str]:
@@ -683,16 +686,17 @@ class Controller:
         """
         lifted = plan.revision is not None and plan.revision == self.allow_deletions_revision
         if work is not None and lifted:
-            count = len(plan.deletions())
+            deletions = len(plan.deletions())
             work.guard_lifted = True
             work.notes.append(
                 f"the deletion guard is lifted for revision {plan.revision} by "
-                f"{ALLOW_DELETIONS_SETTING}: {count} deletions allowed without its limits"
+                f"{ALLOW_DELETIONS_SETTING}: {count(deletions, 'deletion')} allowed without its "
+                "limits"
             )
             log.warning(
                 "guard.lifted",
                 revision=plan.revision,
-                deletions=count,
+                deletions=deletions,
                 setting="allow_deletions_revision",
             )
             return []
@@ -728,8 +732,8 @@ class Controller:
             if (now - record.at).total_seconds() < self.guard_window_seconds
         ]
         records += [
-            RecordedDeletion(kind=kind, count=count, revision=revision, at=now, allowed=allowed)
-            for kind, count in sorted(deleted.items())
+            RecordedDeletion(kind=kind, count=number, revision=revision, at=now, allowed=allowed)
+            for kind, number in sorted(deleted.items())
         ]
         self._state = replace(self._state, deletions=tuple(records))
 
@@ -784,7 +788,7 @@ class Controller:
             work.fail(
                 phase="lock",
                 message=f"abandoned: {outcome.lock_lost}; "
-                f"{counts[Status.SKIPPED.value]} operations not attempted, revision "
+                f"{count(counts[Status.SKIPPED.value], 'operation')} not attempted, revision "
                 f"{in_force.revision} not recorded as applied",
                 status=PassStatus.ABANDONED,
             )
@@ -794,7 +798,7 @@ class Controller:
         elif any(result.reason == STOPPED_REASON for result in outcome.results):
             work.statuses.append(PassStatus.PENDING)
             work.notes.append(
-                f"stopped: {counts[Status.SKIPPED.value]} operations not attempted, "
+                f"stopped: {count(counts[Status.SKIPPED.value], 'operation')} not attempted, "
                 "left for the next start"
             )
         else:

@@ -49,6 +49,7 @@ from reconciler.model.state import (
     PermissionSet,
     PrincipalType,
 )
+from reconciler.model.wording import count, noun, suggestion_clause
 
 
 class ExportKind(StrEnum):
@@ -61,6 +62,26 @@ class ExportKind(StrEnum):
 
 
 ALL_KINDS = frozenset(ExportKind)
+
+
+def parse_kinds(text: str) -> list[ExportKind]:
+    """The kinds of a comma-separated ``--kinds`` value (``"users,groups"``), blanks ignored.
+
+    Raises ``ValueError`` naming the first unknown kind, with the closest valid kinds and the
+    list of valid kinds.
+    """
+    kinds: list[ExportKind] = []
+    for word in (part.strip() for part in text.split(",")):
+        if not word:
+            continue
+        try:
+            kinds.append(ExportKind(word))
+        except ValueError:
+            valid = [kind.value for kind in ExportKind]
+            raise ValueError(
+                f"unknown kind {word!r}" + suggestion_clause(word, valid, kind="kind")
+            ) from None
+    return kinds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,8 +182,9 @@ def _groups_document(state: IdentityCenterState, notes: list[str]) -> dict[str, 
         members[membership.group].append(membership.user)
     if skipped:
         notes.append(
-            f"{skipped} group memberships of users the identity store no longer knows are not "
-            "exported (the first apply removes them)"
+            f"{count(skipped, 'group membership')} of users the identity store no longer knows "
+            f"{noun(skipped, 'is')} not exported (the first apply removes "
+            f"{noun(skipped, 'it', 'them')})"
         )
     groups = []
     for name in sorted(state.groups):
@@ -210,8 +232,9 @@ def _assignments_document(live: LiveState, notes: list[str]) -> dict[str, Any]:
         targets[(key.permission_set, key.principal_type, key.principal_name)].add(reference)
     if unknown_principals:
         notes.append(
-            f"{unknown_principals} account assignments of principals the identity store no "
-            "longer knows are not exported (the first apply removes them)"
+            f"{count(unknown_principals, 'account assignment')} of principals the identity "
+            f"store no longer knows {noun(unknown_principals, 'is')} not exported (the first "
+            f"apply removes {noun(unknown_principals, 'it', 'them')})"
         )
     if unknown_accounts:
         notes.append(

@@ -35,6 +35,7 @@ from reconciler.model.state import (
     User,
 )
 from reconciler.model.targets import TargetDirectory, resolve_targets
+from reconciler.model.wording import suggestion_clause
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,7 +135,7 @@ def _check_principals(
             path=path,
             rule=rule,
             message=f"{what} {name!r} is neither declared nor an existing {what} "
-            "in the identity store",
+            "in the identity store" + suggestion_clause(name, known, kind=f"{what} name"),
         )
         for name, file, path in items
         if name not in known
@@ -296,11 +297,12 @@ def _external_identity_problem(problem: Problem) -> Problem:
     if what is None:
         return problem
     name = problem.message.split("'")[1] if problem.message.count("'") >= 2 else "?"
+    suggested = problem.message.partition(" in the identity store")[2]  # "; did you mean ..."
     return replace(
         problem,
         message=f"{what} {name!r} does not exist in the identity store; with "
         '"identities": "external" it must come from your identity provider: check its SCIM '
-        f"sync and the {what}'s exact name",
+        f"sync and the {what}'s exact name{suggested}",
     )
 
 

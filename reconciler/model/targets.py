@@ -23,6 +23,7 @@ from reconciler.errors import Problem
 from reconciler.model import documents as docs
 from reconciler.model.limits import ACCOUNT_ID, full_match
 from reconciler.model.state import Account, AccountStatus, Organization
+from reconciler.model.wording import count, suggestion_clause
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,7 +88,10 @@ def account_id(
             file=file,
             path=path,
             rule="unknown_account",
-            message=f"account id {reference} is not an account of this organization",
+            message=f"account id {reference} is not an account of this organization"
+            + suggestion_clause(
+                reference, (account.id for account in listed), kind="account id", max_listed=0
+            ),
         )
     named = [account for account in listed if account.name == reference]
     if len(named) == 1:
@@ -97,7 +101,10 @@ def account_id(
             file=file,
             path=path,
             rule="unknown_account",
-            message=f"no account of this organization is named {reference!r}",
+            message=f"no account of this organization is named {reference!r}"
+            + suggestion_clause(
+                reference, (account.name for account in listed), kind="account name"
+            ),
         )
     ids = ", ".join(sorted(account.id for account in named))
     return None, Problem(
@@ -126,13 +133,13 @@ def _unit_id(
     if len(matches) == 1:
         return matches[0], None
     if not matches:
-        known = sorted(organization.path(unit_id) for unit_id in organization.units)
+        known = [organization.path(unit_id) for unit_id in organization.units]
         return None, Problem(
             file=file,
             path=f"{path}.path",
             rule="unknown_organizational_unit",
-            message=f"no organizational unit has the path {wanted!r}; paths are: "
-            f"{', '.join(known[:20])}",
+            message=f"no organizational unit has the path {wanted!r}"
+            + suggestion_clause(wanted, known, kind="path", max_listed=20),
         )
     return None, Problem(
         file=file,
@@ -294,7 +301,7 @@ def resolve_targets(
                 file=file,
                 path=path,
                 rule="accounts_skipped",
-                message=f"{len(skipped)} accounts not targeted: {'; '.join(skipped)}",
+                message=f"{count(len(skipped), 'account')} not targeted: {'; '.join(skipped)}",
             ),
         )
     return Targets(

@@ -38,6 +38,7 @@ from reconciler.model.state import (
     PolicyDocument,
     User,
 )
+from reconciler.model.wording import count, noun
 from reconciler.planning.plans import (
     AddMembership,
     AttributeChange,
@@ -58,6 +59,7 @@ from reconciler.planning.plans import (
     UpdateUser,
 )
 from reconciler.planning.pruning import PruneScope, prune_scope
+from reconciler.planning.rendering import account_label, assignment_label
 
 T = TypeVar("T")
 
@@ -156,8 +158,11 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     sets_created, sets_updated, _ = _compare(wanted_sets, have.permission_sets)
     if adopted:
         notes.append(
-            f"{len(adopted)} declared permission sets match their live copy except for the "
-            f"managed-by tag, which is added with their next change: {', '.join(adopted)}"
+            f"{count(len(adopted), 'declared permission set')} "
+            f"{noun(len(adopted), 'matches', 'match')} "
+            f"{noun(len(adopted), 'its live copy', 'their live copy')} except for the "
+            f"managed-by tag, which is added with "
+            f"{noun(len(adopted), 'its', 'their')} next change: {', '.join(adopted)}"
         )
 
     # Deletions: what is in the prune scope and not declared (see ``pruning``).
@@ -172,19 +177,23 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     # as they are, with a note, so a suspension outside the repository never fails a pass.
     deleted_sets = set(sets_deleted)
     inactive = _inactive_accounts(live)
+    names = {account.id: account.name for account in live.accounts.values()}
     assignments_created, assignments_deleted, blocked_sets = _assignment_changes(
         desired=want.assignments,
         live=have.assignments,
         scope=scope,
         deleted_sets=deleted_sets,
         inactive=inactive,
+        names=names,
         notes=notes,
     )
     for name, keys in sorted(blocked_sets.items()):
         deleted_sets.discard(name)
         notes.append(
-            f"permission set {name} is not deleted: {len(keys)} of its assignments are "
-            f"protected or in accounts that are not ACTIVE (first: {keys[0]})"
+            f"permission set {name} is not deleted: {len(keys)} of its assignments "
+            f"{noun(len(keys), 'is')} "
+            f"protected or in accounts that are not ACTIVE "
+            f"(first: {assignment_label(keys[0], names)})"
         )
 
     provisioned: list[ProvisionPermissionSet] = []
@@ -293,6 +302,7 @@ def _assignment_changes(
     scope: PruneScope,
     deleted_sets: set[str],
     inactive: Mapping[str, str],
+    names: Mapping[str, str],
     notes: list[str],
 ) -> tuple[list[AssignmentKey], list[AssignmentKey], dict[str, list[AssignmentKey]]]:
     """(assignments to create, to delete, and by permission set those that keep a set being
@@ -318,8 +328,10 @@ def _assignment_changes(
     for keys, verb in ((held_back, "created"), (left_in_place, "deleted")):
         if keys:
             notes.append(
-                f"{len(keys)} account assignments are not {verb}: their account is not ACTIVE "
-                f"({_account_statuses(keys, inactive)}); first: {keys[0]}"
+                f"{count(len(keys), 'account assignment')} {noun(len(keys), 'is')} not {verb}: "
+                f"{noun(len(keys), 'its account is', 'their account is')} not ACTIVE "
+                f"({_account_statuses(keys, inactive, names)}); "
+                f"first: {assignment_label(keys[0], names)}"
             )
     return created, deleted, blocked_sets
 
@@ -337,6 +349,10 @@ def _inactive_accounts(live: LiveState) -> dict[str, str]:
     }
 
 
-def _account_statuses(keys: Iterable[AssignmentKey], inactive: Mapping[str, str]) -> str:
+def _account_statuses(
+    keys: Iterable[AssignmentKey], inactive: Mapping[str, str], names: Mapping[str, str]
+) -> str:
     accounts = sorted({key.account_id for key in keys})
-    return ", ".join(f"{account_id} {inactive[account_id]}" for account_id in accounts)
+    return ", ".join(
+        f"{account_label(account_id, names)} {inactive[account_id]}" for account_id in accounts
+    )

@@ -40,6 +40,7 @@ from reconciler.errors import PlanRefusedError
 from reconciler.model.documents import DeletionGuard
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import LiveState
+from reconciler.model.wording import count, noun
 from reconciler.planning.plans import Action, Kind, Plan
 from reconciler.planning.pruning import live_counts, prune_scope
 
@@ -148,15 +149,14 @@ class DeletionWindow:
         seconds = self.seconds
         if seconds % 3600 == 0:
             hours = int(seconds // 3600)
-            return f"the last {hours} hour{'s' if hours != 1 else ''}"
+            return f"the last {count(hours, 'hour')}"
         if seconds % 60 == 0:
-            return f"the last {int(seconds // 60)} minutes"
-        return f"the last {seconds:g} seconds"
+            return f"the last {count(int(seconds // 60), 'minute')}"
+        return f"the last {seconds:g} {noun(1 if seconds == 1 else 2, 'second')}"
 
 
-def _noun(kind: Kind, count: int) -> str:
-    name = kind.value.replace("_", " ")
-    return name if count == 1 else f"{name}s"
+def _noun(kind: Kind, number: int) -> str:
+    return noun(number, kind.value.replace("_", " "))
 
 
 def _left_out(kind: Kind, unmanaged: int) -> str:
@@ -224,23 +224,25 @@ def deletion_guard_violations(
     if total and total + total_past > force.max_deletions:
         managed_all = sum(managed.values())
         unmanaged_all = sum(total_live.values()) - managed_all
-        past_text = f" and {total_past} were deleted in {during}" if total_past else ""
+        past_text = (
+            f" and {total_past} {noun(total_past, 'was')} deleted in {during}" if total_past else ""
+        )
         left_out = (
-            f"; {unmanaged_all} live objects left out (outside the prune scope, protected, or "
-            "made by hand since the last applied revision)"
+            f"; {count(unmanaged_all, 'live object')} left out (outside the prune scope, "
+            "protected, or made by hand since the last applied revision)"
             if unmanaged_all
             else ""
         )
         reasons.append(
-            f"the plan deletes {total} objects{past_text}, more than the limit of "
+            f"the plan deletes {count(total, 'object')}{past_text}, more than the limit of "
             f"{force.max_deletions} (deletion_guard.max_deletions, {force.max_deletions_source}); "
-            f"{managed_all} objects are managed{left_out}"
+            f"{count(managed_all, 'object')} {noun(managed_all, 'is')} managed{left_out}"
         )
-    for kind, count in sorted(planned.items()):
+    for kind, deleting in sorted(planned.items()):
         now_managed = managed[kind]
         unmanaged = total_live[kind] - now_managed
-        at_start = max(now_managed + past[kind], count)
-        deleted = count + past[kind]
+        at_start = max(now_managed + past[kind], deleting)
+        deleted = deleting + past[kind]
         if at_start >= FRACTION_APPLIES_FROM and deleted / at_start > force.max_fraction:
             past_text = (
                 f" after {past[kind]} deleted in {during} (of {at_start} managed then)"
@@ -248,12 +250,12 @@ def deletion_guard_violations(
                 else ""
             )
             reasons.append(
-                f"the plan deletes {count} of {now_managed} managed {_noun(kind, now_managed)}"
+                f"the plan deletes {deleting} of {now_managed} managed {_noun(kind, now_managed)}"
                 f"{past_text}: {deleted / at_start:.0%}, more than {force.max_fraction:.0%} "
                 f"(deletion_guard.max_fraction, {force.max_fraction_source})"
                 f"{_left_out(kind, unmanaged)}"
             )
-        elif count >= now_managed > expired[kind] and not created[kind]:
+        elif deleting >= now_managed > expired[kind] and not created[kind]:
             reasons.append(
                 f"the plan deletes all {now_managed} managed {_noun(kind, now_managed)} and "
                 f"creates none{_left_out(kind, unmanaged)}: is a file emptied or truncated?"

@@ -69,16 +69,19 @@ _STYLE = {
 }
 
 
-def _account(account_id: str, account_names: Mapping[str, str]) -> str:
+def account_label(account_id: str, account_names: Mapping[str, str]) -> str:
+    """``prod (111111111111)``: the account's name beside its id, or the id alone when the
+    name is unknown."""
     name = account_names.get(account_id)
     return f"{name} ({account_id})" if name else account_id
 
 
-def _assignment(key: AssignmentKey, account_names: Mapping[str, str]) -> str:
+def assignment_label(key: AssignmentKey, account_names: Mapping[str, str]) -> str:
+    """``ReadOnly for group Auditors in prod (111111111111)``."""
     principal = key.principal_type.value.lower()
     return (
         f"{key.permission_set} for {principal} {key.principal_name} "
-        f"in {_account(key.account_id, account_names)}"
+        f"in {account_label(key.account_id, account_names)}"
     )
 
 
@@ -107,14 +110,14 @@ def describe(operation: Operation, account_names: Mapping[str, str] | None = Non
         case UpdatePermissionSet(permission_set=permission_set):
             return f"update permission set {permission_set.name}"
         case ProvisionPermissionSet(name=name, accounts=accounts):
-            where = ", ".join(_account(account, names) for account in sorted(accounts))
+            where = ", ".join(account_label(account, names) for account in sorted(accounts))
             return f"provision permission set {name} to {where}"
         case DeletePermissionSet(name=name):
             return f"delete permission set {name}"
         case CreateAssignment(assignment=key):
-            return f"assign {_assignment(key, names)}"
+            return f"assign {assignment_label(key, names)}"
         case DeleteAssignment(assignment=key):
-            return f"unassign {_assignment(key, names)}"
+            return f"unassign {assignment_label(key, names)}"
     raise TypeError(f"unknown operation {operation!r}")  # pragma: no cover
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.model.wording import count
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Plan
 from reconciler.planning.rendering import describe
@@ -197,10 +198,10 @@ def report_text(report: PassReport) -> str:
         f"pass {report.pass_id}: {report.status.value} (mode {report.mode.value}"
         f"{', writes suspended' if report.suspended else ''}) at revision {revision}, "
         f"last applied {applied}, {report.seconds:.1f} s, "
-        f"{sum(report.api_calls.values())} AWS calls"
+        f"{count(sum(report.api_calls.values()), 'AWS call')}"
     ]
     if report.error:
-        lines.append(f"error ({report.phase}): {report.error}")
+        lines.append(_indented(f"error ({report.phase}): {report.error}", "  "))
     sections = (("changes", report.changes), ("drift", report.drift))
     for title, items in sections:
         if items:
@@ -208,10 +209,31 @@ def report_text(report: PassReport) -> str:
             for item in items:
                 suffix = f" [{item.status}]" if item.status else ""
                 reason = f": {item.reason}" if item.reason else ""
-                lines.append(f"  {item.description}{suffix}{reason}")
-    failures = [item for item in report.failures if item.kind in ("pass", "revision")]
+                lines.append(_indented(f"  {item.description}{suffix}{reason}", "    "))
+    failures = [
+        item
+        for item in report.failures
+        if item.kind in ("pass", "revision") and not repeats_error(report, item)
+    ]
     if failures:
         lines.append("failures:")
-        lines.extend(f"  {item.description}: {item.reason}" for item in failures)
-    lines.extend(f"note: {note}" for note in report.notes)
+        lines.extend(_indented(f"  {item.description}: {item.reason}", "    ") for item in failures)
+    lines.extend(_indented(f"note: {note}", "  ") for note in report.notes)
     return "\n".join(lines)
+
+
+def repeats_error(report: PassReport, item: ReportItem) -> bool:
+    """Whether the failure ``item`` only repeats the pass's ``error`` (the refused revision's
+    or failed phase's own item): renderers show it once."""
+    return (
+        item.kind in ("pass", "revision")
+        and bool(item.reason)
+        and report.error is not None
+        and str(item.reason) in report.error
+    )
+
+
+def _indented(text: str, indent: str) -> str:
+    """``text`` with every line after the first indented by ``indent`` (one problem a line)."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(indent + line for line in rest)])

@@ -20,7 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reconciler.planning.reports import PassReport, PassStatus, ReportItem
+from reconciler.model.wording import count
+from reconciler.planning.reports import PassReport, PassStatus, ReportItem, repeats_error
 
 __all__ = [
     "MAX_BLOCKS",
@@ -120,8 +121,9 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
         blocks.append(
             _section(f"*:rotating_light: Error*{where}\n```{_cut(_escape(report.error), 2800)}```")
         )
-    if report.failures:
-        blocks.append(_section(_listing(":x: *Failures*", report.failures, _failure_line)))
+    failures = [item for item in report.failures if not repeats_error(report, item)]
+    if failures:
+        blocks.append(_section(_listing(":x: *Failures*", failures, _failure_line)))
     if report.changes:
         blocks.append(_section(_listing(_changes_heading(report), report.changes, _item_line)))
     if report.drift:
@@ -150,11 +152,11 @@ def _title(report: PassReport) -> str:
     changes = len(report.changes)
     match report.status:
         case PassStatus.APPLIED:
-            return f"Identity Center: applied {_count(applied or changes, 'change')}"
+            return f"Identity Center: applied {count(applied or changes, 'change')}"
         case PassStatus.DRIFTED:
-            return f"Identity Center: drift detected ({_count(len(report.drift), 'item')})"
+            return f"Identity Center: drift detected ({count(len(report.drift), 'item')})"
         case PassStatus.FAILED:
-            return f"Identity Center: {_count(len(report.failures), 'change')} failed"
+            return f"Identity Center: {count(len(report.failures), 'change')} failed"
         case PassStatus.ABANDONED:
             return "Identity Center: apply abandoned, the writer lock was lost"
         case PassStatus.INVALID:
@@ -162,7 +164,7 @@ def _title(report: PassReport) -> str:
         case PassStatus.ERROR:
             return "Identity Center: reconcile pass failed"
         case PassStatus.PENDING:
-            return f"Identity Center: {_count(changes, 'change')} pending"
+            return f"Identity Center: {count(changes, 'change')} pending"
     return "Identity Center: in sync"
 
 
@@ -204,8 +206,8 @@ def _counts(report: PassReport) -> str:
     parts = []
     if report.changes:
         by_action = Counter(item.action for item in report.changes)
-        detail = ", ".join(f"{action} {count}" for action, count in sorted(by_action.items()))
-        parts.append(f"{len(report.changes)} changes ({detail})")
+        detail = ", ".join(f"{action} {n}" for action, n in sorted(by_action.items()))
+        parts.append(f"{count(len(report.changes), 'change')} ({detail})")
     if report.drift:
         parts.append(f"{len(report.drift)} drifted")
     if report.failures:
@@ -261,7 +263,7 @@ def _context(report: PassReport) -> dict[str, Any]:
     started = report.started_at.isoformat(timespec="seconds")
     text = (
         f"pass `{_escape(report.pass_id)}` · started {started} · {report.seconds:.1f} s"
-        f" · {_count(calls, 'AWS call')}"
+        f" · {count(calls, 'AWS call')}"
     )
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, 2000)}]}
 
@@ -285,10 +287,6 @@ def _revision(sha: str | None, repository_web_url: str | None) -> str:
     if any(char in repository_web_url for char in "<>| \n"):
         return short  # would break Slack's <url|label> link syntax
     return f"<{repository_web_url.rstrip('/')}/commit/{sha}|{sha[:12]}>"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _escape(text: str) -> str:

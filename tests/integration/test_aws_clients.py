@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from reconciler.adapters.aws.clients import (
     MAX_ATTEMPTS,
     CallCounter,
     RateLimits,
     TokenBucket,
+    _no_retry_when_nothing_listens,
     make_clients,
 )
 from reconciler.adapters.aws.errors import call
 from reconciler.adapters.aws.reading import read_live_state
+from reconciler.errors import TemporaryAwsError
 from reconciler.sandbox import Sandbox, SeededOrganization
 from reconciler.sandbox.faults import FaultConfig
 
@@ -173,3 +177,28 @@ def test_call_counter_reports_calls_since_a_snapshot() -> None:
     counter.record("ListGroups")
 
     assert counter.since(before) == {"ListGroups": 1, "ListUsers": 1}
+
+
+def test_a_loopback_endpoint_that_refuses_the_connection_is_tried_once(
+    aws_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as bound:  # bound, never listening: connections are refused
+        bound.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{bound.getsockname()[1]}")
+        clients = make_clients()
+        attempts: list[str] = []
+        clients.sso_admin.meta.events.register(
+            "before-send.sso-admin", lambda **_: attempts.append("attempt")
+        )
+
+        with pytest.raises(TemporaryAwsError) as raised:
+            call(clients.sso_admin.list_instances)
+
+    assert raised.value.code == "EndpointConnectionError"
+    assert attempts == ["attempt"]
+
+
+def test_a_connection_error_elsewhere_is_still_retried() -> None:
+    exc = EndpointConnectionError(endpoint_url="https://sso.us-east-1.amazonaws.com/")
+
+    assert _no_retry_when_nothing_listens(caught_exception=exc) is None

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from reconciler.errors import Problem
 from reconciler.model.state import (
     Account,
+    AccountStatus,
     IdentityCenterState,
     LiveState,
     PrincipalType,
@@ -1029,3 +1030,30 @@ def test_a_set_declared_without_description_keeps_the_live_one() -> None:
         live(state(permission_sets=[permission_set("Admin", description="Set by hand")])),
     )
     assert result.operations == ()
+
+
+def test_notes_name_inactive_accounts_beside_their_ids() -> None:
+    suspended = dataclasses.replace(STAGING, status=AccountStatus.SUSPENDED)
+    wanted = state(groups=[group("Ops")], assignments=[to_group("Ops", "Admin", STAGING)])
+    have = dataclasses.replace(
+        live(state(groups=[group("Ops")])), accounts={PROD.id: PROD, suspended.id: suspended}
+    )
+
+    result = plan(desired(wanted), have, revision=REVISION)
+
+    (note,) = [note for note in result.notes if "not ACTIVE" in note]
+    assert note.startswith("1 account assignment is not created: its account is not ACTIVE")
+    assert "(staging (222222222222) SUSPENDED)" in note
+    assert "first: Admin for group Ops in staging (222222222222)" in note
+
+
+def test_one_adopted_permission_set_is_worded_in_the_singular() -> None:
+    assigned: dict[str, Any] = {"groups": [group("Ops")], "assignments": [to_group("Ops", "Admin")]}
+    result = _plan(
+        state(permission_sets=[permission_set("Admin")], **assigned),
+        state(permission_sets=[permission_set("Admin", managed=False)], **assigned),
+    )
+
+    assert any(
+        note.startswith("1 declared permission set matches its live copy") for note in result.notes
+    )

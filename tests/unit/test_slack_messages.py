@@ -278,3 +278,32 @@ def test_a_listing_shows_or_counts_every_item(listing: str, count: int, length: 
     assert shown >= 1
     assert shown + left_out == count
     assert len(section) <= MAX_TEXT_CHARS
+
+
+def test_one_change_is_counted_in_the_singular() -> None:
+    message = pass_message(report(PassStatus.APPLIED, changes=(item(0, status="succeeded"),)))
+
+    assert "1 change (create 1)" in everything(message)
+
+
+def test_a_refused_revision_shows_its_problems_once() -> None:
+    reason = (
+        "2 problems in the desired state:\n"
+        "users.json: $.users[0].user_name: reserved [reserved_user_name]\n"
+        "assignments.json: $.assignments[0].accounts[1]: no account [unknown_account]"
+    )
+    refused = item(
+        action="refuse", kind="revision", key=f"revision/{REVISION}", status="failed", reason=reason
+    )
+    message = pass_message(
+        report(
+            PassStatus.INVALID,
+            error=f"revision {REVISION} refused: {reason}",
+            phase="load",
+            failures=(refused,),
+        )
+    )
+
+    text = everything(message)
+    assert text.count("[reserved_user_name]") == 1
+    assert text.count("[unknown_account]") == 1

@@ -10,6 +10,9 @@ the credentials chain, ``AWS_PROFILE``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION`
   ``before-send``), sized slightly under AWS's documented rates: sso-admin shares about 20
   requests/s per instance and Region, identitystore allows about 20 requests/s per API
   (IAM Identity Center user guide, "Throttling limits"). Organizations gets one bucket;
+- no retry of a connection refused by a loopback endpoint (botocore event ``needs-retry``,
+  ahead of botocore's own handler): nothing listens there, so the error is reported at once
+  instead of after ten attempts' backoff (about 10 s); other connection errors are retried;
 - a thread-safe count of calls by operation name (botocore event ``before-call``: one per API
   call, retries not counted; pages of a paginator count one each);
 - the write fence (botocore event ``before-send``, after the token bucket): when the context
@@ -31,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ProfileNotFound
+from botocore.exceptions import EndpointConnectionError, ProfileNotFound
 
+from reconciler.adapters.aws.errors import is_loopback
 from reconciler.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -194,8 +198,23 @@ def client_config() -> Config:
     )
 
 
+def _no_retry_when_nothing_listens(*, caught_exception: object = None, **_: Any) -> bool | None:
+    """botocore ``needs-retry`` hook: ``False`` (do not retry) for a connection that a loopback
+    endpoint refused, ``None`` (let botocore decide) otherwise.
+
+    botocore uses the first answer that is not ``None`` (``first_non_none_response``), so this
+    hook, registered first, vetoes the retries of that one case.
+    """
+    if isinstance(caught_exception, EndpointConnectionError) and is_loopback(
+        caught_exception.kwargs.get("endpoint_url")
+    ):
+        return False
+    return None
+
+
 def _instrument(client: Any, *, calls: CallCounter, rate: float, per_operation: bool) -> None:
     service_id = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register_first(f"needs-retry.{service_id}", _no_retry_when_nothing_listens)
 
     def count(*, model: Any, **_: Any) -> None:
         calls.record(model.name)
@@ -230,7 +249,10 @@ def make_clients(
             region_name=region or os.environ.get("AWS_REGION") or None,
         )
     except ProfileNotFound as exc:
-        raise ConfigurationError(f"AWS profile not found: {exc}") from exc
+        raise ConfigurationError(
+            f"AWS profile not found: {exc}: AWS_PROFILE (or the profile asked for) must name a "
+            "profile of ~/.aws/config (AWS_CONFIG_FILE); `aws configure list-profiles` lists them"
+        ) from exc
     if session.region_name is None:
         raise ConfigurationError(
             "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a region "

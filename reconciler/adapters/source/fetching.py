@@ -54,6 +54,7 @@ from reconciler.adapters.source.urls import (
     without_credentials,
 )
 from reconciler.errors import Problem, SourceError, UnverifiedRevisionError
+from reconciler.model.wording import suggestion_clause
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 """How long one ``git`` command (ls-remote, fetch, checkout) may run before it is killed."""
@@ -396,6 +397,7 @@ class GitSource:
                 raise SourceError(
                     f"sub-path {self._subpath!r} {what} in the work tree (at revision {sha})"
                     f" of repository {self._shown}"
+                    + suggestion_clause(part, _folders_in(current.parent), kind="folder")
                 )
             if stat.S_ISLNK(mode):
                 raise SourceError(
@@ -575,6 +577,7 @@ class GitSource:
                 raise SourceError(
                     f"sub-path {self._subpath!r} is missing at revision {commit.hexsha}"
                     f" of repository {self._shown}"
+                    + suggestion_clause(part, [t.name for t in tree.trees], kind="folder")
                 ) from None
             if isinstance(entry, git.Tree):
                 tree = entry
@@ -737,6 +740,15 @@ class GitSource:
 
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _folders_in(folder: Path) -> list[str]:
+    """The names of the folders in ``folder`` (no symbolic link, not ``.git``), for a hint."""
+    try:
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if e.is_dir(follow_symlinks=False) and e.name != ".git"]
+    except OSError:
+        return []
 
 
 def _checked_sha(revision: str, *, shown: str) -> str:
