@@ -19,13 +19,23 @@ from tests.support import commit_all, git
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m reconciler ARGS`` with the current (sandbox-pointed) environment."""
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m reconciler ARGS`` with the current (sandbox-pointed) environment, in
+    ``cwd`` (default: the test's own working directory)."""
+    environment = env if env is not None else dict(os.environ)
+    if cwd is not None:  # `python -m reconciler` must still find this tree's package
+        top = str(Path(__file__).resolve().parents[2])
+        environment["PYTHONPATH"] = os.pathsep.join(
+            part for part in (environment.get("PYTHONPATH", ""), top) if part
+        )
     return subprocess.run(
         [sys.executable, "-m", "reconciler", *args],
         capture_output=True,
         text=True,
-        env=env if env is not None else dict(os.environ),
+        env=environment,
+        cwd=cwd,
         timeout=120,
         check=False,
     )
