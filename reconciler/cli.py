@@ -10,8 +10,11 @@ Exit codes (like ``terraform plan -detailed-exitcode``):
 - every command: 1 for a usage error (unknown option or command, missing or bad value), with
   argparse's message and a hint on stderr; never 2, so CI cannot read a typo as "changes".
 
-Documents (``--format json``) go to stdout; logs go to stderr (JSON off a terminal, console on
-one), so ``reconciler plan --format json | jq`` always works. AWS is reached through the
+Documents (``--format json``) and verdicts (problems, refusals, errors, in text as in JSON) go
+to stdout; logs go to stderr (JSON off a terminal, console on one), so ``reconciler plan
+--format json | jq`` always works. Logs are warnings and errors only by default (info for
+``run`` and ``sandbox``); ``-v`` asks for info, ``-vv`` for debug. Logging options are accepted
+before the command or after it. AWS is reached through the
 standard configuration: ``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_PROFILE`` and the usual
 credential chain.
 """
@@ -108,8 +111,9 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-def _report_error(error: ReconcilerError, output_format: str) -> int:
-    """Print an error on stdout (``{"error": {"kind", "message"}}`` in JSON); exit 1."""
+def _report_error(error: ReconcilerError, output_format: str, *, hint: str | None = None) -> int:
+    """Print an error on stdout (``{"error": {"kind", "message"}}`` in JSON, with ``"hint"``
+    when one is given: what else the user can do); exit 1."""
     kind = {
         ConfigurationError: "configuration",
         SourceError: "source",
@@ -118,10 +122,20 @@ def _report_error(error: ReconcilerError, output_format: str) -> int:
     }
     category = next((name for cls, name in kind.items() if isinstance(error, cls)), "error")
     if output_format == "json":
-        _print_json({"error": {"kind": category, "message": str(error)}})
+        document = {"kind": category, "message": str(error)}
+        _print_json({"error": document | ({"hint": hint} if hint else {})})
     else:
-        _stdout().print(f"[bold red]Error ({category}):[/] {_escape(str(error))}")
+        console = _stdout()
+        console.print(f"[bold red]Error ({category}):[/] {_escape(str(error))}")
+        if hint:
+            console.print(f"hint: {_escape(hint)}")
     return EXIT_ERROR
+
+
+OFFLINE_HINT = (
+    "validate reads AWS to check accounts, users and groups; to check the files alone, "
+    "without AWS, run `reconciler validate --offline`"
+)
 
 
 def _source_options(parser: argparse.ArgumentParser) -> None:
@@ -490,9 +504,12 @@ def _validate(args: argparse.Namespace) -> int:
         if expired:
             raise InvalidRevisionError(expired)
         if checked_live:
-            live = read_live_state(
-                _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
-            )
+            try:
+                live = read_live_state(
+                    _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
+                )
+            except (AwsError, ConfigurationError) as error:
+                return _report_error(error, args.format, hint=OFFLINE_HINT)
             resolve_against(documents, live, refuse_expired=True)
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision, command="validate")

@@ -120,7 +120,7 @@ def test_a_hand_change_is_reported_as_drift_and_healed(
 
 
 def test_logs_go_to_stderr_and_never_into_the_json_document(access_repo: Path) -> None:
-    result = run_cli("plan", "--repo", str(access_repo), "--format", "json")
+    result = run_cli("plan", "--repo", str(access_repo), "--format", "json", "-v")
 
     json.loads(result.stdout)  # the whole of stdout is one JSON document
     log_lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -198,7 +198,7 @@ def test_uncommitted_edits_are_planned_with_a_note_and_not_applied(
 
     refused = run_cli("apply", "--repo", str(access_repo))
     assert refused.returncode == 1
-    assert "uncommitted changes" in refused.stderr
+    assert "uncommitted changes" in refused.stdout
     assert sandbox.recorder.write_calls() == []
 
     allowed = run_cli("apply", "--repo", str(access_repo), "--allow-uncommitted")

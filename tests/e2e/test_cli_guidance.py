@@ -188,3 +188,21 @@ def test_demo_outside_a_clone_says_what_it_needs_and_what_to_do(tmp_path: Path) 
         "top of a clone of the identity-center-reconciler repository, whose desired-state/ is "
         "the example, or give --path FOLDER naming a desired-state folder\n"
     )
+
+
+def test_validate_without_aws_suggests_offline(access_repo: Path) -> None:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"AWS_REGION", "AWS_DEFAULT_REGION"}
+    }
+
+    result = run_cli("validate", "--repo", str(access_repo), "--format", "json", env=environment)
+
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert error["kind"] == "configuration"
+    assert error["hint"] == (
+        "validate reads AWS to check accounts, users and groups; to check the files alone, "
+        "without AWS, run `reconciler validate --offline`"
+    )
