@@ -14,9 +14,8 @@ Documents (``--format json``) and verdicts (problems, refusals, errors, in text 
 to stdout; logs go to stderr (JSON off a terminal, console on one), so ``reconciler plan
 --format json | jq`` always works. Logs are warnings and errors only by default (info for
 ``run`` and ``sandbox``); ``-v`` asks for info, ``-vv`` for debug. Logging options are accepted
-before the command or after it. AWS is reached through the
-standard configuration: ``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_PROFILE`` and the usual
-credential chain.
+before the command or after it. AWS is reached through the standard configuration:
+``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_PROFILE`` and the usual credential chain.
 """
 
 from __future__ import annotations

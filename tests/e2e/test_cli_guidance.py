@@ -152,6 +152,17 @@ def test_plan_from_a_subfolder_of_the_work_tree_reads_the_top(access_repo: Path)
     )
 
 
+def test_a_folder_in_no_work_tree_says_what_to_give_instead(tmp_path: Path) -> None:
+    result = run_cli("validate", "--offline", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout == (
+        f"Error (source): repository . ({tmp_path}) is not a Git repository nor inside one: run "
+        "from a clone of the repository that holds the desired state, or give --repo a folder "
+        "of a work tree, a bare repository or a URL\n"
+    )
+
+
 def test_ref_head_tilde_names_an_older_commit(access_repo: Path) -> None:
     first = git(access_repo, "rev-parse", "HEAD")
     users = access_repo / "desired-state" / "users.json"
