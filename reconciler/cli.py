@@ -82,7 +82,11 @@ apply refused says that nothing was applied (validate and plan never apply)."""
 
 
 def _report_invalid(
-    error: InvalidRevisionError, output_format: str, revision: str | None, *, command: str
+    error: InvalidRevisionError,
+    output_format: str,
+    revision: str | None,
+    *,
+    command: str = "validate",
 ) -> int:
     """Print the problems of an invalid revision on stdout, in text as in JSON; exit 1.
 
@@ -135,6 +139,17 @@ OFFLINE_HINT = (
     "validate reads AWS to check accounts, users and groups; to check the files alone, "
     "without AWS, run `reconciler validate --offline`"
 )
+
+
+def _hint(args: argparse.Namespace, error: ReconcilerError) -> str | None:
+    """What else to do after ``error``: ``validate --offline`` when AWS could not be used."""
+    if (
+        args.command == "validate"
+        and not getattr(args, "offline", True)
+        and isinstance(error, AwsError | ConfigurationError)
+    ):
+        return OFFLINE_HINT
+    return None
 
 
 def _source_options(parser: argparse.ArgumentParser) -> None:
@@ -503,15 +518,12 @@ def _validate(args: argparse.Namespace) -> int:
         if expired:
             raise InvalidRevisionError(expired)
         if checked_live:
-            try:
-                live = read_live_state(
-                    _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
-                )
-            except (AwsError, ConfigurationError) as error:
-                return _report_error(error, args.format, hint=OFFLINE_HINT)
+            live = read_live_state(
+                _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
+            )
             resolve_against(documents, live, refuse_expired=True)
     except InvalidRevisionError as error:
-        return _report_invalid(error, args.format, revision.revision, command="validate")
+        return _report_invalid(error, args.format, revision.revision)
     warnings = [_problem_json(problem) for problem in documents.warnings]
     if args.format == "json":
         _print_json(
@@ -750,7 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidRevisionError as error:
         return _report_invalid(error, output_format, None, command=args.command)
     except ReconcilerError as error:
-        return _report_error(error, output_format)
+        return _report_error(error, output_format, hint=_hint(args, error))
     except ModuleNotFoundError as error:
         if error.name != "moto":
             raise
