@@ -10,10 +10,12 @@ Exit codes (like ``terraform plan -detailed-exitcode``):
 - every command: 1 for a usage error (unknown option or command, missing or bad value), with
   argparse's message and a hint on stderr; never 2, so CI cannot read a typo as "changes".
 
-Documents (``--format json``) go to stdout; logs go to stderr (JSON off a terminal, console on
-one), so ``reconciler plan --format json | jq`` always works. AWS is reached through the
-standard configuration: ``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_PROFILE`` and the usual
-credential chain.
+Documents (``--format json``) and verdicts (problems, refusals, errors, in text as in JSON) go
+to stdout; logs go to stderr (JSON off a terminal, console on one), so ``reconciler plan
+--format json | jq`` always works. Logs are warnings and errors only by default (info for
+``run`` and ``sandbox``); ``-v`` asks for info, ``-vv`` for debug. Logging options are accepted
+before the command or after it. AWS is reached through the standard configuration:
+``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_PROFILE`` and the usual credential chain.
 """
 
 from __future__ import annotations
@@ -70,7 +72,26 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
     return document
 
 
-def _report_invalid(error: InvalidRevisionError, output_format: str, revision: str | None) -> int:
+INVALID_OUTCOMES = {
+    "validate": "fix them and run validate again",
+    "plan": "no plan was made",
+    "apply": "nothing was applied",
+}
+"""What an invalid revision meant for each command, said after the count of problems: only an
+apply refused says that nothing was applied (validate and plan never apply)."""
+
+
+def _report_invalid(
+    error: InvalidRevisionError,
+    output_format: str,
+    revision: str | None,
+    *,
+    command: str = "validate",
+) -> int:
+    """Print the problems of an invalid revision on stdout, in text as in JSON; exit 1.
+
+    stdout carries the verdict (the exit code says it too), stderr only logs and warnings.
+    """
     if output_format == "json":
         _print_json(
             {
@@ -80,8 +101,10 @@ def _report_invalid(error: InvalidRevisionError, output_format: str, revision: s
             }
         )
     else:
-        console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
-        console.print(f"[bold red]Invalid desired state:[/] {error}; nothing was applied.")
+        console = _stdout()
+        where = f" at {revision}" if revision else ""
+        outcome = INVALID_OUTCOMES.get(command, "nothing was done")
+        console.print(f"[bold red]✗ invalid desired state{where}:[/] {error}; {outcome}.")
         for problem in error.problems:
             console.print(f"  [red]✗[/] {_escape(str(problem))}")
     return EXIT_ERROR
@@ -91,13 +114,9 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-OFFLINE_HINT = "to check the files alone, run `reconciler validate --offline`"
-"""Added to the error of a ``validate`` that cannot reach AWS."""
-
-
 def _report_error(error: ReconcilerError, output_format: str, *, hints: Sequence[str] = ()) -> int:
-    """Print ``error`` (JSON: ``{"error": {"kind", "message", "advice": [str]}}``; text: the
-    message, then each piece of advice on its own line) and return ``EXIT_ERROR``.
+    """Print ``error`` on stdout (JSON: ``{"error": {"kind", "message", "advice": [str]}}``;
+    text: the message, then each piece of advice on its own line) and return ``EXIT_ERROR``.
 
     The advice is the ``AwsError``'s own (what to check, from the AWS adapter), then ``hints``.
     """
@@ -119,25 +138,45 @@ def _report_error(error: ReconcilerError, output_format: str, *, hints: Sequence
             document["advice"] = advice
         _print_json({"error": document})
     else:
-        console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        console = _stdout()
         console.print(f"[bold red]Error ({category}):[/] {_escape(message)}")
         for line in advice:
             console.print(f"  [yellow]→[/] {_escape(line)}")
     return EXIT_ERROR
 
 
+OFFLINE_HINT = (
+    "validate reads AWS to check accounts, users and groups; to check the files alone, run "
+    "`reconciler validate --offline`"
+)
+"""Added to the advice of a ``validate`` that cannot use AWS."""
+
+
+def _hint(args: argparse.Namespace, error: ReconcilerError) -> str | None:
+    """What else to do after ``error``: ``validate --offline`` when AWS could not be used."""
+    if (
+        args.command == "validate"
+        and not getattr(args, "offline", True)
+        and isinstance(error, AwsError | ConfigurationError)
+    ):
+        return OFFLINE_HINT
+    return None
+
+
 def _source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repo",
         default=".",
-        help="Git repository holding the desired state: a local path or a URL (file://, "
-        "https://, ssh). Default: the current directory.",
+        help="Git repository holding the desired state: a local path (any folder of a work "
+        "tree: its top is used) or a URL (file://, https://, ssh). Default: the current "
+        "directory.",
     )
     parser.add_argument(
         "--ref",
         default=None,
-        help="branch, tag or commit (default: the checkout of a local repository, as it is; "
-        "the default branch of a URL)",
+        help="branch, tag, commit or any revision expression git accepts in a local repository "
+        "(HEAD~3, main~1; default: the checkout of a local repository, as it is; the default "
+        "branch of a URL)",
     )
     parser.add_argument(
         "--path",
@@ -184,6 +223,62 @@ class _Parser(argparse.ArgumentParser):
         )
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _logging_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """``--log-level``, ``--log-format`` and ``-v``, accepted before the command and after it.
+
+    Before the command they are the top-level parser's (with their defaults); after it, each
+    command's parser has them too, with no default (``argparse.SUPPRESS``), so an option given
+    only before is not reset by the command's parser. ``-v`` counts into ``verbose`` before the
+    command and ``verbose_after`` after it, and :func:`_log_level` adds them.
+    """
+
+    def default(value: object) -> Any:
+        return argparse.SUPPRESS if after_command else value
+
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="log events at this level and above, to stderr (default: warning; info for run "
+        "and sandbox). Also accepted before the command",
+        default=default(None),
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        help="logs go to stderr: JSON off a terminal, console on one (auto)",
+        default=default("auto"),
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        dest="verbose_after" if after_command else "verbose",
+        help="more logs: -v for info, -vv for debug (ignored with --log-level)",
+        default=default(0),
+    )
+
+
+DEFAULT_LOG_LEVELS = {"run": "info", "sandbox": "info"}
+"""Log level of the commands that do not default to ``warning``: the controller and the
+sandbox are long-running services whose info lines are their record of work. Every other
+command (validate, plan, apply, export, schema, demo) prints what a person asked for on stdout
+and logs only warnings and errors, on a terminal and off it alike, unless ``-v`` or
+``--log-level`` asks for more."""
+
+
+def _log_level(args: argparse.Namespace) -> str:
+    """The level ``--log-level`` names, else the command's default lowered by each ``-v``."""
+    if args.log_level is not None:
+        return str(args.log_level)
+    default = DEFAULT_LOG_LEVELS.get(args.command, "warning")
+    verbose = int(args.verbose) + int(getattr(args, "verbose_after", 0))
+    index = max(LOG_LEVELS.index(default) - verbose, 0)
+    return LOG_LEVELS[index]
+
+
 def _format_option(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
     parser.add_argument("--format", choices=choices, default="text", help="output format")
 
@@ -194,18 +289,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         description="GitOps reconciler for AWS IAM Identity Center: makes Identity Center match "
         "the desired-state JSON in a Git repository.",
     )
-    parser.add_argument(
-        "--log-level",
-        default=None,
-        choices=("debug", "info", "warning", "error"),
-        help="default: info (warning for demo, whose own output tells the story)",
-    )
-    parser.add_argument(
-        "--log-format",
-        default="auto",
-        choices=("auto", "json", "console"),
-        help="logs go to stderr: JSON off a terminal, console on one (auto)",
-    )
+    _logging_options(parser, after_command=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser(
@@ -218,6 +302,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         action="store_true",
         help="check the files only: do not read AWS to check accounts, users and groups",
     )
+    _logging_options(validate, after_command=True)
     validate.set_defaults(handler=_validate, command_parser=validate)
 
     plan = commands.add_parser(
@@ -226,6 +311,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     _source_options(plan)
     _format_option(plan, FORMATS)
     _controller_state_option(plan)
+    _logging_options(plan, after_command=True)
     plan.set_defaults(handler=_plan, command_parser=plan)
 
     apply = commands.add_parser(
@@ -245,6 +331,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         help="apply a local work tree's uncommitted edits to the desired state (refused by "
         "default: what is applied must be the revision the report names)",
     )
+    _logging_options(apply, after_command=True)
     apply.set_defaults(handler=_apply, command_parser=apply)
 
     sandbox = commands.add_parser("sandbox", help="the local Identity Center simulator")
@@ -261,6 +348,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         default=None,
         help="fault injection, e.g. 'throttle=0.05,http500=0.01,latency=0.02,seed=7'",
     )
+    _logging_options(serve, after_command=True)
     serve.set_defaults(handler=_sandbox_serve, command_parser=serve)
     seed = sandbox_commands.add_parser(
         "seed",
@@ -284,6 +372,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     seed.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     seed.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
     seed.add_argument("--faults", default=None, help="fault injection, as for sandbox serve")
+    _logging_options(seed, after_command=True)
     seed.set_defaults(handler=_sandbox_seed, command_parser=seed)
 
     export = commands.add_parser(
@@ -313,12 +402,14 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     export.add_argument(
         "--force", action="store_true", help="overwrite desired-state files already in --out"
     )
+    _logging_options(export, after_command=True)
     export.set_defaults(handler=_export, command_parser=export)
 
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of the desired-state files, for editors"
     )
     schema.add_argument("--out", default="schema", help="folder to write to (default: schema)")
+    _logging_options(schema, after_command=True)
     schema.set_defaults(handler=_schema, command_parser=schema)
 
     demo = commands.add_parser(
@@ -329,6 +420,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         default="desired-state",
         help="desired-state folder to demonstrate with (default: desired-state)",
     )
+    _logging_options(demo, after_command=True)
     demo.set_defaults(handler=_demo, command_parser=demo)
 
     from reconciler.controller.command import add_run_options  # noqa: PLC0415 - argparse only
@@ -338,13 +430,27 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         help="the controller: reconcile on every new commit and every interval, until stopped",
     )
     add_run_options(run)
+    _logging_options(run, after_command=True)
     run.set_defaults(handler=_run, command_parser=run)
     return parser
 
 
 def _source(args: argparse.Namespace) -> Any:
-    from reconciler.adapters.source import GitSource  # noqa: PLC0415 - keeps --help fast
+    """The ``GitSource`` of ``--repo``, ``--ref`` and ``--path``.
 
+    A ``--repo`` folder inside a work tree but not its top (``.`` run from a subfolder) is
+    replaced by the top (``args.repo`` too, so the controller's state file is found), with a
+    note on stderr naming it; ``--path`` stays relative to the top.
+    """
+    from reconciler.adapters.source import GitSource, work_tree_top  # noqa: PLC0415 - fast --help
+
+    top = work_tree_top(args.repo)
+    if top is not None and top.resolve() != Path(args.repo).expanduser().resolve():
+        sys.stderr.write(
+            f"note: repository {args.repo} is inside the work tree {top}: using {top} "
+            f"(--path {args.path} is relative to it)\n"
+        )
+        args.repo = str(top)
     return GitSource(repository=args.repo, ref=args.ref, subpath=args.path)
 
 
@@ -422,12 +528,9 @@ def _validate(args: argparse.Namespace) -> int:
         documents, loading_problems = check(revision)
         problems = list(loading_problems)
         if checked_live:
-            try:
-                live = read_live_state(
-                    _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
-                )
-            except (AwsError, ConfigurationError) as error:
-                return _report_error(error, args.format, hints=(OFFLINE_HINT,))
+            live = read_live_state(
+                _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
+            )
             try:
                 # Merge time: an expiry already past is refused (a pass would just remove it).
                 resolve_against(documents, live, refuse_expired=True)
@@ -544,7 +647,7 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
                 guard_limits=base_guard_limits(source, revision),
             )
     except InvalidRevisionError as error:
-        return _report_invalid(error, args.format, revision.revision)
+        return _report_invalid(error, args.format, revision.revision, command=args.command)
     if behind is not None:
         result = replace(result, plan=replace(result.plan, notes=(behind, *result.plan.notes)))
     _render_pass(result, args.format)
@@ -668,16 +771,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         command_parser: argparse.ArgumentParser = args.command_parser
         command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     log_json = {"auto": None, "json": True, "console": False}[args.log_format]
-    default_level = "warning" if args.command == "demo" else "info"
-    configure_logging(level=args.log_level or default_level, json=log_json)
+    configure_logging(level=_log_level(args), json=log_json)
     handler: Callable[[argparse.Namespace], int] = args.handler
     output_format = getattr(args, "format", "text")
     try:
         return handler(args)
     except InvalidRevisionError as error:
-        return _report_invalid(error, output_format, None)
+        return _report_invalid(error, output_format, None, command=args.command)
     except ReconcilerError as error:
-        return _report_error(error, output_format)
+        hint = _hint(args, error)
+        return _report_error(error, output_format, hints=(hint,) if hint else ())
     except ModuleNotFoundError as error:
         if error.name != "moto":
             raise

@@ -22,6 +22,7 @@ from rich.rule import Rule
 from reconciler.adapters.aws.clients import make_clients
 from reconciler.adapters.source import GitSource, commit_folder
 from reconciler.engine import PassResult, Revision, checkout, reconcile
+from reconciler.errors import ConfigurationError
 from reconciler.planning.rendering import plan_text
 from reconciler.sandbox import Sandbox, SandboxSettings
 from reconciler.sandbox.console import ConsoleActions
@@ -51,8 +52,18 @@ class _Demo:
 def run_demo(*, folder: Path, console: Console | None = None) -> int:
     """Run the demo on the desired-state ``folder``; returns 0 when every step behaved.
 
-    Raises ``ReconcilerError`` subclasses when the folder is invalid or a step fails outright.
+    Raises :class:`~reconciler.errors.ConfigurationError` when ``folder`` is not a directory
+    (the message says where it looked and what to do), and other ``ReconcilerError``
+    subclasses when the folder is invalid or a step fails outright.
     """
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is not a directory"
+        raise ConfigurationError(
+            f"the demo needs a desired-state folder, and {folder} {what} (looked in "
+            f"{folder.absolute()}): run `reconciler demo` from the top of a clone of the "
+            "identity-center-reconciler repository, whose desired-state/ is the example, or "
+            "give --path FOLDER naming a desired-state folder"
+        )
     out = console or Console(highlight=False, soft_wrap=True)
     checks: list[tuple[str, bool]] = []
     with (

@@ -19,13 +19,23 @@ from tests.support import commit_all, git
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m reconciler ARGS`` with the current (sandbox-pointed) environment."""
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m reconciler ARGS`` with the current (sandbox-pointed) environment, in
+    ``cwd`` (default: the test's own working directory)."""
+    environment = env if env is not None else dict(os.environ)
+    if cwd is not None:  # `python -m reconciler` must still find this tree's package
+        top = str(Path(__file__).resolve().parents[2])
+        environment["PYTHONPATH"] = os.pathsep.join(
+            part for part in (environment.get("PYTHONPATH", ""), top) if part
+        )
     return subprocess.run(
         [sys.executable, "-m", "reconciler", *args],
         capture_output=True,
         text=True,
-        env=env if env is not None else dict(os.environ),
+        env=environment,
+        cwd=cwd,
         timeout=120,
         check=False,
     )
@@ -110,7 +120,7 @@ def test_a_hand_change_is_reported_as_drift_and_healed(
 
 
 def test_logs_go_to_stderr_and_never_into_the_json_document(access_repo: Path) -> None:
-    result = run_cli("plan", "--repo", str(access_repo), "--format", "json")
+    result = run_cli("plan", "--repo", str(access_repo), "--format", "json", "-v")
 
     json.loads(result.stdout)  # the whole of stdout is one JSON document
     log_lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -188,7 +198,7 @@ def test_uncommitted_edits_are_planned_with_a_note_and_not_applied(
 
     refused = run_cli("apply", "--repo", str(access_repo))
     assert refused.returncode == 1
-    assert "uncommitted changes" in refused.stderr
+    assert "uncommitted changes" in refused.stdout
     assert sandbox.recorder.write_calls() == []
 
     allowed = run_cli("apply", "--repo", str(access_repo), "--allow-uncommitted")

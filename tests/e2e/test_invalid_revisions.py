@@ -201,13 +201,13 @@ def test_invalid_revision_is_refused_naming_file_and_field(
         assert all("line" in p and "column" in p for p in problems if p["rule"] == rule)
 
     text = run_cli("validate", "--repo", str(repository))
-    assert file in text.stderr
-    assert path in text.stderr
+    assert file in text.stdout
+    assert path in text.stdout
 
-    for command in ("plan", "apply"):
+    for command, outcome in (("plan", "no plan was made"), ("apply", "nothing was applied")):
         refused = run_cli(command, "--repo", str(repository))
         assert refused.returncode == 1, refused.stdout
-        assert "nothing was applied" in refused.stderr
+        assert outcome in refused.stdout
     assert sandbox.recorder.write_calls() == []
 
 
@@ -223,8 +223,8 @@ def test_a_deleted_assignments_file_is_refused_naming_it_and_nothing_is_deleted(
     refused = run_cli("apply", "--repo", str(access_repo), "--allow-deletions")
 
     assert refused.returncode == 1
-    assert "assignments.json" in refused.stderr
-    assert "missing_file" in refused.stderr
+    assert "assignments.json" in refused.stdout
+    assert "missing_file" in refused.stdout
     assert len(sandbox.recorder.write_calls()) == writes_before
 
 

@@ -47,7 +47,7 @@ def test_a_committed_symlink_is_refused_naming_it_and_its_target_is_never_read(
     result = run_cli(*command, "--repo", str(linked_repo))
 
     assert result.returncode == 1, result.stderr
-    assert "users.json: $: symlink" in result.stderr
+    assert "users.json: $: symlink" in result.stdout
     assert MARKER not in result.stdout + result.stderr
 
 
@@ -73,7 +73,7 @@ def test_an_ignored_file_is_an_uncommitted_edit_and_is_not_applied(
     assert code == 2
     assert any("uncommitted changes" in note for note in planned["notes"])
     assert refused.returncode == 1
-    assert "uncommitted changes" in refused.stderr
+    assert "uncommitted changes" in refused.stdout
     assert sandbox.recorder.write_calls() == []
 
 
@@ -84,8 +84,8 @@ def test_an_ext_repository_is_a_one_line_error_and_runs_nothing(tmp_path: Path) 
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "not allowed" in result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1
+    assert "not allowed" in result.stdout
     assert not touched.exists()
 
 

@@ -34,6 +34,7 @@ from reconciler.adapters.source import (
     commit_folder,
     read_directory,
     redact_credentials,
+    work_tree_top,
 )
 from reconciler.errors import SourceError
 
@@ -143,6 +144,44 @@ def test_local_work_tree_with_a_ref_is_fetched_into_the_cache(
     assert cached_repositories(cache_dir)
     assert "groups.json" not in checkout.files
     assert head(work_tree) != first  # the user's work tree is left alone
+
+
+def test_a_revision_expression_is_resolved_in_the_local_repository(
+    work_tree: Path, cache_dir: Path
+) -> None:
+    first = head(work_tree)
+    commit_file(work_tree, "desired-state/groups.json", "{}", "Add groups")
+
+    checkout = source(work_tree, cache_dir, ref="HEAD~1").fetch()
+
+    assert checkout.revision == first
+    assert checkout.ref == "HEAD~1"
+    assert "groups.json" not in checkout.files
+
+
+def test_a_commit_no_branch_reaches_is_fetched_by_its_sha(work_tree: Path, cache_dir: Path) -> None:
+    git(work_tree, "checkout", "--quiet", "--detach")
+    detached = commit_file(work_tree, "desired-state/groups.json", "{}", "On no branch")
+    commit_file(work_tree, "desired-state/groups.json", "[]", "On no branch either")
+
+    checkout = source(work_tree, cache_dir, ref="HEAD~1").fetch()
+
+    assert checkout.revision == detached
+    assert checkout.files["groups.json"] == b"{}"
+
+
+def test_the_top_of_a_work_tree_is_found_from_a_subfolder(work_tree: Path, bare: Path) -> None:
+    assert work_tree_top(str(work_tree / "desired-state")) == work_tree.resolve()
+    assert work_tree_top(str(work_tree)) == work_tree.resolve()
+    assert work_tree_top(str(bare)) is None
+    assert work_tree_top(bare.as_uri()) is None
+
+
+def test_a_folder_in_no_work_tree_has_no_top(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+
+    assert work_tree_top(str(plain)) is None
 
 
 def test_checkout_describes_the_commit(bare: Path, work_tree: Path, cache_dir: Path) -> None:

@@ -172,8 +172,8 @@ def test_case_9_control_tower_assignments_do_not_let_an_emptied_file_through_the
     )
 
     assert refused.returncode == 1, refused.stdout
-    assert "deletes all 7 managed assignments and creates none" in refused.stderr
-    assert "2 live assignments left out of the count (outside the prune scope" in refused.stderr
+    assert "deletes all 7 managed assignments and creates none" in refused.stdout
+    assert "2 live assignments left out of the count (outside the prune scope" in refused.stdout
     assert writes_since(sandbox, baseline) == []
     assert len(take_inventory(sandbox).assignments) == 9
 

@@ -5,7 +5,7 @@ is translated here, once, into :class:`~reconciler.errors.SourceError`. Its modu
 ``fetching`` (:class:`GitSource`, :class:`Checkout`, :class:`RevisionRelation`), ``reading`` (the
 files of a tree or a folder, bounded), ``signatures`` (:class:`SignaturePolicy` and ``git
 verify-commit``), ``urls`` (allowed protocols, credentials) and ``repositories`` (the pinned
-``git`` environment, :func:`commit_folder`).
+``git`` environment, :func:`commit_folder`, :func:`work_tree_top`).
 
 A repository is given as
 
@@ -18,6 +18,11 @@ A repository is given as
   like a URL into the cache;
 * a local path to the top of a work tree, with no ``ref``: used as it is, without cloning, at the
   revision of its ``HEAD`` (the laptop case; see :meth:`GitSource.fetch` for uncommitted edits).
+  :func:`work_tree_top` finds that top from any folder of the work tree (the CLI uses it).
+
+A ``ref`` of a local repository is any revision expression git accepts there (``HEAD~3``,
+``main~1``, ``v1^2``, an abbreviated SHA: ``git rev-parse --verify REF^{commit}``), except an
+option-like one (a leading ``-``) or one with whitespace or control characters, refused at once.
 
 The desired-state files are read from the commit's tree through Git objects (``git ls-tree``,
 ``git cat-file``), never from a checked-out file system: a symbolic link, a submodule or any
@@ -46,7 +51,11 @@ and tests use it to make the repository a :class:`GitSource` then reads).
 
 from reconciler.adapters.source.fetching import Checkout, GitSource, RevisionRelation
 from reconciler.adapters.source.reading import ReadLimits, read_directory
-from reconciler.adapters.source.repositories import DEFAULT_SUBPATH, commit_folder
+from reconciler.adapters.source.repositories import (
+    DEFAULT_SUBPATH,
+    commit_folder,
+    work_tree_top,
+)
 from reconciler.adapters.source.signatures import SignaturePolicy
 from reconciler.adapters.source.urls import ALLOWED_PROTOCOLS, redact_credentials
 
@@ -61,4 +70,5 @@ __all__ = [
     "commit_folder",
     "read_directory",
     "redact_credentials",
+    "work_tree_top",
 ]

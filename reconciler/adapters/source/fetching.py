@@ -151,8 +151,9 @@ class GitSource:
     """A Git repository from which :meth:`fetch` reads the current revision of the desired state.
 
     ``repository`` is a URL or a local path (see the module docstring); ``ref`` a branch name,
-    a tag name, a full ref (``refs/heads/main``, ``refs/tags/v1``) or a commit SHA reachable from
-    a branch or tag; ``None`` means the remote's default branch (its ``HEAD``), or the current
+    a tag name, a full ref (``refs/heads/main``, ``refs/tags/v1``), a commit SHA reachable from
+    a branch or tag, or for a local repository any revision expression git resolves there
+    (``HEAD~3``); ``None`` means the remote's default branch (its ``HEAD``), or the current
     ``HEAD`` of a local work tree. ``subpath`` is the desired-state folder, relative to the top
     of the repository (``"."`` for the top itself). ``cache_dir`` holds the fetched copies.
     ``timeout_seconds`` bounds each ``git`` command. ``verification``, when given, makes every
@@ -319,8 +320,9 @@ class GitSource:
             repo = open_repository(path)
         except git.InvalidGitRepositoryError as exc:
             raise SourceError(
-                f"repository {self._shown} is not a Git repository"
-                " (give the top-level directory of a work tree, a bare repository or a URL)"
+                f"repository {self._shown} ({path.resolve()}) is not a Git repository nor inside"
+                " one: run from a clone of the repository that holds the desired state, or give"
+                " --repo a folder of a work tree, a bare repository or a URL"
             ) from exc
         except git.NoSuchPathError as exc:
             raise SourceError(f"repository {self._shown} not found: no such directory") from exc
@@ -419,9 +421,10 @@ class GitSource:
     # -- anything else: fetched into the cache -------------------------------------------------
 
     def _fetch_into_cache(self) -> Checkout:
+        local_sha = self._local_commit()
         with self._cache() as (repo, fresh):
             ref = self._fetch_or_discard(repo, fresh=fresh)
-            sha = self._resolve(repo, ref)
+            sha = self._resolve(repo, ref, local_sha=local_sha)
             signed_by = self._verify(repo, sha)
             return self._read_commit(repo, sha, ref=ref, signed_by=signed_by)
 
@@ -517,8 +520,25 @@ class GitSource:
             " give a ref"
         )
 
-    def _resolve(self, repo: git.Repo, ref: str) -> str:
-        """The full SHA of the commit ``ref`` names among the fetched branches and tags."""
+    def _local_commit(self) -> str | None:
+        """The commit ``ref`` names in a local repository (``git rev-parse --verify
+        REF^{commit}`` there), so every revision expression git accepts (``HEAD~3``,
+        ``main@{1}``, ``v1^2``, an abbreviated SHA) can be read; ``None`` for a URL, without a
+        ref, or when the local repository does not know it."""
+        if self._ref is None or not self._reads_in_place():
+            return None
+        path = Path(self._repository).expanduser()
+        try:
+            repo = open_repository(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            return None
+        with repo:
+            return self._commit_sha(repo, self._ref)
+
+    def _resolve(self, repo: git.Repo, ref: str, *, local_sha: str | None = None) -> str:
+        """The full SHA of the commit ``ref`` names among the fetched branches and tags; else
+        ``local_sha``, what it names in the local repository (fetched by SHA if the branches
+        and tags do not hold it); else a revision expression on them (``main~1``, ``v1^``)."""
         candidates: list[str] = []
         if ref.startswith("refs/heads/"):
             candidates.append("refs/remotes/origin/" + ref.removeprefix("refs/heads/"))
@@ -532,9 +552,35 @@ class GitSource:
             sha = self._commit_sha(repo, candidate)
             if sha is not None:
                 return sha
+        if local_sha is not None:
+            if self._commit_sha(repo, local_sha) is None:
+                self._fetch_commit(repo, local_sha)
+            if self._commit_sha(repo, local_sha) is not None:
+                return local_sha
+        sha = self._commit_sha(repo, ref)
+        if sha is not None:
+            return sha
         raise SourceError(
-            f"ref {ref!r} not found in repository {self._shown}:"
-            " no branch, tag or commit (reachable from a branch or tag) of that name"
+            f"ref {ref!r} not found in repository {self._shown}: no branch, tag, commit or"
+            " revision expression git resolves (HEAD~3, main~1, v1^, a SHA) of that name"
+            " (`git -C REPOSITORY rev-parse --verify REF` says what git makes of it)"
+        )
+
+    def _fetch_commit(self, repo: git.Repo, sha: str) -> None:
+        """Fetch commit ``sha`` by itself (one no branch or tag reaches: a detached ``HEAD``'s);
+        a repository that will not serve it leaves the cache as it was."""
+        repo.git.fetch(
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-recurse-submodules",
+            "--",
+            self._fetch_url(),
+            sha,
+            with_extended_output=True,
+            with_exceptions=False,
+            kill_after_timeout=self._timeout,
+            env=self._network_environment(),
         )
 
     def _clone_dir(self) -> Path:

@@ -34,6 +34,25 @@ def open_repository(path: Path) -> git.Repo:
     return repo
 
 
+def work_tree_top(repository: str) -> Path | None:
+    """The top of the Git work tree the local directory ``repository`` is in (``git rev-parse
+    --show-toplevel`` run there), so a source can be given any folder of a work tree, as git
+    commands can; ``None`` when ``repository`` is not an existing local directory (a URL), is a
+    bare repository, or is in no work tree. Never raises for those: the source says what is
+    wrong when it reads."""
+    path = Path(repository).expanduser()
+    if not path.is_dir():
+        return None
+    status, output, _ = git.Git(path).rev_parse(
+        "--show-toplevel",
+        with_extended_output=True,
+        with_exceptions=False,
+        env=GIT_ENVIRONMENT,
+    )
+    top = str(output).strip()
+    return Path(top) if int(status) == 0 and top else None
+
+
 def commit_folder(
     *,
     source: Path,
