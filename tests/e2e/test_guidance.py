@@ -18,7 +18,10 @@ from tests.support import commit_all
 
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
-OFFLINE_HINT = "to check the files alone, run `reconciler validate --offline`"
+OFFLINE_HINT = (
+    "validate reads AWS to check accounts, users and groups; to check the files alone, run "
+    "`reconciler validate --offline`"
+)
 
 
 def without_aws(tmp_path: Path, **variables: str) -> dict[str, str]:
