@@ -27,7 +27,9 @@ which ``api_calls_by_phase`` splits; ``api_calls_total`` is their sum.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -193,7 +195,9 @@ def _value(value: Any) -> str:
     if value is None:
         return "(none)"
     if isinstance(value, str):
-        return value
+        # A value on one line: a newline or carriage return in a description would otherwise
+        # start what looks like another line of the plan.
+        return value if value.isprintable() else json.dumps(value, ensure_ascii=False)
     return json.dumps(value, sort_keys=True)
 
 
@@ -274,7 +278,27 @@ def _escape(text: str) -> str:
 
 
 def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """``text`` as inline Markdown that cannot leave its table cell, summary or quote: on one
+    line, with ``|`` escaped and HTML (``<!--`` would hide the rest of a comment) made text."""
+    one_line = " ".join(text.splitlines())
+    return html.escape(one_line, quote=False).replace("|", "\\|")
+
+
+def _code_span(text: str) -> str:
+    """``text`` as an inline code span that no backtick in it can close early."""
+    one_line = " ".join(text.splitlines()).replace("|", "\\|")
+    ticks = "`" * (_longest_backtick_run(one_line) + 1)
+    return f"{ticks} {one_line} {ticks}" if "`" in one_line else f"`{one_line}`"
+
+
+def _code_fence(text: str) -> str:
+    """A fence (at least three backticks) longer than any run of backticks in ``text``, so the
+    text cannot close the code block and write Markdown or HTML of its own."""
+    return "`" * max(3, _longest_backtick_run(text) + 1)
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
 def plan_markdown(
@@ -303,19 +327,19 @@ def plan_markdown(
     )
     table_head = "| | change | key |\n|---|---|---|\n"
     rows = [
-        f"| {_SYMBOL[op.action]} | {_markdown_cell(describe(op, names))} | "
-        f"`{_markdown_cell(op.key)}` |\n"
+        f"| {_SYMBOL[op.action]} | {_markdown_cell(describe(op, names))} | {_code_span(op.key)} |\n"
         for op in plan.operations
     ]
     details = []
     for op in plan.operations:
         if isinstance(op, UpdateUser | UpdateGroup | UpdatePermissionSet) and op.diff:
             body = "\n".join(_diff_lines(op.diff))
+            fence = _code_fence(body)
             details.append(
                 f"<details><summary>{_markdown_cell(describe(op, names))}</summary>\n\n"
-                f"```\n{body}\n```\n</details>\n"
+                f"{fence}\n{body}\n{fence}\n</details>\n"
             )
-    notes = "".join(f"> {note}\n" for note in plan.notes)
+    notes = "".join(f"> {_markdown_cell(note)}\n" for note in plan.notes)
     blocks = [*rows, "\n", *details, "\n" if notes else "", notes]
     parts = _split(
         head + counts + table_head, blocks, limit=limit - len(marker), table_head=table_head
@@ -328,7 +352,7 @@ def _fit(block: str, room: int) -> str:
     was cut (a diff longer than a whole comment); never cut silently."""
     if len(block) <= room:
         return block
-    closing = "\n```\n</details>\n" if block.startswith("<details>") else "\n"
+    closing = f"\n{_code_fence(block)}\n</details>\n" if block.startswith("<details>") else "\n"
     note = f"\n… cut to fit the comment limit ({len(block)} characters in all)"
     return block[: max(0, room - len(note) - len(closing))] + note + closing
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from markdown_it import MarkdownIt
 
 from reconciler.model.state import AssignmentKey, PermissionSet, PrincipalType
 from reconciler.planning.plans import (
@@ -127,3 +128,43 @@ def test_a_block_longer_than_a_part_is_cut_with_a_note_never_silently() -> None:
 
     assert max(len(part) for part in parts) <= 4000
     assert any("cut to fit" in part for part in parts)
+
+
+# --- values from a pull request cannot write Markdown or HTML of their own -----------------
+
+
+def _rendered(parts: list[str]) -> str:
+    return MarkdownIt("commonmark").render("".join(parts))
+
+
+def test_a_description_cannot_close_the_diff_block_and_hide_what_follows() -> None:
+    """A reviewer must see every change: ```` ``` ```` then ``<!--`` in a description would
+    otherwise end the code block and open an HTML comment hiding the rest of the plan."""
+    hostile = "Developers\n```\n<!--"
+    old = PermissionSet(name="DeveloperAccess", description="Developers")
+    disguise = UpdatePermissionSet(
+        permission_set=PermissionSet(name="DeveloperAccess", description=hostile),
+        live=old,
+        diff=(AttributeChange(attribute="description", old="Developers", new=hostile),),
+    )
+    admin = UpdatePermissionSet(
+        permission_set=PermissionSet(name="ReadOnlyAccess", description="read"),
+        live=PermissionSet(name="ReadOnlyAccess", description="read"),
+        diff=(AttributeChange(attribute="inline_policy", old="{}", new='{"Action": "*"}'),),
+    )
+
+    html = _rendered(plan_markdown(Plan(revision=REVISION, operations=(disguise, admin))))
+
+    assert html.count("<!--") == 1  # the marker only: the description's is shown as text
+    assert "&lt;!--" in html
+    assert "inline_policy" in html
+    assert "update permission set ReadOnlyAccess" in html
+
+
+def test_a_backtick_in_a_key_cannot_close_its_code_span() -> None:
+    user = DeleteUser(user_name="eve`<img src=x onerror=alert(1)>`")
+
+    html = _rendered(plan_markdown(Plan(revision=REVISION, operations=(user,))))
+
+    assert "<img" not in html
+    assert "&lt;img" in html
