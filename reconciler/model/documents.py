@@ -28,6 +28,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -547,8 +549,9 @@ class DeletionGuard(_Document):
     ``max_fraction`` (0 to 1) of the managed objects of one kind, unless deletions are explicitly
     allowed for that run (``--allow-deletions``). Guards against an emptied or truncated file."""
 
-    max_deletions: int = Field(default=20, ge=0)
-    max_fraction: float = Field(default=0.25, ge=0, le=1)
+    # Strict: a safety limit is a number as written, never true, "20" or 20.0 taken for one.
+    max_deletions: StrictInt = Field(default=20, ge=0)
+    max_fraction: StrictFloat = Field(default=0.25, ge=0, le=1)
 
 
 class ReconcilerFile(_File):

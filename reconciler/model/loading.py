@@ -329,6 +329,8 @@ _PLAIN_TYPE_MESSAGES = {
     "list_type": "expected a JSON array ([...])",
     "string_type": "expected a string",
     "bool_type": "expected true or false (without quotes)",
+    "int_type": "expected a whole number (without quotes or a decimal point)",
+    "float_type": "expected a number (without quotes)",
     "timezone_aware": "give the time with its zone, e.g. 2026-12-31T18:00:00+01:00 or ...Z",
 }
 """pydantic's wording for a wrong JSON type, rephrased for people editing JSON files."""

@@ -575,6 +575,30 @@ def test_assignment_naming_an_invalid_permission_set_file_is_not_reported_twice(
             id="fraction",
         ),
         pytest.param(
+            {"deletion_guard": {"max_fraction": True}},
+            "$.deletion_guard.max_fraction",
+            "float_type",
+            id="fraction-true",
+        ),
+        pytest.param(
+            {"deletion_guard": {"max_deletions": "20"}},
+            "$.deletion_guard.max_deletions",
+            "int_type",
+            id="deletions-string",
+        ),
+        pytest.param(
+            {"deletion_guard": {"max_deletions": 20.0}},
+            "$.deletion_guard.max_deletions",
+            "int_type",
+            id="deletions-float",
+        ),
+        pytest.param(
+            {"deletion_guard": {"max_deletions": 1e308}},
+            "$.deletion_guard.max_deletions",
+            "int_type",
+            id="deletions-huge",
+        ),
+        pytest.param(
             {"protected": {"groups": "AWS*"}}, "$.protected.groups", "list_type", id="not-a-list"
         ),
         pytest.param({"dry_run": True}, "$.dry_run", "extra_forbidden", id="unknown-top-level"),
