@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -690,9 +693,11 @@ def _export(args: argparse.Namespace) -> int:
         console.print(f"[bold red]Error:[/] {_escape(str(error))}")
         return EXIT_ERROR
     for relative, content in sorted(export.files.items()):
-        path = out / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        try:
+            path = _write_under(out, relative, content)
+        except OSError as error:
+            console.print(f"[bold red]Error:[/] cannot write {out / relative}: {error.strerror}")
+            return EXIT_ERROR
         sys.stdout.write(f"{path}\n")
     for note in export.notes:
         console.print(f"[yellow]note:[/] {_escape(note)}")
@@ -705,9 +710,42 @@ def _schema(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, schema in json_schemas().items():
-        (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        try:
+            _write_under(out, name, text.encode())
+        except OSError as error:
+            sys.stderr.write(f"error: cannot write {out / name}: {error.strerror}\n")
+            return EXIT_ERROR
         sys.stdout.write(f"{out / name}\n")
     return EXIT_OK
+
+
+def _write_under(out: Path, relative: str, content: bytes) -> Path:
+    """Write ``content`` to ``out/relative`` (a POSIX relative path) without following a
+    symbolic link below ``out``: a folder of the path that is a link is an error, and the file
+    is written next to its place and renamed onto it, so a link planted there is replaced, not
+    written through (and a crash leaves the old file or the new one, whole). Returns the path
+    written.
+
+    Raises ``OSError`` (``ELOOP`` for a folder that is a link, ``EISDIR``...) naming the path.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    path = out
+    for part in relative.split("/")[:-1]:
+        path = path / part
+        if path.is_symlink():
+            raise OSError(errno.ELOOP, f"{path} is a symbolic link", str(path))
+        path.mkdir(exist_ok=True)
+    path = path / relative.rsplit("/", maxsplit=1)[-1]  # a link there is replaced, not followed
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as written:
+            written.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 SANDBOX_MISSING = (
