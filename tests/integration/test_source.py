@@ -931,6 +931,18 @@ def test_an_ignored_file_under_the_folder_makes_the_work_tree_uncommitted(
     assert checkout.files["groups.json"] == b'{"groups": []}'
 
 
+def test_reading_a_work_tree_runs_no_command_of_its_git_config(
+    work_tree: Path, cache_dir: Path, tmp_path: Path
+) -> None:
+    """``git status`` would run ``core.fsmonitor``, a command set in the repository's config."""
+    ran = tmp_path / "fsmonitor-ran"
+    git(work_tree, "config", "core.fsmonitor", f"touch {ran}; false")
+
+    source(work_tree, cache_dir).fetch()
+
+    assert not ran.exists()
+
+
 def test_an_ignored_file_outside_the_folder_does_not_count(
     work_tree: Path, cache_dir: Path
 ) -> None:

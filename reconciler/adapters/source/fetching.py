@@ -369,7 +369,8 @@ class GitSource:
 
     def _uncommitted(self, repo: git.Repo) -> bool:
         """Whether anything under the sub-path differs from ``HEAD``: edited, staged, deleted,
-        untracked or ignored (``.gitignore``, ``.git/info/exclude``) files alike."""
+        untracked or ignored (``.gitignore``, ``.git/info/exclude``) files alike. The work
+        tree's own file-system monitor (``core.fsmonitor``, a command git would run) is off."""
         status = self._run(
             repo,
             "status",
@@ -380,6 +381,7 @@ class GitSource:
             "--",
             self._subpath,
             doing="read the status of",
+            env=config_environment({"core.fsmonitor": "false"}),
         )
         return bool(status.strip("\0\n "))
 
