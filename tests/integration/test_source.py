@@ -886,6 +886,22 @@ def test_a_folder_with_too_many_entries_is_refused_whole(work_tree: Path, cache_
     assert checkout.files == {}
 
 
+@pytest.mark.parametrize("how", ["cache", "local"])
+def test_a_json_file_named_in_another_letter_case_is_a_problem_not_left_out_silently(
+    how: str, work_tree: Path, cache_dir: Path
+) -> None:
+    commit_file(work_tree, "desired-state/permission-sets/Admin.JSON", "{}", "Upper case")
+    if how == "local":  # read from the disk: an uncommitted file
+        (work_tree / "desired-state" / "groups.Json").write_text("{}")
+
+    checkout = fetched(how, work_tree, cache_dir)
+
+    problems = {(problem.file, problem.rule) for problem in checkout.problems}
+    assert ("permission-sets/Admin.JSON", "file_name") in problems
+    if how == "local":
+        assert ("groups.Json", "file_name") in problems
+
+
 def test_files_that_are_not_json_are_not_read(work_tree: Path, cache_dir: Path) -> None:
     commit_file(work_tree, "desired-state/README.md", "notes", "Readme")
 

@@ -88,6 +88,20 @@ def _bad_name(file: str) -> Problem:
     return _problem(file, "file_name", "the file name is not UTF-8 — never read")
 
 
+def _extension_case(file: str) -> Problem:
+    return _problem(
+        file,
+        "file_name",
+        f"ends in {file[-5:]!r}: desired-state files end in lower-case '.json', so this one "
+        "would be left out unread — rename it",
+    )
+
+
+def _json_in_other_case(name: str) -> bool:
+    """``users.JSON``, ``Admin.Json``: meant as a desired-state file, but not named like one."""
+    return name.lower().endswith(".json") and not name.endswith(".json")
+
+
 def read_git_tree(
     repo: git.Repo, tree: str, limits: ReadLimits
 ) -> tuple[dict[str, bytes], tuple[Problem, ...]]:
@@ -112,6 +126,8 @@ def read_git_tree(
             problems.append(_submodule(name))
         elif kind != "blob" or not mode.startswith("100"):
             problems.append(_not_a_file(name))
+        elif _json_in_other_case(name):
+            problems.append(_extension_case(name))
         elif not name.endswith(".json"):
             continue
         elif name.encode() != raw_name:
@@ -279,6 +295,8 @@ class _DiskReader:
             return [(*parts, name)]
         elif not stat.S_ISREG(mode):
             self.problems.append(_not_a_file(shown))
+        elif _json_in_other_case(name):
+            self.problems.append(_extension_case(shown))
         elif not name.endswith(".json"):
             pass
         elif shown != relative:
