@@ -293,6 +293,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         "the desired-state JSON in a Git repository.",
     )
     _logging_options(parser, after_command=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser(
@@ -826,6 +827,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `reconciler schema | head`: the reader left; not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
+        return EXIT_ERROR
+
+
+def _version() -> str:
+    """The installed package's version (``unknown`` when run from a tree not installed)."""
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("identity-center-reconciler")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 if __name__ == "__main__":

@@ -60,3 +60,36 @@ def test_help_still_exits_0() -> None:
 
     assert result.returncode == 0
     assert "--format" in result.stdout
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("reconciler ")
+    assert result.stdout.split()[1][0].isdigit()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: os.PathLike[str]) -> None:
+    """``reconciler schema --out DIR | head -1``: the pipe closes after one line."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "schema", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # the reader leaves
+        errors = process.stderr.read()
+        process.wait(timeout=60)
+
+    assert first.strip().endswith(".schema.json")
+    assert "Traceback" not in errors
