@@ -498,7 +498,7 @@ def _behind_controller(args: argparse.Namespace, source: Any, revision: str | No
             f"could not check revision {revision} against the revision {applied} the controller "
             f"last applied (state file {path}): {exc}"
         )
-    if relation in (RevisionRelation.SAME, RevisionRelation.DESCENDANT):
+    if relation.is_forward:
         return None
     where = {
         RevisionRelation.ANCESTOR: "is older than",

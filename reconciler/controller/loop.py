@@ -507,7 +507,7 @@ class Controller:
                 f"its history could not be checked against the last applied revision {base} "
                 f"({exc}), and only a revision descending from it is applied"
             )
-        if relation in (RevisionRelation.SAME, RevisionRelation.DESCENDANT):
+        if relation.is_forward:
             return None
         why = {
             RevisionRelation.ANCESTOR: f"it is older than the last applied revision {base}: "

@@ -138,7 +138,6 @@ class ControllerSettings(BaseSettings):
     )
     allow_rewind_revision: str | None = Field(
         default=None,
-        pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$",
         description="The full commit SHA of one revision that may be applied although it does "
         "not descend from the last applied revision (a deliberate rollback after a force push): "
         "logged and reported when used, ignored for any other revision. none: a rewind or a "
@@ -331,16 +330,17 @@ class ControllerSettings(BaseSettings):
             return _DURATION.validate_python(value.strip()).total_seconds()
         return value
 
-    @field_validator("allow_deletions_revision")
+    @field_validator("allow_deletions_revision", "allow_rewind_revision")
     @classmethod
     def _revision_is_a_full_sha(cls, value: str | None) -> str | None:
+        """Each override names one revision exactly: a branch, tag or short SHA could come to
+        name another commit later."""
         if value is None or not value.strip():
             return None
         sha = value.strip().lower()
         if len(sha) not in (40, 64) or not set(sha) <= set("0123456789abcdef"):
             raise ValueError(
-                "give the full commit SHA (40 or 64 hex digits) of the one revision allowed to "
-                "delete past the guard"
+                "give the full commit SHA (40 or 64 hex digits) of the one revision it allows"
             )
         return sha
 

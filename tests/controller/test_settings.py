@@ -236,10 +236,11 @@ def test_allow_deletions_revision_comes_from_the_environment(
     assert load_settings().allow_deletions_revision == sha.lower()
 
 
+@pytest.mark.parametrize("setting", ["allow_deletions_revision", "allow_rewind_revision"])
 @pytest.mark.parametrize("value", ["main", "0123456", "g" * 40])
-def test_allow_deletions_revision_must_be_a_full_sha(value: str) -> None:
-    with pytest.raises(SettingsError, match="allow_deletions_revision"):
-        load_settings(overrides={"allow_deletions_revision": value})
+def test_an_override_must_name_a_full_sha(setting: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=setting):
+        load_settings(overrides={setting: value})
 
 
 def test_the_deletion_guard_limits_of_the_settings_are_bounded() -> None:

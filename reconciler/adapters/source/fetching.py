@@ -106,6 +106,11 @@ class RevisionRelation(enum.Enum):
     UNKNOWN = "unknown"
     """The base (or the revision) is not among the repository's objects: nothing can be said."""
 
+    @property
+    def is_forward(self) -> bool:
+        """Whether the history moved forward (or stayed): ``SAME`` or ``DESCENDANT``."""
+        return self in (RevisionRelation.SAME, RevisionRelation.DESCENDANT)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Checkout:
