@@ -193,6 +193,17 @@ def _source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535; anything else is a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: give 0 (any free) to 65535")
+    return port
+
+
 def _controller_state_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-file",
@@ -346,7 +357,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         "serve", help="serve a simulated organization and Identity Center on loopback"
     )
     serve.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
+    serve.add_argument("--port", type=_port, default=5000, help="TCP port (default 5000)")
     serve.add_argument(
         "--faults",
         default=None,
@@ -374,7 +385,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         help="seed only the accounts: the desired state is then a converge from empty",
     )
     seed.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
-    seed.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
+    seed.add_argument("--port", type=_port, default=5000, help="TCP port (default 5000)")
     seed.add_argument("--faults", default=None, help="fault injection, as for sandbox serve")
     _logging_options(seed, after_command=True)
     seed.set_defaults(handler=_sandbox_seed, command_parser=seed)

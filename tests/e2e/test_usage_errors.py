@@ -22,6 +22,10 @@ USAGE_ERRORS = [
     pytest.param(["run", "--once", "--jitter", "abc"], "reconciler run", id="run-bad-float"),
     pytest.param(["run", "--mode", "fix"], "reconciler run", id="run-bad-choice"),
     pytest.param(["sandbox", "serve", "--port", "x"], "reconciler sandbox serve", id="bad-int"),
+    pytest.param(
+        ["sandbox", "serve", "--port", "99999"], "reconciler sandbox serve", id="port-too-big"
+    ),
+    pytest.param(["sandbox", "serve", "--port=-1"], "reconciler sandbox serve", id="port-negative"),
     pytest.param(["sandbox"], "reconciler sandbox", id="sandbox-no-subcommand"),
     pytest.param(["schema", "--out"], "reconciler schema", id="schema-missing-value"),
     pytest.param(["plna"], "reconciler", id="unknown-command"),
