@@ -92,6 +92,7 @@ from reconciler.planning.guards import (
 )
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Action, Plan
+from reconciler.planning.pruning import live_keys
 from reconciler.planning.reports import (
     Mode,
     PassReport,
@@ -199,9 +200,15 @@ class _PassWork:
     live_read: bool = False
     lock_problem: str | None = None
     guard_lifted: bool = False
+    appeared: frozenset[str] = frozenset()
+    """Keys of live objects that appeared since this controller's previous read of AWS (none
+    on its first read)."""
     undeclared: frozenset[str] = frozenset()
-    """Keys of live objects the revision in force does not declare (made by hand since it was
-    applied): deleting them is healing, not counted by the deletion guard nor its window."""
+    """Keys of live objects made by hand: they appeared since the previous read and the
+    revision in force does not declare them. Deleting them is healing, not counted by the
+    deletion guard nor its window. Only what this controller saw appear counts: after a restart,
+    or with a stale base (a restored state file), nothing is taken for hand-made, so access
+    applied by an earlier revision is never deleted past the guard as if it were."""
 
     def fail(self, *, phase: str, message: str, status: PassStatus = PassStatus.ERROR) -> None:
         """A pass-level error: the first one sets ``error`` and ``phase``."""
@@ -309,6 +316,7 @@ class Controller:
         self.metrics = metrics or ControllerMetrics(clock=clock, suspended=self.suspended)
         self._state = state_file.load()
         self._applied: LoadedRevision | None = None
+        self._seen: frozenset[str] | None = None  # keys of the live objects at the last read
         self._ready = threading.Event()
         self._one_pass = threading.Lock()
         if self._state.last_applied_revision is not None:
@@ -600,6 +608,10 @@ class Controller:
             return None
         self._ready.set()
         work.live_read = True
+        seen = live_keys(live)
+        if self._seen is not None:
+            work.appeared = seen - self._seen
+        self._seen = seen
         work.account_names = {account.id: account.name for account in live.accounts.values()}
         return live
 
@@ -619,6 +631,7 @@ class Controller:
                 f"{ALLOW_DELETIONS_SETTING} names {allowed}, not the target revision "
                 f"{work.revision or 'unknown'}: ignored, the deletion guard applies"
             )
+        applied_desired: DesiredState | None = None
         if applied is not None and (target is None or target.revision != applied.revision):
             planned = _planned(applied, live)
             if isinstance(planned, str):
@@ -627,7 +640,7 @@ class Controller:
                     f"live state ({planned}): drift is not checked"
                 )
             else:
-                work.drift = planned[1]
+                applied_desired, work.drift = planned
         if target is not None:
             planned = _planned(target, live)
             if isinstance(planned, str):
@@ -637,7 +650,7 @@ class Controller:
                 same = applied is not None and applied.revision == target.revision
                 # What the revision in force would delete too was made by hand since: removing
                 # it takes away access no revision granted, so the guard leaves it out.
-                work.undeclared = _deleted_keys(changes if same else work.drift)
+                work.undeclared = _deleted_keys(changes if same else work.drift) & work.appeared
                 refusal = self._guard(
                     changes, desired, live, applied=applied, work=work, undeclared=work.undeclared
                 )
@@ -654,12 +667,24 @@ class Controller:
                     in_force, work.changes = target, changes
                     if same:
                         work.drift = changes
-        if in_force is None and applied is not None and work.drift is not None:
-            # The target is rejected or missing: heal to the last applied revision. Not guarded:
-            # each of its deletions is of an object that revision does not declare (made by
-            # hand since), so healing never revokes access the repository granted.
-            in_force, work.changes = applied, work.drift
-            work.undeclared = _deleted_keys(work.drift)
+        if in_force is None and applied is not None and applied_desired is not None:
+            # The target is rejected or missing: heal to the last applied revision. What appeared
+            # by hand since the previous read is not counted; anything else is (a base that is
+            # stale, say a restored state file, must not delete applied access unguarded).
+            drift = work.drift or Plan(revision=applied.revision, operations=())
+            work.undeclared = _deleted_keys(drift) & work.appeared
+            refusal = self._guard(
+                drift, applied_desired, live, applied=None, work=None, undeclared=work.undeclared
+            )
+            if refusal:
+                work.fail(
+                    phase="guard",
+                    message="the deletion guard refuses healing the last applied revision: "
+                    + "; ".join(refusal),
+                    status=PassStatus.INVALID,
+                )
+            else:
+                in_force, work.changes = applied, drift
         return in_force
 
     def _window(self) -> DeletionWindow:

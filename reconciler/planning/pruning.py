@@ -27,7 +27,14 @@ from reconciler.model.documents import ReconcilerFile
 from reconciler.model.loading import is_protected
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import AssignmentKey, LiveState, Membership, PrincipalType
-from reconciler.planning.plans import Kind
+from reconciler.planning.plans import (
+    DeleteAssignment,
+    DeleteGroup,
+    DeletePermissionSet,
+    DeleteUser,
+    Kind,
+    RemoveMembership,
+)
 
 __all__ = ["PruneScope", "live_counts", "prune_scope"]
 
@@ -66,6 +73,21 @@ def live_counts(live: LiveState) -> dict[Kind, int]:
         Kind.PERMISSION_SET: len(state.permission_sets),
         Kind.ASSIGNMENT: len(state.assignments),
     }
+
+
+def live_keys(live: LiveState) -> frozenset[str]:
+    """The key (``Operation.key``: ``user/<name>``, ``assignment/<account>/<set>/<type>/<name>``
+    ...) of every live object, as the operation deleting it would name it."""
+    state = live.state
+    return frozenset(
+        [
+            *(DeleteUser(user_name=name).key for name in state.users),
+            *(DeleteGroup(name=name).key for name in state.groups),
+            *(RemoveMembership(membership=membership).key for membership in state.memberships),
+            *(DeletePermissionSet(name=name).key for name in state.permission_sets),
+            *(DeleteAssignment(assignment=key).key for key in state.assignments),
+        ]
+    )
 
 
 def _principal_protected(config: ReconcilerFile, key: AssignmentKey) -> bool:

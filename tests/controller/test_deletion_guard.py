@@ -389,3 +389,31 @@ def test_the_window_is_shared_through_the_writer_lock(
 
     assert "after 4 deleted in the last 24 hours (of 20 managed then): 40%" in report.error
     assert assignments(aws) == 16
+
+
+def test_a_stale_base_never_lets_applied_access_pass_for_hand_made(
+    make_controller: ControllerFactory, access_repo: Path, aws: AwsClients, tmp_path: Path
+) -> None:
+    """A state file restored from an old snapshot names an older revision as the last applied:
+    the access added since (applied by a later revision) must not be taken for hand-made and
+    deleted past the guard, neither by the target's plan nor by healing to that stale base."""
+    state = tmp_path / "state" / "state.json"
+    controller = make_controller(state_file=state)
+    controller.run_once()
+
+    def limit(document: Any) -> None:
+        document["deletion_guard"]["max_deletions"] = 3
+
+    edit_json(access_repo, "reconciler.json", limit, "At most 3 deletions")
+    assert controller.tick(force=False) is not None
+    snapshot = state.read_text()  # the state that will be restored, naming this revision
+    add_teams(access_repo)  # 13 team assignments, applied
+    assert controller.tick(force=False).status is PassStatus.APPLIED
+    git(access_repo, "revert", "--no-edit", "HEAD")  # 13 deletions: past the limit of 3
+    assert refused_by_guard(controller.tick(force=False))
+    state.write_text(snapshot)  # restored after a crash: a fresh process, a stale base
+
+    report = make_controller(state_file=state).run_once()
+
+    assert report.status is PassStatus.INVALID, report.error
+    assert assignments(aws) == 20
