@@ -486,7 +486,7 @@ def _behind_controller(args: argparse.Namespace, source: Any, revision: str | No
     """
     from reconciler.adapters.source import RevisionRelation  # noqa: PLC0415
     from reconciler.controller.settings import SettingsError, load_settings  # noqa: PLC0415
-    from reconciler.controller.state import StateFile  # noqa: PLC0415
+    from reconciler.controller.state import StateError, StateFile  # noqa: PLC0415
 
     path = args.state_file
     if path is None:
@@ -499,7 +499,10 @@ def _behind_controller(args: argparse.Namespace, source: Any, revision: str | No
         path = settings.resolved_state_file()
     if revision is None or not path.is_file():
         return None
-    applied = StateFile(path).load().last_applied_revision
+    try:
+        applied = StateFile(path).load().last_applied_revision
+    except StateError as exc:
+        return f"cannot tell what the controller last applied: {exc}"
     if applied is None or applied == revision:
         return None
     try:

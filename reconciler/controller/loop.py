@@ -70,7 +70,13 @@ from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
 from reconciler.controller.protocols import Notifier, Source, WriterLock
 from reconciler.controller.scheduling import Schedule
-from reconciler.controller.state import ControllerState, StateFile, decode_state, encode_state
+from reconciler.controller.state import (
+    ControllerState,
+    StateError,
+    StateFile,
+    decode_state,
+    encode_state,
+)
 from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
     AwsError,
@@ -200,6 +206,8 @@ class _PassWork:
     live_read: bool = False
     lock_problem: str | None = None
     guard_lifted: bool = False
+    base_problem: str | None = None
+    """Why the state shared with the writer lock cannot be read (new revisions are refused)."""
     appeared: frozenset[str] = frozenset()
     """Keys of live objects that appeared since this controller's previous read of AWS (none
     on its first read)."""
@@ -314,7 +322,15 @@ class Controller:
         self.allow_deletions_revision = allow_deletions_revision
         self._now = now or _utc_now
         self.metrics = metrics or ControllerMetrics(clock=clock, suspended=self.suspended)
-        self._state = state_file.load()
+        self._state_problem: str | None = None
+        """Why the state file cannot be read: new revisions are refused until it is fixed, or
+        the state shared with the writer lock stands in for it."""
+        try:
+            self._state = state_file.load()
+        except StateError as exc:
+            self._state = ControllerState()
+            self._state_problem = str(exc)
+            log.error("state.unreadable", error=str(exc))
         self._applied: LoadedRevision | None = None
         self._seen: frozenset[str] | None = None  # keys of the live objects at the last read
         self._ready = threading.Event()
@@ -482,6 +498,16 @@ class Controller:
             return None
         if self._applied is not None and self._applied.revision == fetched.revision:
             return self._applied
+        unknown = self._state_problem or work.base_problem
+        if unknown is not None:
+            work.reject(
+                revision=fetched.revision,
+                reason=f"the last applied revision is unknown: {unknown}. New revisions are "
+                "applied only once it is known (forward-only revisions and the deletion guard's "
+                "window depend on it): repair that state, or remove it to start afresh",
+                phase="history",
+            )
+            return None
         refusal = self._history_refusal(fetched.revision, work)
         if refusal is not None:
             work.reject(revision=fetched.revision, reason=refusal, phase="history")
@@ -862,9 +888,19 @@ class Controller:
         """
         lock = self.lock
         text = lock.shared_state if lock is not None else None
-        shared = decode_state(text, where="the state shared with the writer lock") if text else None
-        if shared is None:
+        if not text:
             return
+        try:
+            shared = decode_state(text, where="the state shared with the writer lock")
+        except StateError as exc:
+            work.base_problem = str(exc)
+            log.error("state.shared_unreadable", error=str(exc))
+            return
+        if self._state_problem is not None and shared.last_applied_revision is not None:
+            work.notes.append(
+                f"{self._state_problem}: the state shared with the writer lock stands in for it"
+            )
+            self._state_problem = None
         deletions = sorted(
             set(self._state.deletions) | set(shared.deletions), key=lambda record: record.at
         )
@@ -896,6 +932,8 @@ class Controller:
         lock = self.lock
         if lock is None:  # pragma: no cover - checked by the caller
             return
+        if work.base_problem is not None or self._state_problem is not None:
+            return  # nothing trustworthy to share; what is there stays for a person to look at
         text = encode_state(replace(self._state, last_attempted_revision=None))
         if text == lock.shared_state:
             return
@@ -906,6 +944,11 @@ class Controller:
             log.warning("lock.share_failed", error=str(exc))
 
     def _save_state(self, work: _PassWork) -> None:
+        if self._state_problem is not None:  # keep the file as it is, for a person to look at
+            work.notes.append(
+                f"the state file {self.state_file.path} is left as it is: {self._state_problem}"
+            )
+            return
         try:
             self.state_file.save(self._state)
         except OSError as exc:

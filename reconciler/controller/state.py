@@ -17,8 +17,11 @@ warning, the rest of the file is kept.
 
 Only commit SHAs are kept: the desired state of the last applied revision is checked out again
 by SHA after a restart (the Git repository is the store of record), and kept in memory after.
-A missing file is a first start; an unreadable one is logged and treated as a first start (the
-controller then re-applies the newest valid revision, which is idempotent).
+A missing file is a first start. A file that exists but cannot be read whole (not JSON, an
+unknown version, a revision that is not a full lowercase SHA, a deletion entry that does not
+parse) raises :class:`StateError`: taken for a first start, it would let the controller apply
+any revision (a rewind among them) and forget the deletion guard's window, so the controller
+refuses new revisions until the file is fixed or removed (a deliberate act).
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ from typing import Any
 
 import structlog
 
+from reconciler.errors import ReconcilerError
 from reconciler.planning.guards import RecordedDeletion
 from reconciler.planning.plans import Kind
 
-__all__ = ["ControllerState", "StateFile", "decode_state", "encode_state"]
+__all__ = ["ControllerState", "StateError", "StateFile", "decode_state", "encode_state"]
 
 log = structlog.get_logger("reconciler.controller")
 
@@ -59,6 +63,11 @@ class ControllerState:
     deletions: tuple[RecordedDeletion, ...] = ()
 
 
+class StateError(ReconcilerError):
+    """A state (a file, or the text shared with a writer lock) exists but cannot be read whole;
+    the message names where and why."""
+
+
 class StateFile:
     """The state at ``path`` (its folder is created on first save)."""
 
@@ -66,15 +75,15 @@ class StateFile:
         self.path = path
 
     def load(self) -> ControllerState:
-        """The saved state; an empty one when the file is missing or unreadable."""
+        """The saved state; an empty one when the file does not exist. Raises
+        :class:`StateError` when it exists but cannot be read whole."""
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return ControllerState()
-        except OSError as exc:
-            log.warning("state.unreadable", path=str(self.path), error=str(exc))
-            return ControllerState()
-        return decode_state(text, where=str(self.path)) or ControllerState()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StateError(f"the state file {self.path} cannot be read: {exc}") from exc
+        return decode_state(text, where=f"the state file {self.path}")
 
     def save(self, state: ControllerState) -> None:
         """Write ``state`` atomically. Raises ``OSError`` when the folder is not writable."""
@@ -101,23 +110,23 @@ def encode_state(state: ControllerState) -> str:
     return json.dumps(_document(state), sort_keys=True, separators=(",", ":"))
 
 
-def decode_state(text: str, *, where: str = "shared state") -> ControllerState | None:
-    """The state in ``text`` (the file's format, version 1 or 2); ``None`` when it is not JSON
-    or of an unknown version (logged with ``where``). Entries of ``deletions`` that do not parse
-    are dropped with a warning."""
+def decode_state(text: str, *, where: str = "the shared state") -> ControllerState:
+    """The state in ``text`` (the file's format, version 1 or 2). Raises :class:`StateError`,
+    naming ``where``, when it is not JSON, of an unknown version, names a revision that is not a
+    full lowercase commit SHA, or holds a deletion entry that does not parse."""
     try:
         document = json.loads(text)
     except ValueError as exc:
-        log.warning("state.unreadable", path=where, error=str(exc))
-        return None
+        raise StateError(f"{where} is not JSON ({exc})") from exc
     if not isinstance(document, dict) or document.get("version") not in _READABLE_VERSIONS:
-        log.warning("state.unreadable", path=where, error="unknown format")
-        return None
+        raise StateError(f"{where} is not a controller state of a known version")
     entries = document.get("deletions", [])
+    if not isinstance(entries, list):
+        raise StateError(f"{where}: deletions is not a list")
     return ControllerState(
-        last_applied_revision=_sha(document.get("last_applied_revision")),
-        last_attempted_revision=_sha(document.get("last_attempted_revision")),
-        deletions=tuple(_deletions(entries if isinstance(entries, list) else [], where=where)),
+        last_applied_revision=_sha(document, "last_applied_revision", where),
+        last_attempted_revision=_sha(document, "last_attempted_revision", where),
+        deletions=tuple(_deletions(entries, where=where)),
     )
 
 
@@ -141,27 +150,29 @@ def _document(state: ControllerState) -> dict[str, Any]:
 
 def _deletions(entries: list[Any], *, where: str) -> list[RecordedDeletion]:
     deletions = []
-    for entry in entries:
+    for index, entry in enumerate(entries):
         try:
             at = datetime.fromisoformat(entry["at"])
-            revision = entry.get("revision")
             deletion = RecordedDeletion(
                 kind=Kind(entry["kind"]),
                 count=int(entry["count"]),
-                revision=_sha(revision),
+                revision=_sha(entry, "revision", where),
                 at=at if at.tzinfo is not None else at.replace(tzinfo=UTC),
                 allowed=entry.get("allowed") is True,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.warning("state.deletion_unreadable", path=where, error=repr(exc))
-            continue
+            raise StateError(f"{where}: deletion entry {index} cannot be read ({exc!r})") from exc
         if deletion.count > 0:
             deletions.append(deletion)
     return sorted(deletions, key=lambda deletion: deletion.at)
 
 
-def _sha(value: object) -> str | None:
-    # 40 hex digits (SHA-1 repositories) or 64 (SHA-256 repositories).
+def _sha(document: Any, key: str, where: str) -> str | None:
+    """``document[key]``: ``None`` when absent or null, else a full lowercase commit SHA (40 hex
+    digits, SHA-1 repositories; 64, SHA-256 ones). Raises :class:`StateError` otherwise."""
+    value = document.get(key)
+    if value is None:
+        return None
     if isinstance(value, str) and len(value) in (40, 64) and set(value) <= set(_HEX):
         return value
-    return None
+    raise StateError(f"{where}: {key} is not a full commit SHA ({value!r})")

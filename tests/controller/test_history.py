@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.controller.state import ControllerState, StateFile
 from reconciler.model.state import Membership
@@ -222,3 +224,58 @@ def test_a_controller_whose_state_file_was_lost_takes_the_base_recorded_with_the
 
     assert "older than the last applied revision" in _history_refusal(report)
     assert SAM_ADMIN not in memberships(aws)
+
+
+@pytest.mark.parametrize("junk", ["junk{", '{"version": 2, "last_applied_revision": "9552179"}'])
+def test_a_state_file_that_cannot_be_read_refuses_new_revisions_and_is_kept(
+    make_controller: ControllerFactory, access_repo: Path, aws: AwsClients, junk: str
+) -> None:
+    """Taken for a first start, a damaged state file would let a rewind through."""
+    controller = make_controller()
+    _, grant, _ = _grant_then_revoke(lambda **options: controller, access_repo)
+    git(access_repo, "reset", "-q", "--hard", grant)
+    controller.state_file.path.write_text(junk)
+
+    report = make_controller().run_once()
+
+    assert "the last applied revision is unknown" in _history_refusal(report)
+    assert "the state file" in (report.error or "")
+    assert SAM_ADMIN not in memberships(aws)
+    assert controller.state_file.path.read_text() == junk  # kept for a person to look at
+
+
+def test_a_shared_state_that_cannot_be_read_refuses_new_revisions(
+    make_controller: ControllerFactory, access_repo: Path, aws: AwsClients, tmp_path: Path
+) -> None:
+    lock_file = tmp_path / "shared.lock"
+    lock: dict[str, Any] = {"lock": "file", "lock_file": lock_file}
+    _, grant, _ = _grant_then_revoke(
+        lambda **options: make_controller(**lock, **options), access_repo
+    )
+    git(access_repo, "reset", "-q", "--hard", grant)
+    lines = lock_file.read_text().splitlines()
+    lock_file.write_text(f"{lines[0]}\n{lines[1]}\ngarbage{{\n")
+
+    report = make_controller(state_file=tmp_path / "new.json", **lock).run_once()
+
+    assert "the state shared with the writer lock is not JSON" in _history_refusal(report)
+    assert SAM_ADMIN not in memberships(aws)
+    assert lock_file.read_text().splitlines()[2] == "garbage{"
+
+
+def test_a_damaged_state_file_gives_way_to_the_state_shared_with_the_lock(
+    make_controller: ControllerFactory, access_repo: Path, aws: AwsClients, tmp_path: Path
+) -> None:
+    lock: dict[str, Any] = {"lock": "file", "lock_file": tmp_path / "shared.lock"}
+    _, grant, revoke = _grant_then_revoke(
+        lambda **options: make_controller(**lock, **options), access_repo
+    )
+    git(access_repo, "reset", "-q", "--hard", grant)
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text("junk{")
+
+    report = make_controller(state_file=damaged, **lock).run_once()
+
+    assert "older than the last applied revision" in _history_refusal(report)
+    assert any("stands in for it" in note for note in report.notes)
+    assert report.applied_revision == revoke

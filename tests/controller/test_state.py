@@ -1,4 +1,5 @@
-"""The state file: both revisions survive a restart; a damaged file is a first start."""
+"""The state file: both revisions survive a restart; a damaged file is an error, never taken
+for a first start (that would let any revision, a rewind among them, be applied)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.controller.state import ControllerState, StateFile
+import pytest
+
+from reconciler.controller.state import ControllerState, StateError, StateFile
 from reconciler.planning.guards import RecordedDeletion
 from reconciler.planning.plans import Kind
 
@@ -30,18 +33,23 @@ def test_a_missing_file_is_an_empty_state(tmp_path: Path) -> None:
     assert StateFile(tmp_path / "none.json").load() == ControllerState()
 
 
-def test_a_damaged_file_is_an_empty_state(tmp_path: Path) -> None:
+def test_a_damaged_file_is_an_error_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text('{"version": 1, "last_applied_')
 
-    assert StateFile(path).load() == ControllerState()
+    with pytest.raises(StateError, match=f"the state file {path} is not JSON"):
+        StateFile(path).load()
 
 
-def test_a_value_that_is_not_a_sha_is_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", ["main; rm -rf /", "9552179", "A" * 40, 7])
+def test_a_revision_that_is_not_a_full_lowercase_sha_is_an_error(
+    tmp_path: Path, value: object
+) -> None:
     path = tmp_path / "state.json"
-    path.write_text(json.dumps({"version": 1, "last_applied_revision": "main; rm -rf /"}))
+    path.write_text(json.dumps({"version": 1, "last_applied_revision": value}))
 
-    assert StateFile(path).load().last_applied_revision is None
+    with pytest.raises(StateError, match="last_applied_revision is not a full commit SHA"):
+        StateFile(path).load()
 
 
 def test_saving_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -92,7 +100,7 @@ def test_a_version_1_file_is_read_with_no_deletions(tmp_path: Path) -> None:
     )
 
 
-def test_an_unreadable_deletion_entry_is_dropped_and_the_rest_kept(tmp_path: Path) -> None:
+def test_an_unreadable_deletion_entry_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     good = {"kind": "assignment", "count": 7, "revision": APPLIED, "at": DELETED.at.isoformat()}
     path.write_text(
@@ -105,4 +113,5 @@ def test_an_unreadable_deletion_entry_is_dropped_and_the_rest_kept(tmp_path: Pat
         )
     )
 
-    assert StateFile(path).load().deletions == (DELETED,)
+    with pytest.raises(StateError, match="deletion entry 0 cannot be read"):
+        StateFile(path).load()
