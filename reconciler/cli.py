@@ -723,13 +723,12 @@ def _schema(args: argparse.Namespace) -> int:
     from reconciler.model.schema import json_schemas  # noqa: PLC0415
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     for name, schema in json_schemas().items():
         text = json.dumps(schema, indent=2, sort_keys=True) + "\n"
         try:
             _write_under(out, name, text.encode())
         except OSError as error:
-            sys.stderr.write(f"error: cannot write {out / name}: {error.strerror}\n")
+            sys.stderr.write(f"error: cannot write {out / name}: {error.strerror or error}\n")
             return EXIT_ERROR
         sys.stdout.write(f"{out / name}\n")
     return EXIT_OK

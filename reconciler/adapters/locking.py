@@ -70,6 +70,10 @@ __all__ = ["DynamoDbLease", "FileLock", "WriterLock", "lease_clock"]
 
 log = structlog.get_logger("reconciler.locking")
 
+_LOCK_FILE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+"""A lock file is opened, never followed: a link planted at its path would have the controller
+write its holder and state into whatever file the link names (``ELOOP`` instead)."""
+
 MAX_SHARED_STATE_BYTES = 64 * 1024
 """The largest shared controller state a lock keeps (a DynamoDB item holds 400 KB)."""
 
@@ -221,7 +225,7 @@ class FileLock:
         opened. Raises :class:`~reconciler.errors.ConfigurationError`."""
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644))
+            os.close(os.open(self._path, _LOCK_FILE_FLAGS, 0o644))
         except OSError as exc:
             raise ConfigurationError(f"the lock file {self._path} cannot be opened: {exc}") from exc
 
@@ -230,7 +234,7 @@ class FileLock:
         if self._fd is not None:
             return True
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self._path, _LOCK_FILE_FLAGS, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -295,7 +299,7 @@ class FileLock:
         os.close(fd)
         self._holder = None
         with contextlib.suppress(OSError):
-            other = os.open(self._path, os.O_RDONLY)
+            other = os.open(self._path, os.O_RDONLY | os.O_NOFOLLOW)
             try:
                 self._holder = _read_lock_file(other).holder
             finally:

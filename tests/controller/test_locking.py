@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 
 from reconciler.adapters.locking import DynamoDbLease, FileLock
-from reconciler.errors import AwsError
+from reconciler.errors import AwsError, ConfigurationError
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.faults import check_output_shape
 
@@ -367,3 +367,17 @@ def test_dynamodb_unreachable_is_an_aws_error_not_a_refusal() -> None:
 
     with pytest.raises(AwsError):
         unreachable.acquire()
+
+
+def test_a_lock_file_that_is_a_link_is_never_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    path = tmp_path / "reconciler.lock"
+    path.symlink_to(victim)
+    lock = FileLock(path=path, holder_id="me")
+
+    with pytest.raises(ConfigurationError, match="cannot be opened"):
+        lock.check()
+    with pytest.raises(OSError, match="symbolic link"):
+        lock.acquire()
+    assert victim.read_text() == "precious\n"

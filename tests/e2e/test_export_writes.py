@@ -55,3 +55,14 @@ def test_schema_replaces_a_linked_file_instead_of_writing_through_it(tmp_path: P
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert victim.read_text() == "precious\n"
+
+
+def test_schema_into_a_path_that_is_a_file_is_a_clean_error(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+
+    result = run_cli("schema", "--out", str(a_file))
+
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
