@@ -39,19 +39,6 @@ from reconciler.planning.plans import Plan
 log = structlog.get_logger("reconciler.engine")
 
 
-def read_folder(folder: Path) -> dict[str, bytes]:
-    """Every ``*.json`` regular file under ``folder``, keyed by its POSIX path relative to it.
-
-    Read safely (no symbolic link followed, no device or FIFO opened, each read bounded: see
-    :func:`reconciler.adapters.source.read_directory`). Raises ``InvalidRevisionError`` when
-    ``folder`` does not exist or an entry is refused (a link, a device, a file too large).
-    """
-    files, problems = _read_directory(folder)
-    if problems:
-        raise InvalidRevisionError(problems)
-    return files
-
-
 def _read_directory(folder: Path) -> tuple[dict[str, bytes], tuple[Problem, ...]]:
     if not folder.is_dir():
         raise InvalidRevisionError(

@@ -424,13 +424,6 @@ class DynamoDbLease:
         with self._state:
             return self._generation if self._held else None
 
-    def seconds_left(self) -> float:
-        """Seconds until the lease lapses by the local clock (0 or less: lapsed or not held)."""
-        with self._state:
-            if not self._held:
-                return 0.0
-            return self._deadline - self._local_clock()
-
     def __repr__(self) -> str:
         return (
             f"DynamoDbLease(table={self._table!r}, lock_name={self._lock_name!r},"
