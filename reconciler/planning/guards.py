@@ -155,6 +155,12 @@ class DeletionWindow:
         return f"the last {seconds:g} {noun(1 if seconds == 1 else 2, 'second')}"
 
 
+_LEFT_OUT_WHY = (
+    "(outside the prune scope, protected, or made by hand since the last applied revision)"
+)
+"""Why live objects are left out of the guard's counts, as refusals say it."""
+
+
 def _noun(kind: Kind, number: int) -> str:
     return noun(number, kind.value.replace("_", " "))
 
@@ -162,10 +168,7 @@ def _noun(kind: Kind, number: int) -> str:
 def _left_out(kind: Kind, unmanaged: int) -> str:
     if not unmanaged:
         return ""
-    return (
-        f"; {unmanaged} live {_noun(kind, unmanaged)} left out of the count (outside the prune "
-        "scope, protected, or made by hand since the last applied revision)"
-    )
+    return f"; {unmanaged} live {_noun(kind, unmanaged)} left out of the count {_LEFT_OUT_WHY}"
 
 
 def deletion_guard_violations(
@@ -228,8 +231,7 @@ def deletion_guard_violations(
             f" and {total_past} {noun(total_past, 'was')} deleted in {during}" if total_past else ""
         )
         left_out = (
-            f"; {count(unmanaged_all, 'live object')} left out (outside the prune scope, "
-            "protected, or made by hand since the last applied revision)"
+            f"; {count(unmanaged_all, 'live object')} left out {_LEFT_OUT_WHY}"
             if unmanaged_all
             else ""
         )
