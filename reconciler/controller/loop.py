@@ -657,7 +657,7 @@ class Controller:
                 f"{ALLOW_DELETIONS_SETTING} names {allowed}, not the target revision "
                 f"{work.revision or 'unknown'}: ignored, the deletion guard applies"
             )
-        applied_desired: DesiredState | None = None
+        healing: tuple[DesiredState, Plan] | None = None  # the last applied revision's plan
         if applied is not None and (target is None or target.revision != applied.revision):
             planned = _planned(applied, live)
             if isinstance(planned, str):
@@ -666,7 +666,8 @@ class Controller:
                     f"live state ({planned}): drift is not checked"
                 )
             else:
-                applied_desired, work.drift = planned
+                healing = planned
+                work.drift = planned[1]
         if target is not None:
             planned = _planned(target, live)
             if isinstance(planned, str):
@@ -693,11 +694,11 @@ class Controller:
                     in_force, work.changes = target, changes
                     if same:
                         work.drift = changes
-        if in_force is None and applied is not None and applied_desired is not None:
+        if in_force is None and applied is not None and healing is not None:
             # The target is rejected or missing: heal to the last applied revision. What appeared
             # by hand since the previous read is not counted; anything else is (a base that is
             # stale, say a restored state file, must not delete applied access unguarded).
-            drift = work.drift or Plan(revision=applied.revision, operations=())
+            applied_desired, drift = healing
             work.undeclared = _deleted_keys(drift) & work.appeared
             refusal = self._guard(
                 drift, applied_desired, live, applied=None, work=None, undeclared=work.undeclared
