@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from reconciler.model.state import AssignmentKey, Group, Membership, PermissionSet, User
+from reconciler.planning.access import AccessChanges
 
 
 class Action(StrEnum):
@@ -246,17 +247,37 @@ Operation = (
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Unmanaged:
+    """A live object that the revision neither declares nor may prune: left alone, and reported.
+
+    ``key`` is the key the operation deleting it would have (``user/<name>``,
+    ``assignment/<account>/<set>/<type>/<name>``...); ``reason`` says why the reconciler does
+    not touch it (``prune.users is false``, ``permission set is protected``...); ``remedy`` how
+    to bring it under management (declare it, turn the prune switch on, run ``export``...).
+    """
+
+    kind: Kind
+    key: str
+    reason: str
+    remedy: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """What one pass will do, in order.
 
     ``revision`` is the Git commit SHA of the desired state (None when the folder is not in
     Git); ``notes`` are things a reader should know that are not operations (objects left alone
-    because they are protected, warnings from validation).
+    because they are protected, warnings from validation); ``unmanaged`` the live objects
+    that exist beside the desired state and are left alone; ``access`` the effect of the
+    operations on who can sign in where (None when not computed).
     """
 
     revision: str | None
     operations: tuple[Operation, ...]
     notes: tuple[str, ...] = field(default=())
+    unmanaged: tuple[Unmanaged, ...] = field(default=())
+    access: AccessChanges | None = None
 
     @property
     def is_empty(self) -> bool:
