@@ -39,6 +39,7 @@ from reconciler.model.state import (
     User,
 )
 from reconciler.model.wording import count, noun
+from reconciler.planning.access import access_effect
 from reconciler.planning.plans import (
     AddMembership,
     AttributeChange,
@@ -58,6 +59,7 @@ from reconciler.planning.plans import (
     UpdatePermissionSet,
     UpdateUser,
 )
+from reconciler.planning.projection import project
 from reconciler.planning.pruning import PruneScope, prune_scope
 from reconciler.planning.rendering import account_label, assignment_label
 
@@ -142,7 +144,9 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     """Compute the plan that converges ``live`` to ``desired``.
 
     Returns a ``Plan`` whose operations are ordered as the module docstring says and sorted by
-    key within each step, so the same inputs always give the same plan.
+    key within each step, so the same inputs always give the same plan; its ``access`` is the
+    operations' effect on who can sign in where (live state against its ``projection``), with
+    the sets matching ``reconciler.json``'s ``privileged_permission_sets`` marked.
     """
     want, have = desired.state, live.state
     scope = prune_scope(desired, live)
@@ -234,7 +238,10 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         *(DeleteGroup(name=name) for name in groups_deleted),
         *(DeleteUser(user_name=name) for name in users_deleted),
     ]
-    return Plan(revision=revision, operations=tuple(operations), notes=tuple(notes))
+    access = access_effect(
+        have, project(have, operations), privileged=desired.config.privileged_permission_sets
+    )
+    return Plan(revision=revision, operations=tuple(operations), notes=tuple(notes), access=access)
 
 
 def _email_case_notes(updated: Iterable[tuple[User, User]]) -> list[str]:
