@@ -104,6 +104,7 @@ from reconciler.planning.reports import (
     PassReport,
     PassStatus,
     ReportItem,
+    access_items,
     failed_items,
     plan_items,
     worst,
@@ -997,6 +998,7 @@ class Controller:
             error=work.error,
             phase=work.phase,
             suspended=suspended,
+            access=access_items(work.changes, account_names=names),
         )
 
     def _publish(self, report: PassReport, work: _PassWork) -> None:

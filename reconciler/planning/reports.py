@@ -5,7 +5,8 @@ operations of the plan for the revision in force (the target revision when it is
 the last applied one), with their results when applied; ``drift``
 are the differences between live state and the last *applied* revision's desired state, that
 is, what someone changed by hand since; ``failures`` are the operations that failed, with AWS's
-reasons, and the pass-level error when the pass could not complete.
+reasons, and the pass-level error when the pass could not complete; ``access`` is the effect
+of ``changes`` on who can sign in where (``Plan.access``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from reconciler.model.wording import count
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Plan
-from reconciler.planning.rendering import describe
+from reconciler.planning.rendering import access_entries, access_line, describe
 
 
 class Mode(StrEnum):
@@ -89,6 +90,23 @@ class ReportItem:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AccessItem:
+    """One access gained or lost: ``user`` (a user name) ``gained`` (else lost) the permission
+    set ``permission_set`` in account ``account_id`` (12 digits; ``account_name`` None when
+    unknown) ``via`` a group (its name) or directly (None); ``privileged`` when the set matches
+    ``privileged_permission_sets``; ``description`` the line plans print."""
+
+    gained: bool
+    user: str
+    account_id: str
+    account_name: str | None
+    permission_set: str
+    via: str | None
+    privileged: bool
+    description: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassReport:
     """The report of one pass.
 
@@ -117,6 +135,28 @@ class PassReport:
     error: str | None = None
     phase: str | None = None
     suspended: bool = False
+    access: tuple[AccessItem, ...] = ()
+
+
+def access_items(plan: Plan | None, *, account_names: Mapping[str, str]) -> tuple[AccessItem, ...]:
+    """The access ``plan`` gives and takes, privileged gains first, then the other gains, then
+    the losses (empty when there is no plan or its access was not computed)."""
+    if plan is None or plan.access is None:
+        return ()
+    changes = plan.access
+    return tuple(
+        AccessItem(
+            gained=gained,
+            user=grant.user,
+            account_id=grant.account_id,
+            account_name=account_names.get(grant.account_id),
+            permission_set=grant.permission_set,
+            via=grant.via,
+            privileged=changes.is_privileged(grant),
+            description=access_line(grant, gained=gained, account_names=account_names),
+        )
+        for grant, gained in access_entries(changes)
+    )
 
 
 def plan_items(
@@ -162,13 +202,26 @@ def _item_json(item: ReportItem) -> dict[str, str | None]:
     }
 
 
+def _access_json(item: AccessItem) -> dict[str, Any]:
+    return {
+        "user": item.user,
+        "account_id": item.account_id,
+        "account_name": item.account_name,
+        "permission_set": item.permission_set,
+        "via": item.via,
+        "privileged": item.privileged,
+    }
+
+
 def report_json(report: PassReport) -> dict[str, Any]:
     """``report`` as a JSON-ready document (``started_at`` ISO-8601, ``seconds`` rounded to ms).
 
     Shape: ``{"pass_id", "started_at", "seconds", "mode", "status", "revision",
     "applied_revision", "suspended", "error", "phase", "changes": [item], "drift": [item],
-    "failures": [item], "notes": [str], "api_calls": {operation: count}}``; an item is
-    ``{"action", "kind", "key", "description", "status", "reason"}``.
+    "failures": [item], "notes": [str], "api_calls": {operation: count}, "access":
+    {"gained": [grant], "lost": [grant]}}``; an item is ``{"action", "kind", "key",
+    "description", "status", "reason"}``, a grant ``{"user", "account_id", "account_name",
+    "permission_set", "via", "privileged"}`` as in ``plan --format json``.
     """
     return {
         "pass_id": report.pass_id,
@@ -186,6 +239,10 @@ def report_json(report: PassReport) -> dict[str, Any]:
         "failures": [_item_json(item) for item in report.failures],
         "notes": list(report.notes),
         "api_calls": dict(report.api_calls),
+        "access": {
+            "gained": [_access_json(item) for item in report.access if item.gained],
+            "lost": [_access_json(item) for item in report.access if not item.gained],
+        },
     }
 
 
@@ -210,6 +267,7 @@ def report_text(report: PassReport) -> str:
                 suffix = f" [{item.status}]" if item.status else ""
                 reason = f": {item.reason}" if item.reason else ""
                 lines.append(_indented(f"  {item.description}{suffix}{reason}", "    "))
+    lines.extend(_access_lines(report.access))
     failures = [
         item
         for item in report.failures
@@ -220,6 +278,30 @@ def report_text(report: PassReport) -> str:
         lines.extend(_indented(f"  {item.description}: {item.reason}", "    ") for item in failures)
     lines.extend(_indented(f"note: {note}", "  ") for note in report.notes)
     return "\n".join(lines)
+
+
+MAX_ACCESS_LINES = 50
+"""Access items listed in ``report_text`` before "… and N more" (``report_json`` lists all)."""
+
+
+def _access_lines(items: tuple[AccessItem, ...]) -> list[str]:
+    """``access: 2 gains (1 privileged), 1 loss`` then one line an item, privileged gains
+    marked ``⚠ privileged``."""
+    if not items:
+        return []
+    gains = [item for item in items if item.gained]
+    privileged = sum(1 for item in gains if item.privileged)
+    flagged = f" ({privileged} privileged)" if privileged else ""
+    lines = [
+        f"access: {count(len(gains), 'gain')}{flagged}, "
+        f"{count(len(items) - len(gains), 'loss', 'losses')}"
+    ]
+    for item in items[:MAX_ACCESS_LINES]:
+        marker = " ⚠ privileged" if item.privileged and item.gained else ""
+        lines.append(f"  {'+' if item.gained else '-'} {item.description}{marker}")
+    if len(items) > MAX_ACCESS_LINES:
+        lines.append(f"  … and {len(items) - MAX_ACCESS_LINES} more")
+    return lines
 
 
 def repeats_error(report: PassReport, item: ReportItem) -> bool:

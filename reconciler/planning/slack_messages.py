@@ -4,12 +4,14 @@ Pure: every function takes a :class:`~reconciler.planning.reports.PassReport` an
 value. The message is the JSON body of an incoming-webhook post::
 
     {"text": "<fallback for notifications, at most 3,000 characters>",
-     "blocks": [<header>, <counts>, <failures>, <changes>, <drift>, <notes>, <context>]}
+     "blocks": [<header>, <counts>, <failures>, <changes>, <access>, <drift>, <notes>,
+                <context>]}
 
 Slack's limits are respected (Block Kit reference, "Blocks" and "Composition objects"): at
 most 50 blocks, a header's text at most 150 characters, a section's text and each of its
 fields at most 3,000 and 2,000 characters, at most 10 fields and 10 context elements. Long lists
-are cut, ending in "…and N more". Text is escaped for Slack's mrkdwn (``&``, ``<``, ``>``).
+are cut, ending in "…and N more"; the access list puts privileged gains first, so a cut never
+hides one. Text is escaped for Slack's mrkdwn (``&``, ``<``, ``>``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from reconciler.model.wording import count
-from reconciler.planning.reports import PassReport, PassStatus, ReportItem, repeats_error
+from reconciler.planning.reports import (
+    AccessItem,
+    PassReport,
+    PassStatus,
+    ReportItem,
+    repeats_error,
+)
 
 __all__ = [
     "MAX_BLOCKS",
@@ -126,6 +134,7 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
         blocks.append(_section(_listing(":x: *Failures*", failures, _failure_line)))
     if report.changes:
         blocks.append(_section(_listing(_changes_heading(report), report.changes, _item_line)))
+    blocks.extend(_access_blocks(report.access))
     if report.drift:
         heading = ":warning: *Drift from the revision in force*"
         blocks.append(_section(_listing(heading, report.drift, _item_line)))
@@ -229,6 +238,30 @@ def _item_line(item: ReportItem) -> str:
     elif item.status == "skipped":
         line += " — skipped"
     return _cut(line, 300)
+
+
+def _access_blocks(items: Sequence[AccessItem]) -> list[dict[str, Any]]:
+    """One section listing the access gained and lost, privileged gains bold with
+    :warning: and "privileged"; none when no access changes."""
+    if not items:
+        return []
+    gains = [item for item in items if item.gained]
+    privileged = sum(1 for item in gains if item.privileged)
+    flagged = f", *{privileged} privileged*" if privileged else ""
+    heading = (
+        f":key: *Access*: {count(len(gains), 'gain')}{flagged}, "
+        f"{count(len(items) - len(gains), 'loss', 'losses')}"
+    )
+    return [_section(_listing_text(heading, [_access_line(item) for item in items]))]
+
+
+def _access_line(item: AccessItem) -> str:
+    text = _escape(item.description)
+    if item.gained and item.privileged:
+        return _cut(f":warning: *{text}* — *privileged*", 300)
+    if item.gained:
+        return _cut(f"`+` {text}", 300)
+    return _cut(f"`-` {text}{' (privileged)' if item.privileged else ''}", 300)
 
 
 def _failure_line(item: ReportItem) -> str:
