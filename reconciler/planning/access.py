@@ -151,18 +151,19 @@ class _Routes:
         groups = self.assigned_groups.get((access[1], access[2]))
         return groups is not None and not groups.isdisjoint(self.groups_of.get(access[0], ()))
 
-    def grants(self, access: Iterable[Access]) -> set[Grant]:
-        """One grant per route to each of ``access``."""
-        grants: set[Grant] = set()
+    def grants(self, access: Iterable[Access]) -> list[Grant]:
+        """One grant per route to each of ``access``, in the order of ``access`` and for each
+        the direct route first, then the groups by name."""
+        grants: list[Grant] = []
         for access_key in access:
             user, account_id, permission_set = access_key
             if access_key in self.direct:
-                grants.add(Grant(user, account_id, permission_set))
+                grants.append(Grant(user, account_id, permission_set))
             routes = self.assigned_groups.get((account_id, permission_set))
             if routes:
-                grants.update(
+                grants.extend(
                     Grant(user, account_id, permission_set, group)
-                    for group in routes.intersection(self.groups_of.get(user, ()))
+                    for group in sorted(routes.intersection(self.groups_of.get(user, ())))
                 )
         return grants
 
@@ -241,5 +242,17 @@ def access_effect(
     if not access:
         return AccessChanges(gained=(), lost=())
     old, new = _Routes(before, access), _Routes(after, access)
-    changed = [key for key in access if old.gives(key) != new.gives(key)]
-    return access_changes(old.grants(changed), new.grants(changed), privileged=privileged)
+    gained: list[Access] = []
+    lost: list[Access] = []
+    for key in access:
+        had, has = old.gives(key), new.gives(key)
+        if had != has:
+            (gained if has else lost).append(key)
+    patterns = tuple(privileged)
+    names = {key[2] for key in (*gained, *lost)}
+    # Sorted triples give grants in access_changes' order (direct route first, then groups).
+    return AccessChanges(
+        gained=tuple(new.grants(sorted(gained))),
+        lost=tuple(old.grants(sorted(lost))),
+        privileged=frozenset(name for name in names if is_privileged(name, patterns)),
+    )
