@@ -9,6 +9,12 @@ route is either a direct assignment to the user or an assignment to one of the u
 Pure: it takes an ``IdentityCenterState`` (desired or live) and returns values. Principals
 that are referred to but not declared (a live user that the files only name) are expanded like
 any other; a group without members grants nothing to anyone.
+
+A plan's effect on access (``access_effect``, for ``Plan.access``) compares live state with
+live state as the plan leaves it (``projection.project``), looking only at the (user, account,
+set) triples a changed membership or assignment touches, so its cost follows the change, not
+the organization's millions of grants. Permission sets matching ``reconciler.json``'s
+``privileged_permission_sets`` (shell-style patterns) are marked privileged.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ __all__ = [
     "access_effect",
     "affected_access",
     "effective_access",
-    "grants_of",
     "is_privileged",
 ]
 
@@ -168,14 +173,6 @@ class _Routes:
         return grants
 
 
-def grants_of(state: IdentityCenterState, access: Iterable[Access]) -> frozenset[Grant]:
-    """The grants of ``state`` that give one of ``access``: the subset of
-    ``effective_access(state)`` for those (user, account, set). One pass over the memberships
-    and the assignments, then proportional to ``access`` and the routes found."""
-    wanted = frozenset(access)
-    return frozenset(_Routes(state, wanted).grants(wanted))
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AccessChanges:
     """How access changes between two states.
@@ -183,7 +180,8 @@ class AccessChanges:
     ``gained`` are grants of the new state whose access (user, account, permission set) no
     route of the old state gave; ``lost`` are grants of the old state whose access no route of
     the new state gives. A user who keeps an access through another route (directly after
-    losing it through a group) neither gains nor loses it. Both are sorted.
+    losing it through a group) neither gains nor loses it. Both are sorted by user, account
+    and permission set, the direct route before the groups (by name).
     """
 
     gained: tuple[Grant, ...]
