@@ -3,7 +3,9 @@
 Exit codes (like ``terraform plan -detailed-exitcode``):
 
 - ``validate``: 0 valid, 1 invalid or error.
-- ``plan``: 0 nothing to do, 2 changes to make, 1 error (invalid revision, AWS unreachable...).
+- ``plan``: 0 nothing to do, 2 not converged (changes to make, or unmanaged objects with
+  ``"unmanaged": "fail"`` in ``reconciler.json``), 1 error (invalid revision, AWS
+  unreachable...).
 - ``apply``: 0 every operation succeeded (or nothing to do), 1 otherwise.
 - ``export``: 0 files written, 1 error (``--out`` not empty without ``--force``, bad ``--kinds``).
 - ``run --once``: 0 converged, 2 changes or drift left, 1 failure.
@@ -321,7 +323,9 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     validate.set_defaults(handler=_validate, command_parser=validate)
 
     plan = commands.add_parser(
-        "plan", help="show what apply would change; exit 0 nothing, 2 changes, 1 error"
+        "plan",
+        help="show what apply would change; exit 0 nothing, 2 changes (or unmanaged objects "
+        "with unmanaged: fail), 1 error",
     )
     _source_options(plan)
     _format_option(plan, FORMATS)
@@ -668,10 +672,17 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
         return _report_invalid(error, args.format, revision.revision, command=args.command)
     if behind is not None:
         result = replace(result, plan=replace(result.plan, notes=(behind, *result.plan.notes)))
+    unmanaged_fails = result.desired.config.unmanaged == "fail" and bool(result.plan.unmanaged)
+    if unmanaged_fails and not apply:
+        verdict = (
+            f'"unmanaged": "fail" in reconciler.json: the {len(result.plan.unmanaged)} unmanaged '
+            "objects listed make this plan fail (exit 2) until they are declared or removed"
+        )
+        result = replace(result, plan=replace(result.plan, notes=(*result.plan.notes, verdict)))
     _render_pass(result, args.format)
     if apply:
         return EXIT_OK if result.outcome is None or result.outcome.succeeded else EXIT_ERROR
-    return EXIT_OK if result.plan.is_empty else EXIT_CHANGES
+    return EXIT_OK if result.plan.is_empty and not unmanaged_fails else EXIT_CHANGES
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -251,15 +251,18 @@ class Unmanaged:
     """A live object that the revision neither declares nor may prune: left alone, and reported.
 
     ``key`` is the key the operation deleting it would have (``user/<name>``,
-    ``assignment/<account>/<set>/<type>/<name>``...); ``reason`` says why the reconciler does
-    not touch it (``prune.users is false``, ``permission set is protected``...); ``remedy`` how
-    to bring it under management (declare it, turn the prune switch on, run ``export``...).
+    ``assignment/<account>/<set>/<type>/<name>``...); ``description`` names it for a person
+    (``AdministratorAccess for user bob in prod (111111111111)``); ``reason`` says why the
+    reconciler does not touch it (``prune.users is false``, ``permission set is
+    protected``...); ``remedy`` how to bring it under management (declare it, turn the prune
+    switch on, run ``export``...). ``planning.unmanaged`` computes them.
     """
 
     kind: Kind
     key: str
     reason: str
     remedy: str
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
