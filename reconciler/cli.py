@@ -672,17 +672,11 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
         return _report_invalid(error, args.format, revision.revision, command=args.command)
     if behind is not None:
         result = replace(result, plan=replace(result.plan, notes=(behind, *result.plan.notes)))
-    unmanaged_fails = result.desired.config.unmanaged == "fail" and bool(result.plan.unmanaged)
-    if unmanaged_fails and not apply:
-        verdict = (
-            f'"unmanaged": "fail" in reconciler.json: the {len(result.plan.unmanaged)} unmanaged '
-            "objects listed make this plan fail (exit 2) until they are declared or removed"
-        )
-        result = replace(result, plan=replace(result.plan, notes=(*result.plan.notes, verdict)))
     _render_pass(result, args.format)
     if apply:
         return EXIT_OK if result.outcome is None or result.outcome.succeeded else EXIT_ERROR
-    return EXIT_OK if result.plan.is_empty and not unmanaged_fails else EXIT_CHANGES
+    converged = result.plan.is_empty and not result.plan.failed_by_unmanaged
+    return EXIT_OK if converged else EXIT_CHANGES
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -240,6 +240,7 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         operations=tuple(operations),
         notes=tuple(notes),
         unmanaged=unmanaged(desired, live, scope=scope),
+        unmanaged_fail=desired.config.unmanaged == "fail",
     )
 
 

@@ -16,6 +16,7 @@ of ``plan --format json`` and ``apply --format json`` is::
         {"kind": "user", "key": "user/<name>", "description": "...", #   nor prunable: left as
          "reason": "...", "remedy": "..."}                           #   they are
       ],
+      "unmanaged_fail": false,               # true: listed and "unmanaged": "fail" (exit 2)
       "notes": ["..."],
       "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
       "api_calls": {"<Operation>": 0},                               # apply only
@@ -169,6 +170,7 @@ def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> 
         "summary": plan.summary(),
         "changes": [_change_json(operation, names, None) for operation in plan.operations],
         "unmanaged": unmanaged_json(plan),
+        "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
     }
 
@@ -183,6 +185,7 @@ def outcome_json(
         "summary": plan.summary(),
         "changes": [_change_json(result.operation, names, result) for result in outcome.results],
         "unmanaged": unmanaged_json(plan),
+        "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "outcome": outcome.counts(),
         "api_calls": outcome.pass_calls,
@@ -234,6 +237,17 @@ def _no_changes(plan: Plan) -> str:
     )
 
 
+UNMANAGED_FAIL_MARKER = "<!-- identity-center-reconciler-unmanaged-fail -->"
+"""A hidden line of a Markdown plan that unmanaged objects fail (``Plan.failed_by_unmanaged``):
+how a pull-request workflow tells it from a plan that only has changes (both exit 2)."""
+
+
+_UNMANAGED_VERDICT = (
+    '"unmanaged": "fail" in reconciler.json: these objects fail the plan (exit 2) until they '
+    "are declared or removed"
+)
+
+
 def _unmanaged_heading(plan: Plan) -> str:
     return (
         f"Unmanaged: {count(len(plan.unmanaged), 'live object')} the revision neither declares "
@@ -266,6 +280,8 @@ def _unmanaged_lines(plan: Plan) -> list[str]:
             f"  [magenta]! {_escape(item.description or item.key)}[/]: {_escape(item.reason)}"
         )
         lines.append(f"      [dim]to manage: {_escape(item.remedy)}[/]")
+    if plan.failed_by_unmanaged:
+        lines.append(f"[bold red]✗ {_escape(_UNMANAGED_VERDICT)}[/]")
     return lines
 
 
@@ -282,6 +298,9 @@ def _unmanaged_markdown(plan: Plan) -> list[str]:
         f"\n#### {_markdown_cell(_unmanaged_heading(plan))}\n\n"
         "| object | why it is left alone | to manage it |\n|---|---|---|\n"
     )
+    if plan.failed_by_unmanaged:
+        verdict = _markdown_cell(_UNMANAGED_VERDICT)
+        rows.append(f"\n{UNMANAGED_FAIL_MARKER}\n**✗ {verdict}**\n")
     return [head, *rows]
 
 

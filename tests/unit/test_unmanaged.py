@@ -9,7 +9,7 @@ from reconciler.model.documents import ReconcilerFile
 from reconciler.model.state import AssignmentKey, PrincipalType
 from reconciler.planning.diffing import plan
 from reconciler.planning.plans import Kind, Plan, Unmanaged
-from reconciler.planning.rendering import plan_json, plan_markdown, plan_text
+from reconciler.planning.rendering import UNMANAGED_FAIL_MARKER, plan_json, plan_markdown, plan_text
 from reconciler.planning.unmanaged import unmanaged
 from tests.unit.states import (
     PROD,
@@ -362,3 +362,38 @@ def test_plan_json_has_a_separate_unmanaged_list() -> None:
         "remedy": "declare it in assignments.json (`reconciler export --kinds assignments` "
         "writes it), or set prune.assignments to true to delete it",
     }
+
+
+def _failing_plan() -> Plan:
+    wanted = state()
+    current = state(users=[user("carol")])
+    settings = ReconcilerFile(unmanaged="fail")
+    return plan(desired(wanted, settings), live(current), revision="a" * 40)
+
+
+def test_unmanaged_fail_in_the_files_fails_a_plan_with_unmanaged_objects() -> None:
+    assert _failing_plan().failed_by_unmanaged
+
+
+def test_unmanaged_fail_does_not_fail_a_plan_without_unmanaged_objects() -> None:
+    the_plan = plan(
+        desired(state(), ReconcilerFile(unmanaged="fail")), live(state()), revision=None
+    )
+
+    assert not the_plan.failed_by_unmanaged
+
+
+def test_unmanaged_report_is_the_default_and_never_fails_a_plan() -> None:
+    the_plan = plan(desired(state()), live(state(users=[user("carol")])), revision=None)
+
+    assert the_plan.unmanaged
+    assert not the_plan.failed_by_unmanaged
+
+
+def test_a_plan_failed_by_unmanaged_objects_says_so_in_every_format() -> None:
+    the_plan = _failing_plan()
+
+    assert plan_json(the_plan)["unmanaged_fail"] is True
+    assert '✗ "unmanaged": "fail" in reconciler.json' in plan_text(the_plan)
+    (markdown,) = plan_markdown(the_plan)
+    assert UNMANAGED_FAIL_MARKER in markdown
