@@ -808,6 +808,13 @@ class Controller:
         changes = work.changes
         if in_force is None or changes is None:
             return
+        if changes.failed_by_unmanaged:  # the repository is meant to be the whole truth
+            work.statuses.append(PassStatus.DRIFTED)
+            work.notes.append(
+                f'"unmanaged": "fail" in reconciler.json: '
+                f"{count(len(changes.unmanaged), 'unmanaged object')} beside the revision in "
+                "force leave Identity Center not converged"
+            )
         if changes.is_empty:
             work.statuses.append(PassStatus.IN_SYNC)
             self._mark_applied(in_force)

@@ -37,7 +37,8 @@ class PassStatus(StrEnum):
     APPLIED = "applied"
     """Changes (a new revision or healed drift) were applied, every operation succeeded."""
     DRIFTED = "drifted"
-    """Drift was found and not healed (detect mode, or writes suspended)."""
+    """Drift was found and not healed (detect mode, or writes suspended), or unmanaged objects
+    exist while the revision says ``"unmanaged": "fail"`` (they are never healed)."""
     PENDING = "pending"
     """The revision in force has changes not applied yet (detect mode, writes suspended, or the
     pass stopped before applying them), and nothing drifted."""

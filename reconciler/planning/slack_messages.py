@@ -168,6 +168,11 @@ def _title(report: PassReport) -> str:
     match report.status:
         case PassStatus.APPLIED:
             return f"Identity Center: applied {count(applied or changes, 'change')}"
+        case PassStatus.DRIFTED if report.unmanaged and not report.drift:
+            return (
+                f"Identity Center: {count(len(report.unmanaged), 'unmanaged object')} beside "
+                "the desired state"
+            )
         case PassStatus.DRIFTED:
             return f"Identity Center: drift detected ({count(len(report.drift), 'item')})"
         case PassStatus.FAILED:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from reconciler.planning.plans import Kind, Unmanaged
 from reconciler.planning.reports import Mode, PassReport, PassStatus, report_json, report_text
 from reconciler.planning.slack_messages import pass_message
 from reconciler.sandbox import SeededOrganization
-from tests.controller.conftest import ControllerFactory
+from tests.controller.conftest import ControllerFactory, edit_json
 from tests.controller.test_notify import FakeSlack
 from tests.support import HandMade
 
@@ -141,3 +142,34 @@ def test_an_unmanaged_list_coming_back_is_news(slack: FakeSlack) -> None:
     notifier.notify(_in_sync())
 
     assert notifier.notify(_in_sync("carol"))
+
+
+# -- "unmanaged": "fail" ---------------------------------------------------------------------
+
+
+def test_with_unmanaged_fail_a_pass_beside_unmanaged_objects_is_not_converged(
+    make_controller: ControllerFactory, organization: SeededOrganization, access_repo: Path
+) -> None:
+    edit_json(
+        access_repo,
+        "reconciler.json",
+        lambda document: document.update(unmanaged="fail"),
+        "Unmanaged access fails",
+    )
+
+    report = _converged_with_hand_made_user(make_controller, organization)
+
+    assert report.status is PassStatus.DRIFTED
+    assert not report.status.converged
+    assert any('"unmanaged": "fail"' in note for note in report.notes)
+    assert pass_message(report)["blocks"][0]["text"]["text"] == (
+        "Identity Center: 3 unmanaged objects beside the desired state"
+    )
+
+
+def test_with_unmanaged_report_a_pass_beside_unmanaged_objects_is_in_sync(
+    make_controller: ControllerFactory, organization: SeededOrganization
+) -> None:
+    report = _converged_with_hand_made_user(make_controller, organization)
+
+    assert report.status is PassStatus.IN_SYNC
