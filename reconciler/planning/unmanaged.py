@@ -208,7 +208,7 @@ def _permission_set(name: str, *, config: ReconcilerFile, tagged: bool) -> Unman
             "not declared, and not owned: it lacks the managed-by tag (made outside the "
             "reconciler, or adopted and its file since removed); only sets it tagged are deleted"
         )
-        remedy = f"{declare} to manage it, or delete it by hand"
+        remedy = f"{declare}, or delete it by hand"
     else:
         reason = "not declared, and prune.permission_sets is false"
         remedy = f"{declare}, or set prune.permission_sets to true to delete it"
