@@ -3,7 +3,9 @@
 Exit codes (like ``terraform plan -detailed-exitcode``):
 
 - ``validate``: 0 valid, 1 invalid or error.
-- ``plan``: 0 nothing to do, 2 changes to make, 1 error (invalid revision, AWS unreachable...).
+- ``plan``: 0 nothing to do, 2 not converged (changes to make, or unmanaged objects with
+  ``"unmanaged": "fail"`` in ``reconciler.json``), 1 error (invalid revision, AWS
+  unreachable...).
 - ``apply``: 0 every operation succeeded (or nothing to do), 1 otherwise.
 - ``export``: 0 files written, 1 error (``--out`` not empty without ``--force``, bad ``--kinds``).
 - ``run --once``: 0 converged, 2 changes or drift left, 1 failure.
@@ -321,7 +323,9 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     validate.set_defaults(handler=_validate, command_parser=validate)
 
     plan = commands.add_parser(
-        "plan", help="show what apply would change; exit 0 nothing, 2 changes, 1 error"
+        "plan",
+        help="show what apply would change; exit 0 nothing, 2 changes (or unmanaged objects "
+        "with unmanaged: fail), 1 error",
     )
     _source_options(plan)
     _format_option(plan, FORMATS)
@@ -671,7 +675,8 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
     _render_pass(result, args.format)
     if apply:
         return EXIT_OK if result.outcome is None or result.outcome.succeeded else EXIT_ERROR
-    return EXIT_OK if result.plan.is_empty else EXIT_CHANGES
+    converged = result.plan.is_empty and not result.plan.failed_by_unmanaged
+    return EXIT_OK if converged else EXIT_CHANGES
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -10,6 +10,10 @@ A :class:`SlackNotifier` decides whether a pass is worth a message, builds it wi
   reasons; never times or pass ids) is not posted again; an in-sync pass forgets them, so a
   recurrence is news again; a message that failed to post is not remembered, so the next pass
   tries again;
+* unmanaged objects (live objects the revision leaves alone) are listed in every message; a
+  pass that is otherwise not news is posted when its unmanaged list differs from the last one
+  posted (another object, or another reason), never again while it stays the same; an empty
+  list forgets it, so a recurrence is news;
 * with ``heartbeat``, an in-sync pass posts "in sync" when no heartbeat was posted in the last
   24 hours (the first in-sync pass after start posts one).
 
@@ -94,6 +98,7 @@ class SlackNotifier:
         self._clock = clock
         self._posted: dict[str, float] = {}  # fingerprint -> when it was last posted
         self._last_heartbeat: float | None = None
+        self._unmanaged_posted: str | None = None  # unmanaged fingerprint of the last post
 
     def __repr__(self) -> str:
         return (
@@ -117,7 +122,10 @@ class SlackNotifier:
     def _notify(self, report: PassReport) -> bool:
         now = self._clock()
         self._forget_before(now - self._window)
-        if slack_messages.worth_posting(report):
+        unmanaged = slack_messages.unmanaged_fingerprint(report)
+        if unmanaged is None:
+            self._unmanaged_posted = None
+        if slack_messages.worth_posting(report) or unmanaged != self._unmanaged_posted:
             fingerprint = slack_messages.message_fingerprint(report)
             if slack_messages.is_deduplicated(report) and fingerprint in self._posted:
                 log.info(
@@ -133,6 +141,7 @@ class SlackNotifier:
             posted = self._post(message, report=report, kind="summary")
             if posted:
                 self._posted[fingerprint] = now
+                self._unmanaged_posted = unmanaged
             return posted
         if report.status is PassStatus.IN_SYNC:
             self._posted.clear()  # in sync again: a drift or failure coming back is news

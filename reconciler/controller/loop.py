@@ -97,7 +97,7 @@ from reconciler.planning.guards import (
     deletion_guard_violations,
 )
 from reconciler.planning.outcomes import Outcome, Status
-from reconciler.planning.plans import Action, Plan
+from reconciler.planning.plans import Action, Plan, Unmanaged
 from reconciler.planning.pruning import live_keys
 from reconciler.planning.reports import (
     Mode,
@@ -187,6 +187,13 @@ class _Fetched:
 def _plan_notes(*plans: Plan | None) -> list[str]:
     """The notes of the pass's plans (expired access, skipped accounts...), in order."""
     return [note for plan in plans if plan is not None for note in plan.notes]
+
+
+def _unmanaged(work: _PassWork) -> tuple[Unmanaged, ...]:
+    """The live objects beside the revision in force (its plan's ``unmanaged``): the plan of
+    the changes, else of the drift; none when the pass planned nothing."""
+    plan = work.changes if work.changes is not None else work.drift
+    return plan.unmanaged if plan is not None else ()
 
 
 @dataclass(slots=True)
@@ -801,6 +808,13 @@ class Controller:
         changes = work.changes
         if in_force is None or changes is None:
             return
+        if changes.failed_by_unmanaged:  # the repository is meant to be the whole truth
+            work.statuses.append(PassStatus.DRIFTED)
+            work.notes.append(
+                f'"unmanaged": "fail" in reconciler.json: '
+                f"{count(len(changes.unmanaged), 'unmanaged object')} beside the revision in "
+                "force leave Identity Center not converged"
+            )
         if changes.is_empty:
             work.statuses.append(PassStatus.IN_SYNC)
             self._mark_applied(in_force)
@@ -997,6 +1011,7 @@ class Controller:
             error=work.error,
             phase=work.phase,
             suspended=suspended,
+            unmanaged=_unmanaged(work),
         )
 
     def _publish(self, report: PassReport, work: _PassWork) -> None:
@@ -1004,6 +1019,7 @@ class Controller:
         self.metrics.observe(report, outcome=work.outcome)
         if work.live_read:
             self.metrics.observe_drift(Counter(item.kind for item in report.drift))
+            self.metrics.observe_unmanaged(Counter(item.kind.value for item in report.unmanaged))
         event = log.warning if report.status.severity > PassStatus.PENDING.severity else log.info
         event(
             "pass.finished",

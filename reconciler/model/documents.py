@@ -561,12 +561,18 @@ class ReconcilerFile(_File):
     ``users.json`` and ``groups.json``; ``"external"`` when an identity provider owns them
     (SCIM from Okta, Entra ID...): they are then only referenced by name, checked against the
     identity store, and never created, updated or deleted.
+
+    ``unmanaged``: what a live object the revision neither declares nor may prune (a user made
+    by hand, an assignment of a set left out of the files...) means for ``plan``. ``"report"``
+    (default): it is listed beside the plan; ``"fail"``: it is listed and ``plan`` exits 2 (not
+    converged), so a pull-request check fails while anything exists beside the desired state.
     """
 
     prune: Pruning = Field(default_factory=Pruning)
     protected: Protected = Field(default_factory=Protected)
     deletion_guard: DeletionGuard = Field(default_factory=DeletionGuard)
     identities: Literal["managed", "external"] = "managed"
+    unmanaged: Literal["report", "fail"] = "report"
 
     @model_validator(mode="after")
     def _external_identities_are_never_pruned(self) -> ReconcilerFile:

@@ -60,6 +60,7 @@ from reconciler.planning.plans import (
 )
 from reconciler.planning.pruning import PruneScope, prune_scope
 from reconciler.planning.rendering import account_label, assignment_label
+from reconciler.planning.unmanaged import unmanaged
 
 T = TypeVar("T")
 
@@ -234,7 +235,13 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         *(DeleteGroup(name=name) for name in groups_deleted),
         *(DeleteUser(user_name=name) for name in users_deleted),
     ]
-    return Plan(revision=revision, operations=tuple(operations), notes=tuple(notes))
+    return Plan(
+        revision=revision,
+        operations=tuple(operations),
+        notes=tuple(notes),
+        unmanaged=unmanaged(desired, live, scope=scope),
+        unmanaged_fail=desired.config.unmanaged == "fail",
+    )
 
 
 def _email_case_notes(updated: Iterable[tuple[User, User]]) -> list[str]:

@@ -12,6 +12,11 @@ of ``plan --format json`` and ``apply --format json`` is::
          "rule": "$.assignments[2]: OU Root/Workloads (recursive)",   # created assignments
          "status": "succeeded|failed|skipped", "reason": "..."}       # status/reason: apply only
       ],
+      "unmanaged": [                                                 # live, neither declared
+        {"kind": "user", "key": "user/<name>", "description": "...", #   nor prunable: left as
+         "reason": "...", "remedy": "..."}                           #   they are
+      ],
+      "unmanaged_fail": false,               # true: listed and "unmanaged": "fail" (exit 2)
       "notes": ["..."],
       "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
       "api_calls": {"<Operation>": 0},                               # apply only
@@ -34,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.model.state import AssignmentKey
+from reconciler.model.wording import count, noun
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     Action,
@@ -163,6 +169,8 @@ def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> 
         "revision": plan.revision,
         "summary": plan.summary(),
         "changes": [_change_json(operation, names, None) for operation in plan.operations],
+        "unmanaged": unmanaged_json(plan),
+        "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
     }
 
@@ -176,6 +184,8 @@ def outcome_json(
         "revision": plan.revision,
         "summary": plan.summary(),
         "changes": [_change_json(result.operation, names, result) for result in outcome.results],
+        "unmanaged": unmanaged_json(plan),
+        "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "outcome": outcome.counts(),
         "api_calls": outcome.pass_calls,
@@ -212,6 +222,88 @@ def _diff_lines(diff: Iterable[AttributeChange]) -> list[str]:
     return lines
 
 
+# -- unmanaged objects (``Plan.unmanaged``, see ``planning.unmanaged``) -------------------------
+
+
+def _no_changes(plan: Plan) -> str:
+    """The verdict of a plan without operations: never "matches" while anything live exists
+    beside the desired state."""
+    if not plan.unmanaged:
+        return "no changes. Identity Center matches the desired state."
+    return (
+        "no changes to the declared objects: they match Identity Center. "
+        f"{count(len(plan.unmanaged), 'unmanaged object')} "
+        f"{noun(len(plan.unmanaged), 'exists', 'exist')} beside them (listed below)."
+    )
+
+
+UNMANAGED_FAIL_MARKER = "<!-- identity-center-reconciler-unmanaged-fail -->"
+"""A hidden line of a Markdown plan that unmanaged objects fail (``Plan.failed_by_unmanaged``):
+how a pull-request workflow tells it from a plan that only has changes (both exit 2)."""
+
+
+_UNMANAGED_VERDICT = (
+    '"unmanaged": "fail" in reconciler.json: these objects fail the plan (exit 2) until they '
+    "are declared or removed"
+)
+
+
+def _unmanaged_heading(plan: Plan) -> str:
+    return (
+        f"Unmanaged: {count(len(plan.unmanaged), 'live object')} the revision neither declares "
+        "nor may delete, left as they are"
+    )
+
+
+def unmanaged_json(plan: Plan) -> list[dict[str, str]]:
+    """``Plan.unmanaged`` as JSON: ``[{"kind", "key", "description", "reason", "remedy"}]``."""
+    return [
+        {
+            "kind": item.kind.value,
+            "key": item.key,
+            "description": item.description,
+            "reason": item.reason,
+            "remedy": item.remedy,
+        }
+        for item in plan.unmanaged
+    ]
+
+
+def _unmanaged_lines(plan: Plan) -> list[str]:
+    """The text section listing ``Plan.unmanaged``: a heading, then per object a line with its
+    description and reason and a line with the remedy."""
+    if not plan.unmanaged:
+        return []
+    lines = [f"[bold magenta]{_escape(_unmanaged_heading(plan))}:[/]"]
+    for item in plan.unmanaged:
+        lines.append(
+            f"  [magenta]! {_escape(item.description or item.key)}[/]: {_escape(item.reason)}"
+        )
+        lines.append(f"      [dim]to manage: {_escape(item.remedy)}[/]")
+    if plan.failed_by_unmanaged:
+        lines.append(f"[bold red]✗ {_escape(_UNMANAGED_VERDICT)}[/]")
+    return lines
+
+
+def _unmanaged_markdown(plan: Plan) -> list[str]:
+    """The Markdown blocks listing ``Plan.unmanaged``: a heading and a table, a row each."""
+    if not plan.unmanaged:
+        return []
+    rows = [
+        f"| {_markdown_cell(item.description or item.key)} | {_markdown_cell(item.reason)} | "
+        f"{_markdown_cell(item.remedy)} |\n"
+        for item in plan.unmanaged
+    ]
+    head = (
+        f"\n#### {_markdown_cell(_unmanaged_heading(plan))}\n\n"
+        "| object | why it is left alone | to manage it |\n|---|---|---|\n"
+    )
+    if plan.failed_by_unmanaged:
+        verdict = _markdown_cell(_UNMANAGED_VERDICT)
+        rows.append(f"\n{UNMANAGED_FAIL_MARKER}\n**✗ {verdict}**\n")
+    return [head, *rows]
+
+
 def _summary_line(plan: Plan) -> str:
     summary = plan.summary()
     return (
@@ -235,10 +327,7 @@ def plan_text(
     results = {id(result.operation): result for result in outcome.results} if outcome else {}
     lines = []
     if plan.is_empty:
-        lines.append(
-            f"[bold]Revision {_short(plan.revision)}:[/] no changes. "
-            "Identity Center matches the desired state."
-        )
+        lines.append(f"[bold]Revision {_short(plan.revision)}:[/] {_no_changes(plan)}")
     else:
         verb = "Applied" if outcome else "Plan for"
         lines.append(f"[bold]{verb} revision {_short(plan.revision)}:[/] {_summary_line(plan)}")
@@ -253,6 +342,7 @@ def plan_text(
             lines.extend(f"      {_escape(text)}" for text in _diff_lines(operation.diff))
         if isinstance(operation, CreateAssignment) and operation.rule:
             lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
+    lines.extend(_unmanaged_lines(plan))
     if outcome is not None:
         counts = outcome.counts()
         style = "green" if outcome.succeeded else "bold red"
@@ -317,7 +407,7 @@ def plan_markdown(
     names = account_names or {}
     marker = PLAN_COMMENT_MARKER + "\n"
     head = f"### Identity Center plan for `{_short(plan.revision)}`\n\n"
-    if plan.is_empty:
+    if plan.is_empty and not plan.unmanaged:
         return [marker + head + "No changes. Identity Center matches the desired state.\n"]
     summary = plan.summary()
     counts = (
@@ -326,6 +416,8 @@ def plan_markdown(
         f"{summary['provision']} |\n\n"
     )
     table_head = "| | change | key |\n|---|---|---|\n"
+    if plan.is_empty:
+        counts, table_head = f"{_no_changes(plan)}\n\n", ""
     rows = [
         f"| {_SYMBOL[op.action]} | {_markdown_cell(describe(op, names))} | {_code_span(op.key)} |\n"
         for op in plan.operations
@@ -340,7 +432,7 @@ def plan_markdown(
                 f"{fence}\n{body}\n{fence}\n</details>\n"
             )
     notes = "".join(f"> {_markdown_cell(note)}\n" for note in plan.notes)
-    blocks = [*rows, "\n", *details, "\n" if notes else "", notes]
+    blocks = [*rows, "\n", *details, *_unmanaged_markdown(plan), "\n" if notes else "", notes]
     parts = _split(
         head + counts + table_head, blocks, limit=limit - len(marker), table_head=table_head
     )

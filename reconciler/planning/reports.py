@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler.model.wording import count
 from reconciler.planning.outcomes import Outcome, Status
-from reconciler.planning.plans import Plan
+from reconciler.planning.plans import Plan, Unmanaged
 from reconciler.planning.rendering import describe
 
 
@@ -37,7 +37,8 @@ class PassStatus(StrEnum):
     APPLIED = "applied"
     """Changes (a new revision or healed drift) were applied, every operation succeeded."""
     DRIFTED = "drifted"
-    """Drift was found and not healed (detect mode, or writes suspended)."""
+    """Drift was found and not healed (detect mode, or writes suspended), or unmanaged objects
+    exist while the revision says ``"unmanaged": "fail"`` (they are never healed)."""
     PENDING = "pending"
     """The revision in force has changes not applied yet (detect mode, writes suspended, or the
     pass stopped before applying them), and nothing drifted."""
@@ -99,7 +100,8 @@ class PassReport:
     operation; ``error`` the pass-level failure, if any, and ``phase`` where it happened
     (``fetch``, ``verify``, ``load``, ``read``, ``guard``, ``lock`` (also when the lock was lost
     during the apply: status ``abandoned``), ``internal``); ``suspended``
-    whether writes were paused by the suspend switch.
+    whether writes were paused by the suspend switch; ``unmanaged`` the live objects beside the
+    revision in force, which the reconciler leaves alone (``planning.unmanaged``).
     """
 
     pass_id: str
@@ -117,6 +119,7 @@ class PassReport:
     error: str | None = None
     phase: str | None = None
     suspended: bool = False
+    unmanaged: tuple[Unmanaged, ...] = ()
 
 
 def plan_items(
@@ -167,8 +170,9 @@ def report_json(report: PassReport) -> dict[str, Any]:
 
     Shape: ``{"pass_id", "started_at", "seconds", "mode", "status", "revision",
     "applied_revision", "suspended", "error", "phase", "changes": [item], "drift": [item],
-    "failures": [item], "notes": [str], "api_calls": {operation: count}}``; an item is
-    ``{"action", "kind", "key", "description", "status", "reason"}``.
+    "failures": [item], "notes": [str], "api_calls": {operation: count}, "unmanaged":
+    [{"kind", "key", "description", "reason", "remedy"}]}``; an item is ``{"action", "kind",
+    "key", "description", "status", "reason"}``.
     """
     return {
         "pass_id": report.pass_id,
@@ -186,6 +190,7 @@ def report_json(report: PassReport) -> dict[str, Any]:
         "failures": [_item_json(item) for item in report.failures],
         "notes": list(report.notes),
         "api_calls": dict(report.api_calls),
+        "unmanaged": unmanaged_report_json(report),
     }
 
 
@@ -218,8 +223,35 @@ def report_text(report: PassReport) -> str:
     if failures:
         lines.append("failures:")
         lines.extend(_indented(f"  {item.description}: {item.reason}", "    ") for item in failures)
+    lines.extend(unmanaged_report_lines(report))
     lines.extend(_indented(f"note: {note}", "  ") for note in report.notes)
     return "\n".join(lines)
+
+
+def unmanaged_report_json(report: PassReport) -> list[dict[str, str]]:
+    """``report.unmanaged`` as ``[{"kind", "key", "description", "reason", "remedy"}]``."""
+    return [
+        {
+            "kind": item.kind.value,
+            "key": item.key,
+            "description": item.description,
+            "reason": item.reason,
+            "remedy": item.remedy,
+        }
+        for item in report.unmanaged
+    ]
+
+
+def unmanaged_report_lines(report: PassReport) -> list[str]:
+    """The report's unmanaged section in text: a heading, then a line an object (description:
+    reason) and its remedy."""
+    if not report.unmanaged:
+        return []
+    lines = [f"unmanaged ({count(len(report.unmanaged), 'live object')} left alone):"]
+    for item in report.unmanaged:
+        lines.append(f"  {item.description or item.key}: {item.reason}")
+        lines.append(f"    to manage: {item.remedy}")
+    return lines
 
 
 def repeats_error(report: PassReport, item: ReportItem) -> bool:

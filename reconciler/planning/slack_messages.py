@@ -4,7 +4,8 @@ Pure: every function takes a :class:`~reconciler.planning.reports.PassReport` an
 value. The message is the JSON body of an incoming-webhook post::
 
     {"text": "<fallback for notifications, at most 3,000 characters>",
-     "blocks": [<header>, <counts>, <failures>, <changes>, <drift>, <notes>, <context>]}
+     "blocks": [<header>, <counts>, <failures>, <changes>, <drift>, <unmanaged>, <notes>,
+                <context>]}
 
 Slack's limits are respected (Block Kit reference, "Blocks" and "Composition objects"): at
 most 50 blocks, a header's text at most 150 characters, a section's text and each of its
@@ -32,6 +33,7 @@ __all__ = [
     "is_deduplicated",
     "message_fingerprint",
     "pass_message",
+    "unmanaged_fingerprint",
     "worth_posting",
 ]
 
@@ -102,8 +104,20 @@ def message_fingerprint(report: PassReport) -> str:
         "failures": items(report.failures),
         "error": report.error,
         "phase": report.phase,
+        "unmanaged": unmanaged_fingerprint(report),
     }
     encoded = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def unmanaged_fingerprint(report: PassReport) -> str | None:
+    """A hex SHA-256 of the report's unmanaged objects (kind, key, reason), equal while the
+    same objects are left alone for the same reasons; ``None`` when there are none. The
+    notifier posts an unmanaged list when this changes, not at every pass."""
+    if not report.unmanaged:
+        return None
+    entries = sorted([item.kind.value, item.key, item.reason] for item in report.unmanaged)
+    encoded = json.dumps(entries, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
 
 
@@ -129,6 +143,7 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
     if report.drift:
         heading = ":warning: *Drift from the revision in force*"
         blocks.append(_section(_listing(heading, report.drift, _item_line)))
+    blocks.extend(_unmanaged_blocks(report))
     if report.notes:
         blocks.append(_section(_listing_text("*Notes*", [_escape(n) for n in report.notes])))
     blocks.append(_context(report))
@@ -153,6 +168,11 @@ def _title(report: PassReport) -> str:
     match report.status:
         case PassStatus.APPLIED:
             return f"Identity Center: applied {count(applied or changes, 'change')}"
+        case PassStatus.DRIFTED if report.unmanaged and not report.drift:
+            return (
+                f"Identity Center: {count(len(report.unmanaged), 'unmanaged object')} beside "
+                "the desired state"
+            )
         case PassStatus.DRIFTED:
             return f"Identity Center: drift detected ({count(len(report.drift), 'item')})"
         case PassStatus.FAILED:
@@ -165,7 +185,29 @@ def _title(report: PassReport) -> str:
             return "Identity Center: reconcile pass failed"
         case PassStatus.PENDING:
             return f"Identity Center: {count(changes, 'change')} pending"
+    if report.unmanaged:
+        return (
+            f"Identity Center: in sync, {count(len(report.unmanaged), 'unmanaged object')} "
+            "beside it"
+        )
     return "Identity Center: in sync"
+
+
+def _unmanaged_blocks(report: PassReport) -> list[dict[str, Any]]:
+    """The section listing the unmanaged objects, each with why it is left alone and how to
+    manage it; none when there are none."""
+    if not report.unmanaged:
+        return []
+    lines = [
+        f"`!` {_escape(_cut(item.description or item.key, 250))}: "
+        f"{_escape(_cut(item.reason, 300))}\n      _to manage:_ {_escape(_cut(item.remedy, 300))}"
+        for item in report.unmanaged
+    ]
+    heading = (
+        f":eyes: *Unmanaged: live objects the revision neither declares nor may delete* "
+        f"({len(report.unmanaged)})"
+    )
+    return [_section(_listing_text(heading, lines))]
 
 
 def _header(title: str) -> dict[str, Any]:
@@ -212,6 +254,8 @@ def _counts(report: PassReport) -> str:
         parts.append(f"{len(report.drift)} drifted")
     if report.failures:
         parts.append(f"{len(report.failures)} failed")
+    if report.unmanaged:
+        parts.append(f"{len(report.unmanaged)} unmanaged")
     return " · ".join(parts)
 
 
