@@ -105,7 +105,7 @@ from reconciler.planning.reports import (
     PassStatus,
     ReportItem,
     failed_items,
-    plan_items,
+    pass_items,
     worst,
 )
 
@@ -974,13 +974,9 @@ class Controller:
         calls_before: dict[str, int],
         suspended: bool,
     ) -> PassReport:
-        names = work.account_names
-        changes: tuple[ReportItem, ...] = ()
-        if work.changes is not None:
-            changes = plan_items(work.changes, account_names=names, outcome=work.outcome)
-        drift: tuple[ReportItem, ...] = ()
-        if work.drift is not None:
-            drift = plan_items(work.drift, account_names=names)
+        changes, drift = pass_items(
+            work.changes, work.drift, account_names=work.account_names, outcome=work.outcome
+        )
         return PassReport(
             pass_id=pass_id,
             started_at=started_at,
@@ -991,7 +987,7 @@ class Controller:
             applied_revision=self._state.last_applied_revision,
             changes=changes,
             drift=drift,
-            failures=(*work.failures, *failed_items(changes)),
+            failures=(*work.failures, *failed_items((*changes, *drift))),
             notes=tuple(dict.fromkeys([*work.notes, *_plan_notes(work.changes, work.drift)])),
             api_calls=self.aws.calls.since(calls_before),
             error=work.error,
