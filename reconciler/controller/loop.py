@@ -68,14 +68,16 @@ from reconciler.adapters.aws.clients import WRITE_ATTEMPT_SECONDS, AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
-from reconciler.controller.protocols import Notifier, Source, WriterLock
+from reconciler.controller.protocols import Notifier, RemembersPosts, Source, WriterLock
 from reconciler.controller.scheduling import Schedule
 from reconciler.controller.state import (
     ControllerState,
+    PostedMessage,
     StateError,
     StateFile,
     decode_state,
     encode_state,
+    newest_posted,
 )
 from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
@@ -878,9 +880,10 @@ class Controller:
 
     def _adopt_shared_state(self, work: _PassWork) -> None:
         """Merge the state shared through the lock into this controller's own: the deletion
-        guard's window is the union of both, and the last applied revision is the shared one
-        when it is newer (another replica applied since, or this one's state file is new or
-        lost), so that forward-only revisions and the window hold across replicas and restarts.
+        guard's window is the union of both, and so are the Slack messages posted, and the last
+        applied revision is the shared one when it is newer (another replica applied since, or
+        this one's state file is new or lost), so that forward-only revisions and the window
+        hold across replicas and restarts.
 
         The shared revision is kept unless it is an ancestor of ours (ours is newer: the shared
         state catches up at the end of this pass). A shared revision that cannot be related to
@@ -905,7 +908,8 @@ class Controller:
         deletions = sorted(
             set(self._state.deletions) | set(shared.deletions), key=lambda record: record.at
         )
-        self._state = replace(self._state, deletions=tuple(deletions))
+        posted = newest_posted((*self._state.slack_posted, *shared.slack_posted))
+        self._state = replace(self._state, deletions=tuple(deletions), slack_posted=posted)
         recorded = shared.last_applied_revision
         local = self._state.last_applied_revision
         if recorded is None or recorded == local:
@@ -1019,9 +1023,42 @@ class Controller:
         )
         if self.notifier is None:
             return
+        memory = self.notifier if isinstance(self.notifier, RemembersPosts) else None
         try:
+            if memory is not None:
+                memory.remember(
+                    {
+                        posted.fingerprint: posted.at.timestamp()
+                        for posted in self._state.slack_posted
+                    }
+                )
             delivered = self.notifier.notify(report)
         except Exception as exc:  # Slack being down must never stop the loop
             log.warning("notify.failed", error=repr(exc))
             delivered = False
         self.metrics.observe_notification(delivered=delivered)
+        if memory is not None:
+            self._keep_posted(memory)
+
+    def _keep_posted(self, memory: RemembersPosts) -> None:
+        """Keep the notifier's dedup memory in the state, and save the state file when it
+        changed (the pass's own save came before the notification), so that a controller
+        started again does not post an identical drift or failure within the window. Shared
+        with the writer lock at the next pass that holds it. Never raises."""
+        try:
+            posted = newest_posted(
+                PostedMessage(fingerprint=fingerprint, at=datetime.fromtimestamp(at, UTC))
+                for fingerprint, at in memory.posted().items()
+            )
+        except Exception as exc:  # a notifier's bug must not stop the loop
+            log.warning("notify.memory_failed", error=repr(exc))
+            return
+        if posted == self._state.slack_posted:
+            return
+        self._state = replace(self._state, slack_posted=posted)
+        if self._state_problem is not None:
+            return  # the file is left as it is, for a person to look at
+        try:
+            self.state_file.save(self._state)
+        except OSError as exc:
+            log.error("state.unwritable", path=str(self.state_file.path), error=str(exc))
