@@ -45,6 +45,10 @@ again by SHA, once, when needed. A revision becomes the last applied one when it
 and its plan applied (or found empty); operations that failed are reported and retried by the
 next passes, which re-plan against live state (level-based, never replaying old plans).
 
+The Slack messages posted within the dedup window are kept in the state file too (saved again
+after the notification when they changed), so a restarted controller, or ``run --once`` from
+cron, does not post an identical drift or failure twice within the window.
+
 Nothing that fails in a pass stops the loop: Git, AWS, the lock, the state file and Slack each
 end up in the report, the logs (one ``pass.finished`` line per pass) and the metrics.
 """
