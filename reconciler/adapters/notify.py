@@ -17,7 +17,10 @@ A :class:`SlackNotifier` decides whether a pass is worth a message, builds it wi
 * with ``heartbeat``, an in-sync pass posts "in sync" when no heartbeat was posted in the last
   24 hours (the first in-sync pass after start posts one).
 
-The memory is in-process: a restarted controller posts an ongoing drift once more.
+The dedup memory (fingerprint → when posted) is the notifier's; :meth:`SlackNotifier.posted`
+gives it and :meth:`SlackNotifier.remember` adopts an earlier one, so that the controller keeps it
+in its state file and a restarted controller (``run --once`` from cron) does not post an
+ongoing drift again within the window. The heartbeat's time is in-process only.
 
 The webhook URL is a secret (anyone holding it can post to the channel): it is kept inside the
 client and appears in no log line, message, ``repr`` or error; slack-sdk's own logger, which
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,6 +160,21 @@ class SlackNotifier:
                     self._last_heartbeat = now
                 return posted
         return False
+
+    def posted(self) -> dict[str, float]:
+        """The fingerprints of the drift and failure messages posted within the dedup window,
+        each with when it was posted (seconds since the epoch, this notifier's clock)."""
+        self._forget_before(self._clock() - self._window)
+        return dict(self._posted)
+
+    def remember(self, posted: Mapping[str, float]) -> None:
+        """Adopt messages posted earlier (by another process, or before a restart): each
+        fingerprint in ``posted`` (seconds since the epoch) within the window suppresses an
+        identical message as if this notifier had posted it; the later time of the two wins."""
+        for fingerprint, posted_at in posted.items():
+            if posted_at > self._posted.get(fingerprint, float("-inf")):
+                self._posted[fingerprint] = posted_at
+        self._forget_before(self._clock() - self._window)
 
     def _forget_before(self, moment: float) -> None:
         for fingerprint, posted_at in list(self._posted.items()):

@@ -45,6 +45,10 @@ again by SHA, once, when needed. A revision becomes the last applied one when it
 and its plan applied (or found empty); operations that failed are reported and retried by the
 next passes, which re-plan against live state (level-based, never replaying old plans).
 
+The Slack messages posted within the dedup window are kept in the state file too (saved again
+after the notification when they changed), so a restarted controller, or ``run --once`` from
+cron, does not post an identical drift or failure twice within the window.
+
 Nothing that fails in a pass stops the loop: Git, AWS, the lock, the state file and Slack each
 end up in the report, the logs (one ``pass.finished`` line per pass) and the metrics.
 """
@@ -68,14 +72,16 @@ from reconciler.adapters.aws.clients import WRITE_ATTEMPT_SECONDS, AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
-from reconciler.controller.protocols import Notifier, Source, WriterLock
+from reconciler.controller.protocols import Notifier, RemembersPosts, Source, WriterLock
 from reconciler.controller.scheduling import Schedule
 from reconciler.controller.state import (
     ControllerState,
+    PostedMessage,
     StateError,
     StateFile,
     decode_state,
     encode_state,
+    newest_posted,
 )
 from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
@@ -105,7 +111,7 @@ from reconciler.planning.reports import (
     PassStatus,
     ReportItem,
     failed_items,
-    plan_items,
+    pass_items,
     worst,
 )
 
@@ -892,9 +898,10 @@ class Controller:
 
     def _adopt_shared_state(self, work: _PassWork) -> None:
         """Merge the state shared through the lock into this controller's own: the deletion
-        guard's window is the union of both, and the last applied revision is the shared one
-        when it is newer (another replica applied since, or this one's state file is new or
-        lost), so that forward-only revisions and the window hold across replicas and restarts.
+        guard's window is the union of both, and so are the Slack messages posted, and the last
+        applied revision is the shared one when it is newer (another replica applied since, or
+        this one's state file is new or lost), so that forward-only revisions and the window
+        hold across replicas and restarts.
 
         The shared revision is kept unless it is an ancestor of ours (ours is newer: the shared
         state catches up at the end of this pass). A shared revision that cannot be related to
@@ -919,7 +926,8 @@ class Controller:
         deletions = sorted(
             set(self._state.deletions) | set(shared.deletions), key=lambda record: record.at
         )
-        self._state = replace(self._state, deletions=tuple(deletions))
+        posted = newest_posted((*self._state.slack_posted, *shared.slack_posted))
+        self._state = replace(self._state, deletions=tuple(deletions), slack_posted=posted)
         recorded = shared.last_applied_revision
         local = self._state.last_applied_revision
         if recorded is None or recorded == local:
@@ -988,13 +996,9 @@ class Controller:
         calls_before: dict[str, int],
         suspended: bool,
     ) -> PassReport:
-        names = work.account_names
-        changes: tuple[ReportItem, ...] = ()
-        if work.changes is not None:
-            changes = plan_items(work.changes, account_names=names, outcome=work.outcome)
-        drift: tuple[ReportItem, ...] = ()
-        if work.drift is not None:
-            drift = plan_items(work.drift, account_names=names)
+        changes, drift = pass_items(
+            work.changes, work.drift, account_names=work.account_names, outcome=work.outcome
+        )
         return PassReport(
             pass_id=pass_id,
             started_at=started_at,
@@ -1005,7 +1009,7 @@ class Controller:
             applied_revision=self._state.last_applied_revision,
             changes=changes,
             drift=drift,
-            failures=(*work.failures, *failed_items(changes)),
+            failures=(*work.failures, *failed_items((*changes, *drift))),
             notes=tuple(dict.fromkeys([*work.notes, *_plan_notes(work.changes, work.drift)])),
             api_calls=self.aws.calls.since(calls_before),
             error=work.error,
@@ -1039,9 +1043,42 @@ class Controller:
         )
         if self.notifier is None:
             return
+        memory = self.notifier if isinstance(self.notifier, RemembersPosts) else None
         try:
+            if memory is not None:
+                memory.remember(
+                    {
+                        posted.fingerprint: posted.at.timestamp()
+                        for posted in self._state.slack_posted
+                    }
+                )
             delivered = self.notifier.notify(report)
         except Exception as exc:  # Slack being down must never stop the loop
             log.warning("notify.failed", error=repr(exc))
             delivered = False
         self.metrics.observe_notification(delivered=delivered)
+        if memory is not None:
+            self._keep_posted(memory)
+
+    def _keep_posted(self, memory: RemembersPosts) -> None:
+        """Keep the notifier's dedup memory in the state, and save the state file when it
+        changed (the pass's own save came before the notification), so that a controller
+        started again does not post an identical drift or failure within the window. Shared
+        with the writer lock at the next pass that holds it. Never raises."""
+        try:
+            posted = newest_posted(
+                PostedMessage(fingerprint=fingerprint, at=datetime.fromtimestamp(at, UTC))
+                for fingerprint, at in memory.posted().items()
+            )
+        except Exception as exc:  # a notifier's bug must not stop the loop
+            log.warning("notify.memory_failed", error=repr(exc))
+            return
+        if posted == self._state.slack_posted:
+            return
+        self._state = replace(self._state, slack_posted=posted)
+        if self._state_problem is not None:
+            return  # the file is left as it is, for a person to look at
+        try:
+            self.state_file.save(self._state)
+        except OSError as exc:
+            log.error("state.unwritable", path=str(self.state_file.path), error=str(exc))

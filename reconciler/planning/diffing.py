@@ -20,7 +20,6 @@ never deleted, nor are assignments of protected sets or to protected groups or u
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
@@ -31,14 +30,12 @@ from reconciler.model.state import (
     MANAGED_TAG_KEY,
     AccountStatus,
     AssignmentKey,
-    CustomerManagedPolicyRef,
     LiveState,
-    PermissionsBoundary,
     PermissionSet,
-    PolicyDocument,
     User,
 )
 from reconciler.model.wording import count, noun
+from reconciler.planning.details import json_value as _json_value
 from reconciler.planning.plans import (
     AddMembership,
     AttributeChange,
@@ -76,25 +73,6 @@ _PROVISIONED_ATTRIBUTES = frozenset(
         "permissions_boundary",
     }
 )
-
-
-def _json_value(value: Any) -> Any:
-    """A JSON-ready rendering of an attribute value, stable in order."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, PolicyDocument):
-        return json.loads(value.text)
-    if isinstance(value, CustomerManagedPolicyRef):
-        return {"name": value.name, "path": value.path}
-    if isinstance(value, PermissionsBoundary):
-        if value.managed_policy_arn is not None:
-            return {"managed_policy_arn": value.managed_policy_arn}
-        return {"customer_managed_policy": _json_value(value.customer_managed_policy)}
-    if isinstance(value, frozenset | set):
-        return sorted((_json_value(item) for item in value), key=json.dumps)
-    if isinstance(value, Mapping):
-        return {str(key): _json_value(value[key]) for key in sorted(value)}
-    raise TypeError(f"no JSON rendering for {type(value).__name__}")
 
 
 def attribute_diff(live: Any, desired: Any) -> tuple[AttributeChange, ...]:

@@ -8,7 +8,13 @@ of ``plan --format json`` and ``apply --format json`` is::
       "summary": {"create": 0, "update": 0, "delete": 0, "provision": 0},
       "changes": [
         {"action": "create", "kind": "assignment", "key": "assignment/<account>/<set>/GROUP/<name>",
-         "description": "...", "diff": [{"attribute", "old", "new", "added", "removed"}],
+         "description": "...",
+         "diff": [{"attribute", "old", "new", "added", "removed",          # updates
+                   "statements": {"added", "removed", "changed"}}],     # inline_policy only
+         "attributes": {"<attribute>": <value>},                        # created users, groups
+                                                                        # and permission sets
+         "detail": ["session_duration: PT4H (4 hours)", ...],           # the lines shown under
+                                                                        # the change in text
          "rule": "$.assignments[2]: OU Root/Workloads (recursive)",   # created assignments
          "status": "succeeded|failed|skipped", "reason": "..."}       # status/reason: apply only
       ],
@@ -25,6 +31,11 @@ of ``plan --format json`` and ``apply --format json`` is::
       "api_calls_total": 0                                           # apply only
     }
 
+``attributes`` holds every attribute of a created object as the diff's ``old`` and ``new``
+do (policy documents as JSON, sets as sorted lists); ``detail`` the lines a reader sees under
+the change (see ``reconciler.planning.details``), absent when there are none; ``statements``
+the Sids of the inline policy's statements added, removed and changed.
+
 ``api_calls`` counts every AWS API call of the pass by operation name (one per page of a
 paginator, retries not counted): the reads of live state as well as the apply phase's calls,
 which ``api_calls_by_phase`` splits; ``api_calls_total`` is their sum.
@@ -33,13 +44,13 @@ which ``api_calls_by_phase`` splits; ``api_calls_total`` is their sum.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.model.state import AssignmentKey
 from reconciler.model.wording import count, noun
+from reconciler.planning.details import attributes_json, detail_lines, statement_changes
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     Action,
@@ -130,16 +141,19 @@ def describe(operation: Operation, account_names: Mapping[str, str] | None = Non
 
 
 def _diff_json(diff: Iterable[AttributeChange]) -> list[dict[str, Any]]:
-    return [
-        {
+    documents = []
+    for change in diff:
+        document = {
             "attribute": change.attribute,
             "old": change.old,
             "new": change.new,
             "added": list(change.added),
             "removed": list(change.removed),
         }
-        for change in diff
-    ]
+        if change.attribute == "inline_policy":
+            document["statements"] = statement_changes(change.old, change.new)
+        documents.append(document)
+    return documents
 
 
 def _change_json(
@@ -153,8 +167,17 @@ def _change_json(
     }
     if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
         document["diff"] = _diff_json(operation.diff)
+    if isinstance(operation, CreateUser):
+        document["attributes"] = attributes_json(operation.user)
+    if isinstance(operation, CreateGroup):
+        document["attributes"] = attributes_json(operation.group)
+    if isinstance(operation, CreatePermissionSet):
+        document["attributes"] = attributes_json(operation.permission_set)
     if isinstance(operation, CreateAssignment) and operation.rule:
         document["rule"] = operation.rule
+    detail = detail_lines(operation)
+    if detail:
+        document["detail"] = list(detail)
     if result is not None:
         document["status"] = result.status.value
         if result.reason:
@@ -199,27 +222,6 @@ def outcome_json(
 
 def _short(revision: str | None) -> str:
     return revision[:12] if revision else "(working tree)"
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, str):
-        # A value on one line: a newline or carriage return in a description would otherwise
-        # start what looks like another line of the plan.
-        return value if value.isprintable() else json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, sort_keys=True)
-
-
-def _diff_lines(diff: Iterable[AttributeChange]) -> list[str]:
-    lines = []
-    for change in diff:
-        if change.added or change.removed:
-            parts = [f"+{item}" for item in change.added] + [f"-{item}" for item in change.removed]
-            lines.append(f"{change.attribute}: {', '.join(parts)}")
-        else:
-            lines.append(f"{change.attribute}: {_value(change.old)} → {_value(change.new)}")
-    return lines
 
 
 # -- unmanaged objects (``Plan.unmanaged``, see ``planning.unmanaged``) -------------------------
@@ -338,10 +340,11 @@ def plan_text(
         if result is not None:
             line += _result_suffix(result)
         lines.append(line)
-        if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
-            lines.extend(f"      {_escape(text)}" for text in _diff_lines(operation.diff))
-        if isinstance(operation, CreateAssignment) and operation.rule:
-            lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
+        if isinstance(operation, CreateAssignment):
+            if operation.rule:
+                lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
+        else:
+            lines.extend(f"      {_escape(text)}" for text in detail_lines(operation))
     lines.extend(_unmanaged_lines(plan))
     if outcome is not None:
         counts = outcome.counts()
@@ -419,13 +422,13 @@ def plan_markdown(
     if plan.is_empty:
         counts, table_head = f"{_no_changes(plan)}\n\n", ""
     rows = [
-        f"| {_SYMBOL[op.action]} | {_markdown_cell(describe(op, names))} | {_code_span(op.key)} |\n"
+        f"| {_SYMBOL[op.action]} | {_markdown_change(op, names)} | {_code_span(op.key)} |\n"
         for op in plan.operations
     ]
     details = []
     for op in plan.operations:
-        if isinstance(op, UpdateUser | UpdateGroup | UpdatePermissionSet) and op.diff:
-            body = "\n".join(_diff_lines(op.diff))
+        if not isinstance(op, CreateAssignment) and detail_lines(op):
+            body = "\n".join(detail_lines(op))
             fence = _code_fence(body)
             details.append(
                 f"<details><summary>{_markdown_cell(describe(op, names))}</summary>\n\n"
@@ -437,6 +440,15 @@ def plan_markdown(
         head + counts + table_head, blocks, limit=limit - len(marker), table_head=table_head
     )
     return [marker + part for part in parts]
+
+
+def _markdown_change(operation: Operation, account_names: Mapping[str, str]) -> str:
+    """The change cell of the Markdown table: what the operation does and, for a created
+    assignment, the rule of ``assignments.json`` that asked for it."""
+    cell = _markdown_cell(describe(operation, account_names))
+    if isinstance(operation, CreateAssignment) and operation.rule:
+        cell += f"<br><sub>rule: {_markdown_cell(operation.rule)}</sub>"
+    return cell
 
 
 def _fit(block: str, room: int) -> str:

@@ -2,14 +2,17 @@
 
 Pure values for the controller's logs, Slack summaries and metrics. ``changes`` are the
 operations of the plan for the revision in force (the target revision when it is accepted, else
-the last applied one), with their results when applied; ``drift``
-are the differences between live state and the last *applied* revision's desired state, that
-is, what someone changed by hand since; ``failures`` are the operations that failed, with AWS's
-reasons, and the pass-level error when the pass could not complete.
+the last applied one), with their results when applied; ``drift`` are the differences between
+live state and the last *applied* revision's desired state, that is, what someone changed by
+hand since, with their results when healed; ``failures`` are the operations that failed, with
+AWS's reasons, and the pass-level error when the pass could not complete. An item is listed
+once: a hand change that the revision in force heals is drift, not a change too
+(``pass_items``).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,8 +20,9 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.model.wording import count
-from reconciler.planning.outcomes import Outcome, Status
-from reconciler.planning.plans import Plan, Unmanaged
+from reconciler.planning.details import detail_lines
+from reconciler.planning.outcomes import OperationResult, Outcome, Status
+from reconciler.planning.plans import Operation, Plan, Unmanaged
 from reconciler.planning.rendering import describe
 
 
@@ -79,7 +83,9 @@ def worst(statuses: Iterable[PassStatus]) -> PassStatus:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportItem:
-    """One change, drift item or failure: ``key`` is the stable plan key."""
+    """One change, drift item or failure: ``key`` is the stable plan key; ``detail`` the lines
+    a plan shows under the operation (``managed_policies: -arn:…``, ``session_duration: PT4H
+    (4 hours)``, see ``reconciler.planning.details``), none for failures."""
 
     action: str
     kind: str
@@ -87,6 +93,7 @@ class ReportItem:
     description: str
     status: str | None = None
     reason: str | None = None
+    detail: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,25 +134,67 @@ def plan_items(
 ) -> tuple[ReportItem, ...]:
     """The operations of ``plan`` as report items, with their results when ``outcome`` is given."""
     if outcome is None:
-        return tuple(
-            ReportItem(
-                action=operation.action.value,
-                kind=operation.kind.value,
-                key=operation.key,
-                description=describe(operation, account_names),
-            )
-            for operation in plan.operations
+        return tuple(_item(operation, account_names, None) for operation in plan.operations)
+    return tuple(_item(result.operation, account_names, result) for result in outcome.results)
+
+
+def pass_items(
+    changes: Plan | None,
+    drift: Plan | None,
+    *,
+    account_names: Mapping[str, str],
+    outcome: Outcome | None = None,
+) -> tuple[tuple[ReportItem, ...], tuple[ReportItem, ...]]:
+    """The ``(changes, drift)`` items of a pass, each operation listed once.
+
+    ``changes`` is the plan of the revision in force (applied with ``outcome``, when given);
+    ``drift`` the plan of the last applied revision against live state. An operation of
+    ``changes`` equal to one of ``drift`` (the same key, the same content) is a hand change
+    being healed: it is listed under drift only, with its result. With no new revision the two
+    plans are one and every item is drift; operations of a new revision are changes.
+    """
+    results: list[tuple[Operation, OperationResult | None]]
+    if outcome is not None:
+        results = [(result.operation, result) for result in outcome.results]
+    else:
+        results = [(operation, None) for operation in changes.operations] if changes else []
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for index, (operation, _) in enumerate(results):
+        by_key[operation.key].append(index)
+    healed: set[int] = set()
+    drift_items = []
+    for operation in drift.operations if drift else ():
+        match = next(
+            (
+                index
+                for index in by_key.get(operation.key, ())
+                if index not in healed and results[index][0] == operation
+            ),
+            None,
         )
-    return tuple(
-        ReportItem(
-            action=result.operation.action.value,
-            kind=result.operation.kind.value,
-            key=result.operation.key,
-            description=describe(result.operation, account_names),
-            status=result.status.value,
-            reason=result.reason,
-        )
-        for result in outcome.results
+        if match is not None:
+            healed.add(match)
+        result = results[match][1] if match is not None else None
+        drift_items.append(_item(operation, account_names, result))
+    change_items = tuple(
+        _item(operation, account_names, result)
+        for index, (operation, result) in enumerate(results)
+        if index not in healed
+    )
+    return change_items, tuple(drift_items)
+
+
+def _item(
+    operation: Operation, account_names: Mapping[str, str], result: OperationResult | None
+) -> ReportItem:
+    return ReportItem(
+        action=operation.action.value,
+        kind=operation.kind.value,
+        key=operation.key,
+        description=describe(operation, account_names),
+        status=result.status.value if result is not None else None,
+        reason=result.reason if result is not None else None,
+        detail=detail_lines(operation),
     )
 
 
@@ -154,7 +203,7 @@ def failed_items(items: tuple[ReportItem, ...]) -> tuple[ReportItem, ...]:
     return tuple(item for item in items if item.status == Status.FAILED.value)
 
 
-def _item_json(item: ReportItem) -> dict[str, str | None]:
+def _item_json(item: ReportItem) -> dict[str, Any]:
     return {
         "action": item.action,
         "kind": item.kind,
@@ -162,6 +211,7 @@ def _item_json(item: ReportItem) -> dict[str, str | None]:
         "description": item.description,
         "status": item.status,
         "reason": item.reason,
+        "detail": list(item.detail),
     }
 
 
@@ -172,7 +222,7 @@ def report_json(report: PassReport) -> dict[str, Any]:
     "applied_revision", "suspended", "error", "phase", "changes": [item], "drift": [item],
     "failures": [item], "notes": [str], "api_calls": {operation: count}, "unmanaged":
     [{"kind", "key", "description", "reason", "remedy"}]}``; an item is ``{"action", "kind",
-    "key", "description", "status", "reason"}``.
+    "key", "description", "status", "reason", "detail": [str]}``.
     """
     return {
         "pass_id": report.pass_id,
@@ -196,7 +246,8 @@ def report_json(report: PassReport) -> dict[str, Any]:
 
 def report_text(report: PassReport) -> str:
     """``report`` as plain text for a terminal: a status line, then changes (with results),
-    drift, failures and notes, one line each."""
+    drift, failures and notes, one line each, the attribute detail of changes and drift
+    indented under them."""
     revision = (report.revision or "unknown")[:12]
     applied = (report.applied_revision or "none")[:12]
     lines = [
@@ -215,6 +266,7 @@ def report_text(report: PassReport) -> str:
                 suffix = f" [{item.status}]" if item.status else ""
                 reason = f": {item.reason}" if item.reason else ""
                 lines.append(_indented(f"  {item.description}{suffix}{reason}", "    "))
+                lines.extend(f"      {line}" for line in item.detail)
     failures = [
         item
         for item in report.failures

@@ -10,7 +10,9 @@ value. The message is the JSON body of an incoming-webhook post::
 Slack's limits are respected (Block Kit reference, "Blocks" and "Composition objects"): at
 most 50 blocks, a header's text at most 150 characters, a section's text and each of its
 fields at most 3,000 and 2,000 characters, at most 10 fields and 10 context elements. Long lists
-are cut, ending in "…and N more". Text is escaped for Slack's mrkdwn (``&``, ``<``, ``>``).
+are cut, ending in "…and N more"; each change or drift item shows at most ``MAX_DETAIL_LINES``
+lines of its attribute detail (``managed_policies: -arn:…``). Text is escaped for Slack's
+mrkdwn (``&``, ``<``, ``>``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ MAX_ITEMS_SHOWN = 20
 """Items listed per list (changes, drift, failures) before "…and N more"."""
 MAX_REASON_CHARS = 500
 """AWS's failure reasons are cut to this many characters each."""
+MAX_DETAIL_LINES = 4
+"""Attribute detail lines shown under each change or drift item before "…N more lines"."""
+MAX_DETAIL_CHARS = 200
+"""Each attribute detail line is cut to this many characters."""
 
 _PROBLEMS = frozenset(
     {
@@ -83,13 +89,14 @@ def message_fingerprint(report: PassReport) -> str:
     """A hex SHA-256 of the report's stable fields: equal for passes saying the same thing.
 
     Covers status, mode, suspension, revision, revision in force, every item's action, kind,
-    key, status and reason, and the pass-level error and its phase; never the pass id, start
-    time, duration, API call counts or notes, which differ from pass to pass.
+    key, status, reason and attribute detail, and the pass-level error and its phase; never
+    the pass id, start time, duration, API call counts or notes, which differ from pass to
+    pass.
     """
 
     def items(entries: Sequence[ReportItem]) -> list[list[str]]:
         return sorted(
-            [item.action, item.kind, item.key, item.status or "", item.reason or ""]
+            [item.action, item.kind, item.key, item.status or "", item.reason or "", *item.detail]
             for item in entries
         )
 
@@ -141,7 +148,12 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
     if report.changes:
         blocks.append(_section(_listing(_changes_heading(report), report.changes, _item_line)))
     if report.drift:
-        heading = ":warning: *Drift from the revision in force*"
+        healed = any(item.status is not None for item in report.drift)
+        heading = (
+            ":wrench: *Drift from the revision in force, healed*"
+            if healed
+            else ":warning: *Drift from the revision in force*"
+        )
         blocks.append(_section(_listing(heading, report.drift, _item_line)))
     blocks.extend(_unmanaged_blocks(report))
     if report.notes:
@@ -163,8 +175,9 @@ def heartbeat_message(
 
 
 def _title(report: PassReport) -> str:
-    applied = sum(1 for item in report.changes if item.status == "succeeded")
-    changes = len(report.changes)
+    items = (*report.changes, *report.drift)  # drift healed by the pass is applied too
+    applied = sum(1 for item in items if item.status == "succeeded")
+    changes = len(items)
     match report.status:
         case PassStatus.APPLIED:
             return f"Identity Center: applied {count(applied or changes, 'change')}"
@@ -251,7 +264,8 @@ def _counts(report: PassReport) -> str:
         detail = ", ".join(f"{action} {n}" for action, n in sorted(by_action.items()))
         parts.append(f"{count(len(report.changes), 'change')} ({detail})")
     if report.drift:
-        parts.append(f"{len(report.drift)} drifted")
+        healed = sum(1 for item in report.drift if item.status == "succeeded")
+        parts.append(f"{len(report.drift)} drifted" + (f" ({healed} healed)" if healed else ""))
     if report.failures:
         parts.append(f"{len(report.failures)} failed")
     if report.unmanaged:
@@ -272,7 +286,19 @@ def _item_line(item: ReportItem) -> str:
         line += " — *failed*"
     elif item.status == "skipped":
         line += " — skipped"
-    return _cut(line, 300)
+    return _cut(line, 300) + _detail(item.detail)
+
+
+def _detail(lines: Sequence[str]) -> str:
+    """The attribute detail under an item: at most ``MAX_DETAIL_LINES`` lines of at most
+    ``MAX_DETAIL_CHARS`` characters, then "…N more lines"."""
+    shown = [
+        f"\n        {_escape(_cut(line, MAX_DETAIL_CHARS))}" for line in lines[:MAX_DETAIL_LINES]
+    ]
+    rest = len(lines) - MAX_DETAIL_LINES
+    if rest > 0:
+        shown.append(f"\n        …{count(rest, 'more line')}")
+    return "".join(shown)
 
 
 def _failure_line(item: ReportItem) -> str:
