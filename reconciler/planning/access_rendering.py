@@ -125,6 +125,17 @@ def _summary(report: AccessReport) -> dict[str, int]:
     }
 
 
+def _summary_line(report: AccessReport) -> str:
+    """``8 grants to 2 users in 2 accounts; 0 grants of deleted principals; ...``"""
+    summary = _summary(report)
+    return (
+        f"{count(summary['grants'], 'grant')} to {count(summary['users'], 'user')} in "
+        f"{count(summary['accounts'], 'account')}; "
+        f"{count(summary['deleted_principal_grants'], 'grant')} of deleted principals; "
+        f"{count(summary['idle_assignments'], 'group assignment')} that grant nobody"
+    )
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""
@@ -305,7 +316,7 @@ def access_html(report: AccessReport) -> str:
     template = _environment().get_template("access_report.html.j2")
     return template.render(
         report=report,
-        summary=_summary(report),
+        summary=_summary_line(report),
         users=report.users,
         accounts=report.accounts,
         cells=cells,

@@ -3,10 +3,13 @@ principals, groups that grant nobody, and each format's shape and escaping."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import json
 from datetime import UTC, datetime
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -397,3 +400,13 @@ def _printed(markup: str) -> str:
     out = io.StringIO()
     Console(file=out, width=200, highlight=False, soft_wrap=True).print(markup)
     return out.getvalue()
+
+
+def test_html_policy_allows_exactly_the_reports_own_script() -> None:
+    html = access_html(_report())
+
+    script = html.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    policy = html.split('http-equiv="Content-Security-Policy" content="', 1)[1].split('"', 1)[0]
+    assert f"script-src 'sha256-{digest}'" in unescape(policy)
+    assert "addEventListener" in script
