@@ -1,4 +1,5 @@
-"""The ``reconciler`` command: validate, plan, apply, export, sandbox serve, demo.
+"""The ``reconciler`` command: validate, plan, apply, access, export, sandbox serve,
+demo.
 
 Exit codes (like ``terraform plan -detailed-exitcode``):
 
@@ -441,6 +442,12 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         "access",
         help="who has access to what: every user's permission sets per account, groups "
         "expanded, from live state (or a revision with --desired)",
+        description="Who has access to what: every grant (user, account, permission set, "
+        "directly or via which group), from live state; with --desired, from the revision "
+        "that --repo, --ref and --path name (they matter only then). Deleted principals still "
+        "holding access and group assignments that grant nobody are listed apart. Values of "
+        "one filter are alternatives; different filters must all hold. Exit 0 when the report "
+        "is made, 1 on an error (an unknown filter value, AWS unreachable...).",
     )
     _access_options(access)
     _logging_options(access, after_command=True)
@@ -514,6 +521,7 @@ def _access_options(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=None,
+        metavar="FILE",
         help="write the report to this file instead of stdout (its path is printed)",
     )
 
