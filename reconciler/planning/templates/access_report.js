@@ -47,5 +47,9 @@
     each(rows, function (row) { if (!row.hidden) { visible += 1; } });
     shown.textContent = words.length ? visible + " of " + rows.length + " grants shown" : "";
   }
-  input.addEventListener("input", filter);
+  var pending = null;  // large reports: filter once typing pauses, not at every key
+  input.addEventListener("input", function () {
+    clearTimeout(pending);
+    pending = setTimeout(filter, 150);
+  });
 })();
