@@ -1,4 +1,5 @@
-"""The ``reconciler`` command: validate, plan, apply, export, sandbox serve, demo.
+"""The ``reconciler`` command: validate, plan, apply, access, export, sandbox serve,
+demo.
 
 Exit codes (like ``terraform plan -detailed-exitcode``):
 
@@ -8,6 +9,7 @@ Exit codes (like ``terraform plan -detailed-exitcode``):
   unreachable...).
 - ``apply``: 0 every operation succeeded (or nothing to do), 1 otherwise.
 - ``export``: 0 files written, 1 error (``--out`` not empty without ``--force``, bad ``--kinds``).
+- ``access``: 0 report made (whatever it shows), 1 error (an unknown filter value, AWS...).
 - ``run --once``: 0 converged, 2 changes or drift left, 1 failure.
 - every command: 1 for a usage error (unknown option or command, missing or bad value), with
   argparse's message and a hint on stderr; never 2, so CI cannot read a typo as "changes".
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import io
 import json
 import os
 import sys
@@ -43,6 +46,7 @@ from reconciler.errors import (
     Problem,
     ReconcilerError,
     SourceError,
+    UnknownFilterError,
 )
 from reconciler.logs import configure_logging
 
@@ -79,6 +83,7 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 
 INVALID_OUTCOMES = {
     "validate": "fix them and run validate again",
+    "access": "no report was made",
     "plan": "no plan was made",
     "apply": "nothing was applied",
 }
@@ -130,10 +135,14 @@ def _report_error(error: ReconcilerError, output_format: str, *, hints: Sequence
         SourceError: "source",
         PlanRefusedError: "refused",
         AwsError: "aws",
+        UnknownFilterError: "filter",
     }
     category = next((name for cls, name in kind.items() if isinstance(error, cls)), "error")
     message = str(error)
     advice = list(hints)
+    if isinstance(error, UnknownFilterError):
+        message = "unknown filter value" + ("s" if len(error.unknown) > 1 else "")
+        advice = [*error.unknown, *advice]
     if isinstance(error, AwsError) and error.advice:
         message = error.detail
         advice.insert(0, error.advice)
@@ -157,14 +166,23 @@ OFFLINE_HINT = (
 """Added to the advice of a ``validate`` that cannot use AWS."""
 
 
+DESIRED_ACCESS_HINT = (
+    "access --desired reads AWS as plan does: account names, OU and tag targets are resolved "
+    "through Organizations and undeclared users and groups through the identity store, so it "
+    "cannot run offline"
+)
+"""Added to the advice of an ``access --desired`` that cannot use AWS."""
+
+
 def _hint(args: argparse.Namespace, error: ReconcilerError) -> str | None:
-    """What else to do after ``error``: ``validate --offline`` when AWS could not be used."""
-    if (
-        args.command == "validate"
-        and not getattr(args, "offline", True)
-        and isinstance(error, AwsError | ConfigurationError)
-    ):
+    """What else to do after ``error``: ``validate --offline`` when AWS could not be used;
+    for ``access --desired``, why it needs AWS at all."""
+    if not isinstance(error, AwsError | ConfigurationError):
+        return None
+    if args.command == "validate" and not getattr(args, "offline", True):
         return OFFLINE_HINT
+    if args.command == "access" and getattr(args, "desired", False):
+        return DESIRED_ACCESS_HINT
     return None
 
 
@@ -424,6 +442,21 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     _logging_options(export, after_command=True)
     export.set_defaults(handler=_export, command_parser=export)
 
+    access = commands.add_parser(
+        "access",
+        help="who has access to what: every user's permission sets per account, groups "
+        "expanded, from live state (or a revision with --desired)",
+        description="Who has access to what: every grant (user, account, permission set, "
+        "directly or via which group), from live state; with --desired, from the revision "
+        "that --repo, --ref and --path name (they matter only then). Deleted principals still "
+        "holding access and group assignments that grant nobody are listed apart. Values of "
+        "one filter are alternatives; different filters must all hold. Exit 0 when the report "
+        "is made, 1 on an error (an unknown filter value, AWS unreachable...).",
+    )
+    _access_options(access)
+    _logging_options(access, after_command=True)
+    access.set_defaults(handler=_access, command_parser=access)
+
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of the desired-state files, for editors"
     )
@@ -452,6 +485,49 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     _logging_options(run, after_command=True)
     run.set_defaults(handler=_run, command_parser=run)
     return parser
+
+
+ACCESS_FILTERS = (
+    ("--user", "users", "user name"),
+    ("--group", "groups", "group display name: the access that comes through that group"),
+    ("--account", "accounts", "account name or 12-digit id"),
+    ("--ou", "units", "organizational unit path (Root/Workloads) or id, with the OUs below it"),
+    ("--permission-set", "permission_sets", "permission set name"),
+)
+"""The filters of ``access``: flag, ``AccessFilter`` field, what a value is."""
+
+
+def _access_options(parser: argparse.ArgumentParser) -> None:
+    _source_options(parser)
+    parser.add_argument(
+        "--desired",
+        action="store_true",
+        help="report the access the revision (--repo, --ref, --path) declares, resolved "
+        "against AWS as plan resolves it, instead of live state",
+    )
+    for flag, field, what in ACCESS_FILTERS:
+        parser.add_argument(
+            flag,
+            dest=f"filter_{field}",
+            action="append",
+            default=[],
+            metavar="VALUE",
+            help=f"keep only this {what}; repeat it or separate values with commas",
+        )
+    _format_option(parser, ("text", "json", "csv", "html"))
+    parser.add_argument(
+        "--by",
+        choices=("user", "account"),
+        default="user",
+        help="text format: list the grants per user (default) or per account",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the report to this file instead of stdout (its path is printed)",
+    )
 
 
 def _source(args: argparse.Namespace) -> Any:
@@ -721,6 +797,80 @@ def _export(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{path}\n")
     for note in export.notes:
         console.print(f"[yellow]note:[/] {_escape(note)}")
+    return EXIT_OK
+
+
+def _access_filter(args: argparse.Namespace) -> Any:
+    from reconciler.planning.access_reports import AccessFilter  # noqa: PLC0415
+
+    values = {
+        field: tuple(
+            value.strip()
+            for given in getattr(args, f"filter_{field}")
+            for value in given.split(",")
+            if value.strip()
+        )
+        for _, field, _ in ACCESS_FILTERS
+    }
+    return AccessFilter(**values)
+
+
+def _access(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from reconciler.engine import read_access_state  # noqa: PLC0415
+    from reconciler.planning import access_rendering  # noqa: PLC0415
+    from reconciler.planning.access_reports import ReportSource, access_report  # noqa: PLC0415
+
+    filters = _access_filter(args)
+    revision = _revision(args) if args.desired else None
+    try:
+        read = read_access_state(
+            _clients(), revision=revision, instance_arn=args.instance_arn, units=bool(filters.units)
+        )
+    except InvalidRevisionError as error:
+        return _report_invalid(
+            error, args.format, revision.revision if revision else None, command="access"
+        )
+    report = access_report(
+        read.state,
+        read.directory,
+        generated_at=datetime.now(UTC),
+        instance_arn=read.live.instance_arn,
+        source=ReportSource.DESIRED if read.desired else ReportSource.LIVE,
+        revision=read.revision,
+        filters=filters,
+    )
+    if args.format == "json":
+        text = json.dumps(access_rendering.access_json(report), indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "csv":
+        text = access_rendering.access_csv(report)
+        if report.idle_assignments:
+            sys.stderr.write(
+                f"note: {len(report.idle_assignments)} group assignments grant nobody (groups "
+                "with no members or deleted): a CSV row is a grant, so they are listed only in "
+                "the text, JSON and HTML formats\n"
+            )
+    elif args.format == "html":
+        text = access_rendering.access_html(report)
+    elif args.out is None:
+        _stdout().print(access_rendering.access_text(report, by=args.by))
+        return EXIT_OK
+    else:
+        buffer = io.StringIO()  # markup rendered to plain text: a file is not a terminal
+        Console(file=buffer, highlight=False, soft_wrap=True).print(
+            access_rendering.access_text(report, by=args.by)
+        )
+        text = buffer.getvalue()
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        path = _write_under(args.out.parent, args.out.name, text.encode())
+    except OSError as error:
+        sys.stderr.write(f"error: cannot write {args.out}: {error.strerror or error}\n")
+        return EXIT_ERROR
+    sys.stdout.write(f"{path}\n")
     return EXIT_OK
 
 

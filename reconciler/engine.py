@@ -25,8 +25,9 @@ from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem, S
 from reconciler.model.documents import DeletionGuard
 from reconciler.model.loading import Documents, check_documents, load_config
 from reconciler.model.resolving import DesiredState, live_directory, resolve
-from reconciler.model.state import LiveState
+from reconciler.model.state import IdentityCenterState, LiveState
 from reconciler.model.targets import TargetReads, target_reads
+from reconciler.planning.access_reports import AccessDirectory, desired_access_state
 from reconciler.planning.diffing import plan
 from reconciler.planning.guards import (
     GuardLimit,
@@ -328,4 +329,70 @@ def reconcile(
         seconds=seconds,
         account_names=account_names,
         guard_violations=violations,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessState:
+    """The state an access report expands, and what names its principals and accounts.
+
+    ``state`` is the live state, or a revision's desired state (with the live members of the
+    groups it assigns without declaring them: ``desired_access_state``); ``directory`` holds
+    the principals that exist (live ones, plus those the revision declares) and the accounts,
+    and the OU tree when it was read; ``revision`` is the commit SHA of a desired state (None
+    for live state); ``live`` is what was read.
+    """
+
+    state: IdentityCenterState
+    directory: AccessDirectory
+    live: LiveState
+    revision: str | None = None
+    desired: bool = False
+
+
+def read_access_state(
+    aws: AwsClients,
+    *,
+    revision: Revision | None = None,
+    instance_arn: str | None = None,
+    units: bool = False,
+) -> AccessState:
+    """What ``reconciler access`` reports on: the live state, or with ``revision`` its desired
+    state resolved against live state the way a plan resolves it.
+
+    Live state is read as a pass reads it (``read_live_state``), with the OU tree when
+    ``units`` (an ``--ou`` filter) or the revision's targets need it. A desired state needs AWS
+    too: account names, OU and tag targets are resolved through Organizations and undeclared
+    principals through the identity store, so it cannot be made offline.
+
+    Raises ``InvalidRevisionError`` (the revision does not load or resolve) and ``AwsError``.
+    """
+    documents = load(revision) if revision is not None else None
+    reads = target_reads_of(documents) if documents is not None else TargetReads()
+    if units:
+        reads = replace(reads, organization=True, units=True)
+    live = read_live_state(aws, instance_arn=instance_arn, targets=reads)
+    if documents is None:
+        return AccessState(
+            state=live.state,
+            directory=AccessDirectory(
+                users=live.state.users,
+                groups=live.state.groups,
+                accounts=live.accounts,
+                organization=live.organization,
+            ),
+            live=live,
+        )
+    desired = resolve_against(documents, live)
+    return AccessState(
+        state=desired_access_state(desired.state, live.state),
+        directory=AccessDirectory(
+            users={**live.state.users, **desired.state.users},
+            groups={**live.state.groups, **desired.state.groups},
+            accounts=live.accounts,
+            organization=live.organization,
+        ),
+        live=live,
+        revision=revision.revision if revision is not None else None,
+        desired=True,
     )

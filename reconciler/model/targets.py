@@ -150,7 +150,9 @@ def _unit_id(
     )
 
 
-def _accounts_under(organization: Organization, unit_id: str, *, recursive: bool) -> set[str]:
+def accounts_under(organization: Organization, unit_id: str, *, recursive: bool) -> set[str]:
+    """Ids of the accounts directly in the root or OU ``unit_id`` and, with ``recursive``, in
+    every OU below it (any status)."""
     units = {unit_id}
     if recursive:
         children: dict[str, list[str]] = defaultdict(list)
@@ -211,7 +213,7 @@ def _unit_rules(
             problems.extend([problem] if problem is not None else [])
             continue
         rule = f"OU {organization.path(unit_id)}" + (" (recursive)" if target.recursive else "")
-        for account in _accounts_under(organization, unit_id, recursive=target.recursive):
+        for account in accounts_under(organization, unit_id, recursive=target.recursive):
             ruled[account].append(rule)
     return ruled
 
