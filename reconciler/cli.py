@@ -465,6 +465,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     export.add_argument(
         "--force", action="store_true", help="overwrite desired-state files already in --out"
     )
+    _format_option(export, ("text", "json"))
     _logging_options(export, after_command=True)
     export.set_defaults(handler=_export, command_parser=export)
 
@@ -727,39 +728,52 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    """Write the live state as files under ``--out``. Text: each path written on stdout, notes
+    on stderr; JSON: ``{"files": [path], "notes": [str]}``. Errors as every command's
+    (:func:`_print_error`): kinds ``usage`` (``--kinds``), ``refused`` (``--out`` not empty),
+    ``file`` (cannot write), and those of AWS."""
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
     from reconciler.model.exporting import export_files, parse_kinds  # noqa: PLC0415
     from reconciler.model.wording import count  # noqa: PLC0415
 
-    console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    def fail(kind: str, message: str, *advice: str) -> int:
+        document: dict[str, Any] = {"kind": kind, "message": message}
+        if advice:
+            document["advice"] = list(advice)
+        return _print_error(document, args.format)
+
     try:
         kinds = parse_kinds(args.kinds)
     except ValueError as error:
-        console.print(f"[bold red]Error:[/] --kinds: {_escape(str(error))}")
-        return EXIT_ERROR
+        return fail("usage", f"--kinds: {error}")
     out = Path(args.out)
     existing = sorted(out.rglob("*.json")) if out.is_dir() else []
     if existing and not args.force:
-        console.print(
-            f"[bold red]Error:[/] {out} already holds {count(len(existing), 'JSON file')}; "
-            "export into an empty folder or pass --force"
+        return fail(
+            "refused",
+            f"{out} already holds {count(len(existing), 'JSON file')}",
+            "export into an empty folder, or pass --force to overwrite them",
         )
-        return EXIT_ERROR
     live = read_live_state(_clients(), instance_arn=args.instance_arn)
     try:
         export = export_files(live, kinds=kinds, identities=args.identities)
     except ValueError as error:
-        console.print(f"[bold red]Error:[/] {_escape(str(error))}")
-        return EXIT_ERROR
+        return fail("usage", f"--kinds: {error}")
+    written = []
     for relative, content in sorted(export.files.items()):
         try:
             path = _write_under(out, relative, content)
         except OSError as error:
-            console.print(f"[bold red]Error:[/] cannot write {out / relative}: {error.strerror}")
-            return EXIT_ERROR
-        sys.stdout.write(f"{path}\n")
-    for note in export.notes:
-        console.print(f"[yellow]note:[/] {_escape(note)}")
+            return fail("file", f"cannot write {out / relative}: {error.strerror or error}")
+        written.append(str(path))
+        if args.format == "text":
+            sys.stdout.write(f"{path}\n")
+    if args.format == "json":
+        _print_json({"files": written, "notes": list(export.notes)})
+    else:
+        console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        for note in export.notes:
+            console.print(f"[yellow]note:[/] {_escape(note)}")
     return EXIT_OK
 
 

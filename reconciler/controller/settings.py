@@ -42,7 +42,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ConfigurationError
 from reconciler.planning.reports import Mode
 
 __all__ = [
@@ -67,8 +67,9 @@ _DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("controller_config_file", default=None)
 
 
-class SettingsError(ReconcilerError):
-    """The controller's settings are invalid; the message names every bad option."""
+class SettingsError(ConfigurationError):
+    """The controller's settings are invalid; the message names every bad option (a
+    ``ConfigurationError``: reported as kind ``configuration``)."""
 
 
 def parse_listen(value: str) -> tuple[str, int] | None:
