@@ -54,7 +54,8 @@ def _read_directory(folder: Path) -> tuple[dict[str, bytes], tuple[Problem, ...]
                     file=str(folder),
                     path="$",
                     rule="missing_folder",
-                    message="the desired-state folder does not exist",
+                    message="the desired-state folder does not exist: give the folder that "
+                    "holds reconciler.json and assignments.json",
                 )
             ]
         )
