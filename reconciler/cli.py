@@ -855,7 +855,7 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     try:
         faults = FaultConfig.parse(args.faults) if args.faults else None
     except FaultSpecError as error:
-        sys.stderr.write(f"error: --faults: {error}\n")
+        sys.stderr.write(f"error: {error}\n")  # the message names --faults
         return EXIT_ERROR
     serve(host=args.host, port=args.port, faults=faults)
     return EXIT_OK

@@ -325,3 +325,10 @@ def test_run_json_reports_invalid_settings_as_a_json_error(
     error = _json(result)["error"]
     assert error["kind"] == "configuration"
     assert "jitter" in error["message"]
+
+
+def test_a_bad_faults_spec_names_the_option_once() -> None:
+    result = run_cli("sandbox", "serve", "--port", "0", "--faults", "nope")
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: --faults item 'nope' is not key=value; accepted keys: ")
