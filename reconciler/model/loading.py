@@ -509,6 +509,20 @@ def _missing_files(files: Mapping[str, bytes], config: docs.ReconcilerFile | Non
     ]
 
 
+def _unknown_file_hint(file: str) -> str:
+    """The end of an ``unknown_file`` message: the closest required file for a file at the
+    top of the folder, where permission-set files go for one in a folder below
+    ``permission-sets/``."""
+    if "/" not in file:
+        return suggestion_clause(file, _TOP_LEVEL, kind="file", max_listed=0)
+    if file.startswith(f"{PERMISSION_SETS_DIR}/"):
+        return (
+            f"; a permission-set file goes directly in {PERMISSION_SETS_DIR}/, not in a folder "
+            "below it"
+        )
+    return ""
+
+
 def _is_permission_set_file(file: str) -> bool:
     """True for ``permission-sets/<Name>.json`` (not for files in folders below it)."""
     return (
@@ -598,7 +612,7 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
                     path="$",
                     rule="unknown_file",
                     message=f"not a desired-state file; expected {', '.join(_TOP_LEVEL)} "
-                    f"or {PERMISSION_SETS_DIR}/<Name>.json",
+                    f"or {PERMISSION_SETS_DIR}/<Name>.json" + _unknown_file_hint(file),
                 )
             )
 

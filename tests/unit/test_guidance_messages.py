@@ -12,7 +12,7 @@ import pytest
 from reconciler.adapters.source import GitSource
 from reconciler.controller.settings import SettingsError, load_settings
 from reconciler.errors import InvalidRevisionError, SourceError
-from reconciler.model.loading import load_documents
+from reconciler.model.loading import check_documents, load_documents
 from reconciler.model.resolving import LiveDirectory, resolve
 from reconciler.model.state import Account, Organization, OrganizationalUnit
 
@@ -128,4 +128,33 @@ def test_a_missing_repository_says_what_to_give(tmp_path: Path) -> None:
     assert str(raised.value).endswith(
         "not found: no such directory; give --repo a folder of a work tree, a bare repository "
         "or a URL"
+    )
+
+
+@pytest.mark.parametrize(
+    ("file", "hint"),
+    [
+        ("assignment.json", "; did you mean 'assignments.json'?"),
+        (
+            "permission-sets/admin/Admin.json",
+            "; a permission-set file goes directly in permission-sets/, not in a folder below it",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_desired_state_file_says_what_was_meant(file: str, hint: str) -> None:
+    files = {
+        "reconciler.json": b"{}",
+        "users.json": b'{"users": []}',
+        "groups.json": b'{"groups": []}',
+        "assignments.json": b'{"assignments": []}',
+        file: b"{}",
+    }
+
+    _, problems = check_documents(files)
+
+    (problem,) = problems
+    assert (problem.file, problem.rule) == (file, "unknown_file")
+    assert problem.message == (
+        "not a desired-state file; expected reconciler.json, users.json, groups.json, "
+        f"assignments.json or permission-sets/<Name>.json{hint}"
     )
