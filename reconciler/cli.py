@@ -44,6 +44,7 @@ from reconciler.errors import (
     WriterLockLostError,
 )
 from reconciler.logs import configure_logging
+from reconciler.model.wording import noun
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -77,12 +78,13 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 
 
 INVALID_OUTCOMES = {
-    "validate": "fix them and run validate again",
+    "validate": "fix {them} and run validate again",
     "plan": "no plan was made",
     "apply": "nothing was applied",
 }
 """What an invalid revision meant for each command, said after the count of problems: only an
-apply refused says that nothing was applied (validate and plan never apply)."""
+apply refused says that nothing was applied (validate and plan never apply). ``{them}`` is "it"
+or "them", after the count."""
 
 UNCHECKED_REFERENCES = (
     "references to accounts, organizational units, users and groups were not checked: live "
@@ -121,7 +123,8 @@ def _report_invalid(
     else:
         console = _stdout()
         where = f" at {revision}" if revision else ""
-        outcome = INVALID_OUTCOMES.get(command, "nothing was done")
+        them = noun(len(error.problems), "it", "them")
+        outcome = INVALID_OUTCOMES.get(command, "nothing was done").format(them=them)
         console.print(f"[bold red]✗ invalid desired state{where}:[/] {error}; {outcome}.")
         for problem in error.problems:
             console.print(f"  [red]✗[/] {_escape(str(problem))}")

@@ -332,3 +332,17 @@ def test_a_bad_faults_spec_names_the_option_once() -> None:
 
     assert result.returncode == 1
     assert result.stderr.startswith("error: --faults item 'nope' is not key=value; accepted keys: ")
+
+
+def test_one_problem_is_it_not_them(access_repo: Path) -> None:
+    assignments = access_repo / "desired-state" / "assignments.json"
+    assignments.write_text(assignments.read_text().replace('"ReadOnlyAccess"', '"ReadOnlyAcess"'))
+    revision = commit_all(access_repo, "One problem")
+
+    result = run_cli("validate", "--offline", "--repo", str(access_repo))
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == (
+        f"✗ invalid desired state at {revision}: 1 problem in the desired state; fix it and run "
+        "validate again."
+    )
