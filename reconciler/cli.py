@@ -606,10 +606,10 @@ def _validate(args: argparse.Namespace) -> int:
             "revision": revision.revision,
             "valid": checked.live_error is None,
             "checked_against_live_state": checked_live,
+            "problems": [],
             "warnings": warnings,
         }
         if checked.live_error is not None:
-            document["problems"] = []
             document["error"] = _error_json(checked.live_error, hints)
         _print_json(document)
     else:
