@@ -32,7 +32,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -47,8 +47,10 @@ from reconciler.errors import (
     ReconcilerError,
     SourceError,
     UnknownFilterError,
+    WriterLockLostError,
 )
 from reconciler.logs import configure_logging
+from reconciler.model.wording import noun
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -82,13 +84,20 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 
 
 INVALID_OUTCOMES = {
-    "validate": "fix them and run validate again",
+    "validate": "fix {them} and run validate again",
     "access": "no report was made",
     "plan": "no plan was made",
     "apply": "nothing was applied",
 }
 """What an invalid revision meant for each command, said after the count of problems: only an
-apply refused says that nothing was applied (validate and plan never apply)."""
+apply refused says that nothing was applied (validate and plan never apply). ``{them}`` is "it"
+or "them", after the count."""
+
+UNCHECKED_REFERENCES = (
+    "references to accounts, organizational units, users and groups were not checked: live "
+    "state could not be read"
+)
+"""Said before the error met reading live state, when a revision was checked without it."""
 
 
 def _report_invalid(
@@ -97,26 +106,40 @@ def _report_invalid(
     revision: str | None,
     *,
     command: str = "validate",
+    hints: Sequence[str] = (),
+    warnings: Sequence[Problem] = (),
 ) -> int:
     """Print the problems of an invalid revision on stdout, in text as in JSON; exit 1.
 
+    When live state could not be read (``error.live_error``), the error follows the problems,
+    with its advice and ``hints`` (JSON: ``"error"``, as :func:`_report_error` prints it).
     stdout carries the verdict (the exit code says it too), stderr only logs and warnings.
     """
+    live_error = error.live_error
     if output_format == "json":
-        _print_json(
-            {
-                "revision": revision,
-                "valid": False,
-                "problems": [_problem_json(problem) for problem in error.problems],
-            }
-        )
+        document: dict[str, Any] = {
+            "revision": revision,
+            "valid": False,
+            "problems": [_problem_json(problem) for problem in error.problems],
+            "warnings": [_problem_json(problem) for problem in warnings],
+        }
+        if live_error is not None:
+            document["checked_against_live_state"] = False
+            document["error"] = _error_json(live_error, hints)
+        _print_json(document)
     else:
         console = _stdout()
         where = f" at {revision}" if revision else ""
-        outcome = INVALID_OUTCOMES.get(command, "nothing was done")
+        them = noun(len(error.problems), "it", "them")
+        outcome = INVALID_OUTCOMES.get(command, "nothing was done").format(them=them)
         console.print(f"[bold red]✗ invalid desired state{where}:[/] {error}; {outcome}.")
         for problem in error.problems:
             console.print(f"  [red]✗[/] {_escape(str(problem))}")
+        for problem in warnings:
+            console.print(f"  [yellow]warning:[/] {_escape(str(problem))}")
+        if live_error is not None:
+            console.print(f"[yellow]{UNCHECKED_REFERENCES}:[/]")
+            _print_error_text(console, _error_json(live_error, hints))
     return EXIT_ERROR
 
 
@@ -124,39 +147,67 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-def _report_error(error: ReconcilerError, output_format: str, *, hints: Sequence[str] = ()) -> int:
-    """Print ``error`` on stdout (JSON: ``{"error": {"kind", "message", "advice": [str]}}``;
-    text: the message, then each piece of advice on its own line) and return ``EXIT_ERROR``.
+ERROR_KINDS: tuple[tuple[type[ReconcilerError], str], ...] = (
+    (ConfigurationError, "configuration"),
+    (SourceError, "source"),
+    (PlanRefusedError, "refused"),
+    (WriterLockLostError, "lock"),
+    (AwsError, "aws"),
+    (UnknownFilterError, "filter"),
+)
+"""The ``kind`` of an error document, by the error's class (else ``"error"``)."""
 
-    The advice is the ``AwsError``'s own (what to check, from the AWS adapter), then ``hints``.
-    """
-    kind = {
-        ConfigurationError: "configuration",
-        SourceError: "source",
-        PlanRefusedError: "refused",
-        AwsError: "aws",
-        UnknownFilterError: "filter",
-    }
-    category = next((name for cls, name in kind.items() if isinstance(error, cls)), "error")
+
+def _error_json(error: ReconcilerError, hints: Sequence[str] = ()) -> dict[str, Any]:
+    """``{"kind", "message", "advice": [str]}`` (no ``advice`` when there is none): the advice
+    is the ``AwsError``'s own (what to check, from the AWS adapter), then ``hints``."""
+    kind = next((name for cls, name in ERROR_KINDS if isinstance(error, cls)), "error")
     message = str(error)
     advice = list(hints)
     if isinstance(error, UnknownFilterError):
-        message = "unknown filter value" + ("s" if len(error.unknown) > 1 else "")
+        message = f"unknown filter {noun(len(error.unknown), 'value', 'values')}"
         advice = [*error.unknown, *advice]
     if isinstance(error, AwsError) and error.advice:
         message = error.detail
         advice.insert(0, error.advice)
+    document: dict[str, Any] = {"kind": kind, "message": message}
+    if advice:
+        document["advice"] = advice
+    return document
+
+
+def _print_error_text(console: Console, document: Mapping[str, Any]) -> None:
+    console.print(f"[bold red]Error ({document['kind']}):[/] {_escape(document['message'])}")
+    for line in document.get("advice", ()):
+        console.print(f"  [yellow]→[/] {_escape(line)}")
+
+
+def _print_error(
+    document: Mapping[str, Any], output_format: str, *, text_to_stderr: bool = False
+) -> int:
+    """Print an error document (:func:`_error_json`'s shape) and return ``EXIT_ERROR``.
+
+    JSON: ``{"error": document}`` on stdout. Text: the message, then each piece of advice on
+    its own line, on stdout (stderr with ``text_to_stderr``: ``run``, whose stdout is its
+    pass report)."""
     if output_format == "json":
-        document: dict[str, Any] = {"kind": category, "message": message}
-        if advice:
-            document["advice"] = advice
-        _print_json({"error": document})
+        _print_json({"error": dict(document)})
     else:
-        console = _stdout()
-        console.print(f"[bold red]Error ({category}):[/] {_escape(message)}")
-        for line in advice:
-            console.print(f"  [yellow]→[/] {_escape(line)}")
+        stream = sys.stderr if text_to_stderr else sys.stdout
+        _print_error_text(Console(file=stream, highlight=False, soft_wrap=True), document)
     return EXIT_ERROR
+
+
+def _report_error(
+    error: ReconcilerError,
+    output_format: str,
+    *,
+    hints: Sequence[str] = (),
+    text_to_stderr: bool = False,
+) -> int:
+    """Print ``error`` (JSON: ``{"error": {"kind", "message", "advice": [str]}}``; text: the
+    message, then each piece of advice on its own line) and return ``EXIT_ERROR``."""
+    return _print_error(_error_json(error, hints), output_format, text_to_stderr=text_to_stderr)
 
 
 OFFLINE_HINT = (
@@ -439,6 +490,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     export.add_argument(
         "--force", action="store_true", help="overwrite desired-state files already in --out"
     )
+    _format_option(export, ("text", "json"))
     _logging_options(export, after_command=True)
     export.set_defaults(handler=_export, command_parser=export)
 
@@ -612,53 +664,49 @@ def _clients() -> Any:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
-    from reconciler.engine import check, resolve_against, target_reads_of  # noqa: PLC0415
-    from reconciler.model.resolving import expired_problems  # noqa: PLC0415
+    """Every problem of the revision in one run (``engine.check_revision``): the files, then
+    what did load against live state. When AWS cannot be read, the problems of the files are
+    reported with the error and its advice (``--offline`` among it), and the exit code is 1."""
+    from reconciler.engine import check_revision  # noqa: PLC0415
 
     revision = _revision(args)
-    checked_live = not args.offline
-    try:
-        # Every problem in one run: the files first, then what did load against live state,
-        # even when other files have problems (the revision is refused whole all the same).
-        documents, loading_problems = check(revision)
-        problems = list(loading_problems)
-        if checked_live:
-            live = read_live_state(
-                _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
-            )
-            try:
-                # Merge time: an expiry already past is refused (a pass would just remove it).
-                resolve_against(documents, live, refuse_expired=True)
-            except InvalidRevisionError as unresolved:
-                problems.extend(unresolved.problems)
-        else:
-            problems.extend(expired_problems(documents, now=datetime.now(UTC)))
-        if problems:
-            raise InvalidRevisionError(problems)
-    except InvalidRevisionError as error:
-        return _report_invalid(error, args.format, revision.revision)
-    warnings = [_problem_json(problem) for problem in documents.warnings]
-    if args.format == "json":
-        _print_json(
-            {
-                "revision": revision.revision,
-                "valid": True,
-                "checked_against_live_state": checked_live,
-                "warnings": warnings,
-            }
+    checked = check_revision(
+        revision, aws=None if args.offline else _clients, instance_arn=args.instance_arn
+    )
+    hints = (OFFLINE_HINT,) if checked.live_error is not None else ()
+    if checked.problems:
+        error = InvalidRevisionError(checked.problems, live_error=checked.live_error)
+        return _report_invalid(
+            error, args.format, revision.revision, hints=hints, warnings=checked.warnings
         )
+    warnings = [_problem_json(problem) for problem in checked.warnings]
+    checked_live = checked.live is not None
+    if args.format == "json":
+        document: dict[str, Any] = {
+            "revision": revision.revision,
+            "valid": checked.live_error is None,
+            "checked_against_live_state": checked_live,
+            "problems": [],
+            "warnings": warnings,
+        }
+        if checked.live_error is not None:
+            document["error"] = _error_json(checked.live_error, hints)
+        _print_json(document)
     else:
         console = _stdout()
-        scope = "" if checked_live else " (files only: accounts and principals not checked)"
-        console.print(
-            f"[green]✓[/] desired state at {revision.revision or 'working tree'} is valid{scope}"
-        )
-        for problem in documents.warnings:
+        where = revision.revision or "working tree"
+        if checked.live_error is not None:
+            console.print(
+                f"[yellow]the files of the desired state at {where} have no problems, but "
+                f"{UNCHECKED_REFERENCES}:[/]"
+            )
+            _print_error_text(console, _error_json(checked.live_error, hints))
+        else:
+            scope = "" if checked_live else " (files only: accounts and principals not checked)"
+            console.print(f"[green]✓[/] desired state at {where} is valid{scope}")
+        for problem in checked.warnings:
             console.print(f"  [yellow]warning:[/] {_escape(str(problem))}")
-    return EXIT_OK
+    return EXIT_OK if checked.live_error is None else EXIT_ERROR
 
 
 def _render_pass(result: Any, output_format: str) -> None:
@@ -764,39 +812,52 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    """Write the live state as files under ``--out``. Text: each path written on stdout, notes
+    on stderr; JSON: ``{"files": [path], "notes": [str]}``. Errors as every command's
+    (:func:`_print_error`): kinds ``usage`` (``--kinds``), ``refused`` (``--out`` not empty),
+    ``file`` (cannot write), and those of AWS."""
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
     from reconciler.model.exporting import export_files, parse_kinds  # noqa: PLC0415
     from reconciler.model.wording import count  # noqa: PLC0415
 
-    console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    def fail(kind: str, message: str, *advice: str) -> int:
+        document: dict[str, Any] = {"kind": kind, "message": message}
+        if advice:
+            document["advice"] = list(advice)
+        return _print_error(document, args.format)
+
     try:
         kinds = parse_kinds(args.kinds)
     except ValueError as error:
-        console.print(f"[bold red]Error:[/] --kinds: {_escape(str(error))}")
-        return EXIT_ERROR
+        return fail("usage", f"--kinds: {error}")
     out = Path(args.out)
     existing = sorted(out.rglob("*.json")) if out.is_dir() else []
     if existing and not args.force:
-        console.print(
-            f"[bold red]Error:[/] {out} already holds {count(len(existing), 'JSON file')}; "
-            "export into an empty folder or pass --force"
+        return fail(
+            "refused",
+            f"{out} already holds {count(len(existing), 'JSON file')}",
+            "export into an empty folder, or pass --force to overwrite them",
         )
-        return EXIT_ERROR
     live = read_live_state(_clients(), instance_arn=args.instance_arn)
     try:
         export = export_files(live, kinds=kinds, identities=args.identities)
     except ValueError as error:
-        console.print(f"[bold red]Error:[/] {_escape(str(error))}")
-        return EXIT_ERROR
+        return fail("usage", f"--kinds: {error}")
+    written = []
     for relative, content in sorted(export.files.items()):
         try:
             path = _write_under(out, relative, content)
         except OSError as error:
-            console.print(f"[bold red]Error:[/] cannot write {out / relative}: {error.strerror}")
-            return EXIT_ERROR
-        sys.stdout.write(f"{path}\n")
-    for note in export.notes:
-        console.print(f"[yellow]note:[/] {_escape(note)}")
+            return fail("file", f"cannot write {out / relative}: {error.strerror or error}")
+        written.append(str(path))
+        if args.format == "text":
+            sys.stdout.write(f"{path}\n")
+    if args.format == "json":
+        _print_json({"files": written, "notes": list(export.notes)})
+    else:
+        console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        for note in export.notes:
+            console.print(f"[yellow]note:[/] {_escape(note)}")
     return EXIT_OK
 
 
@@ -952,7 +1013,7 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     try:
         faults = FaultConfig.parse(args.faults) if args.faults else None
     except FaultSpecError as error:
-        sys.stderr.write(f"error: --faults: {error}\n")
+        sys.stderr.write(f"error: {error}\n")  # the message names --faults
         return EXIT_ERROR
     serve(host=args.host, port=args.port, faults=faults)
     return EXIT_OK
@@ -987,7 +1048,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_invalid(error, output_format, None, command=args.command)
     except ReconcilerError as error:
         hint = _hint(args, error)
-        return _report_error(error, output_format, hints=(hint,) if hint else ())
+        return _report_error(
+            error,
+            output_format,
+            hints=(hint,) if hint else (),
+            text_to_stderr=args.command == "run",
+        )
     except ModuleNotFoundError as error:
         if error.name != "moto":
             raise

@@ -59,11 +59,16 @@ class Problem:
 class InvalidRevisionError(ReconcilerError):
     """The desired state at one revision is invalid; it is refused whole.
 
-    ``problems`` holds every problem found, not just the first.
+    ``problems`` holds every problem found, not just the first. ``live_error`` is the error
+    met reading live state to check the references (accounts, users, groups) when it could not
+    be read: those references were not checked, and the revision may have more problems.
     """
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(
+        self, problems: Sequence[Problem], *, live_error: ReconcilerError | None = None
+    ) -> None:
         self.problems = tuple(problems)
+        self.live_error = live_error
         count = len(self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the desired state")
 

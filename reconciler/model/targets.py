@@ -88,7 +88,8 @@ def account_id(
             file=file,
             path=path,
             rule="unknown_account",
-            message=f"account id {reference} is not an account of this organization"
+            message=f"account id {reference} is not an account of this organization: check "
+            "it against `aws organizations list-accounts`, or name the account by its name"
             + suggestion_clause(
                 reference, (account.id for account in listed), kind="account id", max_listed=0
             ),
@@ -126,7 +127,11 @@ def _unit_id(
             file=file,
             path=f"{path}.id",
             rule="unknown_organizational_unit",
-            message=f"organizational unit {target.id} is not in this organization",
+            message=f"organizational unit {target.id} is not in this organization: check the "
+            "id, or name the unit by its path from the root ('Root/<OU>/<OU>')"
+            + suggestion_clause(
+                target.id, organization.units, kind="organizational unit id", max_listed=0
+            ),
         )
     wanted = target.path or ""
     matches = [unit_id for unit_id in organization.units if organization.path(unit_id) == wanted]
