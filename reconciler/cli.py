@@ -1,11 +1,15 @@
-"""The ``reconciler`` command: validate, plan, apply, export, sandbox serve, demo.
+"""The ``reconciler`` command: validate, plan, apply, access, export, sandbox serve,
+demo.
 
 Exit codes (like ``terraform plan -detailed-exitcode``):
 
 - ``validate``: 0 valid, 1 invalid or error.
-- ``plan``: 0 nothing to do, 2 changes to make, 1 error (invalid revision, AWS unreachable...).
+- ``plan``: 0 nothing to do, 2 not converged (changes to make, or unmanaged objects with
+  ``"unmanaged": "fail"`` in ``reconciler.json``), 1 error (invalid revision, AWS
+  unreachable...).
 - ``apply``: 0 every operation succeeded (or nothing to do), 1 otherwise.
 - ``export``: 0 files written, 1 error (``--out`` not empty without ``--force``, bad ``--kinds``).
+- ``access``: 0 report made (whatever it shows), 1 error (an unknown filter value, AWS...).
 - ``run --once``: 0 converged, 2 changes or drift left, 1 failure.
 - every command: 1 for a usage error (unknown option or command, missing or bad value), with
   argparse's message and a hint on stderr; never 2, so CI cannot read a typo as "changes".
@@ -23,11 +27,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import io
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -41,8 +46,11 @@ from reconciler.errors import (
     Problem,
     ReconcilerError,
     SourceError,
+    UnknownFilterError,
+    WriterLockLostError,
 )
 from reconciler.logs import configure_logging
+from reconciler.model.wording import noun
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -76,12 +84,20 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 
 
 INVALID_OUTCOMES = {
-    "validate": "fix them and run validate again",
+    "validate": "fix {them} and run validate again",
+    "access": "no report was made",
     "plan": "no plan was made",
     "apply": "nothing was applied",
 }
 """What an invalid revision meant for each command, said after the count of problems: only an
-apply refused says that nothing was applied (validate and plan never apply)."""
+apply refused says that nothing was applied (validate and plan never apply). ``{them}`` is "it"
+or "them", after the count."""
+
+UNCHECKED_REFERENCES = (
+    "references to accounts, organizational units, users and groups were not checked: live "
+    "state could not be read"
+)
+"""Said before the error met reading live state, when a revision was checked without it."""
 
 
 def _report_invalid(
@@ -90,26 +106,40 @@ def _report_invalid(
     revision: str | None,
     *,
     command: str = "validate",
+    hints: Sequence[str] = (),
+    warnings: Sequence[Problem] = (),
 ) -> int:
     """Print the problems of an invalid revision on stdout, in text as in JSON; exit 1.
 
+    When live state could not be read (``error.live_error``), the error follows the problems,
+    with its advice and ``hints`` (JSON: ``"error"``, as :func:`_report_error` prints it).
     stdout carries the verdict (the exit code says it too), stderr only logs and warnings.
     """
+    live_error = error.live_error
     if output_format == "json":
-        _print_json(
-            {
-                "revision": revision,
-                "valid": False,
-                "problems": [_problem_json(problem) for problem in error.problems],
-            }
-        )
+        document: dict[str, Any] = {
+            "revision": revision,
+            "valid": False,
+            "problems": [_problem_json(problem) for problem in error.problems],
+            "warnings": [_problem_json(problem) for problem in warnings],
+        }
+        if live_error is not None:
+            document["checked_against_live_state"] = False
+            document["error"] = _error_json(live_error, hints)
+        _print_json(document)
     else:
         console = _stdout()
         where = f" at {revision}" if revision else ""
-        outcome = INVALID_OUTCOMES.get(command, "nothing was done")
+        them = noun(len(error.problems), "it", "them")
+        outcome = INVALID_OUTCOMES.get(command, "nothing was done").format(them=them)
         console.print(f"[bold red]✗ invalid desired state{where}:[/] {error}; {outcome}.")
         for problem in error.problems:
             console.print(f"  [red]✗[/] {_escape(str(problem))}")
+        for problem in warnings:
+            console.print(f"  [yellow]warning:[/] {_escape(str(problem))}")
+        if live_error is not None:
+            console.print(f"[yellow]{UNCHECKED_REFERENCES}:[/]")
+            _print_error_text(console, _error_json(live_error, hints))
     return EXIT_ERROR
 
 
@@ -117,35 +147,67 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
-def _report_error(error: ReconcilerError, output_format: str, *, hints: Sequence[str] = ()) -> int:
-    """Print ``error`` on stdout (JSON: ``{"error": {"kind", "message", "advice": [str]}}``;
-    text: the message, then each piece of advice on its own line) and return ``EXIT_ERROR``.
+ERROR_KINDS: tuple[tuple[type[ReconcilerError], str], ...] = (
+    (ConfigurationError, "configuration"),
+    (SourceError, "source"),
+    (PlanRefusedError, "refused"),
+    (WriterLockLostError, "lock"),
+    (AwsError, "aws"),
+    (UnknownFilterError, "filter"),
+)
+"""The ``kind`` of an error document, by the error's class (else ``"error"``)."""
 
-    The advice is the ``AwsError``'s own (what to check, from the AWS adapter), then ``hints``.
-    """
-    kind = {
-        ConfigurationError: "configuration",
-        SourceError: "source",
-        PlanRefusedError: "refused",
-        AwsError: "aws",
-    }
-    category = next((name for cls, name in kind.items() if isinstance(error, cls)), "error")
+
+def _error_json(error: ReconcilerError, hints: Sequence[str] = ()) -> dict[str, Any]:
+    """``{"kind", "message", "advice": [str]}`` (no ``advice`` when there is none): the advice
+    is the ``AwsError``'s own (what to check, from the AWS adapter), then ``hints``."""
+    kind = next((name for cls, name in ERROR_KINDS if isinstance(error, cls)), "error")
     message = str(error)
     advice = list(hints)
+    if isinstance(error, UnknownFilterError):
+        message = f"unknown filter {noun(len(error.unknown), 'value', 'values')}"
+        advice = [*error.unknown, *advice]
     if isinstance(error, AwsError) and error.advice:
         message = error.detail
         advice.insert(0, error.advice)
+    document: dict[str, Any] = {"kind": kind, "message": message}
+    if advice:
+        document["advice"] = advice
+    return document
+
+
+def _print_error_text(console: Console, document: Mapping[str, Any]) -> None:
+    console.print(f"[bold red]Error ({document['kind']}):[/] {_escape(document['message'])}")
+    for line in document.get("advice", ()):
+        console.print(f"  [yellow]→[/] {_escape(line)}")
+
+
+def _print_error(
+    document: Mapping[str, Any], output_format: str, *, text_to_stderr: bool = False
+) -> int:
+    """Print an error document (:func:`_error_json`'s shape) and return ``EXIT_ERROR``.
+
+    JSON: ``{"error": document}`` on stdout. Text: the message, then each piece of advice on
+    its own line, on stdout (stderr with ``text_to_stderr``: ``run``, whose stdout is its
+    pass report)."""
     if output_format == "json":
-        document: dict[str, Any] = {"kind": category, "message": message}
-        if advice:
-            document["advice"] = advice
-        _print_json({"error": document})
+        _print_json({"error": dict(document)})
     else:
-        console = _stdout()
-        console.print(f"[bold red]Error ({category}):[/] {_escape(message)}")
-        for line in advice:
-            console.print(f"  [yellow]→[/] {_escape(line)}")
+        stream = sys.stderr if text_to_stderr else sys.stdout
+        _print_error_text(Console(file=stream, highlight=False, soft_wrap=True), document)
     return EXIT_ERROR
+
+
+def _report_error(
+    error: ReconcilerError,
+    output_format: str,
+    *,
+    hints: Sequence[str] = (),
+    text_to_stderr: bool = False,
+) -> int:
+    """Print ``error`` (JSON: ``{"error": {"kind", "message", "advice": [str]}}``; text: the
+    message, then each piece of advice on its own line) and return ``EXIT_ERROR``."""
+    return _print_error(_error_json(error, hints), output_format, text_to_stderr=text_to_stderr)
 
 
 OFFLINE_HINT = (
@@ -155,14 +217,23 @@ OFFLINE_HINT = (
 """Added to the advice of a ``validate`` that cannot use AWS."""
 
 
+DESIRED_ACCESS_HINT = (
+    "access --desired reads AWS as plan does: account names, OU and tag targets are resolved "
+    "through Organizations and undeclared users and groups through the identity store, so it "
+    "cannot run offline"
+)
+"""Added to the advice of an ``access --desired`` that cannot use AWS."""
+
+
 def _hint(args: argparse.Namespace, error: ReconcilerError) -> str | None:
-    """What else to do after ``error``: ``validate --offline`` when AWS could not be used."""
-    if (
-        args.command == "validate"
-        and not getattr(args, "offline", True)
-        and isinstance(error, AwsError | ConfigurationError)
-    ):
+    """What else to do after ``error``: ``validate --offline`` when AWS could not be used;
+    for ``access --desired``, why it needs AWS at all."""
+    if not isinstance(error, AwsError | ConfigurationError):
+        return None
+    if args.command == "validate" and not getattr(args, "offline", True):
         return OFFLINE_HINT
+    if args.command == "access" and getattr(args, "desired", False):
+        return DESIRED_ACCESS_HINT
     return None
 
 
@@ -321,7 +392,9 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     validate.set_defaults(handler=_validate, command_parser=validate)
 
     plan = commands.add_parser(
-        "plan", help="show what apply would change; exit 0 nothing, 2 changes, 1 error"
+        "plan",
+        help="show what apply would change; exit 0 nothing, 2 changes (or unmanaged objects "
+        "with unmanaged: fail), 1 error",
     )
     _source_options(plan)
     _format_option(plan, FORMATS)
@@ -417,8 +490,24 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     export.add_argument(
         "--force", action="store_true", help="overwrite desired-state files already in --out"
     )
+    _format_option(export, ("text", "json"))
     _logging_options(export, after_command=True)
     export.set_defaults(handler=_export, command_parser=export)
+
+    access = commands.add_parser(
+        "access",
+        help="who has access to what: every user's permission sets per account, groups "
+        "expanded, from live state (or a revision with --desired)",
+        description="Who has access to what: every grant (user, account, permission set, "
+        "directly or via which group), from live state; with --desired, from the revision "
+        "that --repo, --ref and --path name (they matter only then). Deleted principals still "
+        "holding access and group assignments that grant nobody are listed apart. Values of "
+        "one filter are alternatives; different filters must all hold. Exit 0 when the report "
+        "is made, 1 on an error (an unknown filter value, AWS unreachable...).",
+    )
+    _access_options(access)
+    _logging_options(access, after_command=True)
+    access.set_defaults(handler=_access, command_parser=access)
 
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of the desired-state files, for editors"
@@ -448,6 +537,49 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     _logging_options(run, after_command=True)
     run.set_defaults(handler=_run, command_parser=run)
     return parser
+
+
+ACCESS_FILTERS = (
+    ("--user", "users", "user name"),
+    ("--group", "groups", "group display name: the access that comes through that group"),
+    ("--account", "accounts", "account name or 12-digit id"),
+    ("--ou", "units", "organizational unit path (Root/Workloads) or id, with the OUs below it"),
+    ("--permission-set", "permission_sets", "permission set name"),
+)
+"""The filters of ``access``: flag, ``AccessFilter`` field, what a value is."""
+
+
+def _access_options(parser: argparse.ArgumentParser) -> None:
+    _source_options(parser)
+    parser.add_argument(
+        "--desired",
+        action="store_true",
+        help="report the access the revision (--repo, --ref, --path) declares, resolved "
+        "against AWS as plan resolves it, instead of live state",
+    )
+    for flag, field, what in ACCESS_FILTERS:
+        parser.add_argument(
+            flag,
+            dest=f"filter_{field}",
+            action="append",
+            default=[],
+            metavar="VALUE",
+            help=f"keep only this {what}; repeat it or separate values with commas",
+        )
+    _format_option(parser, ("text", "json", "csv", "html"))
+    parser.add_argument(
+        "--by",
+        choices=("user", "account"),
+        default="user",
+        help="text format: list the grants per user (default) or per account",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the report to this file instead of stdout (its path is printed)",
+    )
 
 
 def _source(args: argparse.Namespace) -> Any:
@@ -532,53 +664,49 @@ def _clients() -> Any:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
-    from reconciler.engine import check, resolve_against, target_reads_of  # noqa: PLC0415
-    from reconciler.model.resolving import expired_problems  # noqa: PLC0415
+    """Every problem of the revision in one run (``engine.check_revision``): the files, then
+    what did load against live state. When AWS cannot be read, the problems of the files are
+    reported with the error and its advice (``--offline`` among it), and the exit code is 1."""
+    from reconciler.engine import check_revision  # noqa: PLC0415
 
     revision = _revision(args)
-    checked_live = not args.offline
-    try:
-        # Every problem in one run: the files first, then what did load against live state,
-        # even when other files have problems (the revision is refused whole all the same).
-        documents, loading_problems = check(revision)
-        problems = list(loading_problems)
-        if checked_live:
-            live = read_live_state(
-                _clients(), instance_arn=args.instance_arn, targets=target_reads_of(documents)
-            )
-            try:
-                # Merge time: an expiry already past is refused (a pass would just remove it).
-                resolve_against(documents, live, refuse_expired=True)
-            except InvalidRevisionError as unresolved:
-                problems.extend(unresolved.problems)
-        else:
-            problems.extend(expired_problems(documents, now=datetime.now(UTC)))
-        if problems:
-            raise InvalidRevisionError(problems)
-    except InvalidRevisionError as error:
-        return _report_invalid(error, args.format, revision.revision)
-    warnings = [_problem_json(problem) for problem in documents.warnings]
-    if args.format == "json":
-        _print_json(
-            {
-                "revision": revision.revision,
-                "valid": True,
-                "checked_against_live_state": checked_live,
-                "warnings": warnings,
-            }
+    checked = check_revision(
+        revision, aws=None if args.offline else _clients, instance_arn=args.instance_arn
+    )
+    hints = (OFFLINE_HINT,) if checked.live_error is not None else ()
+    if checked.problems:
+        error = InvalidRevisionError(checked.problems, live_error=checked.live_error)
+        return _report_invalid(
+            error, args.format, revision.revision, hints=hints, warnings=checked.warnings
         )
+    warnings = [_problem_json(problem) for problem in checked.warnings]
+    checked_live = checked.live is not None
+    if args.format == "json":
+        document: dict[str, Any] = {
+            "revision": revision.revision,
+            "valid": checked.live_error is None,
+            "checked_against_live_state": checked_live,
+            "problems": [],
+            "warnings": warnings,
+        }
+        if checked.live_error is not None:
+            document["error"] = _error_json(checked.live_error, hints)
+        _print_json(document)
     else:
         console = _stdout()
-        scope = "" if checked_live else " (files only: accounts and principals not checked)"
-        console.print(
-            f"[green]✓[/] desired state at {revision.revision or 'working tree'} is valid{scope}"
-        )
-        for problem in documents.warnings:
+        where = revision.revision or "working tree"
+        if checked.live_error is not None:
+            console.print(
+                f"[yellow]the files of the desired state at {where} have no problems, but "
+                f"{UNCHECKED_REFERENCES}:[/]"
+            )
+            _print_error_text(console, _error_json(checked.live_error, hints))
+        else:
+            scope = "" if checked_live else " (files only: accounts and principals not checked)"
+            console.print(f"[green]✓[/] desired state at {where} is valid{scope}")
+        for problem in checked.warnings:
             console.print(f"  [yellow]warning:[/] {_escape(str(problem))}")
-    return EXIT_OK
+    return EXIT_OK if checked.live_error is None else EXIT_ERROR
 
 
 def _render_pass(result: Any, output_format: str) -> None:
@@ -671,7 +799,8 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
     _render_pass(result, args.format)
     if apply:
         return EXIT_OK if result.outcome is None or result.outcome.succeeded else EXIT_ERROR
-    return EXIT_OK if result.plan.is_empty else EXIT_CHANGES
+    converged = result.plan.is_empty and not result.plan.failed_by_unmanaged
+    return EXIT_OK if converged else EXIT_CHANGES
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -683,39 +812,126 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    """Write the live state as files under ``--out``. Text: each path written on stdout, notes
+    on stderr; JSON: ``{"files": [path], "notes": [str]}``. Errors as every command's
+    (:func:`_print_error`): kinds ``usage`` (``--kinds``), ``refused`` (``--out`` not empty),
+    ``file`` (cannot write), and those of AWS."""
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
     from reconciler.model.exporting import export_files, parse_kinds  # noqa: PLC0415
     from reconciler.model.wording import count  # noqa: PLC0415
 
-    console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    def fail(kind: str, message: str, *advice: str) -> int:
+        document: dict[str, Any] = {"kind": kind, "message": message}
+        if advice:
+            document["advice"] = list(advice)
+        return _print_error(document, args.format)
+
     try:
         kinds = parse_kinds(args.kinds)
     except ValueError as error:
-        console.print(f"[bold red]Error:[/] --kinds: {_escape(str(error))}")
-        return EXIT_ERROR
+        return fail("usage", f"--kinds: {error}")
     out = Path(args.out)
     existing = sorted(out.rglob("*.json")) if out.is_dir() else []
     if existing and not args.force:
-        console.print(
-            f"[bold red]Error:[/] {out} already holds {count(len(existing), 'JSON file')}; "
-            "export into an empty folder or pass --force"
+        return fail(
+            "refused",
+            f"{out} already holds {count(len(existing), 'JSON file')}",
+            "export into an empty folder, or pass --force to overwrite them",
         )
-        return EXIT_ERROR
     live = read_live_state(_clients(), instance_arn=args.instance_arn)
     try:
         export = export_files(live, kinds=kinds, identities=args.identities)
     except ValueError as error:
-        console.print(f"[bold red]Error:[/] {_escape(str(error))}")
-        return EXIT_ERROR
+        return fail("usage", f"--kinds: {error}")
+    written = []
     for relative, content in sorted(export.files.items()):
         try:
             path = _write_under(out, relative, content)
         except OSError as error:
-            console.print(f"[bold red]Error:[/] cannot write {out / relative}: {error.strerror}")
-            return EXIT_ERROR
-        sys.stdout.write(f"{path}\n")
-    for note in export.notes:
-        console.print(f"[yellow]note:[/] {_escape(note)}")
+            return fail("file", f"cannot write {out / relative}: {error.strerror or error}")
+        written.append(str(path))
+        if args.format == "text":
+            sys.stdout.write(f"{path}\n")
+    if args.format == "json":
+        _print_json({"files": written, "notes": list(export.notes)})
+    else:
+        console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        for note in export.notes:
+            console.print(f"[yellow]note:[/] {_escape(note)}")
+    return EXIT_OK
+
+
+def _access_filter(args: argparse.Namespace) -> Any:
+    from reconciler.planning.access_reports import AccessFilter  # noqa: PLC0415
+
+    values = {
+        field: tuple(
+            value.strip()
+            for given in getattr(args, f"filter_{field}")
+            for value in given.split(",")
+            if value.strip()
+        )
+        for _, field, _ in ACCESS_FILTERS
+    }
+    return AccessFilter(**values)
+
+
+def _access(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from reconciler.engine import read_access_state  # noqa: PLC0415
+    from reconciler.planning import access_rendering  # noqa: PLC0415
+    from reconciler.planning.access_reports import ReportSource, access_report  # noqa: PLC0415
+
+    filters = _access_filter(args)
+    revision = _revision(args) if args.desired else None
+    try:
+        read = read_access_state(
+            _clients(), revision=revision, instance_arn=args.instance_arn, units=bool(filters.units)
+        )
+    except InvalidRevisionError as error:
+        return _report_invalid(
+            error, args.format, revision.revision if revision else None, command="access"
+        )
+    report = access_report(
+        read.state,
+        read.directory,
+        generated_at=datetime.now(UTC),
+        instance_arn=read.live.instance_arn,
+        source=ReportSource.DESIRED if read.desired else ReportSource.LIVE,
+        revision=read.revision,
+        filters=filters,
+    )
+    if args.format == "json":
+        text = json.dumps(access_rendering.access_json(report), indent=2, ensure_ascii=False) + "\n"
+    elif args.format == "csv":
+        text = access_rendering.access_csv(report)
+        if report.idle_assignments:
+            sys.stderr.write(
+                f"note: {len(report.idle_assignments)} group assignments grant nobody (groups "
+                "with no members or deleted): a CSV row is a grant, so they are listed only in "
+                "the text, JSON and HTML formats\n"
+            )
+    elif args.format == "html":
+        text = access_rendering.access_html(report)
+    elif args.out is None:
+        _stdout().print(access_rendering.access_text(report, by=args.by))
+        return EXIT_OK
+    else:
+        buffer = io.StringIO()  # markup rendered to plain text: a file is not a terminal
+        Console(file=buffer, highlight=False, soft_wrap=True).print(
+            access_rendering.access_text(report, by=args.by)
+        )
+        text = buffer.getvalue()
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        path = _write_under(args.out.parent, args.out.name, text.encode())
+    except OSError as error:
+        sys.stderr.write(f"error: cannot write {args.out}: {error.strerror or error}\n")
+        return EXIT_ERROR
+    sys.stdout.write(f"{path}\n")
     return EXIT_OK
 
 
@@ -797,7 +1013,7 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     try:
         faults = FaultConfig.parse(args.faults) if args.faults else None
     except FaultSpecError as error:
-        sys.stderr.write(f"error: --faults: {error}\n")
+        sys.stderr.write(f"error: {error}\n")  # the message names --faults
         return EXIT_ERROR
     serve(host=args.host, port=args.port, faults=faults)
     return EXIT_OK
@@ -832,7 +1048,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_invalid(error, output_format, None, command=args.command)
     except ReconcilerError as error:
         hint = _hint(args, error)
-        return _report_error(error, output_format, hints=(hint,) if hint else ())
+        return _report_error(
+            error,
+            output_format,
+            hints=(hint,) if hint else (),
+            text_to_stderr=args.command == "run",
+        )
     except ModuleNotFoundError as error:
         if error.name != "moto":
             raise

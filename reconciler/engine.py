@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +21,20 @@ from reconciler.adapters.aws.applying import apply_plan
 from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, GitSource, read_directory
-from reconciler.errors import InvalidRevisionError, PlanRefusedError, Problem, SourceError
+from reconciler.errors import (
+    AwsError,
+    ConfigurationError,
+    InvalidRevisionError,
+    PlanRefusedError,
+    Problem,
+    SourceError,
+)
 from reconciler.model.documents import DeletionGuard
 from reconciler.model.loading import Documents, check_documents, load_config
-from reconciler.model.resolving import DesiredState, live_directory, resolve
-from reconciler.model.state import LiveState
+from reconciler.model.resolving import DesiredState, expiry_notes, live_directory, resolve
+from reconciler.model.state import IdentityCenterState, LiveState
 from reconciler.model.targets import TargetReads, target_reads
+from reconciler.planning.access_reports import AccessDirectory, desired_access_state
 from reconciler.planning.diffing import plan
 from reconciler.planning.guards import (
     GuardLimit,
@@ -47,7 +55,8 @@ def _read_directory(folder: Path) -> tuple[dict[str, bytes], tuple[Problem, ...]
                     file=str(folder),
                     path="$",
                     rule="missing_folder",
-                    message="the desired-state folder does not exist",
+                    message="the desired-state folder does not exist: give the folder that "
+                    "holds reconciler.json and assignments.json",
                 )
             ]
         )
@@ -186,16 +195,12 @@ def target_reads_of(documents: Documents) -> TargetReads:
 
 
 def resolve_against(
-    documents: Documents,
-    live: LiveState,
-    *,
-    now: datetime | None = None,
-    refuse_expired: bool = False,
+    documents: Documents, live: LiveState, *, now: datetime | None = None
 ) -> DesiredState:
     """Resolve ``documents`` against ``live`` (raises ``InvalidRevisionError``).
 
     ``now`` (timezone-aware, default: the current time) decides which assignments have
-    expired; ``refuse_expired`` makes an expired one a problem (merge-time validation).
+    expired (noted, left out of the desired state).
     """
     return resolve(
         documents,
@@ -207,7 +212,80 @@ def resolve_against(
             account_tags=live.account_tags,
         ),
         now=now or datetime.now(UTC),
-        refuse_expired=refuse_expired,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checked:
+    """Every problem of one revision that can be found, for ``validate``, ``plan`` and
+    ``apply`` alike (:func:`check_revision`).
+
+    ``problems`` are those of the files and, when live state was read, of their references;
+    ``warnings`` do not refuse the revision (expired or expiring access, file names...).
+    ``live`` and ``desired`` are set when live state was read, and ``desired`` only when there
+    is no problem. ``live_error`` is why live state could not be read (AWS unreachable, no
+    credentials, no Region): the references were then not checked.
+    """
+
+    documents: Documents
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    live: LiveState | None = None
+    desired: DesiredState | None = None
+    live_error: AwsError | ConfigurationError | None = None
+
+    def raise_for_problems(self) -> None:
+        """Raise ``InvalidRevisionError`` (with ``live_error``) when there are problems, else
+        ``live_error`` itself when live state could not be read; return when neither."""
+        if self.problems:
+            raise InvalidRevisionError(self.problems, live_error=self.live_error)
+        if self.live_error is not None:
+            raise self.live_error
+
+
+def check_revision(
+    revision: Revision,
+    *,
+    aws: Callable[[], AwsClients] | None,
+    instance_arn: str | None = None,
+    now: datetime | None = None,
+) -> Checked:
+    """Check ``revision`` as far as it goes, in one run: its files, then what of them did load
+    against live state (accounts, OUs, users, groups), even when other files have problems.
+
+    ``aws`` makes the clients (called once, so that a missing Region or profile is met here
+    like an unreachable endpoint); ``None`` checks the files alone (no reference to live state
+    is checked; expiry is still noted). An ``AwsError`` or ``ConfigurationError`` met making
+    the clients or reading is returned in ``live_error``, with the problems of the files.
+    Raises ``InvalidRevisionError`` only when there are no files to check. Documents checked
+    with problems must never be planned or applied.
+    """
+    now = now or datetime.now(UTC)
+    documents, problems = check(revision)
+    if aws is None:
+        warnings = (*documents.warnings, *expiry_notes(documents, now=now))
+        return Checked(documents=documents, problems=problems, warnings=warnings)
+    try:
+        live = read_live_state(aws(), instance_arn=instance_arn, targets=target_reads_of(documents))
+    except (AwsError, ConfigurationError) as error:
+        warnings = (*documents.warnings, *expiry_notes(documents, now=now))
+        return Checked(documents=documents, problems=problems, warnings=warnings, live_error=error)
+    try:
+        desired = resolve_against(documents, live, now=now)
+    except InvalidRevisionError as unresolved:
+        warnings = (*documents.warnings, *expiry_notes(documents, now=now))
+        return Checked(
+            documents=documents,
+            problems=(*problems, *unresolved.problems),
+            warnings=warnings,
+            live=live,
+        )
+    return Checked(
+        documents=documents,
+        problems=problems,
+        warnings=desired.warnings,
+        live=live,
+        desired=None if problems else desired,
     )
 
 
@@ -265,11 +343,12 @@ def reconcile(
     judged by. ``guard_limits`` are deletion-guard limits besides the revision's own
     ``reconciler.json`` (for example its parent commit's): the strictest apply (``guards``).
 
-    Raises ``InvalidRevisionError`` (nothing read or written beyond what validation needs),
+    Raises ``InvalidRevisionError`` with every problem :func:`check_revision` finds (the
+    files', and their references' against what live state could be read; nothing written),
     ``PlanRefusedError`` when the deletion guard refuses the plan or uncommitted edits are
-    not allowed (nothing written), and
-    ``AwsError`` when reading fails. Failures of individual operations during apply are not
-    raised: they are in ``PassResult.outcome``.
+    not allowed (nothing written), and ``AwsError`` or ``ConfigurationError`` when live state
+    cannot be read and the files have no problem. Failures of individual operations during
+    apply are not raised: they are in ``PassResult.outcome``.
     """
     pass_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
@@ -282,10 +361,14 @@ def reconcile(
             f"be applied is not revision {revision.revision}. Commit them (access changes go "
             "through review), or pass --allow-uncommitted. Nothing was applied."
         )
-    documents = load(revision)
+    # Every problem of the revision in one run, as validate finds them: a problem in one file
+    # does not hide those of the others, nor their references to live state.
     bound.info("pass.phase", phase="read")
-    live = read_live_state(aws, instance_arn=instance_arn, targets=target_reads_of(documents))
-    desired = resolve_against(documents, live, now=now)
+    checked = check_revision(revision, aws=lambda: aws, instance_arn=instance_arn, now=now)
+    checked.raise_for_problems()
+    desired, live = checked.desired, checked.live
+    if desired is None or live is None:  # pragma: no cover - raise_for_problems raised
+        raise InvalidRevisionError(checked.problems)
     bound.info("pass.phase", phase="plan")
     the_plan = plan(desired, live, revision=revision.revision)
     if revision.uncommitted:
@@ -328,4 +411,70 @@ def reconcile(
         seconds=seconds,
         account_names=account_names,
         guard_violations=violations,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessState:
+    """The state an access report expands, and what names its principals and accounts.
+
+    ``state`` is the live state, or a revision's desired state (with the live members of the
+    groups it assigns without declaring them: ``desired_access_state``); ``directory`` holds
+    the principals that exist (live ones, plus those the revision declares) and the accounts,
+    and the OU tree when it was read; ``revision`` is the commit SHA of a desired state (None
+    for live state); ``live`` is what was read.
+    """
+
+    state: IdentityCenterState
+    directory: AccessDirectory
+    live: LiveState
+    revision: str | None = None
+    desired: bool = False
+
+
+def read_access_state(
+    aws: AwsClients,
+    *,
+    revision: Revision | None = None,
+    instance_arn: str | None = None,
+    units: bool = False,
+) -> AccessState:
+    """What ``reconciler access`` reports on: the live state, or with ``revision`` its desired
+    state resolved against live state the way a plan resolves it.
+
+    Live state is read as a pass reads it (``read_live_state``), with the OU tree when
+    ``units`` (an ``--ou`` filter) or the revision's targets need it. A desired state needs AWS
+    too: account names, OU and tag targets are resolved through Organizations and undeclared
+    principals through the identity store, so it cannot be made offline.
+
+    Raises ``InvalidRevisionError`` (the revision does not load or resolve) and ``AwsError``.
+    """
+    documents = load(revision) if revision is not None else None
+    reads = target_reads_of(documents) if documents is not None else TargetReads()
+    if units:
+        reads = replace(reads, organization=True, units=True)
+    live = read_live_state(aws, instance_arn=instance_arn, targets=reads)
+    if documents is None:
+        return AccessState(
+            state=live.state,
+            directory=AccessDirectory(
+                users=live.state.users,
+                groups=live.state.groups,
+                accounts=live.accounts,
+                organization=live.organization,
+            ),
+            live=live,
+        )
+    desired = resolve_against(documents, live)
+    return AccessState(
+        state=desired_access_state(desired.state, live.state),
+        directory=AccessDirectory(
+            users={**live.state.users, **desired.state.users},
+            groups={**live.state.groups, **desired.state.groups},
+            accounts=live.accounts,
+            organization=live.organization,
+        ),
+        live=live,
+        revision=revision.revision if revision is not None else None,
+        desired=True,
     )

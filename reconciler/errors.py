@@ -10,6 +10,7 @@ The tree splits what a later pass may fix by itself from what needs a person::
     ├── SourceError                   the Git repository could not be read
     │   └── UnverifiedRevisionError   the revision is not signed by a trusted key: refused
     ├── PlanRefusedError              a safety rule refuses the plan (deletion guard)
+    ├── UnknownFilterError            a report's filter names no user, account, OU... that exists
     ├── WriterLockLostError           the writer lock is lost or about to lapse: no more writes
     └── AwsError                      an AWS call failed, after botocore's retries
         ├── TemporaryAwsError         throttling, 5xx, timeouts, conflicts: retry later
@@ -58,11 +59,16 @@ class Problem:
 class InvalidRevisionError(ReconcilerError):
     """The desired state at one revision is invalid; it is refused whole.
 
-    ``problems`` holds every problem found, not just the first.
+    ``problems`` holds every problem found, not just the first. ``live_error`` is the error
+    met reading live state to check the references (accounts, users, groups) when it could not
+    be read: those references were not checked, and the revision may have more problems.
     """
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(
+        self, problems: Sequence[Problem], *, live_error: ReconcilerError | None = None
+    ) -> None:
         self.problems = tuple(problems)
+        self.live_error = live_error
         count = len(self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the desired state")
 
@@ -130,6 +136,16 @@ class TemporaryAwsError(AwsError):
 
 class PermanentAwsError(AwsError):
     """Access denied, validation, not found: retrying the same call will fail the same way."""
+
+
+class UnknownFilterError(ReconcilerError):
+    """A filter of a report (``reconciler access --user ...``) names something that does not
+    exist. ``unknown`` holds one message per unknown value, each with a suggestion ("did you
+    mean 'staging'?"), one line each in the error's message."""
+
+    def __init__(self, unknown: Sequence[str]) -> None:
+        self.unknown = tuple(unknown)
+        super().__init__("\n".join(self.unknown))
 
 
 class WriterLockLostError(ReconcilerError):

@@ -10,10 +10,17 @@ A :class:`SlackNotifier` decides whether a pass is worth a message, builds it wi
   reasons; never times or pass ids) is not posted again; an in-sync pass forgets them, so a
   recurrence is news again; a message that failed to post is not remembered, so the next pass
   tries again;
+* unmanaged objects (live objects the revision leaves alone) are listed in every message; a
+  pass that is otherwise not news is posted when its unmanaged list differs from the last one
+  posted (another object, or another reason), never again while it stays the same; an empty
+  list forgets it, so a recurrence is news;
 * with ``heartbeat``, an in-sync pass posts "in sync" when no heartbeat was posted in the last
   24 hours (the first in-sync pass after start posts one).
 
-The memory is in-process: a restarted controller posts an ongoing drift once more.
+The dedup memory (fingerprint → when posted) is the notifier's; :meth:`SlackNotifier.posted`
+gives it and :meth:`SlackNotifier.remember` adopts an earlier one, so that the controller keeps it
+in its state file and a restarted controller (``run --once`` from cron) does not post an
+ongoing drift again within the window. The heartbeat's time is in-process only.
 
 The webhook URL is a secret (anyone holding it can post to the channel): it is kept inside the
 client and appears in no log line, message, ``repr`` or error; slack-sdk's own logger, which
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,6 +101,7 @@ class SlackNotifier:
         self._clock = clock
         self._posted: dict[str, float] = {}  # fingerprint -> when it was last posted
         self._last_heartbeat: float | None = None
+        self._unmanaged_posted: str | None = None  # unmanaged fingerprint of the last post
 
     def __repr__(self) -> str:
         return (
@@ -117,7 +125,10 @@ class SlackNotifier:
     def _notify(self, report: PassReport) -> bool:
         now = self._clock()
         self._forget_before(now - self._window)
-        if slack_messages.worth_posting(report):
+        unmanaged = slack_messages.unmanaged_fingerprint(report)
+        if unmanaged is None:
+            self._unmanaged_posted = None
+        if slack_messages.worth_posting(report) or unmanaged != self._unmanaged_posted:
             fingerprint = slack_messages.message_fingerprint(report)
             if slack_messages.is_deduplicated(report) and fingerprint in self._posted:
                 log.info(
@@ -133,6 +144,7 @@ class SlackNotifier:
             posted = self._post(message, report=report, kind="summary")
             if posted:
                 self._posted[fingerprint] = now
+                self._unmanaged_posted = unmanaged
             return posted
         if report.status is PassStatus.IN_SYNC:
             self._posted.clear()  # in sync again: a drift or failure coming back is news
@@ -148,6 +160,21 @@ class SlackNotifier:
                     self._last_heartbeat = now
                 return posted
         return False
+
+    def posted(self) -> dict[str, float]:
+        """The fingerprints of the drift and failure messages posted within the dedup window,
+        each with when it was posted (seconds since the epoch, this notifier's clock)."""
+        self._forget_before(self._clock() - self._window)
+        return dict(self._posted)
+
+    def remember(self, posted: Mapping[str, float]) -> None:
+        """Adopt messages posted earlier (by another process, or before a restart): each
+        fingerprint in ``posted`` (seconds since the epoch) within the window suppresses an
+        identical message as if this notifier had posted it; the later time of the two wins."""
+        for fingerprint, posted_at in posted.items():
+            if posted_at > self._posted.get(fingerprint, float("-inf")):
+                self._posted[fingerprint] = posted_at
+        self._forget_before(self._clock() - self._window)
 
     def _forget_before(self, moment: float) -> None:
         for fingerprint, posted_at in list(self._posted.items()):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reconciler.controller.loop import Controller
+    from reconciler.errors import ReconcilerError
 
 __all__ = ["add_run_options", "run_command"]
 
@@ -183,18 +184,19 @@ def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _error(message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return EXIT_ERROR
-
-
-def _check_writer_lock(controller: Controller, *, once: bool) -> str | None:
+def _check_writer_lock(controller: Controller, *, once: bool) -> ReconcilerError | None:
     """At start: whether the writer lock can work (``WriterLock.check``); with ``once`` in a
-    pass that may write, take it (the pass keeps it). Returns the error to exit with, or
-    ``None``. In the loop a temporary AWS error is only logged: the passes retry the lock."""
+    pass that may write, take it (the pass keeps it). Returns the error to exit with
+    (``ConfigurationError`` when the lock cannot work, ``WriterLockLostError`` when it is
+    unavailable or held by another), or ``None``. In the loop a temporary AWS error is only
+    logged: the passes retry the lock."""
     import structlog  # noqa: PLC0415 - keeps --help fast
 
-    from reconciler.errors import ConfigurationError, TemporaryAwsError  # noqa: PLC0415
+    from reconciler.errors import (  # noqa: PLC0415
+        ConfigurationError,
+        TemporaryAwsError,
+        WriterLockLostError,
+    )
     from reconciler.planning.reports import Mode  # noqa: PLC0415
 
     lock = controller.lock
@@ -203,49 +205,51 @@ def _check_writer_lock(controller: Controller, *, once: bool) -> str | None:
     try:
         lock.check()
     except ConfigurationError as exc:
-        return f"the writer lock cannot work: {exc}"
+        return ConfigurationError(f"the writer lock cannot work: {exc}")
     except TemporaryAwsError as exc:
         if once:
-            return f"the writer lock is unavailable: {exc}"
+            return WriterLockLostError(f"the writer lock is unavailable: {exc}")
         structlog.get_logger("reconciler.controller").warning("lock.check_failed", error=str(exc))
         return None
     except Exception as exc:  # a permanent AWS error (access denied) or an OS error
-        return f"the writer lock is unavailable: {exc}"
+        return WriterLockLostError(f"the writer lock is unavailable: {exc}")
     if not once or controller.mode is not Mode.HEAL or controller.suspended():
         return None
     try:
         acquired = lock.acquire()
     except Exception as exc:
-        return f"the writer lock is unavailable: {exc}"
+        return WriterLockLostError(f"the writer lock is unavailable: {exc}")
     if not acquired:
-        return (
+        return WriterLockLostError(
             f"the writer lock is held by {lock.holder or 'another writer'}: this pass may not "
-            "write (run it when that controller is done, or with --mode detect)"
+            "write (run it when that controller is done, or with --mode detect)",
+            holder=lock.holder,
         )
     return None
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run ``reconciler run`` with the parsed ``args``; returns the exit code."""
+    """Run ``reconciler run`` with the parsed ``args``; returns the exit code.
+
+    An error at start (invalid settings, a writer lock that cannot work or is held, an
+    endpoint that cannot listen) is raised, not printed: the CLI reports it as every
+    command's errors (on stderr in text, ``{"error": ...}`` on stdout with ``--format json``).
+    Raises ``SettingsError``, ``ConfigurationError`` or ``WriterLockLostError``.
+    """
     from reconciler.controller.serving import OperationsServer  # noqa: PLC0415
-    from reconciler.controller.settings import SettingsError, load_settings  # noqa: PLC0415
+    from reconciler.controller.settings import load_settings  # noqa: PLC0415
     from reconciler.controller.wiring import build_controller  # noqa: PLC0415
+    from reconciler.errors import ConfigurationError  # noqa: PLC0415
     from reconciler.planning.reports import report_json, report_text  # noqa: PLC0415
 
     overrides: dict[str, Any] = {name: getattr(args, name, None) for name in _OVERRIDES}
-    try:
-        settings = load_settings(config_file=args.config, overrides=overrides)
-    except SettingsError as exc:
-        return _error(str(exc))
+    settings = load_settings(config_file=args.config, overrides=overrides)
     stop = threading.Event()
     with _stopping_on_signals(stop):
-        try:
-            controller = build_controller(settings, stop=stop)
-        except SettingsError as exc:
-            return _error(str(exc))
+        controller = build_controller(settings, stop=stop)
         problem = _check_writer_lock(controller, once=args.once)
         if problem is not None:
-            return _error(problem)
+            raise problem
         if args.once:
             try:
                 report = controller.run_once()
@@ -270,7 +274,10 @@ def run_command(args: argparse.Namespace) -> int:
                     ready=lambda: controller.ready,
                 ).start()
             except OSError as exc:
-                return _error(f"cannot listen on {settings.listen}: {exc}")
+                raise ConfigurationError(
+                    f"cannot listen on {settings.listen} (--listen, RECONCILER_LISTEN): "
+                    f"{exc.strerror or exc}; give another HOST:PORT, or 'off' for no endpoint"
+                ) from exc
         try:
             controller.run()
         finally:

@@ -45,6 +45,10 @@ again by SHA, once, when needed. A revision becomes the last applied one when it
 and its plan applied (or found empty); operations that failed are reported and retried by the
 next passes, which re-plan against live state (level-based, never replaying old plans).
 
+The Slack messages posted within the dedup window are kept in the state file too (saved again
+after the notification when they changed), so a restarted controller, or ``run --once`` from
+cron, does not post an identical drift or failure twice within the window.
+
 Nothing that fails in a pass stops the loop: Git, AWS, the lock, the state file and Slack each
 end up in the report, the logs (one ``pass.finished`` line per pass) and the metrics.
 """
@@ -68,14 +72,16 @@ from reconciler.adapters.aws.clients import WRITE_ATTEMPT_SECONDS, AwsClients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
-from reconciler.controller.protocols import Notifier, Source, WriterLock
+from reconciler.controller.protocols import Notifier, RemembersPosts, Source, WriterLock
 from reconciler.controller.scheduling import Schedule
 from reconciler.controller.state import (
     ControllerState,
+    PostedMessage,
     StateError,
     StateFile,
     decode_state,
     encode_state,
+    newest_posted,
 )
 from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
@@ -97,7 +103,7 @@ from reconciler.planning.guards import (
     deletion_guard_violations,
 )
 from reconciler.planning.outcomes import Outcome, Status
-from reconciler.planning.plans import Action, Plan
+from reconciler.planning.plans import Action, Plan, Unmanaged
 from reconciler.planning.pruning import live_keys
 from reconciler.planning.reports import (
     Mode,
@@ -106,7 +112,7 @@ from reconciler.planning.reports import (
     ReportItem,
     access_items,
     failed_items,
-    plan_items,
+    pass_items,
     worst,
 )
 
@@ -188,6 +194,13 @@ class _Fetched:
 def _plan_notes(*plans: Plan | None) -> list[str]:
     """The notes of the pass's plans (expired access, skipped accounts...), in order."""
     return [note for plan in plans if plan is not None for note in plan.notes]
+
+
+def _unmanaged(work: _PassWork) -> tuple[Unmanaged, ...]:
+    """The live objects beside the revision in force (its plan's ``unmanaged``): the plan of
+    the changes, else of the drift; none when the pass planned nothing."""
+    plan = work.changes if work.changes is not None else work.drift
+    return plan.unmanaged if plan is not None else ()
 
 
 @dataclass(slots=True)
@@ -802,6 +815,13 @@ class Controller:
         changes = work.changes
         if in_force is None or changes is None:
             return
+        if changes.failed_by_unmanaged:  # the repository is meant to be the whole truth
+            work.statuses.append(PassStatus.DRIFTED)
+            work.notes.append(
+                f'"unmanaged": "fail" in reconciler.json: '
+                f"{count(len(changes.unmanaged), 'unmanaged object')} beside the revision in "
+                "force leave Identity Center not converged"
+            )
         if changes.is_empty:
             work.statuses.append(PassStatus.IN_SYNC)
             self._mark_applied(in_force)
@@ -879,9 +899,10 @@ class Controller:
 
     def _adopt_shared_state(self, work: _PassWork) -> None:
         """Merge the state shared through the lock into this controller's own: the deletion
-        guard's window is the union of both, and the last applied revision is the shared one
-        when it is newer (another replica applied since, or this one's state file is new or
-        lost), so that forward-only revisions and the window hold across replicas and restarts.
+        guard's window is the union of both, and so are the Slack messages posted, and the last
+        applied revision is the shared one when it is newer (another replica applied since, or
+        this one's state file is new or lost), so that forward-only revisions and the window
+        hold across replicas and restarts.
 
         The shared revision is kept unless it is an ancestor of ours (ours is newer: the shared
         state catches up at the end of this pass). A shared revision that cannot be related to
@@ -906,7 +927,8 @@ class Controller:
         deletions = sorted(
             set(self._state.deletions) | set(shared.deletions), key=lambda record: record.at
         )
-        self._state = replace(self._state, deletions=tuple(deletions))
+        posted = newest_posted((*self._state.slack_posted, *shared.slack_posted))
+        self._state = replace(self._state, deletions=tuple(deletions), slack_posted=posted)
         recorded = shared.last_applied_revision
         local = self._state.last_applied_revision
         if recorded is None or recorded == local:
@@ -975,13 +997,9 @@ class Controller:
         calls_before: dict[str, int],
         suspended: bool,
     ) -> PassReport:
-        names = work.account_names
-        changes: tuple[ReportItem, ...] = ()
-        if work.changes is not None:
-            changes = plan_items(work.changes, account_names=names, outcome=work.outcome)
-        drift: tuple[ReportItem, ...] = ()
-        if work.drift is not None:
-            drift = plan_items(work.drift, account_names=names)
+        changes, drift = pass_items(
+            work.changes, work.drift, account_names=work.account_names, outcome=work.outcome
+        )
         return PassReport(
             pass_id=pass_id,
             started_at=started_at,
@@ -992,13 +1010,14 @@ class Controller:
             applied_revision=self._state.last_applied_revision,
             changes=changes,
             drift=drift,
-            failures=(*work.failures, *failed_items(changes)),
+            failures=(*work.failures, *failed_items((*changes, *drift))),
             notes=tuple(dict.fromkeys([*work.notes, *_plan_notes(work.changes, work.drift)])),
             api_calls=self.aws.calls.since(calls_before),
             error=work.error,
             phase=work.phase,
             suspended=suspended,
-            access=access_items(work.changes, account_names=names),
+            unmanaged=_unmanaged(work),
+            access=access_items(work.changes, account_names=work.account_names),
         )
 
     def _publish(self, report: PassReport, work: _PassWork) -> None:
@@ -1006,6 +1025,7 @@ class Controller:
         self.metrics.observe(report, outcome=work.outcome)
         if work.live_read:
             self.metrics.observe_drift(Counter(item.kind for item in report.drift))
+            self.metrics.observe_unmanaged(Counter(item.kind.value for item in report.unmanaged))
         event = log.warning if report.status.severity > PassStatus.PENDING.severity else log.info
         event(
             "pass.finished",
@@ -1025,9 +1045,42 @@ class Controller:
         )
         if self.notifier is None:
             return
+        memory = self.notifier if isinstance(self.notifier, RemembersPosts) else None
         try:
+            if memory is not None:
+                memory.remember(
+                    {
+                        posted.fingerprint: posted.at.timestamp()
+                        for posted in self._state.slack_posted
+                    }
+                )
             delivered = self.notifier.notify(report)
         except Exception as exc:  # Slack being down must never stop the loop
             log.warning("notify.failed", error=repr(exc))
             delivered = False
         self.metrics.observe_notification(delivered=delivered)
+        if memory is not None:
+            self._keep_posted(memory)
+
+    def _keep_posted(self, memory: RemembersPosts) -> None:
+        """Keep the notifier's dedup memory in the state, and save the state file when it
+        changed (the pass's own save came before the notification), so that a controller
+        started again does not post an identical drift or failure within the window. Shared
+        with the writer lock at the next pass that holds it. Never raises."""
+        try:
+            posted = newest_posted(
+                PostedMessage(fingerprint=fingerprint, at=datetime.fromtimestamp(at, UTC))
+                for fingerprint, at in memory.posted().items()
+            )
+        except Exception as exc:  # a notifier's bug must not stop the loop
+            log.warning("notify.memory_failed", error=repr(exc))
+            return
+        if posted == self._state.slack_posted:
+            return
+        self._state = replace(self._state, slack_posted=posted)
+        if self._state_problem is not None:
+            return  # the file is left as it is, for a person to look at
+        try:
+            self.state_file.save(self._state)
+        except OSError as exc:
+            log.error("state.unwritable", path=str(self.state_file.path), error=str(exc))

@@ -16,6 +16,11 @@ metric                                          type       labels / meaning
                                                            failed
 ``reconciler_drift_items``                      gauge      ``kind``: drift found by the last
                                                            pass that read AWS
+``reconciler_unmanaged_objects``                gauge      ``kind``: live objects beside the
+                                                           revision in force, left alone
+                                                           (drift the reconciler cannot heal),
+                                                           as found by the last pass that read
+                                                           AWS
 ``reconciler_last_applied_revision_info``       info       ``revision``: the revision in force
 ``reconciler_seconds_since_last_success``       gauge      seconds since the last completed
                                                            pass (since start when none yet)
@@ -109,6 +114,15 @@ class ControllerMetrics:
         )
         for kind in Kind:
             self.drift.labels(kind=kind.value).set(0)
+        self.unmanaged = Gauge(
+            "reconciler_unmanaged_objects",
+            "Live objects the revision in force neither declares nor may delete, by kind, as "
+            "found by the last pass that read AWS: drift the reconciler leaves alone.",
+            ["kind"],
+            registry=reg,
+        )
+        for kind in Kind:
+            self.unmanaged.labels(kind=kind.value).set(0)
         self.revision = Info(
             "reconciler_last_applied_revision",
             "The revision in force: the last one applied.",
@@ -169,6 +183,11 @@ class ControllerMetrics:
         """Set the drift gauge from counts by kind (kinds absent count 0)."""
         for kind in Kind:
             self.drift.labels(kind=kind.value).set(drift_kinds.get(kind.value, 0))
+
+    def observe_unmanaged(self, unmanaged_kinds: Tally[str]) -> None:
+        """Set the unmanaged gauge from counts by kind (kinds absent count 0)."""
+        for kind in Kind:
+            self.unmanaged.labels(kind=kind.value).set(unmanaged_kinds.get(kind.value, 0))
 
     def observe_notification(self, *, delivered: bool) -> None:
         """Count one report given to the notifier: ``delivered`` when it was posted."""

@@ -7,18 +7,20 @@ adapters (``reconciler.adapters.source``, ``.locking``, ``.notify``) fit without
   ``relation(revision, base) -> RevisionRelation``);
 - :class:`WriterLock` (``reconciler.adapters.locking``'s protocol, re-exported): ``FileLock``
   and ``DynamoDbLease`` (one writer per Identity Center);
-- :class:`Notifier`: ``SlackNotifier`` (one summary per report worth posting).
+- :class:`Notifier`: ``SlackNotifier`` (one summary per report worth posting), which is also a
+  :class:`RemembersPosts` (its dedup memory is kept in the controller's state).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 from reconciler.adapters.locking import WriterLock
 from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.planning.reports import PassReport
 
-__all__ = ["Notifier", "Source", "WriterLock"]
+__all__ = ["Notifier", "RemembersPosts", "Source", "WriterLock"]
 
 
 class Source(Protocol):
@@ -47,3 +49,17 @@ class Notifier(Protocol):
     posted). Must not raise for the remote being down."""
 
     def notify(self, report: PassReport) -> bool: ...
+
+
+@runtime_checkable
+class RemembersPosts(Protocol):
+    """A notifier whose dedup memory can be kept elsewhere (the controller's state file) and
+    given back after a restart. Times are seconds since the epoch."""
+
+    def posted(self) -> dict[str, float]:
+        """Fingerprint → when posted, for the messages within the dedup window."""
+        ...
+
+    def remember(self, posted: Mapping[str, float]) -> None:
+        """Adopt messages posted earlier, as if this notifier had posted them."""
+        ...

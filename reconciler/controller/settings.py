@@ -42,7 +42,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ConfigurationError
 from reconciler.planning.reports import Mode
 
 __all__ = [
@@ -67,8 +67,9 @@ _DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("controller_config_file", default=None)
 
 
-class SettingsError(ReconcilerError):
-    """The controller's settings are invalid; the message names every bad option."""
+class SettingsError(ConfigurationError):
+    """The controller's settings are invalid; the message names every bad option (a
+    ``ConfigurationError``: reported as kind ``configuration``)."""
 
 
 def parse_listen(value: str) -> tuple[str, int] | None:
@@ -447,6 +448,23 @@ def _refuse_unknown_variables(environment: Mapping[str, str]) -> None:
     )
 
 
+def _setting_problem(error: Any, config_file: Path | None) -> str:
+    """One invalid setting in words: the option, where it can be set (its flag is named in
+    ``reconciler run --help``), pydantic's reason; for an unknown key of the configuration
+    file, the closest option."""
+    option = ".".join(str(part) for part in error["loc"]) or "settings"
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(option, sorted(ControllerSettings.model_fields), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        where = f" of the configuration file {config_file}" if config_file else ""
+        return f"{option}: unknown option{where}{hint} (docs/controller.md lists the options)"
+    variable = f"{ENV_PREFIX}{option.upper()}"
+    return (
+        f"{option} (set by a `reconciler run` flag, {variable} or the configuration file): "
+        f"{error['msg']}"
+    )
+
+
 def load_settings(
     *, config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> ControllerSettings:
@@ -460,16 +478,16 @@ def load_settings(
     if config_file is None and os.environ.get(CONFIG_FILE_VARIABLE):
         config_file = Path(os.environ[CONFIG_FILE_VARIABLE])
     if config_file is not None and not config_file.is_file():
-        raise SettingsError(f"configuration file {config_file} does not exist")
+        raise SettingsError(
+            f"configuration file {config_file} does not exist (named by --config or "
+            f"{CONFIG_FILE_VARIABLE}): give the path of a TOML file, or neither"
+        )
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
     try:
         with _config_file(config_file):
             return ControllerSettings(**given)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-            for error in exc.errors()
-        )
+        problems = "; ".join(_setting_problem(error, config_file) for error in exc.errors())
         raise SettingsError(f"invalid settings: {problems}") from exc
     except ValueError as exc:  # TOML syntax (tomllib.TOMLDecodeError is a ValueError)
         raise SettingsError(f"cannot read configuration file {config_file}: {exc}") from exc

@@ -1,5 +1,6 @@
 """What the controller remembers across restarts: the last applied and last attempted revisions,
-and the deletions made within the deletion guard's window.
+the deletions made within the deletion guard's window, and the Slack messages posted within the
+dedup window.
 
 A small JSON file, replaced atomically (written next to it, then renamed), so a crash never
 leaves half a file. Version 2::
@@ -7,12 +8,19 @@ leaves half a file. Version 2::
     {"version": 2, "last_applied_revision": "<sha>", "last_attempted_revision": "<sha>",
      "deletions": [{"kind": "assignment", "count": 7, "revision": "<sha>",
                     "at": "2024-05-01T12:00:00+00:00", "allowed": false}],
+     "slack_posted": [{"fingerprint": "<64 hex>", "at": "2024-05-01T12:00:00+00:00"}],
      "updated_at": "2024-05-01T12:00:00+00:00"}
 
 ``deletions`` holds one entry per kind and pass that deleted something (the deletions that
 succeeded), oldest first; the controller drops entries older than its window when it saves.
-``allowed`` marks deletions made while the guard was lifted for that revision. Version 1 files
-(without ``deletions``) are read as having none; an entry that does not parse is dropped with a
+``allowed`` marks deletions made while the guard was lifted for that revision.
+``slack_posted`` holds the fingerprints (``slack_messages.message_fingerprint``) of the drift and
+failure messages posted within the Slack dedup window, with when; at most
+``MAX_POSTED_MESSAGES``, the newest, so that a controller started again (``run --once`` from
+cron) does not post an identical message twice within the window. It is optional: files
+without it (version 1, and version 2 files written before it) are read as having posted none,
+and controllers that do not know it ignore it. Version 1 files (without ``deletions``) are read
+as having none; an entry that does not parse is dropped with a
 warning, the rest of the file is kept.
 
 Only commit SHAs are kept: the desired state of the last applied revision is checked out again
@@ -29,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,13 +49,34 @@ from reconciler.errors import ReconcilerError
 from reconciler.planning.guards import RecordedDeletion
 from reconciler.planning.plans import Kind
 
-__all__ = ["ControllerState", "StateError", "StateFile", "decode_state", "encode_state"]
+__all__ = [
+    "MAX_POSTED_MESSAGES",
+    "ControllerState",
+    "PostedMessage",
+    "StateError",
+    "StateFile",
+    "decode_state",
+    "encode_state",
+    "newest_posted",
+]
 
 log = structlog.get_logger("reconciler.controller")
 
 _VERSION = 2
+MAX_POSTED_MESSAGES = 32
+"""Posted Slack messages kept in the state (the newest): about 100 bytes each, so the state
+shared with the writer lock stays far below ``locking.MAX_SHARED_STATE_BYTES``."""
 _READABLE_VERSIONS = (1, 2)
 _HEX = "0123456789abcdef"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostedMessage:
+    """A Slack message posted: its ``fingerprint`` (64 lowercase hex digits) and when, ``at``
+    (timezone-aware UTC)."""
+
+    fingerprint: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,11 +86,14 @@ class ControllerState:
     ``last_attempted_revision``: the newest revision the controller tried, whatever came of it.
     Both are full commit SHAs (40 or 64 hex digits), or ``None`` before the first pass.
     ``deletions``: what passes deleted lately, oldest first (the deletion guard's window).
+    ``slack_posted``: the drift and failure messages posted lately, oldest first, one per
+    fingerprint (the Slack dedup window).
     """
 
     last_applied_revision: str | None = None
     last_attempted_revision: str | None = None
     deletions: tuple[RecordedDeletion, ...] = ()
+    slack_posted: tuple[PostedMessage, ...] = ()
 
 
 class StateError(ReconcilerError):
@@ -113,7 +146,8 @@ def encode_state(state: ControllerState) -> str:
 def decode_state(text: str, *, where: str = "the shared state") -> ControllerState:
     """The state in ``text`` (the file's format, version 1 or 2). Raises :class:`StateError`,
     naming ``where``, when it is not JSON, of an unknown version, names a revision that is not a
-    full lowercase commit SHA, or holds a deletion entry that does not parse."""
+    full lowercase commit SHA, or holds a deletion or posted-message entry that does not
+    parse."""
     try:
         document = json.loads(text)
     except ValueError as exc:
@@ -123,11 +157,27 @@ def decode_state(text: str, *, where: str = "the shared state") -> ControllerSta
     entries = document.get("deletions", [])
     if not isinstance(entries, list):
         raise StateError(f"{where}: deletions is not a list")
+    posted = document.get("slack_posted", [])
+    if not isinstance(posted, list):
+        raise StateError(f"{where}: slack_posted is not a list")
     return ControllerState(
         last_applied_revision=_sha(document, "last_applied_revision", where),
         last_attempted_revision=_sha(document, "last_attempted_revision", where),
         deletions=tuple(_deletions(entries, where=where)),
+        slack_posted=newest_posted(_posted(posted, where=where)),
     )
+
+
+def newest_posted(messages: Iterable[PostedMessage]) -> tuple[PostedMessage, ...]:
+    """``messages`` one per fingerprint (its latest), the newest ``MAX_POSTED_MESSAGES`` of
+    them, oldest first."""
+    latest: dict[str, PostedMessage] = {}
+    for message in messages:
+        kept = latest.get(message.fingerprint)
+        if kept is None or message.at > kept.at:
+            latest[message.fingerprint] = message
+    ordered = sorted(latest.values(), key=lambda message: (message.at, message.fingerprint))
+    return tuple(ordered[-MAX_POSTED_MESSAGES:])
 
 
 def _document(state: ControllerState) -> dict[str, Any]:
@@ -145,7 +195,32 @@ def _document(state: ControllerState) -> dict[str, Any]:
             }
             for deletion in state.deletions
         ],
+        "slack_posted": [
+            {"fingerprint": message.fingerprint, "at": message.at.astimezone(UTC).isoformat()}
+            for message in newest_posted(state.slack_posted)
+        ],
     }
+
+
+def _posted(entries: list[Any], *, where: str) -> list[PostedMessage]:
+    messages = []
+    for index, entry in enumerate(entries):
+        try:
+            fingerprint = entry["fingerprint"]
+            at = datetime.fromisoformat(entry["at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(
+                f"{where}: slack_posted entry {index} cannot be read ({exc!r})"
+            ) from exc
+        if not (
+            isinstance(fingerprint, str)
+            and len(fingerprint) == 64
+            and set(fingerprint) <= set(_HEX)
+        ):
+            raise StateError(f"{where}: slack_posted entry {index} has no SHA-256 fingerprint")
+        at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+        messages.append(PostedMessage(fingerprint=fingerprint, at=at))
+    return messages
 
 
 def _deletions(entries: list[Any], *, where: str) -> list[RecordedDeletion]:

@@ -567,6 +567,11 @@ class ReconcilerFile(_File):
     (SCIM from Okta, Entra ID...): they are then only referenced by name, checked against the
     identity store, and never created, updated or deleted.
 
+    ``unmanaged``: what a live object the revision neither declares nor may prune (a user made
+    by hand, an assignment of a set left out of the files...) means for ``plan``. ``"report"``
+    (default): it is listed beside the plan; ``"fail"``: it is listed and ``plan`` exits 2 (not
+    converged), so a pull-request check fails while anything exists beside the desired state.
+
     ``privileged_permission_sets``: shell-style patterns of the permission sets whose gain plans
     highlight (``*Admin*`` and ``*PowerUser*`` unless given; a list given replaces them).
     """
@@ -575,6 +580,7 @@ class ReconcilerFile(_File):
     protected: Protected = Field(default_factory=Protected)
     deletion_guard: DeletionGuard = Field(default_factory=DeletionGuard)
     identities: Literal["managed", "external"] = "managed"
+    unmanaged: Literal["report", "fail"] = "report"
     privileged_permission_sets: list[NamePattern] = Field(
         default_factory=lambda: list(DEFAULT_PRIVILEGED_PERMISSION_SETS),
         description=(

@@ -20,6 +20,7 @@ import json
 import math
 import re
 import sys
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from reconciler.errors import InvalidRevisionError, Problem
 from reconciler.model import documents as docs
 from reconciler.model.limits import POLICIES_WARN_ABOVE
+from reconciler.model.wording import suggestion_clause
 
 RECONCILER_FILE = "reconciler.json"
 USERS_FILE = "users.json"
@@ -345,9 +347,9 @@ def _validate(file: str, data: Any, model: type[M]) -> tuple[M | None, list[Prob
         for error in exc.errors(include_url=False):
             message = error["msg"]
             if error["type"] == "extra_forbidden":
-                message = "unknown key; check its spelling against the documented format"
-            elif error["type"] == "missing":
-                message = "required key is missing"
+                message = _unknown_key_message(model, error["loc"])
+            elif error["type"] == "missing" and error["loc"]:
+                message = f"required key {str(error['loc'][-1])!r} is missing"
             elif error["type"] in _PLAIN_TYPE_MESSAGES:
                 message = _PLAIN_TYPE_MESSAGES[error["type"]]
             problems.append(
@@ -358,6 +360,62 @@ def _validate(file: str, data: Any, model: type[M]) -> tuple[M | None, list[Prob
         return None, problems
     except Exception as exc:  # a validator meeting input no rule foresaw must not crash
         return None, [_unreadable(file, "$", exc)]
+
+
+def _unknown_key_message(model: type[BaseModel], location: tuple[int | str, ...]) -> str:
+    """The message for an unknown key at ``location`` in a file of ``model``: the keys allowed
+    there, with the closest one suggested (``"unknown key 'acounts'; did you mean
+    'accounts'? ..."``)."""
+    key = str(location[-1]) if location else ""
+    allowed = _allowed_keys(model, location[:-1])
+    if not allowed:
+        return f"unknown key {key!r}; check its spelling against the documented format"
+    return f"unknown key {key!r}" + suggestion_clause(
+        key, allowed, kind="allowed key", max_listed=20
+    )
+
+
+def _allowed_keys(model: type[BaseModel], location: tuple[int | str, ...]) -> list[str]:
+    """The keys the object at ``location`` (a pydantic error location, below ``model``) may
+    hold: its model's field names or aliases; ``[]`` when no model is found there."""
+    annotation: Any = model
+    for part in location:
+        annotation = _object_type(annotation, item=isinstance(part, int))
+        if annotation is None:
+            return []
+        if isinstance(part, str):
+            fields = annotation.model_fields
+            by_key = {info.alias or name: info for name, info in fields.items()}
+            info = by_key.get(part)
+            if info is None:
+                return []
+            annotation = info.annotation
+    annotation = _object_type(annotation, item=False)
+    if annotation is None:
+        return []
+    return [info.alias or name for name, info in annotation.model_fields.items()]
+
+
+def _object_type(annotation: Any, *, item: bool) -> Any:
+    """The model class ``annotation`` stands for (unwrapping ``Annotated`` and ``X | None``;
+    with ``item``, the items of a ``list``), else ``None``."""
+    for _ in range(8):  # annotations nest a few levels at most
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return None if item else annotation
+        origin = typing.get_origin(annotation)
+        arguments = typing.get_args(annotation)
+        if origin is typing.Annotated:
+            annotation = arguments[0]
+        elif origin is list and item and arguments:
+            annotation, item = arguments[0], False
+        elif arguments and origin is not list and origin is not dict:  # a union
+            models = [each for each in arguments if _object_type(each, item=item) is not None]
+            if len(models) != 1:
+                return None
+            annotation = models[0]
+        else:
+            return None
+    return None
 
 
 def _load_file(
@@ -451,6 +509,20 @@ def _missing_files(files: Mapping[str, bytes], config: docs.ReconcilerFile | Non
     ]
 
 
+def _unknown_file_hint(file: str) -> str:
+    """The end of an ``unknown_file`` message: the closest required file for a file at the
+    top of the folder, where permission-set files go for one in a folder below
+    ``permission-sets/``."""
+    if "/" not in file:
+        return suggestion_clause(file, _TOP_LEVEL, kind="file", max_listed=0)
+    if file.startswith(f"{PERMISSION_SETS_DIR}/"):
+        return (
+            f"; a permission-set file goes directly in {PERMISSION_SETS_DIR}/, not in a folder "
+            "below it"
+        )
+    return ""
+
+
 def _is_permission_set_file(file: str) -> bool:
     """True for ``permission-sets/<Name>.json`` (not for files in folders below it)."""
     return (
@@ -540,7 +612,7 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
                     path="$",
                     rule="unknown_file",
                     message=f"not a desired-state file; expected {', '.join(_TOP_LEVEL)} "
-                    f"or {PERMISSION_SETS_DIR}/<Name>.json",
+                    f"or {PERMISSION_SETS_DIR}/<Name>.json" + _unknown_file_hint(file),
                 )
             )
 
@@ -648,7 +720,7 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
     for item in assignments:
         name = item.value.permission_set
         if name not in declared_sets:
-            problems.append(_unknown_permission_set(item, misnamed.get(name)))
+            problems.append(_unknown_permission_set(item, misnamed.get(name), declared_sets))
 
     invalid_names: dict[str, frozenset[str] | None] = {}
     if problems:
@@ -677,13 +749,20 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
 
 
 def _unknown_permission_set(
-    item: Located[docs.Assignment], misnamed: Located[docs.PermissionSetFile] | None
+    item: Located[docs.Assignment],
+    misnamed: Located[docs.PermissionSetFile] | None,
+    declared: Iterable[str],
 ) -> Problem:
-    """The problem for an assignment naming an undeclared permission set; when a file is named
-    after that set but declares another name, the problem names both and what to do."""
+    """The problem for an assignment naming an undeclared permission set: the closest of the
+    ``declared`` set names suggested; when a file is named after that set but declares another
+    name, the problem names both and what to do."""
     name = item.value.permission_set
     if misnamed is None:
-        message = f"permission set {name!r} is not declared in {PERMISSION_SETS_DIR}/"
+        message = (
+            f"permission set {name!r} is not declared in {PERMISSION_SETS_DIR}/ (a set is "
+            f"declared by {PERMISSION_SETS_DIR}/<Name>.json)"
+            + suggestion_clause(name, declared, kind="declared permission set")
+        )
     else:
         declared = misnamed.value.name
         message = (

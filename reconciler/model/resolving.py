@@ -169,18 +169,17 @@ def resolve(
     live: LiveDirectory,
     *,
     now: datetime | None = None,
-    refuse_expired: bool = False,
 ) -> DesiredState:
     """Resolve ``documents`` against ``live`` into a ``DesiredState``.
 
     ``now`` (timezone-aware; default: the current time) decides which assignments have expired:
     those are left out of the desired state (so the plan removes them) and listed in the
-    warnings, as are those expiring within ``EXPIRING_SOON``. With ``refuse_expired`` (merge
-    time: ``reconciler validate``) an expired assignment is a problem instead.
+    warnings (rule ``access_expired``), as are those expiring within ``EXPIRING_SOON``. An
+    expired entry is never a problem, for ``validate`` as for a pass: it grants nothing, and
+    refusing it would refuse every later revision until someone deletes the entry.
 
     Raises ``InvalidRevisionError`` with every unresolvable reference (unknown or ambiguous
-    account or organizational unit, unknown member, unknown principal) and, with
-    ``refuse_expired``, every expired assignment.
+    account or organizational unit, unknown member, unknown principal).
     """
     now = now or datetime.now(UTC)
     users = {item.value.user_name: _user(item.value) for item in documents.users}
@@ -244,7 +243,7 @@ def resolve(
     warnings = list(documents.warnings)
     expired: set[AssignmentKey] = set()
     for item in documents.assignments:
-        if not _in_force(item, now=now, refuse=refuse_expired, problems=problems, notes=warnings):
+        if not _in_force(item, now=now, notes=warnings):
             # Targets of an expired entry are resolved only to know what it declared: their
             # problems do not matter any more.
             gone = resolve_targets(item.value, directory, file=item.file, path=item.path)
@@ -306,52 +305,35 @@ def _external_identity_problem(problem: Problem) -> Problem:
     )
 
 
-def expired_problems(documents: Documents, *, now: datetime) -> list[Problem]:
-    """A problem (rule ``expired``) for every assignment whose ``expires_at`` is not after
-    ``now``: what merge-time validation refuses, with no live state needed."""
-    problems: list[Problem] = []
+def expiry_notes(documents: Documents, *, now: datetime) -> list[Problem]:
+    """The notes ``resolve`` gives on expiry, with no live state needed (offline validation):
+    ``access_expired`` for every assignment whose ``expires_at`` is not after ``now``,
+    ``access_expiring_soon`` for those within ``EXPIRING_SOON``."""
+    notes: list[Problem] = []
     for item in documents.assignments:
-        _in_force(item, now=now, refuse=True, problems=problems, notes=[])
-    return problems
+        _in_force(item, now=now, notes=notes)
+    return notes
 
 
-def _in_force(
-    item: Located[docs.Assignment],
-    *,
-    now: datetime,
-    refuse: bool,
-    problems: list[Problem],
-    notes: list[Problem],
-) -> bool:
-    """False when the entry has expired (noted, or a problem with ``refuse``); notes an entry
-    expiring within ``EXPIRING_SOON``."""
+def _in_force(item: Located[docs.Assignment], *, now: datetime, notes: list[Problem]) -> bool:
+    """False when the entry has expired (noted); notes an entry expiring within
+    ``EXPIRING_SOON``."""
     expires_at = item.value.expires_at
     if expires_at is None:
         return True
     principals = ", ".join([*item.value.groups, *item.value.users])
-    what = f"{item.value.permission_set} for {principals}"
+    what = f"permission set {item.value.permission_set} for {principals}"
     when = expires_at.isoformat()
     if expires_at <= now:
-        if refuse:
-            problems.append(
-                Problem(
-                    file=item.file,
-                    path=f"{item.path}.expires_at",
-                    rule="expired",
-                    message=f"{when} is in the past: this access would be removed at once; "
-                    "remove the entry or give a later expiry",
-                )
+        notes.append(
+            Problem(
+                file=item.file,
+                path=f"{item.path}.expires_at",
+                rule="access_expired",
+                message=f"access expired at {when}: {what} is not granted (a pass removes it "
+                "where it exists); delete the entry from the file, or give a later expiry",
             )
-        else:
-            notes.append(
-                Problem(
-                    file=item.file,
-                    path=f"{item.path}.expires_at",
-                    rule="access_expired",
-                    message=f"access expired at {when}: {what} is removed; "
-                    "delete the entry from the file",
-                )
-            )
+        )
         return False
     if expires_at - now <= EXPIRING_SOON:
         notes.append(

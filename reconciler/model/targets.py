@@ -88,7 +88,8 @@ def account_id(
             file=file,
             path=path,
             rule="unknown_account",
-            message=f"account id {reference} is not an account of this organization"
+            message=f"account id {reference} is not an account of this organization: check "
+            "it against `aws organizations list-accounts`, or name the account by its name"
             + suggestion_clause(
                 reference, (account.id for account in listed), kind="account id", max_listed=0
             ),
@@ -126,7 +127,11 @@ def _unit_id(
             file=file,
             path=f"{path}.id",
             rule="unknown_organizational_unit",
-            message=f"organizational unit {target.id} is not in this organization",
+            message=f"organizational unit {target.id} is not in this organization: check the "
+            "id, or name the unit by its path from the root ('Root/<OU>/<OU>')"
+            + suggestion_clause(
+                target.id, organization.units, kind="organizational unit id", max_listed=0
+            ),
         )
     wanted = target.path or ""
     matches = [unit_id for unit_id in organization.units if organization.path(unit_id) == wanted]
@@ -150,7 +155,9 @@ def _unit_id(
     )
 
 
-def _accounts_under(organization: Organization, unit_id: str, *, recursive: bool) -> set[str]:
+def accounts_under(organization: Organization, unit_id: str, *, recursive: bool) -> set[str]:
+    """Ids of the accounts directly in the root or OU ``unit_id`` and, with ``recursive``, in
+    every OU below it (any status)."""
     units = {unit_id}
     if recursive:
         children: dict[str, list[str]] = defaultdict(list)
@@ -211,7 +218,7 @@ def _unit_rules(
             problems.extend([problem] if problem is not None else [])
             continue
         rule = f"OU {organization.path(unit_id)}" + (" (recursive)" if target.recursive else "")
-        for account in _accounts_under(organization, unit_id, recursive=target.recursive):
+        for account in accounts_under(organization, unit_id, recursive=target.recursive):
             ruled[account].append(rule)
     return ruled
 

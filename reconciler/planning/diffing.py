@@ -20,7 +20,6 @@ never deleted, nor are assignments of protected sets or to protected groups or u
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
@@ -31,15 +30,13 @@ from reconciler.model.state import (
     MANAGED_TAG_KEY,
     AccountStatus,
     AssignmentKey,
-    CustomerManagedPolicyRef,
     LiveState,
-    PermissionsBoundary,
     PermissionSet,
-    PolicyDocument,
     User,
 )
 from reconciler.model.wording import count, noun
 from reconciler.planning.access import access_effect
+from reconciler.planning.details import json_value as _json_value
 from reconciler.planning.plans import (
     AddMembership,
     AttributeChange,
@@ -62,6 +59,7 @@ from reconciler.planning.plans import (
 from reconciler.planning.projection import project
 from reconciler.planning.pruning import PruneScope, prune_scope
 from reconciler.planning.rendering import account_label, assignment_label
+from reconciler.planning.unmanaged import unmanaged
 
 T = TypeVar("T")
 
@@ -77,25 +75,6 @@ _PROVISIONED_ATTRIBUTES = frozenset(
         "permissions_boundary",
     }
 )
-
-
-def _json_value(value: Any) -> Any:
-    """A JSON-ready rendering of an attribute value, stable in order."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, PolicyDocument):
-        return json.loads(value.text)
-    if isinstance(value, CustomerManagedPolicyRef):
-        return {"name": value.name, "path": value.path}
-    if isinstance(value, PermissionsBoundary):
-        if value.managed_policy_arn is not None:
-            return {"managed_policy_arn": value.managed_policy_arn}
-        return {"customer_managed_policy": _json_value(value.customer_managed_policy)}
-    if isinstance(value, frozenset | set):
-        return sorted((_json_value(item) for item in value), key=json.dumps)
-    if isinstance(value, Mapping):
-        return {str(key): _json_value(value[key]) for key in sorted(value)}
-    raise TypeError(f"no JSON rendering for {type(value).__name__}")
 
 
 def attribute_diff(live: Any, desired: Any) -> tuple[AttributeChange, ...]:
@@ -241,7 +220,14 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     access = access_effect(
         have, project(have, operations), privileged=desired.config.privileged_permission_sets
     )
-    return Plan(revision=revision, operations=tuple(operations), notes=tuple(notes), access=access)
+    return Plan(
+        revision=revision,
+        operations=tuple(operations),
+        notes=tuple(notes),
+        unmanaged=unmanaged(desired, live, scope=scope),
+        unmanaged_fail=desired.config.unmanaged == "fail",
+        access=access,
+    )
 
 
 def _email_case_notes(updated: Iterable[tuple[User, User]]) -> list[str]:

@@ -251,15 +251,18 @@ class Unmanaged:
     """A live object that the revision neither declares nor may prune: left alone, and reported.
 
     ``key`` is the key the operation deleting it would have (``user/<name>``,
-    ``assignment/<account>/<set>/<type>/<name>``...); ``reason`` says why the reconciler does
-    not touch it (``prune.users is false``, ``permission set is protected``...); ``remedy`` how
-    to bring it under management (declare it, turn the prune switch on, run ``export``...).
+    ``assignment/<account>/<set>/<type>/<name>``...); ``description`` names it for a person
+    (``AdministratorAccess for user bob in prod (111111111111)``); ``reason`` says why the
+    reconciler does not touch it (``prune.users is false``, ``permission set is
+    protected``...); ``remedy`` how to bring it under management (declare it, turn the prune
+    switch on, run ``export``...). ``planning.unmanaged`` computes them.
     """
 
     kind: Kind
     key: str
     reason: str
     remedy: str
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,8 +272,9 @@ class Plan:
     ``revision`` is the Git commit SHA of the desired state (None when the folder is not in
     Git); ``notes`` are things a reader should know that are not operations (objects left alone
     because they are protected, warnings from validation); ``unmanaged`` the live objects
-    that exist beside the desired state and are left alone; ``access`` the effect of the
-    operations on who can sign in where (None when not computed).
+    that exist beside the desired state and are left alone; ``unmanaged_fail`` whether the
+    revision treats them as a failure (``"unmanaged": "fail"`` in ``reconciler.json``);
+    ``access`` the effect of the operations on who can sign in where (None when not computed).
     """
 
     revision: str | None
@@ -278,10 +282,17 @@ class Plan:
     notes: tuple[str, ...] = field(default=())
     unmanaged: tuple[Unmanaged, ...] = field(default=())
     access: AccessChanges | None = None
+    unmanaged_fail: bool = False
 
     @property
     def is_empty(self) -> bool:
         return not self.operations
+
+    @property
+    def failed_by_unmanaged(self) -> bool:
+        """True when unmanaged objects exist and the revision says ``"unmanaged": "fail"``:
+        the plan is not converged although it may have no operation (``plan`` exits 2)."""
+        return self.unmanaged_fail and bool(self.unmanaged)
 
     def summary(self) -> dict[str, int]:
         """Counts by action: ``{"create": n, "update": n, "delete": n, "provision": n}``."""

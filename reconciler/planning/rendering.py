@@ -8,10 +8,21 @@ of ``plan --format json`` and ``apply --format json`` is::
       "summary": {"create": 0, "update": 0, "delete": 0, "provision": 0},
       "changes": [
         {"action": "create", "kind": "assignment", "key": "assignment/<account>/<set>/GROUP/<name>",
-         "description": "...", "diff": [{"attribute", "old", "new", "added", "removed"}],
+         "description": "...",
+         "diff": [{"attribute", "old", "new", "added", "removed",          # updates
+                   "statements": {"added", "removed", "changed"}}],     # inline_policy only
+         "attributes": {"<attribute>": <value>},                        # created users, groups
+                                                                        # and permission sets
+         "detail": ["session_duration: PT4H (4 hours)", ...],           # the lines shown under
+                                                                        # the change in text
          "rule": "$.assignments[2]: OU Root/Workloads (recursive)",   # created assignments
          "status": "succeeded|failed|skipped", "reason": "..."}       # status/reason: apply only
       ],
+      "unmanaged": [                                                 # live, neither declared
+        {"kind": "user", "key": "user/<name>", "description": "...", #   nor prunable: left as
+         "reason": "...", "remedy": "..."}                           #   they are
+      ],
+      "unmanaged_fail": false,               # true: listed and "unmanaged": "fail" (exit 2)
       "notes": ["..."],
       "access": {"gained": [grant], "lost": [grant]},                 # null when not computed
       "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
@@ -20,6 +31,11 @@ of ``plan --format json`` and ``apply --format json`` is::
                              "apply": {"<Operation>": 0}},
       "api_calls_total": 0                                           # apply only
     }
+
+``attributes`` holds every attribute of a created object as the diff's ``old`` and ``new``
+do (policy documents as JSON, sets as sorted lists); ``detail`` the lines a reader sees under
+the change (see ``reconciler.planning.details``), absent when there are none; ``statements``
+the Sids of the inline policy's statements added, removed and changed.
 
 A grant of ``access`` is ``{"user", "account_id", "account_name" (null when unknown),
 "permission_set", "via" (the group's name, null for a direct assignment), "privileged"}``;
@@ -33,14 +49,14 @@ which ``api_calls_by_phase`` splits; ``api_calls_total`` is their sum.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.model.state import AssignmentKey
-from reconciler.model.wording import count
+from reconciler.model.wording import count, noun
 from reconciler.planning.access import AccessChanges, Grant
+from reconciler.planning.details import attributes_json, detail_lines, statement_changes
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     Action,
@@ -227,16 +243,19 @@ def describe(operation: Operation, account_names: Mapping[str, str] | None = Non
 
 
 def _diff_json(diff: Iterable[AttributeChange]) -> list[dict[str, Any]]:
-    return [
-        {
+    documents = []
+    for change in diff:
+        document = {
             "attribute": change.attribute,
             "old": change.old,
             "new": change.new,
             "added": list(change.added),
             "removed": list(change.removed),
         }
-        for change in diff
-    ]
+        if change.attribute == "inline_policy":
+            document["statements"] = statement_changes(change.old, change.new)
+        documents.append(document)
+    return documents
 
 
 def _change_json(
@@ -250,8 +269,17 @@ def _change_json(
     }
     if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
         document["diff"] = _diff_json(operation.diff)
+    if isinstance(operation, CreateUser):
+        document["attributes"] = attributes_json(operation.user)
+    if isinstance(operation, CreateGroup):
+        document["attributes"] = attributes_json(operation.group)
+    if isinstance(operation, CreatePermissionSet):
+        document["attributes"] = attributes_json(operation.permission_set)
     if isinstance(operation, CreateAssignment) and operation.rule:
         document["rule"] = operation.rule
+    detail = detail_lines(operation)
+    if detail:
+        document["detail"] = list(detail)
     if result is not None:
         document["status"] = result.status.value
         if result.reason:
@@ -266,6 +294,8 @@ def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> 
         "revision": plan.revision,
         "summary": plan.summary(),
         "changes": [_change_json(operation, names, None) for operation in plan.operations],
+        "unmanaged": unmanaged_json(plan),
+        "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
     }
@@ -280,6 +310,8 @@ def outcome_json(
         "revision": plan.revision,
         "summary": plan.summary(),
         "changes": [_change_json(result.operation, names, result) for result in outcome.results],
+        "unmanaged": unmanaged_json(plan),
+        "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
         "outcome": outcome.counts(),
@@ -296,25 +328,86 @@ def _short(revision: str | None) -> str:
     return revision[:12] if revision else "(working tree)"
 
 
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, str):
-        # A value on one line: a newline or carriage return in a description would otherwise
-        # start what looks like another line of the plan.
-        return value if value.isprintable() else json.dumps(value, ensure_ascii=False)
-    return json.dumps(value, sort_keys=True)
+# -- unmanaged objects (``Plan.unmanaged``, see ``planning.unmanaged``) -------------------------
 
 
-def _diff_lines(diff: Iterable[AttributeChange]) -> list[str]:
-    lines = []
-    for change in diff:
-        if change.added or change.removed:
-            parts = [f"+{item}" for item in change.added] + [f"-{item}" for item in change.removed]
-            lines.append(f"{change.attribute}: {', '.join(parts)}")
-        else:
-            lines.append(f"{change.attribute}: {_value(change.old)} → {_value(change.new)}")
+def _no_changes(plan: Plan) -> str:
+    """The verdict of a plan without operations: never "matches" while anything live exists
+    beside the desired state."""
+    if not plan.unmanaged:
+        return "no changes. Identity Center matches the desired state."
+    return (
+        "no changes to the declared objects: they match Identity Center. "
+        f"{count(len(plan.unmanaged), 'unmanaged object')} "
+        f"{noun(len(plan.unmanaged), 'exists', 'exist')} beside them (listed below)."
+    )
+
+
+UNMANAGED_FAIL_MARKER = "<!-- identity-center-reconciler-unmanaged-fail -->"
+"""A hidden line of a Markdown plan that unmanaged objects fail (``Plan.failed_by_unmanaged``):
+how a pull-request workflow tells it from a plan that only has changes (both exit 2)."""
+
+
+_UNMANAGED_VERDICT = (
+    '"unmanaged": "fail" in reconciler.json: these objects fail the plan (exit 2) until they '
+    "are declared or removed"
+)
+
+
+def _unmanaged_heading(plan: Plan) -> str:
+    return (
+        f"Unmanaged: {count(len(plan.unmanaged), 'live object')} the revision neither declares "
+        "nor may delete, left as they are"
+    )
+
+
+def unmanaged_json(plan: Plan) -> list[dict[str, str]]:
+    """``Plan.unmanaged`` as JSON: ``[{"kind", "key", "description", "reason", "remedy"}]``."""
+    return [
+        {
+            "kind": item.kind.value,
+            "key": item.key,
+            "description": item.description,
+            "reason": item.reason,
+            "remedy": item.remedy,
+        }
+        for item in plan.unmanaged
+    ]
+
+
+def _unmanaged_lines(plan: Plan) -> list[str]:
+    """The text section listing ``Plan.unmanaged``: a heading, then per object a line with its
+    description and reason and a line with the remedy."""
+    if not plan.unmanaged:
+        return []
+    lines = [f"[bold magenta]{_escape(_unmanaged_heading(plan))}:[/]"]
+    for item in plan.unmanaged:
+        lines.append(
+            f"  [magenta]! {_escape(item.description or item.key)}[/]: {_escape(item.reason)}"
+        )
+        lines.append(f"      [dim]to manage: {_escape(item.remedy)}[/]")
+    if plan.failed_by_unmanaged:
+        lines.append(f"[bold red]✗ {_escape(_UNMANAGED_VERDICT)}[/]")
     return lines
+
+
+def _unmanaged_markdown(plan: Plan) -> list[str]:
+    """The Markdown blocks listing ``Plan.unmanaged``: a heading and a table, a row each."""
+    if not plan.unmanaged:
+        return []
+    rows = [
+        f"| {_markdown_cell(item.description or item.key)} | {_markdown_cell(item.reason)} | "
+        f"{_markdown_cell(item.remedy)} |\n"
+        for item in plan.unmanaged
+    ]
+    head = (
+        f"\n#### {_markdown_cell(_unmanaged_heading(plan))}\n\n"
+        "| object | why it is left alone | to manage it |\n|---|---|---|\n"
+    )
+    if plan.failed_by_unmanaged:
+        verdict = _markdown_cell(_UNMANAGED_VERDICT)
+        rows.append(f"\n{UNMANAGED_FAIL_MARKER}\n**✗ {verdict}**\n")
+    return [head, *rows]
 
 
 def _summary_line(plan: Plan) -> str:
@@ -340,10 +433,7 @@ def plan_text(
     results = {id(result.operation): result for result in outcome.results} if outcome else {}
     lines = []
     if plan.is_empty:
-        lines.append(
-            f"[bold]Revision {_short(plan.revision)}:[/] no changes. "
-            "Identity Center matches the desired state."
-        )
+        lines.append(f"[bold]Revision {_short(plan.revision)}:[/] {_no_changes(plan)}")
     else:
         verb = "Applied" if outcome else "Plan for"
         lines.append(f"[bold]{verb} revision {_short(plan.revision)}:[/] {_summary_line(plan)}")
@@ -354,10 +444,12 @@ def plan_text(
         if result is not None:
             line += _result_suffix(result)
         lines.append(line)
-        if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
-            lines.extend(f"      {_escape(text)}" for text in _diff_lines(operation.diff))
-        if isinstance(operation, CreateAssignment) and operation.rule:
-            lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
+        if isinstance(operation, CreateAssignment):
+            if operation.rule:
+                lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
+        else:
+            lines.extend(f"      {_escape(text)}" for text in detail_lines(operation))
+    lines.extend(_unmanaged_lines(plan))
     if outcome is not None:
         counts = outcome.counts()
         style = "green" if outcome.succeeded else "bold red"
@@ -423,7 +515,7 @@ def plan_markdown(
     names = account_names or {}
     marker = PLAN_COMMENT_MARKER + "\n"
     head = f"### Identity Center plan for `{_short(plan.revision)}`\n\n"
-    if plan.is_empty:
+    if plan.is_empty and not plan.unmanaged:
         return [marker + head + "No changes. Identity Center matches the desired state.\n"]
     summary = plan.summary()
     counts = (
@@ -432,14 +524,16 @@ def plan_markdown(
         f"{summary['provision']} |\n\n"
     )
     table_head = "| | change | key |\n|---|---|---|\n"
+    if plan.is_empty:
+        counts, table_head = f"{_no_changes(plan)}\n\n", ""
     rows = [
-        f"| {_SYMBOL[op.action]} | {_markdown_cell(describe(op, names))} | {_code_span(op.key)} |\n"
+        f"| {_SYMBOL[op.action]} | {_markdown_change(op, names)} | {_code_span(op.key)} |\n"
         for op in plan.operations
     ]
     details = []
     for op in plan.operations:
-        if isinstance(op, UpdateUser | UpdateGroup | UpdatePermissionSet) and op.diff:
-            body = "\n".join(_diff_lines(op.diff))
+        if not isinstance(op, CreateAssignment) and detail_lines(op):
+            body = "\n".join(detail_lines(op))
             fence = _code_fence(body)
             details.append(
                 f"<details><summary>{_markdown_cell(describe(op, names))}</summary>\n\n"
@@ -451,6 +545,7 @@ def plan_markdown(
         *_access_markdown(plan.access, names),
         "\n",
         *details,
+        *_unmanaged_markdown(plan),
         "\n" if notes else "",
         notes,
     ]
@@ -458,6 +553,15 @@ def plan_markdown(
         head + counts + table_head, blocks, limit=limit - len(marker), table_head=table_head
     )
     return [marker + part for part in parts]
+
+
+def _markdown_change(operation: Operation, account_names: Mapping[str, str]) -> str:
+    """The change cell of the Markdown table: what the operation does and, for a created
+    assignment, the rule of ``assignments.json`` that asked for it."""
+    cell = _markdown_cell(describe(operation, account_names))
+    if isinstance(operation, CreateAssignment) and operation.rule:
+        cell += f"<br><sub>rule: {_markdown_cell(operation.rule)}</sub>"
+    return cell
 
 
 def _fit(block: str, room: int) -> str:

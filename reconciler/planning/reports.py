@@ -2,15 +2,18 @@
 
 Pure values for the controller's logs, Slack summaries and metrics. ``changes`` are the
 operations of the plan for the revision in force (the target revision when it is accepted, else
-the last applied one), with their results when applied; ``drift``
-are the differences between live state and the last *applied* revision's desired state, that
-is, what someone changed by hand since; ``failures`` are the operations that failed, with AWS's
-reasons, and the pass-level error when the pass could not complete; ``access`` is the effect
-of ``changes`` on who can sign in where (``Plan.access``).
+the last applied one), with their results when applied; ``drift`` are the differences between
+live state and the last *applied* revision's desired state, that is, what someone changed by
+hand since, with their results when healed; ``failures`` are the operations that failed, with
+AWS's reasons, and the pass-level error when the pass could not complete. An item is listed
+once: a hand change that the revision in force heals is drift, not a change too
+(``pass_items``). ``access`` is the effect of ``changes`` on who can sign in where
+(``Plan.access``).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,8 +21,9 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.model.wording import count
-from reconciler.planning.outcomes import Outcome, Status
-from reconciler.planning.plans import Plan
+from reconciler.planning.details import detail_lines
+from reconciler.planning.outcomes import OperationResult, Outcome, Status
+from reconciler.planning.plans import Operation, Plan, Unmanaged
 from reconciler.planning.rendering import access_entries, access_line, describe
 
 
@@ -38,7 +42,8 @@ class PassStatus(StrEnum):
     APPLIED = "applied"
     """Changes (a new revision or healed drift) were applied, every operation succeeded."""
     DRIFTED = "drifted"
-    """Drift was found and not healed (detect mode, or writes suspended)."""
+    """Drift was found and not healed (detect mode, or writes suspended), or unmanaged objects
+    exist while the revision says ``"unmanaged": "fail"`` (they are never healed)."""
     PENDING = "pending"
     """The revision in force has changes not applied yet (detect mode, writes suspended, or the
     pass stopped before applying them), and nothing drifted."""
@@ -79,7 +84,9 @@ def worst(statuses: Iterable[PassStatus]) -> PassStatus:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportItem:
-    """One change, drift item or failure: ``key`` is the stable plan key."""
+    """One change, drift item or failure: ``key`` is the stable plan key; ``detail`` the lines
+    a plan shows under the operation (``managed_policies: -arn:…``, ``session_duration: PT4H
+    (4 hours)``, see ``reconciler.planning.details``), none for failures."""
 
     action: str
     kind: str
@@ -87,6 +94,7 @@ class ReportItem:
     description: str
     status: str | None = None
     reason: str | None = None
+    detail: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,7 +125,8 @@ class PassReport:
     operation; ``error`` the pass-level failure, if any, and ``phase`` where it happened
     (``fetch``, ``verify``, ``load``, ``read``, ``guard``, ``lock`` (also when the lock was lost
     during the apply: status ``abandoned``), ``internal``); ``suspended``
-    whether writes were paused by the suspend switch.
+    whether writes were paused by the suspend switch; ``unmanaged`` the live objects beside the
+    revision in force, which the reconciler leaves alone (``planning.unmanaged``).
     """
 
     pass_id: str
@@ -135,6 +144,7 @@ class PassReport:
     error: str | None = None
     phase: str | None = None
     suspended: bool = False
+    unmanaged: tuple[Unmanaged, ...] = ()
     access: tuple[AccessItem, ...] = ()
 
 
@@ -164,25 +174,67 @@ def plan_items(
 ) -> tuple[ReportItem, ...]:
     """The operations of ``plan`` as report items, with their results when ``outcome`` is given."""
     if outcome is None:
-        return tuple(
-            ReportItem(
-                action=operation.action.value,
-                kind=operation.kind.value,
-                key=operation.key,
-                description=describe(operation, account_names),
-            )
-            for operation in plan.operations
+        return tuple(_item(operation, account_names, None) for operation in plan.operations)
+    return tuple(_item(result.operation, account_names, result) for result in outcome.results)
+
+
+def pass_items(
+    changes: Plan | None,
+    drift: Plan | None,
+    *,
+    account_names: Mapping[str, str],
+    outcome: Outcome | None = None,
+) -> tuple[tuple[ReportItem, ...], tuple[ReportItem, ...]]:
+    """The ``(changes, drift)`` items of a pass, each operation listed once.
+
+    ``changes`` is the plan of the revision in force (applied with ``outcome``, when given);
+    ``drift`` the plan of the last applied revision against live state. An operation of
+    ``changes`` equal to one of ``drift`` (the same key, the same content) is a hand change
+    being healed: it is listed under drift only, with its result. With no new revision the two
+    plans are one and every item is drift; operations of a new revision are changes.
+    """
+    results: list[tuple[Operation, OperationResult | None]]
+    if outcome is not None:
+        results = [(result.operation, result) for result in outcome.results]
+    else:
+        results = [(operation, None) for operation in changes.operations] if changes else []
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for index, (operation, _) in enumerate(results):
+        by_key[operation.key].append(index)
+    healed: set[int] = set()
+    drift_items = []
+    for operation in drift.operations if drift else ():
+        match = next(
+            (
+                index
+                for index in by_key.get(operation.key, ())
+                if index not in healed and results[index][0] == operation
+            ),
+            None,
         )
-    return tuple(
-        ReportItem(
-            action=result.operation.action.value,
-            kind=result.operation.kind.value,
-            key=result.operation.key,
-            description=describe(result.operation, account_names),
-            status=result.status.value,
-            reason=result.reason,
-        )
-        for result in outcome.results
+        if match is not None:
+            healed.add(match)
+        result = results[match][1] if match is not None else None
+        drift_items.append(_item(operation, account_names, result))
+    change_items = tuple(
+        _item(operation, account_names, result)
+        for index, (operation, result) in enumerate(results)
+        if index not in healed
+    )
+    return change_items, tuple(drift_items)
+
+
+def _item(
+    operation: Operation, account_names: Mapping[str, str], result: OperationResult | None
+) -> ReportItem:
+    return ReportItem(
+        action=operation.action.value,
+        kind=operation.kind.value,
+        key=operation.key,
+        description=describe(operation, account_names),
+        status=result.status.value if result is not None else None,
+        reason=result.reason if result is not None else None,
+        detail=detail_lines(operation),
     )
 
 
@@ -191,7 +243,7 @@ def failed_items(items: tuple[ReportItem, ...]) -> tuple[ReportItem, ...]:
     return tuple(item for item in items if item.status == Status.FAILED.value)
 
 
-def _item_json(item: ReportItem) -> dict[str, str | None]:
+def _item_json(item: ReportItem) -> dict[str, Any]:
     return {
         "action": item.action,
         "kind": item.kind,
@@ -199,6 +251,7 @@ def _item_json(item: ReportItem) -> dict[str, str | None]:
         "description": item.description,
         "status": item.status,
         "reason": item.reason,
+        "detail": list(item.detail),
     }
 
 
@@ -218,9 +271,10 @@ def report_json(report: PassReport) -> dict[str, Any]:
 
     Shape: ``{"pass_id", "started_at", "seconds", "mode", "status", "revision",
     "applied_revision", "suspended", "error", "phase", "changes": [item], "drift": [item],
-    "failures": [item], "notes": [str], "api_calls": {operation: count}, "access":
-    {"gained": [grant], "lost": [grant]}}``; an item is ``{"action", "kind", "key",
-    "description", "status", "reason"}``, a grant ``{"user", "account_id", "account_name",
+    "failures": [item], "notes": [str], "api_calls": {operation: count}, "unmanaged":
+    [{"kind", "key", "description", "reason", "remedy"}], "access": {"gained": [grant],
+    "lost": [grant]}}``; an item is ``{"action", "kind", "key", "description", "status",
+    "reason", "detail": [str]}``, a grant ``{"user", "account_id", "account_name",
     "permission_set", "via", "privileged"}`` as in ``plan --format json``.
     """
     return {
@@ -239,6 +293,7 @@ def report_json(report: PassReport) -> dict[str, Any]:
         "failures": [_item_json(item) for item in report.failures],
         "notes": list(report.notes),
         "api_calls": dict(report.api_calls),
+        "unmanaged": unmanaged_report_json(report),
         "access": {
             "gained": [_access_json(item) for item in report.access if item.gained],
             "lost": [_access_json(item) for item in report.access if not item.gained],
@@ -248,7 +303,8 @@ def report_json(report: PassReport) -> dict[str, Any]:
 
 def report_text(report: PassReport) -> str:
     """``report`` as plain text for a terminal: a status line, then changes (with results),
-    drift, failures and notes, one line each."""
+    drift, failures and notes, one line each, the attribute detail of changes and drift
+    indented under them."""
     revision = (report.revision or "unknown")[:12]
     applied = (report.applied_revision or "none")[:12]
     lines = [
@@ -267,6 +323,7 @@ def report_text(report: PassReport) -> str:
                 suffix = f" [{item.status}]" if item.status else ""
                 reason = f": {item.reason}" if item.reason else ""
                 lines.append(_indented(f"  {item.description}{suffix}{reason}", "    "))
+                lines.extend(f"      {line}" for line in item.detail)
     lines.extend(_access_lines(report.access))
     failures = [
         item
@@ -276,8 +333,35 @@ def report_text(report: PassReport) -> str:
     if failures:
         lines.append("failures:")
         lines.extend(_indented(f"  {item.description}: {item.reason}", "    ") for item in failures)
+    lines.extend(unmanaged_report_lines(report))
     lines.extend(_indented(f"note: {note}", "  ") for note in report.notes)
     return "\n".join(lines)
+
+
+def unmanaged_report_json(report: PassReport) -> list[dict[str, str]]:
+    """``report.unmanaged`` as ``[{"kind", "key", "description", "reason", "remedy"}]``."""
+    return [
+        {
+            "kind": item.kind.value,
+            "key": item.key,
+            "description": item.description,
+            "reason": item.reason,
+            "remedy": item.remedy,
+        }
+        for item in report.unmanaged
+    ]
+
+
+def unmanaged_report_lines(report: PassReport) -> list[str]:
+    """The report's unmanaged section in text: a heading, then a line an object (description:
+    reason) and its remedy."""
+    if not report.unmanaged:
+        return []
+    lines = [f"unmanaged ({count(len(report.unmanaged), 'live object')} left alone):"]
+    for item in report.unmanaged:
+        lines.append(f"  {item.description or item.key}: {item.reason}")
+        lines.append(f"    to manage: {item.remedy}")
+    return lines
 
 
 MAX_ACCESS_LINES = 50

@@ -4,14 +4,16 @@ Pure: every function takes a :class:`~reconciler.planning.reports.PassReport` an
 value. The message is the JSON body of an incoming-webhook post::
 
     {"text": "<fallback for notifications, at most 3,000 characters>",
-     "blocks": [<header>, <counts>, <failures>, <changes>, <access>, <drift>, <notes>,
-                <context>]}
+     "blocks": [<header>, <counts>, <failures>, <changes>, <access>, <drift>, <unmanaged>,
+                <notes>, <context>]}
 
 Slack's limits are respected (Block Kit reference, "Blocks" and "Composition objects"): at
 most 50 blocks, a header's text at most 150 characters, a section's text and each of its
 fields at most 3,000 and 2,000 characters, at most 10 fields and 10 context elements. Long lists
-are cut, ending in "…and N more"; the access list puts privileged gains first, so a cut never
-hides one. Text is escaped for Slack's mrkdwn (``&``, ``<``, ``>``).
+are cut, ending in "…and N more"; each change or drift item shows at most ``MAX_DETAIL_LINES``
+lines of its attribute detail (``managed_policies: -arn:…``); the access list puts
+privileged gains first, so a cut never hides one. Text is escaped for Slack's
+mrkdwn (``&``, ``<``, ``>``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "is_deduplicated",
     "message_fingerprint",
     "pass_message",
+    "unmanaged_fingerprint",
     "worth_posting",
 ]
 
@@ -55,6 +58,10 @@ MAX_ITEMS_SHOWN = 20
 """Items listed per list (changes, drift, failures) before "…and N more"."""
 MAX_REASON_CHARS = 500
 """AWS's failure reasons are cut to this many characters each."""
+MAX_DETAIL_LINES = 4
+"""Attribute detail lines shown under each change or drift item before "…N more lines"."""
+MAX_DETAIL_CHARS = 200
+"""Each attribute detail line is cut to this many characters."""
 
 _PROBLEMS = frozenset(
     {
@@ -89,13 +96,14 @@ def message_fingerprint(report: PassReport) -> str:
     """A hex SHA-256 of the report's stable fields: equal for passes saying the same thing.
 
     Covers status, mode, suspension, revision, revision in force, every item's action, kind,
-    key, status and reason, and the pass-level error and its phase; never the pass id, start
-    time, duration, API call counts or notes, which differ from pass to pass.
+    key, status, reason and attribute detail, and the pass-level error and its phase; never
+    the pass id, start time, duration, API call counts or notes, which differ from pass to
+    pass.
     """
 
     def items(entries: Sequence[ReportItem]) -> list[list[str]]:
         return sorted(
-            [item.action, item.kind, item.key, item.status or "", item.reason or ""]
+            [item.action, item.kind, item.key, item.status or "", item.reason or "", *item.detail]
             for item in entries
         )
 
@@ -110,8 +118,20 @@ def message_fingerprint(report: PassReport) -> str:
         "failures": items(report.failures),
         "error": report.error,
         "phase": report.phase,
+        "unmanaged": unmanaged_fingerprint(report),
     }
     encoded = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def unmanaged_fingerprint(report: PassReport) -> str | None:
+    """A hex SHA-256 of the report's unmanaged objects (kind, key, reason), equal while the
+    same objects are left alone for the same reasons; ``None`` when there are none. The
+    notifier posts an unmanaged list when this changes, not at every pass."""
+    if not report.unmanaged:
+        return None
+    entries = sorted([item.kind.value, item.key, item.reason] for item in report.unmanaged)
+    encoded = json.dumps(entries, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
 
 
@@ -136,8 +156,14 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
         blocks.append(_section(_listing(_changes_heading(report), report.changes, _item_line)))
     blocks.extend(_access_blocks(report.access))
     if report.drift:
-        heading = ":warning: *Drift from the revision in force*"
+        healed = any(item.status is not None for item in report.drift)
+        heading = (
+            ":wrench: *Drift from the revision in force, healed*"
+            if healed
+            else ":warning: *Drift from the revision in force*"
+        )
         blocks.append(_section(_listing(heading, report.drift, _item_line)))
+    blocks.extend(_unmanaged_blocks(report))
     if report.notes:
         blocks.append(_section(_listing_text("*Notes*", [_escape(n) for n in report.notes])))
     blocks.append(_context(report))
@@ -157,11 +183,17 @@ def heartbeat_message(
 
 
 def _title(report: PassReport) -> str:
-    applied = sum(1 for item in report.changes if item.status == "succeeded")
-    changes = len(report.changes)
+    items = (*report.changes, *report.drift)  # drift healed by the pass is applied too
+    applied = sum(1 for item in items if item.status == "succeeded")
+    changes = len(items)
     match report.status:
         case PassStatus.APPLIED:
             return f"Identity Center: applied {count(applied or changes, 'change')}"
+        case PassStatus.DRIFTED if report.unmanaged and not report.drift:
+            return (
+                f"Identity Center: {count(len(report.unmanaged), 'unmanaged object')} beside "
+                "the desired state"
+            )
         case PassStatus.DRIFTED:
             return f"Identity Center: drift detected ({count(len(report.drift), 'item')})"
         case PassStatus.FAILED:
@@ -174,7 +206,29 @@ def _title(report: PassReport) -> str:
             return "Identity Center: reconcile pass failed"
         case PassStatus.PENDING:
             return f"Identity Center: {count(changes, 'change')} pending"
+    if report.unmanaged:
+        return (
+            f"Identity Center: in sync, {count(len(report.unmanaged), 'unmanaged object')} "
+            "beside it"
+        )
     return "Identity Center: in sync"
+
+
+def _unmanaged_blocks(report: PassReport) -> list[dict[str, Any]]:
+    """The section listing the unmanaged objects, each with why it is left alone and how to
+    manage it; none when there are none."""
+    if not report.unmanaged:
+        return []
+    lines = [
+        f"`!` {_escape(_cut(item.description or item.key, 250))}: "
+        f"{_escape(_cut(item.reason, 300))}\n      _to manage:_ {_escape(_cut(item.remedy, 300))}"
+        for item in report.unmanaged
+    ]
+    heading = (
+        f":eyes: *Unmanaged: live objects the revision neither declares nor may delete* "
+        f"({len(report.unmanaged)})"
+    )
+    return [_section(_listing_text(heading, lines))]
 
 
 def _header(title: str) -> dict[str, Any]:
@@ -218,9 +272,12 @@ def _counts(report: PassReport) -> str:
         detail = ", ".join(f"{action} {n}" for action, n in sorted(by_action.items()))
         parts.append(f"{count(len(report.changes), 'change')} ({detail})")
     if report.drift:
-        parts.append(f"{len(report.drift)} drifted")
+        healed = sum(1 for item in report.drift if item.status == "succeeded")
+        parts.append(f"{len(report.drift)} drifted" + (f" ({healed} healed)" if healed else ""))
     if report.failures:
         parts.append(f"{len(report.failures)} failed")
+    if report.unmanaged:
+        parts.append(f"{len(report.unmanaged)} unmanaged")
     return " · ".join(parts)
 
 
@@ -237,7 +294,19 @@ def _item_line(item: ReportItem) -> str:
         line += " — *failed*"
     elif item.status == "skipped":
         line += " — skipped"
-    return _cut(line, 300)
+    return _cut(line, 300) + _detail(item.detail)
+
+
+def _detail(lines: Sequence[str]) -> str:
+    """The attribute detail under an item: at most ``MAX_DETAIL_LINES`` lines of at most
+    ``MAX_DETAIL_CHARS`` characters, then "…N more lines"."""
+    shown = [
+        f"\n        {_escape(_cut(line, MAX_DETAIL_CHARS))}" for line in lines[:MAX_DETAIL_LINES]
+    ]
+    rest = len(lines) - MAX_DETAIL_LINES
+    if rest > 0:
+        shown.append(f"\n        …{count(rest, 'more line')}")
+    return "".join(shown)
 
 
 def _access_blocks(items: Sequence[AccessItem]) -> list[dict[str, Any]]:

@@ -134,16 +134,22 @@ def generate(spec: ScaleSpec) -> GeneratedOrganization:
     assignments are possible with the principals, sets and accounts asked for.
     """
     counts = (spec.accounts, spec.permission_sets, spec.groups, spec.users, spec.assignments)
-    if min(counts) < 0:
-        raise ValueError(f"counts must not be negative: {spec}")
+    names = ("--accounts", "--permission-sets", "--groups", "--users", "--assignments")
+    negative = [f"{name} {value}" for name, value in zip(names, counts, strict=True) if value < 0]
+    if negative:
+        raise ValueError(f"{', '.join(negative)}: counts must not be negative")
     principals = spec.groups + spec.users
     possible = spec.accounts * spec.permission_sets * principals
     if spec.assignments and (spec.accounts == 0 or spec.permission_sets == 0 or principals == 0):
-        raise ValueError("assignments need at least one account, permission set and principal")
+        raise ValueError(
+            "--assignments needs at least one account, permission set and principal: give "
+            "--accounts, --permission-sets and --groups or --users above 0, or --assignments 0"
+        )
     if spec.assignments > possible // 2:
         raise ValueError(
-            f"{spec.assignments} assignments do not fit: at most half of the {possible} "
-            "(account, permission set, principal) combinations may be drawn"
+            f"--assignments {spec.assignments} does not fit: at most half of the {possible} "
+            "(account, permission set, principal) combinations may be drawn; give fewer "
+            "--assignments, or more --accounts, --permission-sets, --groups or --users"
         )
     rng = random.Random(spec.seed)  # noqa: S311 - synthetic data, not cryptography
     accounts = tuple(f"account-{i:04d}" for i in range(spec.accounts))

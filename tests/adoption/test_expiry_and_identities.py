@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.errors import InvalidRevisionError
 from reconciler.model.loading import load_documents
-from reconciler.model.resolving import LiveDirectory, expired_problems, resolve
+from reconciler.model.resolving import LiveDirectory, expiry_notes, resolve
 from reconciler.model.state import Account
 from reconciler.planning.diffing import plan
 from reconciler.planning.plans import CreateAssignment
@@ -78,14 +78,13 @@ def test_assignment_expiring_within_a_week_is_noted() -> None:
     assert [warning.rule for warning in desired.warnings] == ["access_expiring_soon"]
 
 
-def test_merge_time_validation_refuses_an_expiry_in_the_past() -> None:
+def test_offline_expiry_notes_are_the_notes_of_resolution() -> None:
     documents = load_documents(_files(_entry("2026-05-31T23:59:59+00:00")))
 
-    (problem,) = expired_problems(documents, now=NOW)
+    (note,) = expiry_notes(documents, now=NOW)
 
-    assert (problem.path, problem.rule) == ("$.assignments[0].expires_at", "expired")
-    with pytest.raises(InvalidRevisionError):
-        resolve(documents, DIRECTORY, now=NOW, refuse_expired=True)
+    assert (note.path, note.rule) == ("$.assignments[0].expires_at", "access_expired")
+    assert resolve(documents, DIRECTORY, now=NOW).warnings == (note,)
 
 
 def test_plan_removes_an_expired_assignment_still_in_the_file() -> None:

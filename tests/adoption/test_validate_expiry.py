@@ -1,4 +1,5 @@
-"""Merge time: ``reconciler validate`` refuses an expiry already in the past, offline too."""
+"""``reconciler validate`` judges an expiry already in the past as a pass does: the access is not
+granted, a warning says to delete the entry, and the revision is valid (offline too)."""
 
 from __future__ import annotations
 
@@ -27,16 +28,17 @@ def _repository(tmp_path: Path, expires_at: str) -> Path:
     return repository
 
 
-def test_offline_validation_refuses_an_expiry_in_the_past(
+def test_offline_validation_warns_of_an_expiry_in_the_past(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repository = _repository(tmp_path, "2020-01-01T00:00:00+00:00")
 
     code = run_cli("validate", "--offline", "--repo", str(repository), "--format", "json")
 
-    (problem,) = json.loads(capsys.readouterr().out)["problems"]
-    assert code == 1
-    assert (problem["path"], problem["rule"]) == ("$.assignments[0].expires_at", "expired")
+    document = json.loads(capsys.readouterr().out)
+    assert (code, document["valid"]) == (0, True)
+    (warning,) = document["warnings"]
+    assert (warning["path"], warning["rule"]) == ("$.assignments[0].expires_at", "access_expired")
 
 
 def test_offline_validation_accepts_an_expiry_in_the_future(tmp_path: Path) -> None:

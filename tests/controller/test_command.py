@@ -17,6 +17,7 @@ import pytest
 
 from reconciler.sandbox.console import ConsoleActions
 from tests.controller.conftest import break_revision
+from tests.controller.test_notify import fake_slack
 
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
@@ -80,6 +81,43 @@ def test_run_once_exits_2_when_drift_is_only_detected(
     assert result.returncode == 2
     assert "drifted" in result.stdout
     assert "jane.doe" in result.stdout
+
+
+def test_identical_drift_is_posted_to_slack_once_across_two_run_once_processes(
+    access_repo: Path, tmp_path: Path, aws_environment: dict[str, str]
+) -> None:
+    assert run("--once", "--repo", str(access_repo), tmp_path=tmp_path).returncode == 0
+    ConsoleActions(aws_environment).remove_user_from_group(
+        group="AdminAccess", user_name="jane.doe"
+    )
+    with fake_slack() as slack:
+        environment = {
+            **dict.fromkeys(("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"), ""),
+            "RECONCILER_SLACK_WEBHOOK_URL": slack.webhook_url,
+        }
+
+        first = run(
+            "--once",
+            "--mode",
+            "detect",
+            "--repo",
+            str(access_repo),
+            tmp_path=tmp_path,
+            env=environment,
+        )
+        second = run(
+            "--once",
+            "--mode",
+            "detect",
+            "--repo",
+            str(access_repo),
+            tmp_path=tmp_path,
+            env=environment,
+        )
+
+    assert (first.returncode, second.returncode) == (2, 2), second.stderr
+    assert len(slack.received) == 1
+    assert "jane.doe" in json.dumps(slack.received[0])
 
 
 def test_invalid_settings_exit_1_naming_the_option(access_repo: Path, tmp_path: Path) -> None:

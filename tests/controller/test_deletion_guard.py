@@ -355,7 +355,7 @@ def test_an_emptied_file_beside_access_granted_by_hand_counts_the_declared_acces
 
     assert "deletes all 7 managed assignments and creates none" in report.error
     assert "4 live assignments left out of the count" in report.error
-    assert [item.status for item in report.changes] == ["succeeded"] * 4  # healed meanwhile
+    assert [item.status for item in report.drift] == ["succeeded"] * 4  # healed meanwhile
     assert assignments(aws) == 7
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -80,15 +81,24 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
+@contextlib.contextmanager
+def fake_slack() -> Iterator[FakeSlack]:
+    """A :class:`FakeSlack` serving on 127.0.0.1 for the duration of the block."""
     server = FakeSlack()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with fake_slack() as server:
+        yield server
 
 
 class Clock:
@@ -351,3 +361,30 @@ def test_an_invalid_webhook_url_is_refused_without_repeating_it() -> None:
         SlackNotifier(webhook_url="hooks.slack.com/services/XsEcReTtOkEn1234")
 
     assert "XsEcReT" not in str(refused.value)
+
+
+def test_messages_remembered_from_an_earlier_process_are_not_posted_again(
+    slack: FakeSlack, clock: Clock
+) -> None:
+    first = notifier(slack, clock)
+    assert first.notify(drift())
+    clock.now += 60
+
+    restarted = notifier(slack, clock)
+    restarted.remember(first.posted())
+
+    assert not restarted.notify(drift())
+    assert len(slack.received) == 1
+
+
+def test_remembered_messages_older_than_the_window_are_forgotten(
+    slack: FakeSlack, clock: Clock
+) -> None:
+    first = notifier(slack, clock, dedup_window_seconds=600)
+    assert first.notify(drift())
+    clock.now += 601
+
+    restarted = notifier(slack, clock, dedup_window_seconds=600)
+    restarted.remember(first.posted())
+
+    assert restarted.notify(drift())

@@ -17,7 +17,8 @@ from reconciler.adapters.aws.clients import AwsClients
 from reconciler.controller.loop import Controller
 from reconciler.controller.settings import load_settings
 from reconciler.model.state import Membership
-from reconciler.planning.reports import Mode, PassStatus
+from reconciler.planning.reports import Mode, PassReport, PassStatus, report_json, report_text
+from reconciler.planning.slack_messages import pass_message
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.console import ConsoleActions
 from reconciler.sandbox.faults import FaultConfig
@@ -101,10 +102,10 @@ def test_an_invalid_commit_is_rejected_and_the_last_good_revision_is_healed_agai
     assert "users.json" in report.error
     refused = [item for item in report.failures if item.kind == "revision"]
     assert [item.key for item in refused] == [f"revision/{bad}"]
-    assert [(item.key, item.status) for item in report.changes] == [
+    assert [(item.key, item.status) for item in report.drift] == [
         ("membership/AdminAccess/jane.doe", "succeeded")
     ]
-    assert [item.key for item in report.drift] == ["membership/AdminAccess/jane.doe"]
+    assert report.changes == ()  # the healed drift is listed once, as drift
     assert JANE_ADMIN in memberships(aws)
     assert controller.state.last_applied_revision == good
     assert controller.state.last_attempted_revision == bad
@@ -161,7 +162,7 @@ def test_input_that_used_to_crash_loading_is_rejected_and_drift_is_still_healed(
         assert report.error is not None
         assert file in report.error
         assert rule in report.error
-        assert [(item.key, item.status) for item in report.changes] == [
+        assert [(item.key, item.status) for item in report.drift] == [
             ("membership/AdminAccess/jane.doe", "succeeded")
         ]
     assert JANE_ADMIN in memberships(aws)
@@ -203,7 +204,7 @@ def test_an_unexpected_error_on_a_new_revision_rejects_it_and_drift_is_still_hea
     assert report.error is not None
     assert "RecursionError" in report.error
     assert report.phase == "load"
-    assert [(item.key, item.status) for item in report.changes] == [
+    assert [(item.key, item.status) for item in report.drift] == [
         ("membership/AdminAccess/jane.doe", "succeeded")
     ]
     assert JANE_ADMIN in memberships(aws)
@@ -340,9 +341,86 @@ def test_heal_mode_heals_drift(
         "membership/AdminAccess/jane.doe",
         "permission-set/AdministratorAccess",
     }
-    assert all(item.status == "succeeded" for item in report.changes)
+    assert all(item.status == "succeeded" for item in report.drift)
     assert JANE_ADMIN in memberships(aws)
     assert controller.run_once().status is PassStatus.IN_SYNC
+
+
+def test_drift_without_a_new_commit_is_listed_once_as_drift(
+    make_controller: ControllerFactory, console: ConsoleActions
+) -> None:
+    make_controller().run_once()
+    console.remove_user_from_group(group="AdminAccess", user_name="jane.doe")
+
+    report = make_controller(mode="detect").run_once()
+
+    assert [item.key for item in report.drift] == ["membership/AdminAccess/jane.doe"]
+    assert report.changes == ()
+
+
+def test_a_new_commit_lists_its_changes_and_the_drift_it_heals_each_once(
+    make_controller: ControllerFactory,
+    access_repo: Path,
+    console: ConsoleActions,
+    aws: AwsClients,
+) -> None:
+    controller = make_controller()
+    controller.run_once()
+    add_member(access_repo, group="AdminAccess", user="sam.lee")
+    console.remove_user_from_group(group="AdminAccess", user_name="jane.doe")
+
+    report = controller.tick(force=False)
+
+    assert report is not None
+    assert report.status is PassStatus.APPLIED
+    assert [(item.key, item.status) for item in report.changes] == [
+        ("membership/AdminAccess/sam.lee", "succeeded")
+    ]
+    assert [(item.key, item.status) for item in report.drift] == [
+        ("membership/AdminAccess/jane.doe", "succeeded")
+    ]
+    assert {JANE_ADMIN, SAM_ADMIN} <= memberships(aws)
+
+
+def test_drift_carries_the_attribute_detail_of_the_plan(
+    make_controller: ControllerFactory, console: ConsoleActions
+) -> None:
+    make_controller().run_once()
+    console.attach_managed_policy(
+        permission_set="DeveloperAccess", policy_arn="arn:aws:iam::aws:policy/IAMFullAccess"
+    )
+
+    report = make_controller(mode="detect").run_once()
+
+    (update,) = [item for item in report.drift if item.action == "update"]
+    assert update.key == "permission-set/DeveloperAccess"
+    assert update.detail == ("managed_policies: -arn:aws:iam::aws:policy/IAMFullAccess",)
+
+
+def _slack_text(report: PassReport) -> str:
+    message = pass_message(report)
+    return json.dumps(message["blocks"], ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "render",
+    [report_text, lambda report: json.dumps(report_json(report)), _slack_text],
+    ids=["text", "json", "slack"],
+)
+def test_the_drift_report_shows_the_attribute_detail_in_every_format(
+    make_controller: ControllerFactory,
+    console: ConsoleActions,
+    render: Callable[[PassReport], str],
+) -> None:
+    make_controller().run_once()
+    console.attach_managed_policy(
+        permission_set="DeveloperAccess", policy_arn="arn:aws:iam::aws:policy/IAMFullAccess"
+    )
+
+    report = make_controller(mode="detect").run_once()
+
+    assert "update permission set DeveloperAccess" in render(report)
+    assert "managed_policies: -arn:aws:iam::aws:policy/IAMFullAccess" in render(report)
 
 
 @pytest.fixture(params=["flag", "file", "environment"])
@@ -420,7 +498,7 @@ def test_an_unreachable_repository_is_reported_and_the_last_good_revision_still_
     assert report.status is PassStatus.ERROR
     assert report.phase == "fetch"
     assert report.revision is None
-    assert [(item.key, item.status) for item in report.changes] == [
+    assert [(item.key, item.status) for item in report.drift] == [
         ("membership/AdminAccess/jane.doe", "succeeded")
     ]
     assert JANE_ADMIN in memberships(aws)

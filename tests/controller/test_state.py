@@ -4,12 +4,18 @@ for a first start (that would let any revision, a rewind among them, be applied)
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from reconciler.controller.state import ControllerState, StateError, StateFile
+from reconciler.controller.state import (
+    MAX_POSTED_MESSAGES,
+    ControllerState,
+    PostedMessage,
+    StateError,
+    StateFile,
+)
 from reconciler.planning.guards import RecordedDeletion
 from reconciler.planning.plans import Kind
 
@@ -114,4 +120,47 @@ def test_an_unreadable_deletion_entry_is_an_error(tmp_path: Path) -> None:
     )
 
     with pytest.raises(StateError, match="deletion entry 0 cannot be read"):
+        StateFile(path).load()
+
+
+POSTED = PostedMessage(fingerprint="f" * 64, at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+
+
+def test_posted_slack_messages_are_loaded_back(tmp_path: Path) -> None:
+    state_file = StateFile(tmp_path / "state.json")
+    state = ControllerState(last_applied_revision=APPLIED, slack_posted=(POSTED,))
+
+    state_file.save(state)
+
+    assert StateFile(state_file.path).load() == state
+
+
+def test_a_version_2_file_without_posted_messages_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 2, "last_applied_revision": APPLIED, "deletions": []}))
+
+    assert StateFile(path).load() == ControllerState(last_applied_revision=APPLIED)
+
+
+def test_only_the_newest_posted_messages_are_kept(tmp_path: Path) -> None:
+    state_file = StateFile(tmp_path / "state.json")
+    many = tuple(
+        PostedMessage(
+            fingerprint=f"{index:064x}",
+            at=datetime(2026, 12, 1, tzinfo=UTC) + timedelta(seconds=index),
+        )
+        for index in range(MAX_POSTED_MESSAGES + 10)
+    )
+
+    state_file.save(ControllerState(slack_posted=many))
+
+    assert StateFile(state_file.path).load().slack_posted == many[-MAX_POSTED_MESSAGES:]
+
+
+def test_a_posted_message_without_a_fingerprint_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    entry = {"fingerprint": "not hex", "at": "2026-12-01T11:00:00+00:00"}
+    path.write_text(json.dumps({"version": 2, "slack_posted": [entry]}))
+
+    with pytest.raises(StateError, match="slack_posted entry 0"):
         StateFile(path).load()

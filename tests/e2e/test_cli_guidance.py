@@ -99,7 +99,7 @@ def test_validate_prints_its_problems_on_stdout_and_exits_1(access_repo: Path) -
     first, *problems = result.stdout.splitlines()
     assert re.fullmatch(
         rf"✗ invalid desired state at {revision}: \d+ problems? in the desired state; "
-        r"fix them and run validate again\.",
+        r"fix (it|them) and run validate again\.",
         first,
     ), first
     assert any(line.startswith("  ✗ users.json: $.users[0]: ") for line in problems), problems

@@ -66,7 +66,7 @@ def test_a_few_permission_sets_cover_most_accounts_and_most_cover_few() -> None:
 
 
 def test_impossible_counts_are_refused() -> None:
-    with pytest.raises(ValueError, match="do not fit"):
+    with pytest.raises(ValueError, match="--assignments 5 does not fit"):
         generate(ScaleSpec(accounts=1, permission_sets=1, groups=1, users=1, assignments=5))
 
 

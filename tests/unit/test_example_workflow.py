@@ -7,12 +7,13 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.planning.plans import DeleteUser, Plan
+from reconciler.planning.plans import DeleteUser, Kind, Plan, Unmanaged
 from reconciler.planning.rendering import PLAN_COMMENT_MARKER, plan_markdown
 
 yaml = pytest.importorskip("yaml")
@@ -172,3 +173,37 @@ def test_a_failed_plan_replaces_the_comment_with_the_error(tmp_path: Path) -> No
     (comment,) = comments
     assert "plan failed" in comment["body"]
     assert "Invalid desired state: 1 problem" in comment["body"]
+
+
+def test_the_check_fails_on_the_markdown_of_a_plan_that_unmanaged_objects_fail(
+    tmp_path: Path,
+) -> None:
+    """The plan step's shell, run on the Markdown of a plan with ``"unmanaged": "fail"``, sets
+    the output that the "Fail on unmanaged access" step fails on."""
+    failing = Plan(
+        revision=REVISION,
+        operations=(),
+        unmanaged=(Unmanaged(kind=Kind.USER, key="user/carol", reason="r", remedy="m"),),
+        unmanaged_fail=True,
+    )
+    lines = _step("plan", "Plan against Identity Center")["run"].splitlines()
+    start = next(index for index, line in enumerate(lines) if "unmanaged-fail" in line)
+    end = next(index for index in range(start, len(lines)) if lines[index].strip() == "fi")
+    detect = "\n".join(lines[start : end + 1])
+    outputs = []
+    for plan_ in (failing, replace(failing, unmanaged_fail=False)):
+        (tmp_path / "plan.md").write_text("".join(plan_markdown(plan_)))
+        output = tmp_path / "output"
+        output.write_text("")
+        subprocess.run(
+            ["bash", "-c", detect],
+            cwd=tmp_path,
+            env={**os.environ, "GITHUB_OUTPUT": str(output)},
+            check=True,
+        )
+        outputs.append(output.read_text())
+    fail_step = _step("plan", "Fail on unmanaged access")
+
+    assert outputs == ["unmanaged_fail=true\n", ""]
+    assert fail_step["if"] == "steps.plan.outputs.unmanaged_fail == 'true'"
+    assert "exit 1" in fail_step["run"]

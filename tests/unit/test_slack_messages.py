@@ -307,3 +307,45 @@ def test_a_refused_revision_shows_its_problems_once() -> None:
     text = everything(message)
     assert text.count("[reserved_user_name]") == 1
     assert text.count("[unknown_account]") == 1
+
+
+# --- attribute detail -------------------------------------------------------------------------
+
+
+def test_attribute_detail_is_shown_under_its_drift_item() -> None:
+    detail = ("managed_policies: -arn:aws:iam::aws:policy/IAMFullAccess",)
+    drifted = item(action="update", description="update permission set Dev", detail=detail)
+
+    text = everything(pass_message(report(drift=(drifted,))))
+
+    assert "update permission set Dev\n" in text
+    assert "managed_policies: -arn:aws:iam::aws:policy/IAMFullAccess" in text
+
+
+def test_attribute_detail_is_cut_to_a_few_lines_per_item() -> None:
+    detail = tuple(f"line {index}: " + "x" * 400 for index in range(30))
+    drifted = item(action="update", description="update permission set Dev", detail=detail)
+
+    text = everything(pass_message(report(drift=(drifted,))))
+
+    assert "line 3: " in text
+    assert "line 4: " not in text
+    assert "…26 more lines" in text
+    assert "x" * 250 not in text
+
+
+def test_a_change_of_attribute_detail_is_another_message() -> None:
+    before = item(action="update", detail=("managed_policies: -arn:a",))
+    after = item(action="update", detail=("managed_policies: -arn:a, -arn:b",))
+
+    assert message_fingerprint(report(drift=(before,))) != message_fingerprint(
+        report(drift=(after,))
+    )
+
+
+def test_drift_healed_by_the_pass_counts_as_applied_in_the_title() -> None:
+    healed = item(action="create", status="succeeded")
+
+    message = pass_message(report(PassStatus.APPLIED, mode=Mode.HEAL, drift=(healed,)))
+
+    assert message["blocks"][0]["text"]["text"] == "Identity Center: applied 1 change"

@@ -320,7 +320,7 @@ class GitSource:
         """The repository at the local path if it is a work tree, ``None`` if it is bare."""
         path = Path(self._repository).expanduser()
         if not path.exists():
-            raise SourceError(f"repository {self._shown} not found: no such directory")
+            raise SourceError(_no_such_directory(self._shown))
         try:
             repo = open_repository(path)
         except git.InvalidGitRepositoryError as exc:
@@ -330,7 +330,7 @@ class GitSource:
                 " --repo a folder of a work tree, a bare repository or a URL"
             ) from exc
         except git.NoSuchPathError as exc:
-            raise SourceError(f"repository {self._shown} not found: no such directory") from exc
+            raise SourceError(_no_such_directory(self._shown)) from exc
         if repo.bare:
             repo.close()
             return None
@@ -341,7 +341,10 @@ class GitSource:
             try:
                 commit = repo.head.commit
             except ValueError as exc:  # GitPython: "Reference at 'refs/heads/main' does not exist"
-                raise SourceError(f"repository {self._shown} has no commit yet") from exc
+                raise SourceError(
+                    f"repository {self._shown} has no commit yet: commit the desired state "
+                    f"(git add {self._subpath} && git commit), then run again"
+                ) from exc
             ref = "HEAD" if repo.head.is_detached else repo.active_branch.name
             top = repo.working_tree_dir
             if top is None:  # pragma: no cover - a non-bare repository has a work tree
@@ -524,7 +527,7 @@ class GitSource:
                 return target.removeprefix("ref: refs/heads/")
         raise SourceError(
             f"repository {self._shown} has no default branch (empty, or HEAD is not a branch):"
-            " give a ref"
+            " give --ref BRANCH (ref in the controller's settings)"
         )
 
     def _local_commit(self) -> str | None:
@@ -822,6 +825,13 @@ def _checked_ref(ref: str, *, shown: str) -> str:
     if not ref or ref.startswith("-") or any(ch.isspace() or ord(ch) < 32 for ch in ref):
         raise SourceError(f"ref {ref!r} for repository {shown} is not a valid branch, tag or SHA")
     return ref
+
+
+def _no_such_directory(shown: str) -> str:
+    return (
+        f"repository {shown} not found: no such directory; give --repo a folder of a work tree, "
+        "a bare repository or a URL"
+    )
 
 
 def _default_cache_dir() -> Path:
