@@ -164,12 +164,16 @@ def access_json(
     }
 
 
-def _access_text(changes: AccessChanges | None, account_names: Mapping[str, str]) -> list[str]:
+def _access_text(
+    changes: AccessChanges | None, account_names: Mapping[str, str], *, incomplete: bool = False
+) -> list[str]:
     """The plan's access section as rich markup lines: privileged gains in bold red with a
-    marker; nothing when the plan changes no access."""
+    marker; nothing when the plan changes no access. ``incomplete`` (an apply where some
+    operation did not succeed) says the section is what was planned, not what was done."""
     if changes is None or changes.is_empty:
         return []
-    lines = [f"[bold]{access_heading(changes)}[/]"]
+    caveat = " [yellow](as planned: not every operation succeeded)[/]" if incomplete else ""
+    lines = [f"[bold]{access_heading(changes)}[/]{caveat}"]
     entries = access_entries(changes)
     for grant, gained in entries[:MAX_ACCESS_LINES]:
         text = _escape(access_line(grant, gained=gained, account_names=account_names))
@@ -457,7 +461,8 @@ def plan_text(
             f"[{style}]{counts['succeeded']} succeeded, {counts['failed']} failed, "
             f"{counts['skipped']} skipped[/]"
         )
-    lines.extend(_access_text(plan.access, names))
+    incomplete = outcome is not None and not outcome.succeeded
+    lines.extend(_access_text(plan.access, names, incomplete=incomplete))
     lines.extend(f"[dim]note: {_escape(note)}[/]" for note in plan.notes)
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from markdown_it import MarkdownIt
 
 from reconciler.planning.access import AccessChanges, Grant
 from reconciler.planning.diffing import plan
+from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import AddMembership, Plan
 from reconciler.planning.rendering import (
     MAX_ACCESS_LINES,
@@ -216,3 +217,24 @@ def test_slack_message_cuts_a_long_access_list_within_slacks_limits() -> None:
     assert "zed gains AdministratorAccess" in section.splitlines()[1]
     assert section.splitlines()[-1].startswith("…and ")
     assert section.endswith(" more")
+
+
+def test_text_of_an_apply_with_a_failure_says_the_access_is_as_planned() -> None:
+    the_plan = _jane_joins_both_groups()
+    failed = Outcome(
+        revision=None,
+        results=tuple(
+            OperationResult(operation=operation, status=Status.FAILED, reason="AccessDenied")
+            for operation in the_plan.operations
+        ),
+    )
+    succeeded = dataclasses.replace(
+        failed,
+        results=tuple(
+            OperationResult(operation=operation, status=Status.SUCCEEDED)
+            for operation in the_plan.operations
+        ),
+    )
+
+    assert "as planned" in plan_text(the_plan, account_names=NAMES, outcome=failed)
+    assert "as planned" not in plan_text(the_plan, account_names=NAMES, outcome=succeeded)
