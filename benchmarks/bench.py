@@ -524,6 +524,9 @@ def bench_planning(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
             {
                 "assignments": size,
                 "operations": len(produced.operations),
+                "access_changes": 0
+                if produced.access is None
+                else len(produced.access.gained) + len(produced.access.lost),
                 "seconds": seconds,
                 "peak_mb": peak / 1e6,
                 "deepdiff_seconds": naive,
@@ -721,6 +724,7 @@ def _print(report: dict[str, Any]) -> None:
     for column in (
         "assignments",
         "operations",
+        "access +/-",
         "plan s",
         "peak MB",
         "DeepDiff s",
@@ -737,6 +741,7 @@ def _print(report: dict[str, Any]) -> None:
         table.add_row(
             f"{row['assignments']:,}",
             f"{row['operations']:,}",
+            f"{row['access_changes']:,}",
             f"{row['seconds']:.3f}",
             f"{row['peak_mb']:.1f}",
             naive,

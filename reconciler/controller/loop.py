@@ -110,6 +110,7 @@ from reconciler.planning.reports import (
     PassReport,
     PassStatus,
     ReportItem,
+    access_items,
     failed_items,
     pass_items,
     worst,
@@ -1016,6 +1017,7 @@ class Controller:
             phase=work.phase,
             suspended=suspended,
             unmanaged=_unmanaged(work),
+            access=access_items(work.changes, account_names=work.account_names),
         )
 
     def _publish(self, report: PassReport, work: _PassWork) -> None:

@@ -544,6 +544,11 @@ class Protected(_Document):
     )
 
 
+DEFAULT_PRIVILEGED_PERMISSION_SETS = ("*Admin*", "*PowerUser*")
+"""Permission sets whose gain a plan highlights unless ``reconciler.json`` says otherwise:
+``AdministratorAccess``, ``AWSAdministratorAccess``, ``PowerUserAccess`` and the like."""
+
+
 class DeletionGuard(_Document):
     """Refuse a plan that deletes more than ``max_deletions`` objects, or more than
     ``max_fraction`` (0 to 1) of the managed objects of one kind, unless deletions are explicitly
@@ -566,6 +571,9 @@ class ReconcilerFile(_File):
     by hand, an assignment of a set left out of the files...) means for ``plan``. ``"report"``
     (default): it is listed beside the plan; ``"fail"``: it is listed and ``plan`` exits 2 (not
     converged), so a pull-request check fails while anything exists beside the desired state.
+
+    ``privileged_permission_sets``: shell-style patterns of the permission sets whose gain plans
+    highlight (``*Admin*`` and ``*PowerUser*`` unless given; a list given replaces them).
     """
 
     prune: Pruning = Field(default_factory=Pruning)
@@ -573,6 +581,14 @@ class ReconcilerFile(_File):
     deletion_guard: DeletionGuard = Field(default_factory=DeletionGuard)
     identities: Literal["managed", "external"] = "managed"
     unmanaged: Literal["report", "fail"] = "report"
+    privileged_permission_sets: list[NamePattern] = Field(
+        default_factory=lambda: list(DEFAULT_PRIVILEGED_PERMISSION_SETS),
+        description=(
+            "Shell-style patterns (case-sensitive) of the permission sets whose gain every plan "
+            "highlights. The list replaces the default ['*Admin*', '*PowerUser*']: repeat "
+            "those patterns to keep them, [] to highlight nothing."
+        ),
+    )
 
     @model_validator(mode="after")
     def _external_identities_are_never_pruned(self) -> ReconcilerFile:

@@ -9,17 +9,32 @@ route is either a direct assignment to the user or an assignment to one of the u
 Pure: it takes an ``IdentityCenterState`` (desired or live) and returns values. Principals
 that are referred to but not declared (a live user that the files only name) are expanded like
 any other; a group without members grants nothing to anyone.
+
+A plan's effect on access (``access_effect``, for ``Plan.access``) compares live state with
+live state as the plan leaves it (``projection.project``), looking only at the (user, account,
+set) triples a changed membership or assignment touches, so its cost follows the change, not
+the organization's millions of grants. Permission sets matching ``reconciler.json``'s
+``privileged_permission_sets`` (shell-style patterns) are marked privileged.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconciler.model.state import IdentityCenterState, PrincipalType
 
-__all__ = ["AccessChanges", "Grant", "access_changes", "effective_access"]
+__all__ = [
+    "AccessChanges",
+    "Grant",
+    "access_changes",
+    "access_effect",
+    "affected_access",
+    "effective_access",
+    "is_privileged",
+]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -65,6 +80,99 @@ def effective_access(state: IdentityCenterState) -> frozenset[Grant]:
     return frozenset(grants)
 
 
+Access = tuple[str, str, str]
+"""``(user, account_id, permission_set)``: what a grant gives, whatever its route."""
+
+
+def affected_access(before: IdentityCenterState, after: IdentityCenterState) -> frozenset[Access]:
+    """Every ``(user, account_id, permission_set)`` whose routes may differ between the states.
+
+    Only a changed assignment or a changed membership changes a route: a changed USER
+    assignment touches its own access; a changed GROUP assignment that of every member of the
+    group (in either state); a changed membership every (account, set) assigned to its group
+    (in either state). A deleted user or group changes access only through the memberships and
+    assignments that go with it. Proportional to the size of the states plus the result.
+    """
+    memberships = before.memberships ^ after.memberships
+    assignments = before.assignments ^ after.assignments
+    result: set[Access] = set()
+    groups = {k.principal_name for k in assignments if k.principal_type is PrincipalType.GROUP}
+    members: defaultdict[str, set[str]] = defaultdict(set)
+    if groups:
+        for state in (before, after):
+            for membership in state.memberships:
+                if membership.group in groups:
+                    members[membership.group].add(membership.user)
+    for key in assignments:
+        users = (
+            (key.principal_name,)
+            if key.principal_type is PrincipalType.USER
+            else members.get(key.principal_name, ())
+        )
+        result.update((user, key.account_id, key.permission_set) for user in users)
+    if memberships:
+        changed_groups = {membership.group for membership in memberships}
+        assigned: defaultdict[str, set[tuple[str, str]]] = defaultdict(set)
+        for state in (before, after):
+            for key in state.assignments:
+                if (
+                    key.principal_type is PrincipalType.GROUP
+                    and key.principal_name in changed_groups
+                ):
+                    assigned[key.principal_name].add((key.account_id, key.permission_set))
+        for membership in memberships:
+            result.update(
+                (membership.user, account_id, permission_set)
+                for account_id, permission_set in assigned.get(membership.group, ())
+            )
+    return frozenset(result)
+
+
+class _Routes:
+    """The routes of ``state`` to a given set of access, indexed in one pass over the
+    memberships and one over the assignments (only what concerns that access is kept)."""
+
+    def __init__(self, state: IdentityCenterState, access: frozenset[Access]) -> None:
+        users = {user for user, _, _ in access}
+        pairs = {(account_id, permission_set) for _, account_id, permission_set in access}
+        self.groups_of: defaultdict[str, set[str]] = defaultdict(set)
+        for membership in state.memberships:
+            if membership.user in users:
+                self.groups_of[membership.user].add(membership.group)
+        self.direct: set[Access] = set()
+        self.assigned_groups: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
+        for key in state.assignments:
+            if (key.account_id, key.permission_set) not in pairs:
+                continue
+            if key.principal_type is PrincipalType.USER:
+                self.direct.add((key.principal_name, key.account_id, key.permission_set))
+            else:
+                self.assigned_groups[key.account_id, key.permission_set].add(key.principal_name)
+
+    def gives(self, access: Access) -> bool:
+        """Whether some route (direct or through a group) gives ``access``."""
+        if access in self.direct:
+            return True
+        groups = self.assigned_groups.get((access[1], access[2]))
+        return groups is not None and not groups.isdisjoint(self.groups_of.get(access[0], ()))
+
+    def grants(self, access: Iterable[Access]) -> list[Grant]:
+        """One grant per route to each of ``access``, in the order of ``access`` and for each
+        the direct route first, then the groups by name."""
+        grants: list[Grant] = []
+        for access_key in access:
+            user, account_id, permission_set = access_key
+            if access_key in self.direct:
+                grants.append(Grant(user, account_id, permission_set))
+            routes = self.assigned_groups.get((account_id, permission_set))
+            if routes:
+                grants.extend(
+                    Grant(user, account_id, permission_set, group)
+                    for group in sorted(routes.intersection(self.groups_of.get(user, ())))
+                )
+        return grants
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AccessChanges:
     """How access changes between two states.
@@ -72,23 +180,77 @@ class AccessChanges:
     ``gained`` are grants of the new state whose access (user, account, permission set) no
     route of the old state gave; ``lost`` are grants of the old state whose access no route of
     the new state gives. A user who keeps an access through another route (directly after
-    losing it through a group) neither gains nor loses it. Both are sorted.
+    losing it through a group) neither gains nor loses it. Both are sorted by user, account
+    and permission set, the direct route before the groups (by name).
     """
 
     gained: tuple[Grant, ...]
     lost: tuple[Grant, ...]
+    privileged: frozenset[str] = field(default=frozenset())
+    """The names of the permission sets, among those of ``gained`` and ``lost``, that
+    ``reconciler.json`` marks privileged (``privileged_permission_sets``)."""
 
     @property
     def is_empty(self) -> bool:
         return not self.gained and not self.lost
 
+    def is_privileged(self, grant: Grant) -> bool:
+        """Whether ``grant``'s permission set is marked privileged."""
+        return grant.permission_set in self.privileged
 
-def access_changes(before: Iterable[Grant], after: Iterable[Grant]) -> AccessChanges:
-    """The access gained and lost going from grants ``before`` to grants ``after``."""
+
+def _sort_key(grant: Grant) -> tuple[str, str, str, bool, str]:
+    """User, account, set, then the direct route before the groups (``via`` may be None)."""
+    route = grant.via is not None
+    return (grant.user, grant.account_id, grant.permission_set, route, grant.via or "")
+
+
+def is_privileged(permission_set: str, patterns: Iterable[str]) -> bool:
+    """True when the permission set name matches one of the shell-style ``patterns``
+    (case-sensitive, as ``protected`` names are)."""
+    return any(fnmatch.fnmatchcase(permission_set, pattern) for pattern in patterns)
+
+
+def access_changes(
+    before: Iterable[Grant], after: Iterable[Grant], *, privileged: Iterable[str] = ()
+) -> AccessChanges:
+    """The access gained and lost going from grants ``before`` to grants ``after``; the
+    permission sets among them matching the shell-style patterns ``privileged`` are marked."""
     old, new = frozenset(before), frozenset(after)
     old_access = {grant.access for grant in old}
     new_access = {grant.access for grant in new}
+    gained = tuple(sorted((g for g in new if g.access not in old_access), key=_sort_key))
+    lost = tuple(sorted((g for g in old if g.access not in new_access), key=_sort_key))
+    patterns = tuple(privileged)
+    names = {grant.permission_set for grant in (*gained, *lost)}
     return AccessChanges(
-        gained=tuple(sorted(grant for grant in new if grant.access not in old_access)),
-        lost=tuple(sorted(grant for grant in old if grant.access not in new_access)),
+        gained=gained,
+        lost=lost,
+        privileged=frozenset(name for name in names if is_privileged(name, patterns)),
+    )
+
+
+def access_effect(
+    before: IdentityCenterState, after: IdentityCenterState, *, privileged: Iterable[str] = ()
+) -> AccessChanges:
+    """``access_changes(effective_access(before), effective_access(after), privileged=...)``,
+    computed only for the access whose routes may differ (``affected_access``): proportional to
+    the size of the states plus the change, not to every grant of the organization."""
+    access = affected_access(before, after)
+    if not access:
+        return AccessChanges(gained=(), lost=())
+    old, new = _Routes(before, access), _Routes(after, access)
+    gained: list[Access] = []
+    lost: list[Access] = []
+    for key in access:
+        had, has = old.gives(key), new.gives(key)
+        if had != has:
+            (gained if has else lost).append(key)
+    patterns = tuple(privileged)
+    names = {key[2] for key in (*gained, *lost)}
+    # Sorted triples give grants in access_changes' order (direct route first, then groups).
+    return AccessChanges(
+        gained=tuple(new.grants(sorted(gained))),
+        lost=tuple(old.grants(sorted(lost))),
+        privileged=frozenset(name for name in names if is_privileged(name, patterns)),
     )

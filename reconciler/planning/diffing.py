@@ -35,6 +35,7 @@ from reconciler.model.state import (
     User,
 )
 from reconciler.model.wording import count, noun
+from reconciler.planning.access import access_effect
 from reconciler.planning.details import json_value as _json_value
 from reconciler.planning.plans import (
     AddMembership,
@@ -55,6 +56,7 @@ from reconciler.planning.plans import (
     UpdatePermissionSet,
     UpdateUser,
 )
+from reconciler.planning.projection import project
 from reconciler.planning.pruning import PruneScope, prune_scope
 from reconciler.planning.rendering import account_label, assignment_label
 from reconciler.planning.unmanaged import unmanaged
@@ -121,7 +123,9 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
     """Compute the plan that converges ``live`` to ``desired``.
 
     Returns a ``Plan`` whose operations are ordered as the module docstring says and sorted by
-    key within each step, so the same inputs always give the same plan.
+    key within each step, so the same inputs always give the same plan; its ``access`` is the
+    operations' effect on who can sign in where (live state against its ``projection``), with
+    the sets matching ``reconciler.json``'s ``privileged_permission_sets`` marked.
     """
     want, have = desired.state, live.state
     scope = prune_scope(desired, live)
@@ -213,12 +217,16 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         *(DeleteGroup(name=name) for name in groups_deleted),
         *(DeleteUser(user_name=name) for name in users_deleted),
     ]
+    access = access_effect(
+        have, project(have, operations), privileged=desired.config.privileged_permission_sets
+    )
     return Plan(
         revision=revision,
         operations=tuple(operations),
         notes=tuple(notes),
         unmanaged=unmanaged(desired, live, scope=scope),
         unmanaged_fail=desired.config.unmanaged == "fail",
+        access=access,
     )
 
 

@@ -24,6 +24,7 @@ of ``plan --format json`` and ``apply --format json`` is::
       ],
       "unmanaged_fail": false,               # true: listed and "unmanaged": "fail" (exit 2)
       "notes": ["..."],
+      "access": {"gained": [grant], "lost": [grant]},                 # null when not computed
       "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
       "api_calls": {"<Operation>": 0},                               # apply only
       "api_calls_by_phase": {"read": {"<Operation>": 0},             # apply only
@@ -35,6 +36,10 @@ of ``plan --format json`` and ``apply --format json`` is::
 do (policy documents as JSON, sets as sorted lists); ``detail`` the lines a reader sees under
 the change (see ``reconciler.planning.details``), absent when there are none; ``statements``
 the Sids of the inline policy's statements added, removed and changed.
+
+A grant of ``access`` is ``{"user", "account_id", "account_name" (null when unknown),
+"permission_set", "via" (the group's name, null for a direct assignment), "privileged"}``;
+both lists are complete and sorted by user, account, permission set and route.
 
 ``api_calls`` counts every AWS API call of the pass by operation name (one per page of a
 paginator, retries not counted): the reads of live state as well as the apply phase's calls,
@@ -50,6 +55,7 @@ from typing import Any
 
 from reconciler.model.state import AssignmentKey
 from reconciler.model.wording import count, noun
+from reconciler.planning.access import AccessChanges, Grant
 from reconciler.planning.details import attributes_json, detail_lines, statement_changes
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
@@ -102,6 +108,106 @@ def assignment_label(key: AssignmentKey, account_names: Mapping[str, str]) -> st
         f"{key.permission_set} for {principal} {key.principal_name} "
         f"in {account_label(key.account_id, account_names)}"
     )
+
+
+MAX_ACCESS_LINES = 50
+"""Grants listed in a text or Markdown plan before "… and N more" (JSON lists them all)."""
+
+
+def access_line(grant: Grant, *, gained: bool, account_names: Mapping[str, str]) -> str:
+    """``jane.doe gains AdministratorAccess in prod (111111111111) via group Admins``
+    (``loses``, ``directly``)."""
+    verb = "gains" if gained else "loses"
+    route = f"via group {grant.via}" if grant.via is not None else "directly"
+    where = account_label(grant.account_id, account_names)
+    return f"{grant.user} {verb} {grant.permission_set} in {where} {route}"
+
+
+def access_entries(changes: AccessChanges) -> list[tuple[Grant, bool]]:
+    """``(grant, gained)`` in the order plans list them: privileged gains first (so a cut
+    list never hides one), then the other gains, then the losses."""
+    gains = sorted(changes.gained, key=lambda grant: not changes.is_privileged(grant))
+    return [(grant, True) for grant in gains] + [(grant, False) for grant in changes.lost]
+
+
+def access_heading(changes: AccessChanges) -> str:
+    """``Access: 3 gains (1 privileged), 1 loss``."""
+    privileged = sum(1 for grant in changes.gained if changes.is_privileged(grant))
+    flagged = f" ({privileged} privileged)" if privileged else ""
+    gains, losses = count(len(changes.gained), "gain"), count(len(changes.lost), "loss", "losses")
+    return f"Access: {gains}{flagged}, {losses}"
+
+
+def grant_json(
+    grant: Grant, changes: AccessChanges, account_names: Mapping[str, str]
+) -> dict[str, Any]:
+    """One grant of the ``access`` document (see the module docstring)."""
+    return {
+        "user": grant.user,
+        "account_id": grant.account_id,
+        "account_name": account_names.get(grant.account_id),
+        "permission_set": grant.permission_set,
+        "via": grant.via,
+        "privileged": changes.is_privileged(grant),
+    }
+
+
+def access_json(
+    changes: AccessChanges | None, account_names: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """``{"gained": [grant], "lost": [grant]}``, complete; None when not computed."""
+    if changes is None:
+        return None
+    return {
+        "gained": [grant_json(grant, changes, account_names) for grant in changes.gained],
+        "lost": [grant_json(grant, changes, account_names) for grant in changes.lost],
+    }
+
+
+def _access_text(
+    changes: AccessChanges | None, account_names: Mapping[str, str], *, incomplete: bool = False
+) -> list[str]:
+    """The plan's access section as rich markup lines: privileged gains in bold red with a
+    marker; nothing when the plan changes no access. ``incomplete`` (an apply where some
+    operation did not succeed) says the section is what was planned, not what was done."""
+    if changes is None or changes.is_empty:
+        return []
+    caveat = " [yellow](as planned: not every operation succeeded)[/]" if incomplete else ""
+    lines = [f"[bold]{access_heading(changes)}[/]{caveat}"]
+    entries = access_entries(changes)
+    for grant, gained in entries[:MAX_ACCESS_LINES]:
+        text = _escape(access_line(grant, gained=gained, account_names=account_names))
+        if gained and changes.is_privileged(grant):
+            lines.append(f"  [bold red]+ {text} ⚠ privileged[/]")
+        elif gained:
+            lines.append(f"  [green]+ {text}[/]")
+        else:
+            marker = " (privileged)" if changes.is_privileged(grant) else ""
+            lines.append(f"  [red]- {text}{marker}[/]")
+    if len(entries) > MAX_ACCESS_LINES:
+        lines.append(f"  … and {len(entries) - MAX_ACCESS_LINES} more")
+    return lines
+
+
+def _access_markdown(changes: AccessChanges | None, account_names: Mapping[str, str]) -> list[str]:
+    """The plan's access section as Markdown blocks (a heading, then one list item a grant):
+    privileged gains in bold with a ⚠️ marker."""
+    if changes is None or changes.is_empty:
+        return []
+    blocks = [f"\n#### {access_heading(changes)}\n\n"]
+    entries = access_entries(changes)
+    for grant, gained in entries[:MAX_ACCESS_LINES]:
+        text = _markdown_cell(access_line(grant, gained=gained, account_names=account_names))
+        if gained and changes.is_privileged(grant):
+            blocks.append(f"- ⚠️ **{text}** — **privileged**\n")
+        elif gained:
+            blocks.append(f"- ➕ {text}\n")
+        else:
+            marker = " (privileged)" if changes.is_privileged(grant) else ""
+            blocks.append(f"- ➖ {text}{marker}\n")
+    if len(entries) > MAX_ACCESS_LINES:
+        blocks.append(f"- … and {len(entries) - MAX_ACCESS_LINES} more\n")
+    return blocks
 
 
 def describe(operation: Operation, account_names: Mapping[str, str] | None = None) -> str:
@@ -195,6 +301,7 @@ def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> 
         "unmanaged": unmanaged_json(plan),
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
+        "access": access_json(plan.access, names),
     }
 
 
@@ -210,6 +317,7 @@ def outcome_json(
         "unmanaged": unmanaged_json(plan),
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
+        "access": access_json(plan.access, names),
         "outcome": outcome.counts(),
         "api_calls": outcome.pass_calls,
         "api_calls_by_phase": {
@@ -353,6 +461,8 @@ def plan_text(
             f"[{style}]{counts['succeeded']} succeeded, {counts['failed']} failed, "
             f"{counts['skipped']} skipped[/]"
         )
+    incomplete = outcome is not None and not outcome.succeeded
+    lines.extend(_access_text(plan.access, names, incomplete=incomplete))
     lines.extend(f"[dim]note: {_escape(note)}[/]" for note in plan.notes)
     return "\n".join(lines)
 
@@ -435,7 +545,15 @@ def plan_markdown(
                 f"{fence}\n{body}\n{fence}\n</details>\n"
             )
     notes = "".join(f"> {_markdown_cell(note)}\n" for note in plan.notes)
-    blocks = [*rows, "\n", *details, *_unmanaged_markdown(plan), "\n" if notes else "", notes]
+    blocks = [
+        *rows,
+        *_access_markdown(plan.access, names),
+        "\n",
+        *details,
+        *_unmanaged_markdown(plan),
+        "\n" if notes else "",
+        notes,
+    ]
     parts = _split(
         head + counts + table_head, blocks, limit=limit - len(marker), table_head=table_head
     )

@@ -7,7 +7,8 @@ live state and the last *applied* revision's desired state, that is, what someon
 hand since, with their results when healed; ``failures`` are the operations that failed, with
 AWS's reasons, and the pass-level error when the pass could not complete. An item is listed
 once: a hand change that the revision in force heals is drift, not a change too
-(``pass_items``).
+(``pass_items``). ``access`` is the effect of ``changes`` on who can sign in where
+(``Plan.access``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from reconciler.model.wording import count
 from reconciler.planning.details import detail_lines
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import Operation, Plan, Unmanaged
-from reconciler.planning.rendering import describe
+from reconciler.planning.rendering import access_entries, access_line, describe
 
 
 class Mode(StrEnum):
@@ -97,6 +98,23 @@ class ReportItem:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AccessItem:
+    """One access gained or lost: ``user`` (a user name) ``gained`` (else lost) the permission
+    set ``permission_set`` in account ``account_id`` (12 digits; ``account_name`` None when
+    unknown) ``via`` a group (its name) or directly (None); ``privileged`` when the set matches
+    ``privileged_permission_sets``; ``description`` the line plans print."""
+
+    gained: bool
+    user: str
+    account_id: str
+    account_name: str | None
+    permission_set: str
+    via: str | None
+    privileged: bool
+    description: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassReport:
     """The report of one pass.
 
@@ -127,6 +145,28 @@ class PassReport:
     phase: str | None = None
     suspended: bool = False
     unmanaged: tuple[Unmanaged, ...] = ()
+    access: tuple[AccessItem, ...] = ()
+
+
+def access_items(plan: Plan | None, *, account_names: Mapping[str, str]) -> tuple[AccessItem, ...]:
+    """The access ``plan`` gives and takes, privileged gains first, then the other gains, then
+    the losses (empty when there is no plan or its access was not computed)."""
+    if plan is None or plan.access is None:
+        return ()
+    changes = plan.access
+    return tuple(
+        AccessItem(
+            gained=gained,
+            user=grant.user,
+            account_id=grant.account_id,
+            account_name=account_names.get(grant.account_id),
+            permission_set=grant.permission_set,
+            via=grant.via,
+            privileged=changes.is_privileged(grant),
+            description=access_line(grant, gained=gained, account_names=account_names),
+        )
+        for grant, gained in access_entries(changes)
+    )
 
 
 def plan_items(
@@ -215,14 +255,27 @@ def _item_json(item: ReportItem) -> dict[str, Any]:
     }
 
 
+def _access_json(item: AccessItem) -> dict[str, Any]:
+    return {
+        "user": item.user,
+        "account_id": item.account_id,
+        "account_name": item.account_name,
+        "permission_set": item.permission_set,
+        "via": item.via,
+        "privileged": item.privileged,
+    }
+
+
 def report_json(report: PassReport) -> dict[str, Any]:
     """``report`` as a JSON-ready document (``started_at`` ISO-8601, ``seconds`` rounded to ms).
 
     Shape: ``{"pass_id", "started_at", "seconds", "mode", "status", "revision",
     "applied_revision", "suspended", "error", "phase", "changes": [item], "drift": [item],
     "failures": [item], "notes": [str], "api_calls": {operation: count}, "unmanaged":
-    [{"kind", "key", "description", "reason", "remedy"}]}``; an item is ``{"action", "kind",
-    "key", "description", "status", "reason", "detail": [str]}``.
+    [{"kind", "key", "description", "reason", "remedy"}], "access": {"gained": [grant],
+    "lost": [grant]}}``; an item is ``{"action", "kind", "key", "description", "status",
+    "reason", "detail": [str]}``, a grant ``{"user", "account_id", "account_name",
+    "permission_set", "via", "privileged"}`` as in ``plan --format json``.
     """
     return {
         "pass_id": report.pass_id,
@@ -241,6 +294,10 @@ def report_json(report: PassReport) -> dict[str, Any]:
         "notes": list(report.notes),
         "api_calls": dict(report.api_calls),
         "unmanaged": unmanaged_report_json(report),
+        "access": {
+            "gained": [_access_json(item) for item in report.access if item.gained],
+            "lost": [_access_json(item) for item in report.access if not item.gained],
+        },
     }
 
 
@@ -267,6 +324,7 @@ def report_text(report: PassReport) -> str:
                 reason = f": {item.reason}" if item.reason else ""
                 lines.append(_indented(f"  {item.description}{suffix}{reason}", "    "))
                 lines.extend(f"      {line}" for line in item.detail)
+    lines.extend(_access_lines(report.access))
     failures = [
         item
         for item in report.failures
@@ -303,6 +361,30 @@ def unmanaged_report_lines(report: PassReport) -> list[str]:
     for item in report.unmanaged:
         lines.append(f"  {item.description or item.key}: {item.reason}")
         lines.append(f"    to manage: {item.remedy}")
+    return lines
+
+
+MAX_ACCESS_LINES = 50
+"""Access items listed in ``report_text`` before "… and N more" (``report_json`` lists all)."""
+
+
+def _access_lines(items: tuple[AccessItem, ...]) -> list[str]:
+    """``access: 2 gains (1 privileged), 1 loss`` then one line an item, privileged gains
+    marked ``⚠ privileged``."""
+    if not items:
+        return []
+    gains = [item for item in items if item.gained]
+    privileged = sum(1 for item in gains if item.privileged)
+    flagged = f" ({privileged} privileged)" if privileged else ""
+    lines = [
+        f"access: {count(len(gains), 'gain')}{flagged}, "
+        f"{count(len(items) - len(gains), 'loss', 'losses')}"
+    ]
+    for item in items[:MAX_ACCESS_LINES]:
+        marker = " ⚠ privileged" if item.privileged and item.gained else ""
+        lines.append(f"  {'+' if item.gained else '-'} {item.description}{marker}")
+    if len(items) > MAX_ACCESS_LINES:
+        lines.append(f"  … and {len(items) - MAX_ACCESS_LINES} more")
     return lines
 
 

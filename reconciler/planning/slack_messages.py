@@ -4,14 +4,15 @@ Pure: every function takes a :class:`~reconciler.planning.reports.PassReport` an
 value. The message is the JSON body of an incoming-webhook post::
 
     {"text": "<fallback for notifications, at most 3,000 characters>",
-     "blocks": [<header>, <counts>, <failures>, <changes>, <drift>, <unmanaged>, <notes>,
-                <context>]}
+     "blocks": [<header>, <counts>, <failures>, <changes>, <access>, <drift>, <unmanaged>,
+                <notes>, <context>]}
 
 Slack's limits are respected (Block Kit reference, "Blocks" and "Composition objects"): at
 most 50 blocks, a header's text at most 150 characters, a section's text and each of its
 fields at most 3,000 and 2,000 characters, at most 10 fields and 10 context elements. Long lists
 are cut, ending in "…and N more"; each change or drift item shows at most ``MAX_DETAIL_LINES``
-lines of its attribute detail (``managed_policies: -arn:…``). Text is escaped for Slack's
+lines of its attribute detail (``managed_policies: -arn:…``); the access list puts
+privileged gains first, so a cut never hides one. Text is escaped for Slack's
 mrkdwn (``&``, ``<``, ``>``).
 """
 
@@ -24,7 +25,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from reconciler.model.wording import count
-from reconciler.planning.reports import PassReport, PassStatus, ReportItem, repeats_error
+from reconciler.planning.reports import (
+    AccessItem,
+    PassReport,
+    PassStatus,
+    ReportItem,
+    repeats_error,
+)
 
 __all__ = [
     "MAX_BLOCKS",
@@ -147,6 +154,7 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
         blocks.append(_section(_listing(":x: *Failures*", failures, _failure_line)))
     if report.changes:
         blocks.append(_section(_listing(_changes_heading(report), report.changes, _item_line)))
+    blocks.extend(_access_blocks(report.access))
     if report.drift:
         healed = any(item.status is not None for item in report.drift)
         heading = (
@@ -299,6 +307,30 @@ def _detail(lines: Sequence[str]) -> str:
     if rest > 0:
         shown.append(f"\n        …{count(rest, 'more line')}")
     return "".join(shown)
+
+
+def _access_blocks(items: Sequence[AccessItem]) -> list[dict[str, Any]]:
+    """One section listing the access gained and lost, privileged gains bold with
+    :warning: and "privileged"; none when no access changes."""
+    if not items:
+        return []
+    gains = [item for item in items if item.gained]
+    privileged = sum(1 for item in gains if item.privileged)
+    flagged = f", *{privileged} privileged*" if privileged else ""
+    heading = (
+        f":key: *Access*: {count(len(gains), 'gain')}{flagged}, "
+        f"{count(len(items) - len(gains), 'loss', 'losses')}"
+    )
+    return [_section(_listing_text(heading, [_access_line(item) for item in items]))]
+
+
+def _access_line(item: AccessItem) -> str:
+    text = _escape(item.description)
+    if item.gained and item.privileged:
+        return _cut(f":warning: *{text}* — *privileged*", 300)
+    if item.gained:
+        return _cut(f"`+` {text}", 300)
+    return _cut(f"`-` {text}{' (privileged)' if item.privileged else ''}", 300)
 
 
 def _failure_line(item: ReportItem) -> str:

@@ -177,3 +177,25 @@ def test_tags_are_read_only_when_an_assignment_targets_by_tag(
 
     assert after_named == before
     assert organization_calls == len(organization_tree.accounts)
+
+
+def test_account_moved_into_a_targeted_ou_shows_the_members_gaining_access_there(
+    organization_tree: Organization, tmp_path: Path
+) -> None:
+    target = {"organizational_units": [{"id": organization_tree.prod_ou, "recursive": False}]}
+    _pass(tmp_path, target, apply=False)  # writes the files
+    ann = {"user_name": "ann", "display_name": "Ann", "given_name": "Ann", "family_name": "Lee"}
+    (tmp_path / "users.json").write_text(json.dumps({"users": [ann]}))
+    (tmp_path / "groups.json").write_text(
+        json.dumps({"groups": [{"name": "Ops", "members": ["ann"]}]})
+    )
+    revision = Revision(revision=None, folder=tmp_path)
+    assert reconcile(revision=revision, aws=make_clients(), apply=True).outcome is not None
+    organization_tree.move("staging", organization_tree.prod_ou)
+
+    second = reconcile(revision=revision, aws=make_clients(), apply=False)
+
+    assert second.plan.access is not None
+    assert [str(grant) for grant in second.plan.access.gained] == [
+        f"ann: Admin in {organization_tree.accounts['staging']} (via group Ops)"
+    ]
