@@ -881,6 +881,7 @@ def _access(args: argparse.Namespace) -> int:
 
     from reconciler.engine import read_access_state  # noqa: PLC0415
     from reconciler.planning import access_rendering  # noqa: PLC0415
+    from reconciler.planning.access import is_privileged  # noqa: PLC0415
     from reconciler.planning.access_reports import ReportSource, access_report  # noqa: PLC0415
 
     filters = _access_filter(args)
@@ -901,6 +902,7 @@ def _access(args: argparse.Namespace) -> int:
         source=ReportSource.DESIRED if read.desired else ReportSource.LIVE,
         revision=read.revision,
         filters=filters,
+        privileged=lambda name: is_privileged(name, read.privileged),
     )
     if args.format == "json":
         text = json.dumps(access_rendering.access_json(report), indent=2, ensure_ascii=False) + "\n"

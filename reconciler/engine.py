@@ -29,7 +29,7 @@ from reconciler.errors import (
     Problem,
     SourceError,
 )
-from reconciler.model.documents import DeletionGuard
+from reconciler.model.documents import DEFAULT_PRIVILEGED_PERMISSION_SETS, DeletionGuard
 from reconciler.model.loading import Documents, check_documents, load_config
 from reconciler.model.resolving import DesiredState, expiry_notes, live_directory, resolve
 from reconciler.model.state import IdentityCenterState, LiveState
@@ -422,7 +422,9 @@ class AccessState:
     groups it assigns without declaring them: ``desired_access_state``); ``directory`` holds
     the principals that exist (live ones, plus those the revision declares) and the accounts,
     and the OU tree when it was read; ``revision`` is the commit SHA of a desired state (None
-    for live state); ``live`` is what was read.
+    for live state); ``live`` is what was read; ``privileged`` the shell-style patterns of the
+    permission sets that count as privileged: the revision's ``privileged_permission_sets``, or
+    the default ones for live state (no revision is read then).
     """
 
     state: IdentityCenterState
@@ -430,6 +432,7 @@ class AccessState:
     live: LiveState
     revision: str | None = None
     desired: bool = False
+    privileged: tuple[str, ...] = DEFAULT_PRIVILEGED_PERMISSION_SETS
 
 
 def read_access_state(
@@ -477,4 +480,5 @@ def read_access_state(
         live=live,
         revision=revision.revision if revision is not None else None,
         desired=True,
+        privileged=tuple(desired.config.privileged_permission_sets),
     )

@@ -257,7 +257,7 @@ def test_a_deleted_user_still_holding_an_assignment_is_reported_as_such(
         (ghost, True)
     ]
     assert document["summary"]["deleted_principal_grants"] == 1
-    assert f"{ghost}: Admin in prod ({console.org.accounts['prod']}) directly" in text
+    assert f"{ghost}: Admin (privileged) in prod ({console.org.accounts['prod']}) directly" in text
 
 
 def test_group_assignments_that_grant_nobody_are_reported(
@@ -342,3 +342,21 @@ def test_desired_without_aws_says_why_it_needs_aws(
     assert (code, error["kind"]) == (1, "aws")
     assert "cannot run offline" in error["advice"][-1]
     assert "Organizations" in error["advice"][-1]
+
+
+def test_privileged_sets_follow_the_revisions_rule_with_desired_and_the_default_on_live(
+    generated: SeededScale, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    repository = tmp_path / "access"
+    config = repository / "desired-state" / "reconciler.json"
+    settings = json.loads(config.read_text())
+    config.write_text(json.dumps({**settings, "privileged_permission_sets": ["Role001"]}))
+    commit_all(repository, "Role001 is privileged")
+
+    desired = _json(capsys, "--desired", "--repo", str(repository))
+    live = _json(capsys)
+
+    assert {row["permission_set"] for row in desired["grants"] if row["privileged"]} == {"Role001"}
+    assert {row["privileged"] for row in desired["grants"]} == {True, False}
+    # No generated set matches the default patterns (*Admin*, *PowerUser*).
+    assert {row["privileged"] for row in live["grants"]} == {False}
