@@ -1,0 +1,206 @@
+"""The sandbox's server under concurrent keep-alive clients: no response is ever lost.
+
+Issue 13: Terraform's AWS provider (Go SDK, parallelism 50, no fault injected) retried creates
+the sandbox had answered 200 and met ``ConflictException``. Cause, seen on the wire: the
+server (werkzeug's development server, then) sent each response as two segments, status line
+and headers first, body second; the Go client sometimes closed its connection between the two
+(a race inside it), the body met a closed socket, the SDK retried. ``serving.py`` sends each
+response with one ``send``.
+
+The clients here speak raw HTTP/1.1 over their own keep-alive connections, so that nothing
+retries behind the test's back: a lost response is a failed request here, not a hidden retry.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.sandbox import Sandbox, SeededOrganization
+
+CLIENTS = 32
+CREATES_PER_CLIENT = 8
+IDLE_GAP_SECONDS = (0.0, 0.0, 0.001, 0.01, 0.05)
+"""Pauses a client takes between two requests on its connection (drawn at random): back to
+back, a scheduler tick, and idle long enough for the server to have finished the previous
+response and gone back to waiting."""
+SOCKET_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    reads: int
+    """``recv`` calls it took; 1 when the whole response had arrived by the first."""
+
+
+@dataclass
+class _Tally:
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """user name → decoded 200 answer."""
+    reads: list[int] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _create_user_request(*, port: int, identity_store_id: str, user_name: str) -> bytes:
+    body = json.dumps(
+        {
+            "IdentityStoreId": identity_store_id,
+            "UserName": user_name,
+            "DisplayName": user_name,
+            "Name": {"GivenName": user_name, "FamilyName": "Load"},
+        }
+    ).encode()
+    head = (
+        "POST / HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/x-amz-json-1.1\r\n"
+        "X-Amz-Target: AWSIdentityStore.CreateUser\r\n"
+        "X-Amz-Date: 20260101T000000Z\r\n"
+        "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/identitystore/"
+        "aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "\r\n"
+    )
+    return head.encode() + body
+
+
+def _read_response(connection: socket.socket) -> _Response:
+    """Read one HTTP/1.1 response with a Content-Length body; raises ``ConnectionError`` when
+    the connection ends first."""
+    data = b""
+    reads = 0
+    while True:
+        chunk = connection.recv(65536)
+        reads += 1
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(data)} bytes of the response")
+        data += chunk
+        head, separator, rest = data.partition(b"\r\n\r\n")
+        if not separator:
+            continue
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in header_lines)
+        }
+        length = int(headers["content-length"])
+        if len(rest) >= length:
+            return _Response(
+                status=int(status_line.split()[1]),
+                headers=headers,
+                body=rest[:length],
+                reads=reads,
+            )
+
+
+def _client(
+    *, index: int, port: int, identity_store_id: str, tally: _Tally, start: threading.Barrier
+) -> None:
+    """Create ``CREATES_PER_CLIENT`` users through one keep-alive connection (a new one only
+    when the server asks to close), pausing between requests."""
+    draw = random.Random(index)  # noqa: S311 - pauses, not secrets
+    connection: socket.socket | None = None
+    start.wait()
+    try:
+        for number in range(CREATES_PER_CLIENT):
+            user_name = f"load-{index}-{number}"
+            if connection is None:
+                connection = socket.create_connection(
+                    ("127.0.0.1", port), timeout=SOCKET_TIMEOUT_SECONDS
+                )
+            request = _create_user_request(
+                port=port, identity_store_id=identity_store_id, user_name=user_name
+            )
+            try:
+                connection.sendall(request)
+                response = _read_response(connection)
+            except OSError as error:
+                with tally.lock:
+                    tally.failures.append(f"{user_name}: {type(error).__name__}: {error}")
+                connection.close()
+                connection = None
+                continue
+            with tally.lock:
+                tally.reads.append(response.reads)
+                if response.status != 200:
+                    tally.failures.append(f"{user_name}: HTTP {response.status} {response.body!r}")
+                elif user_name in tally.answers:
+                    tally.failures.append(f"{user_name}: answered twice")
+                else:
+                    tally.answers[user_name] = json.loads(response.body)
+            if response.headers.get("connection", "").lower() == "close":
+                connection.close()
+                connection = None
+            time.sleep(draw.choice(IDLE_GAP_SECONDS))
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def _load(sandbox: Sandbox, org: SeededOrganization) -> _Tally:
+    port = int(sandbox.endpoint_url.rsplit(":", 1)[1])
+    tally = _Tally()
+    start = threading.Barrier(CLIENTS)
+    threads = [
+        threading.Thread(
+            target=_client,
+            kwargs={
+                "index": index,
+                "port": port,
+                "identity_store_id": org.identity_store_id,
+                "tally": tally,
+                "start": start,
+            },
+            name=f"load-client-{index}",
+        )
+        for index in range(CLIENTS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return tally
+
+
+def test_concurrent_keep_alive_clients_get_every_create_answered_exactly_once(
+    sandbox: Sandbox, org: SeededOrganization, client: Any
+) -> None:
+    """32 clients, each on its own keep-alive connection, create 8 users apiece: every create
+    is answered 200 once, none fails, and the store holds exactly the users answered."""
+    tally = _load(sandbox, org)
+
+    expected = {f"load-{i}-{n}" for i in range(CLIENTS) for n in range(CREATES_PER_CLIENT)}
+    assert tally.failures == []
+    assert set(tally.answers) == expected
+    users = client("identitystore").get_paginator("list_users")
+    stored = {
+        user["UserName"]: user["UserId"]
+        for page in users.paginate(IdentityStoreId=org.identity_store_id)
+        for user in page["Users"]
+    }
+    assert stored == {name: answer["UserId"] for name, answer in tally.answers.items()}
+    creates = [c for c in sandbox.calls if c.operation == "CreateUser"]
+    assert len(creates) == len(expected)
+
+
+def test_every_response_reaches_a_client_in_one_piece(
+    sandbox: Sandbox, org: SeededOrganization
+) -> None:
+    """Under the same load, each response's status line, headers and body arrive together:
+    the first ``recv`` after a request returns the whole response. A response split between
+    two sends is what a client closing its connection right after the headers (the Go SDK,
+    racing itself) loses, and then retries."""
+    tally = _load(sandbox, org)
+
+    assert tally.failures == []
+    split = sum(1 for reads in tally.reads if reads > 1)
+    assert (len(tally.reads), split) == (CLIENTS * CREATES_PER_CLIENT, 0)
