@@ -145,6 +145,8 @@ class SandboxHttpServer:
         )
         self._server = _Server(app, map={}, adj=adjustments, sockinfo=adjustments.listen[0])
         self._stopping = threading.Event()
+        self._closing = threading.Lock()
+        """Held while the wake-up pipe is pulled or closed, so that no pull meets a closed pipe."""
         self._closed = False
 
     @property
@@ -163,16 +165,21 @@ class SandboxHttpServer:
 
     def shutdown(self) -> None:
         """Ask the loop to stop and wake it (returns at once)."""
-        self._stopping.set()
-        self._server.pull_trigger()
+        with self._closing:
+            self._stopping.set()
+            if not self._closed:  # the loop may have seen the flag and closed already
+                self._server.pull_trigger()
 
     def close(self) -> None:
-        """Close the listening socket and every connection, stop the thread pool (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
+        """Stop the thread pool (waiting up to ``_THREAD_EXIT_SECONDS`` for calls in progress),
+        then close the listening socket, every connection and the wake-up pipe (idempotent)."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
         server = self._server
-        for dispatcher in list(server._map.values()):
-            with contextlib.suppress(OSError):  # already closed by the client
-                dispatcher.close()
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=_THREAD_EXIT_SECONDS)
+        with self._closing:
+            for dispatcher in list(server._map.values()):
+                with contextlib.suppress(OSError):  # already closed by the client
+                    dispatcher.close()
