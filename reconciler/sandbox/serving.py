@@ -123,21 +123,30 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
 
 
 class SandboxHttpServer:
-    """Serves ``app`` on ``host:port`` (port 0: a free one), bound at construction.
+    """Serves ``app`` on ``host:port`` (port 0: a free one), bound at construction; a
+    keep-alive connection idle ``idle_timeout_seconds`` (whole seconds) is closed.
 
     ``serve_forever`` runs the event loop in the calling thread until ``shutdown`` (callable
     from any thread; wakes the loop at once); ``close`` then closes every socket and stops the
     thread pool. Raises ``OSError`` when the address cannot be bound.
     """
 
-    def __init__(self, app: WSGIApplication, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        host: str,
+        port: int,
+        idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
         adjustments = Adjustments(
             host=host,
             port=port,
             threads=SERVER_THREADS,
             connection_limit=MAX_CONNECTIONS,
             backlog=LISTEN_BACKLOG,
-            channel_timeout=IDLE_TIMEOUT_SECONDS,
+            channel_timeout=idle_timeout_seconds,
+            cleanup_interval=min(30, idle_timeout_seconds),  # how often idleness is checked
             asyncore_use_poll=True,  # select() fails above file descriptor 1,023
             ident="sandbox",
             log_socket_errors=False,  # the fault layer's drops; clients resetting connections

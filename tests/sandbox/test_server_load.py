@@ -18,10 +18,14 @@ import random
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from reconciler.sandbox import Sandbox, SeededOrganization
+from reconciler.sandbox.serving import SandboxHttpServer
 
 CLIENTS = 32
 CREATES_PER_CLIENT = 8
@@ -204,3 +208,109 @@ def test_every_response_reaches_a_client_in_one_piece(
     assert tally.failures == []
     split = sum(1 for reads in tally.reads if reads > 1)
     assert (len(tally.reads), split) == (CLIENTS * CREATES_PER_CLIENT, 0)
+
+
+IDLE_TIMEOUT_SECONDS = 1
+IDLE_CLIENTS = 16
+REQUESTS_PER_IDLE_CLIENT = 4
+GAPS_AROUND_IDLE_TIMEOUT = (0.8, 0.95, 1.0, 1.05, 1.2, 2.1)
+
+
+class _CountingApp:
+    """Answers ``POST`` with the request's body after counting it as processed."""
+
+    def __init__(self) -> None:
+        self.processed: Counter[bytes] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        with self.lock:
+            self.processed[body] += 1
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _idle_client(
+    *,
+    index: int,
+    port: int,
+    answered: list[bytes],
+    unanswered: list[bytes],
+    start: threading.Barrier,
+) -> None:
+    """Send ``REQUESTS_PER_IDLE_CLIENT`` requests on one keep-alive connection, pausing around
+    the server's idle timeout between them; a request whose connection ends unanswered is sent
+    again on a new connection, as an SDK would."""
+    draw = random.Random(index)  # noqa: S311 - pauses, not secrets
+    connection: socket.socket | None = None
+    start.wait()
+    try:
+        for number in range(REQUESTS_PER_IDLE_CLIENT):
+            body = f"{index}-{number}".encode()
+            request = (
+                f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+            for _attempt in range(3):
+                if connection is None:
+                    connection = socket.create_connection(
+                        ("127.0.0.1", port), timeout=SOCKET_TIMEOUT_SECONDS
+                    )
+                try:
+                    connection.sendall(request)
+                    response = _read_response(connection)
+                except OSError:
+                    unanswered.append(body)
+                    connection.close()
+                    connection = None
+                    continue
+                answered.append(response.body)
+                break
+            time.sleep(draw.choice(GAPS_AROUND_IDLE_TIMEOUT))
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+@pytest.mark.slow
+def test_a_request_meeting_the_idle_timeout_is_answered_or_never_processed() -> None:
+    """Clients pause around the server's keep-alive idle timeout (1 s here), so some requests
+    reach a connection the server is closing. Each such request is then either answered, or
+    dropped unprocessed (safe to send again): no request is processed without its answer, so
+    none is processed twice when its client sends it again."""
+    app = _CountingApp()
+    server = SandboxHttpServer(app, host="127.0.0.1", port=0, idle_timeout_seconds=1)
+    loop = threading.Thread(target=server.serve_forever, name="idle-test-http", daemon=True)
+    loop.start()
+    answered: list[bytes] = []
+    unanswered: list[bytes] = []
+    start = threading.Barrier(IDLE_CLIENTS)
+    clients = [
+        threading.Thread(
+            target=_idle_client,
+            kwargs={
+                "index": index,
+                "port": server.port,
+                "answered": answered,
+                "unanswered": unanswered,
+                "start": start,
+            },
+        )
+        for index in range(IDLE_CLIENTS)
+    ]
+    try:
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(timeout=120)
+    finally:
+        server.shutdown()
+        loop.join(timeout=10)
+        server.close()
+
+    expected = {
+        f"{i}-{n}".encode() for i in range(IDLE_CLIENTS) for n in range(REQUESTS_PER_IDLE_CLIENT)
+    }
+    assert unanswered  # the server did close connections a request was sent on
+    assert sorted(answered) == sorted(expected)
+    assert app.processed == Counter(expected)
