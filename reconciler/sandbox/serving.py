@@ -2,19 +2,19 @@
 
 Why not werkzeug's development server (the sandbox's server until issue 13): it closes the
 connection after every response (``Connection: close``) and writes the status line and headers
-in one ``send`` and the body in another. Terraform's AWS provider (aws-sdk-go-v2 1.36, Go
-``net/http``) sometimes closes its connection within microseconds of reading the headers,
-before the body's segment has arrived (a race inside the client between its request writer and
-its response reader); the body then meets a closed socket (RST), the SDK sees
-``use of closed network connection`` on a request the sandbox had answered 200, retries it
-(``net.ErrClosed`` is retryable since aws-sdk-go-v2 PR #2949), and a create comes back
-``ConflictException``. Captured on loopback: 2 to 5 such retries per 320 Terraform writes at
-parallelism 50, each one a response split in two segments with the client's FIN between them.
+with one ``send`` and the body with another. Terraform's AWS provider (aws-sdk-go-v2 1.36, Go
+``net/http``, parallelism 50) now and then closes its connection within microseconds of
+receiving the headers, before the body's segment arrives (apparently a race inside the Go
+client; Python clients wait for the body); the body then meets a closed socket (RST), the
+provider logs no response for that attempt and retries it, and a create the sandbox had
+answered 200 comes back ``ConflictException``. Captured on loopback: 2 to 5 such retries per
+320 Terraform writes, each matching one RST after a response split in two segments with the
+client's FIN between them; none in 7 runs once every response left in one ``send``.
 
-waitress buffers a response until its task ends and then sends it with one ``send`` (below
-``send_bytes``, 18,000 bytes: every sandbox answer but the largest list pages), and keeps
-HTTP/1.1 connections open, so a client has the whole response the moment it has its headers,
-and a run opens a handful of connections instead of one per call.
+waitress keeps HTTP/1.1 connections open (a run opens a handful of connections instead of one
+per call) but also sends headers and body separately (its ``send_bytes`` is 1), so its
+connection class here holds a task's writes and sends them joined: a client has the whole
+response the moment it has its headers.
 
 Differences from werkzeug that matter to the sandbox:
 

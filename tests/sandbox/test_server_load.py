@@ -4,8 +4,8 @@ Issue 13: Terraform's AWS provider (Go SDK, parallelism 50, no fault injected) r
 the sandbox had answered 200 and met ``ConflictException``. Cause, seen on the wire: the
 server (werkzeug's development server, then) sent each response as two segments, status line
 and headers first, body second; the Go client sometimes closed its connection between the two
-(a race inside it), the body met a closed socket, the SDK retried. ``serving.py`` sends each
-response with one ``send``.
+(apparently a race inside it), the body met a closed socket, the SDK retried. ``serving.py``
+sends each response with one ``send``.
 
 The clients here speak raw HTTP/1.1 over their own keep-alive connections, so that nothing
 retries behind the test's back: a lost response is a failed request here, not a hidden retry.
