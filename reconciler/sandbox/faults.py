@@ -39,8 +39,9 @@ shape_violation     HTTP 500 ``{"__type": "SandboxShapeViolation", "message": ..
                     JSONPath and rule broken → ``ClientError`` (retried: 500 is transient)
 ==================  =============================================================================
 
-The connection drop needs the server's socket: werkzeug's development server exposes it as
-``environ["werkzeug.socket"]``. Under another WSGI server the layer raises
+The connection drop needs the client's socket: the sandbox's server (``serving.py``, waitress)
+puts it in ``environ[CONNECTION_SOCKET_KEY]``, werkzeug's development server (the wire tests')
+in ``environ["werkzeug.socket"]``. Under another WSGI server the layer raises
 ``ConnectionResetError`` instead, which that server may turn into an HTTP 500.
 
 Requests that are not AWS calls (``/moto-api/...``) pass through untouched and unrecorded.
@@ -85,6 +86,7 @@ from botocore.model import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "CONNECTION_SOCKET_KEY",
     "CallRecorder",
     "ErrorRates",
     "FaultConfig",
@@ -846,8 +848,14 @@ _INTERNAL_CODES: dict[str, str] = {
 }
 
 
+CONNECTION_SOCKET_KEY = "reconciler.sandbox.socket"
+"""WSGI environ key under which the sandbox's server gives the layer the client's socket."""
+_SOCKET_KEYS = (CONNECTION_SOCKET_KEY, "werkzeug.socket")
+
+
 class _InjectedDropError(ConnectionResetError):
-    """Raised after the layer closed the connection on purpose; werkzeug then writes nothing."""
+    """Raised after the layer closed the connection on purpose; the server then writes nothing
+    (werkzeug treats it as a dropped connection, waitress as a socket error it does not log)."""
 
 
 class _TokenBucket:
@@ -1117,13 +1125,16 @@ class FaultLayer:
 def _drop_connection(environ: WSGIEnvironment, *, fault: FaultKind | None) -> NoReturn:
     """Close the client's connection without an HTTP response, then raise ``_InjectedDropError``.
 
-    werkzeug's server puts the socket in ``environ["werkzeug.socket"]``; shutting it down
-    sends FIN (and ``SO_LINGER`` 0 turns the final close into RST), so the client's read of
-    the status line fails: urllib3 raises ``ProtocolError``, botocore ``ConnectionClosedError``.
-    werkzeug treats the ``ConnectionResetError`` subclass raised here as a dropped connection
-    and writes nothing.
+    The server puts the socket in ``environ[CONNECTION_SOCKET_KEY]`` (werkzeug: in
+    ``environ["werkzeug.socket"]``); shutting it down sends FIN (and ``SO_LINGER`` 0 turns the
+    final close into RST), so the client's read of the status line fails: urllib3 raises
+    ``ProtocolError``, botocore ``ConnectionClosedError``. Both servers treat the
+    ``ConnectionResetError`` subclass raised here as a dropped connection and write nothing.
     """
-    connection = environ.get("werkzeug.socket")
+    connection = next(
+        (environ[key] for key in _SOCKET_KEYS if isinstance(environ.get(key), socket.socket)),
+        None,
+    )
     if isinstance(connection, socket.socket):
         with contextlib.suppress(OSError):
             connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -10,6 +10,9 @@ Layers of the WSGI application, outermost first::
            └─ everything else      → moto's DomainDispatcherApplication (Organizations, IAM,
                                       STS, DynamoDB, ...)
 
+The server in front of them is waitress with HTTP/1.1 keep-alive (``serving.py`` says why not
+werkzeug's development server: it lost responses to Terraform).
+
 moto keeps its state in process-wide globals, so only one sandbox may run per process at a
 time; ``start`` resets moto's state.
 """
@@ -31,13 +34,8 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 from moto.identitystore.models import IdentityStoreData, identitystore_backends
 from moto.moto_api._internal.models import moto_api_backend
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.organizations.models import FakeAccount, organizations_backends
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from reconciler.sandbox.directory import MotoDirectory
 from reconciler.sandbox.faults import (
@@ -51,6 +49,7 @@ from reconciler.sandbox.identity_center import IdentityCenter, Instance
 from reconciler.sandbox.identity_store import IdentityStoreApi
 from reconciler.sandbox.organizations import OrganizationsApi
 from reconciler.sandbox.routing import SimulatorRouter
+from reconciler.sandbox.serving import SandboxHttpServer
 from reconciler.sandbox.settings import SandboxSettings
 from reconciler.sandbox.sso_admin import SsoAdminApi
 
@@ -61,15 +60,6 @@ if TYPE_CHECKING:
 DUMMY_ACCESS_KEY_ID = "testing"
 DUMMY_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - not a secret: the sandbox checks no signature
 ACCOUNT_STATUSES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE")
-
-
-class _RequestHandler(MotoRequestHandler):
-    """moto's handler (keeps underscored headers), HTTP/1.1 keep-alive, no access log."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """No access log line per request (errors are still logged)."""
 
 
 _active_lock = threading.Lock()
@@ -144,7 +134,7 @@ class Sandbox:
         if shape_check is None:
             shape_check = os.environ.get(SHAPE_CHECK_VARIABLE, "") in ("1", "true", "yes")
         self.shape_check = shape_check
-        self._server: BaseWSGIServer | None = None
+        self._server: SandboxHttpServer | None = None
         self._thread: threading.Thread | None = None
         self._center: IdentityCenter | None = None
         self._fault_layer: FaultLayer | None = None
@@ -156,7 +146,8 @@ class Sandbox:
 
     def start(self, *, host: str = "127.0.0.1", port: int = 0) -> str:
         """Reset moto, build the simulators and serve them on ``host:port`` (0: a free port)
-        from a daemon thread. Returns the endpoint URL ``http://127.0.0.1:<port>``.
+        from a daemon thread (``serving.SandboxHttpServer``: waitress, keep-alive). Returns the
+        endpoint URL ``http://127.0.0.1:<port>``.
 
         Raises ``RuntimeError`` if another sandbox is running in this process.
         """
@@ -194,21 +185,16 @@ class Sandbox:
                 page_size=self.settings.list_page_size,
             )
             app = self._compose(router)
-            self._server = make_server(
-                host, port, app, threaded=True, request_handler=_RequestHandler
-            )
+            self._server = SandboxHttpServer(app, host=host, port=port)
             self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name="sandbox-http",
-                daemon=True,
+                target=self._server.serve_forever, name="sandbox-http", daemon=True
             )
             self._thread.start()
         except BaseException:
             with _active_lock:
                 _active.remove(self)
             raise
-        self.endpoint_url = f"http://{host}:{self._server.server_port}"
+        self.endpoint_url = f"http://{host}:{self._server.port}"
         return self.endpoint_url
 
     def _compose(self, router: WSGIApplication) -> WSGIApplication:
@@ -222,9 +208,10 @@ class Sandbox:
         """Stop serving and release the process-wide slot; a no-op when not running."""
         if self._server is not None:
             self._server.shutdown()
-            self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.close()
         self._server = None
         self._thread = None
         with _active_lock:

@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
 
 from reconciler.sandbox import Sandbox, SandboxNotRunningError, SeededOrganization
 from reconciler.sandbox.faults import FaultConfig
@@ -110,6 +110,31 @@ def test_read_only_calls_record_no_write_call(
         ("sso-admin", "ListInstances", 200),
     ]
     assert sandbox.recorder.write_calls() == []
+
+
+def test_an_injected_lost_response_closes_the_connection_after_the_write(
+    sandbox: Sandbox, client: Any, org: SeededOrganization
+) -> None:
+    """``lost=1`` through the sandbox's own server (waitress): the user is created, and the
+    client's connection is closed without a status line (not answered HTTP 500)."""
+    ids = client("identitystore")
+    sandbox.configure_faults(FaultConfig.parse("none,lost=1,seed=1"))
+
+    with pytest.raises(ConnectionClosedError):
+        ids.create_user(
+            IdentityStoreId=org.identity_store_id,
+            UserName="alice",
+            DisplayName="Alice",
+            Name={"GivenName": "Alice", "FamilyName": "Example"},
+        )
+    sandbox.configure_faults(FaultConfig.parse("none"))
+
+    users = ids.list_users(IdentityStoreId=org.identity_store_id)["Users"]
+    assert [user["UserName"] for user in users] == ["alice"]
+    assert [(c.operation, c.fault) for c in sandbox.calls][-2:] == [
+        ("CreateUser", "lost_response"),
+        ("ListUsers", None),
+    ]
 
 
 def test_injected_throttling_reaches_the_client_and_changes_nothing(
