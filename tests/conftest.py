@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -47,16 +48,43 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[SHAPE_CHECK_VARIABLE] = "1"
 
 
+SHAPE_VIOLATIONS_KEY = "sandbox_shape_violations"
+"""Key of ``config.workeroutput`` under which a pytest-xdist worker hands its violations (as
+text) to the controller."""
+
+_WORKER_VIOLATIONS = pytest.StashKey[dict[str, list[str]]]()
+"""Violations each finished worker reported, by worker id (gw0, gw1, ...)."""
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session when any sandbox answered a response that breaks botocore's output
-    shape, even if the test that met it passed (a client retried the HTTP 500, say)."""
-    violations = shape_violations_seen()
+    shape, even if the test that met it passed (a client retried the HTTP 500, say).
+
+    Under pytest-xdist each worker runs its own sandboxes: a worker hands its violations to the
+    controller through ``workeroutput`` (``pytest_testnodedown`` gathers them), and the
+    controller judges the whole run, its own sandboxes (none, usually) included."""
+    violations = [str(violation) for violation in shape_violations_seen()]
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller fails the run
+        workeroutput[SHAPE_VIOLATIONS_KEY] = violations
+        return
+    for reported in session.config.stash.get(_WORKER_VIOLATIONS, {}).values():
+        violations += reported
     if violations:
         sys.stderr.write(
             f"\n{len(violations)} sandbox responses broke botocore's output shape:\n"
             + "".join(f"  {v}\n" for v in violations[:20])
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: keep the violations a finished worker reported (a worker that
+    crashed reports none, and its crash fails the run already)."""
+    reported = getattr(node, "workeroutput", {}).get(SHAPE_VIOLATIONS_KEY)
+    if reported is not None:
+        node.config.stash.setdefault(_WORKER_VIOLATIONS, {})[node.gateway.id] = list(reported)
 
 
 @pytest.fixture
