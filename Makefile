@@ -12,14 +12,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-# Stamp files: reinstall only when the project's dependency declaration changes.
+# Stamp files: reinstall only when the project's dependency declaration changes. The test
+# install is one pip run (it covers what `demo` needs too, so it stamps both).
 $(VENV)/.installed-run: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[sandbox]'
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed-run
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[sandbox,test]'
-	touch $@
+	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run
 	$(BIN)/reconciler demo
@@ -33,8 +34,12 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/mypy --strict scripts/fault_campaign.py
 
+# pytest-xdist: one worker process per core (`-n auto`), each with its own sandboxes; tests
+# go to whichever worker is free (`--dist worksteal`). `make unit TEST_WORKERS=0` runs serially.
+TEST_WORKERS ?= auto
+
 unit: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
 

@@ -112,12 +112,22 @@ def aws_environment(
     return environment
 
 
-@pytest.fixture
-def access_repo(tmp_path: Path) -> Path:
-    """A Git repository holding a copy of the example desired state at ``desired-state/``."""
-    repository = tmp_path / "access"
+@pytest.fixture(scope="session")
+def example_repository_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Git repository holding the example desired state, made once per session (per
+    pytest-xdist worker); never change it: :func:`access_repo` hands out copies."""
+    repository = tmp_path_factory.mktemp("template") / "access"
     repository.mkdir()
     git(repository, "init", "-q", "-b", "main")
     shutil.copytree(EXAMPLE, repository / "desired-state")
     commit_all(repository, "Example desired state")
+    return repository
+
+
+@pytest.fixture
+def access_repo(tmp_path: Path, example_repository_template: Path) -> Path:
+    """A Git repository holding a copy of the example desired state at ``desired-state/``
+    (one commit on ``main``; a copy of the session's template, the test's own to change)."""
+    repository = tmp_path / "access"
+    shutil.copytree(example_repository_template, repository, symlinks=True)
     return repository
