@@ -34,11 +34,17 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/mypy --strict scripts/fault_campaign.py
 
-# pytest-xdist: one worker process per core (`-n auto`), each with its own sandboxes; tests
-# go to whichever worker is free (`--dist worksteal`). `make unit TEST_WORKERS=0` runs serially.
-TEST_WORKERS ?= auto
+# pytest-xdist: TEST_WORKERS worker processes, each with its own sandboxes; an idle worker takes
+# tests from a busy one (`--dist worksteal`). Two per core: many tests wait (sandbox delays,
+# CLI subprocesses, lease renewals), and a second worker keeps the core busy meanwhile.
+# `make unit TEST_WORKERS=0` runs the suite serially in one process. compileall first: where
+# PYTHONDONTWRITEBYTECODE is set, each of the suite's hundreds of `python -m reconciler`
+# subprocesses would otherwise compile the package again.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * len(os.sched_getaffinity(0)))' \
+	2>/dev/null || echo auto)
 
 unit: $(VENV)/.installed-test
+	$(BIN)/python -m compileall -q reconciler
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
