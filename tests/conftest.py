@@ -38,6 +38,16 @@ def _logging_restored() -> Iterator[None]:
     logging.captureWarnings(False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _source_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Git sources fetched without an explicit cache folder (CLI subprocesses, the controller)
+    are cached under this session's (this worker's) temporary folder, not the user's
+    ``~/.cache``: a run leaves nothing behind and shares no folder with another run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
 FAST = SandboxSettings(assignment_delay_seconds=0.05, provisioning_delay_seconds=0.05)
 """Asynchronous operations stay IN_PROGRESS for 50 ms: AWS-like behaviour, quick tests."""
 
