@@ -368,21 +368,21 @@ def test_a_holder_notices_at_renewal_that_its_lease_was_taken(
 def test_dynamodb_unreachable_is_an_aws_error_not_a_refusal() -> None:
     import socket  # noqa: PLC0415 - only this test needs a free port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
-    )
-    unreachable = DynamoDbLease(table=TABLE, lock_name="x", holder_id="a", client=client)
+    with socket.socket() as bound:  # bound, never listening: connections are refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+        )
+        unreachable = DynamoDbLease(table=TABLE, lock_name="x", holder_id="a", client=client)
 
-    with pytest.raises(AwsError):
-        unreachable.acquire()
+        with pytest.raises(AwsError):
+            unreachable.acquire()
 
 
 def test_a_lock_file_that_is_a_link_is_never_written_through(tmp_path: Path) -> None:
