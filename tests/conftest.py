@@ -58,6 +58,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[SHAPE_CHECK_VARIABLE] = "1"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker, tests marked ``slow`` go first (otherwise in collection
+    order): they start at once instead of running alone at the end of a parallel run. A serial
+    run keeps the collection order."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 SHAPE_VIOLATIONS_KEY = "sandbox_shape_violations"
 """Key of ``config.workeroutput`` under which a pytest-xdist worker hands its violations (as
 text) to the controller."""
