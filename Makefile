@@ -12,14 +12,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-# Stamp files: reinstall only when the project's dependency declaration changes.
+# Stamp files: reinstall only when the project's dependency declaration changes. The test
+# install is one pip run (it covers what `demo` needs too, so it stamps both).
 $(VENV)/.installed-run: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[sandbox]'
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed-run
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[sandbox,test]'
-	touch $@
+	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run
 	$(BIN)/reconciler demo
@@ -33,8 +34,18 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/mypy --strict scripts/fault_campaign.py
 
+# pytest-xdist: TEST_WORKERS worker processes, each with its own sandboxes; an idle worker takes
+# tests from a busy one (`--dist worksteal`). Two per core: many tests wait (sandbox delays,
+# CLI subprocesses, lease renewals), and a second worker keeps the core busy meanwhile.
+# `make unit TEST_WORKERS=0` runs the suite serially in one process. compileall first: where
+# PYTHONDONTWRITEBYTECODE is set, each of the suite's hundreds of `python -m reconciler`
+# subprocesses would otherwise compile the package again.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * len(os.sched_getaffinity(0)))' \
+	2>/dev/null || echo auto)
+
 unit: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+	$(BIN)/python -m compileall -q reconciler
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
 

@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -37,6 +38,16 @@ def _logging_restored() -> Iterator[None]:
     logging.captureWarnings(False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _source_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Git sources fetched without an explicit cache folder (CLI subprocesses, the controller)
+    are cached under this session's (this worker's) temporary folder, not the user's
+    ``~/.cache``: a run leaves nothing behind and shares no folder with another run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
 FAST = SandboxSettings(assignment_delay_seconds=0.05, provisioning_delay_seconds=0.05)
 """Asynchronous operations stay IN_PROGRESS for 50 ms: AWS-like behaviour, quick tests."""
 
@@ -47,16 +58,51 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[SHAPE_CHECK_VARIABLE] = "1"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker, tests marked ``slow`` go first (otherwise in collection
+    order): they start at once instead of running alone at the end of a parallel run. A serial
+    run keeps the collection order."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+SHAPE_VIOLATIONS_KEY = "sandbox_shape_violations"
+"""Key of ``config.workeroutput`` under which a pytest-xdist worker hands its violations (as
+text) to the controller."""
+
+_WORKER_VIOLATIONS = pytest.StashKey[dict[str, list[str]]]()
+"""Violations each finished worker reported, by worker id (gw0, gw1, ...)."""
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session when any sandbox answered a response that breaks botocore's output
-    shape, even if the test that met it passed (a client retried the HTTP 500, say)."""
-    violations = shape_violations_seen()
+    shape, even if the test that met it passed (a client retried the HTTP 500, say).
+
+    Under pytest-xdist each worker runs its own sandboxes: a worker hands its violations to the
+    controller through ``workeroutput`` (``pytest_testnodedown`` gathers them), and the
+    controller judges the whole run, its own sandboxes (none, usually) included."""
+    violations = [str(violation) for violation in shape_violations_seen()]
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller fails the run
+        workeroutput[SHAPE_VIOLATIONS_KEY] = violations
+        return
+    for reported in session.config.stash.get(_WORKER_VIOLATIONS, {}).values():
+        violations += reported
     if violations:
         sys.stderr.write(
             f"\n{len(violations)} sandbox responses broke botocore's output shape:\n"
             + "".join(f"  {v}\n" for v in violations[:20])
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: keep the violations a finished worker reported (a worker that
+    crashed reports none, and its crash fails the run already)."""
+    reported = getattr(node, "workeroutput", {}).get(SHAPE_VIOLATIONS_KEY)
+    if reported is not None:
+        node.config.stash.setdefault(_WORKER_VIOLATIONS, {})[node.gateway.id] = list(reported)
 
 
 @pytest.fixture
@@ -84,12 +130,22 @@ def aws_environment(
     return environment
 
 
-@pytest.fixture
-def access_repo(tmp_path: Path) -> Path:
-    """A Git repository holding a copy of the example desired state at ``desired-state/``."""
-    repository = tmp_path / "access"
+@pytest.fixture(scope="session")
+def example_repository_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Git repository holding the example desired state, made once per session (per
+    pytest-xdist worker); never change it: :func:`access_repo` hands out copies."""
+    repository = tmp_path_factory.mktemp("template") / "access"
     repository.mkdir()
     git(repository, "init", "-q", "-b", "main")
     shutil.copytree(EXAMPLE, repository / "desired-state")
     commit_all(repository, "Example desired state")
+    return repository
+
+
+@pytest.fixture
+def access_repo(tmp_path: Path, example_repository_template: Path) -> Path:
+    """A Git repository holding a copy of the example desired state at ``desired-state/``
+    (one commit on ``main``; a copy of the session's template, the test's own to change)."""
+    repository = tmp_path / "access"
+    shutil.copytree(example_repository_template, repository, symlinks=True)
     return repository

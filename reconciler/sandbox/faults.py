@@ -64,7 +64,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass
 from functools import cache
 from typing import Any, ClassVar, Literal, NoReturn, cast
@@ -899,6 +899,8 @@ class FaultLayer:
     ``check_output_shape``; a violation is kept in ``shape_violations`` and the client gets
     HTTP 500 ``SandboxShapeViolation`` naming it. Thread-safe; ``configure`` swaps the config
     while requests are in flight (calls already past the fault decision keep the old one).
+    ``clock`` returns monotonic seconds for the rate limits' token buckets (replaceable in
+    tests).
     """
 
     def __init__(
@@ -908,8 +910,10 @@ class FaultLayer:
         config: FaultConfig,
         recorder: CallRecorder,
         shape_check: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._app = app
+        self._clock = clock
         self._recorder = recorder
         self._shape_check = shape_check
         self._lock = threading.Lock()
@@ -1093,7 +1097,7 @@ class FaultLayer:
             return True
         if rate is None:
             return True
-        now = time.monotonic()
+        now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
             capacity = config.burst if config.burst is not None else max(1.0, rate)

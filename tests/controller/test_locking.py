@@ -249,12 +249,23 @@ def test_a_dead_holders_lease_is_taken_over_once_expired(lease: Any) -> None:
     assert successor.holder == "ctl-b"
 
 
-def test_renewal_keeps_the_lease_past_its_length(lease: Any) -> None:
-    holder = lease("ctl-a", lease_seconds=0.6)  # renewed every 0.2 s
-    holder.acquire()
-    time.sleep(1.5)
+def _expires_at(sandbox: Sandbox, table: str) -> float:
+    item = _client(sandbox).get_item(
+        TableName=table, Key={"lock_name": {"S": "identity-center"}}, ConsistentRead=True
+    )["Item"]
+    return float(item["expires_at"]["N"])
 
-    assert lease("ctl-b", lease_seconds=0.6).acquire() is False
+
+def test_renewal_keeps_the_lease_past_its_length(lease: Any, sandbox: Sandbox, table: str) -> None:
+    clock = Clock()  # the lease's time; its renewal thread still wakes every 0.15 s of real time
+    holder = lease("ctl-a", lease_seconds=0.6, clock=clock, local_clock=clock)
+    holder.acquire()
+    clock.now += 1.5  # far past the first expiry: only a renewal can keep the lease now
+    deadline = time.monotonic() + 30
+    while _expires_at(sandbox, table) <= clock.now and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert lease("ctl-b", lease_seconds=0.6, clock=clock).acquire() is False
     assert holder.held is True
 
 
@@ -281,7 +292,8 @@ def test_a_killed_holders_lease_is_taken_over_once_expired(
     lease: Any, sandbox: Sandbox, table: str
 ) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", _LEASE_IN_CHILD, sandbox.endpoint_url, table, "0.6"],
+        # 2 s, renewed every 0.5 s while alive: only a 1.5 s stall could let it lapse early
+        [sys.executable, "-c", _LEASE_IN_CHILD, sandbox.endpoint_url, table, "2"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -290,14 +302,18 @@ def test_a_killed_holders_lease_is_taken_over_once_expired(
     try:
         assert child.stdout is not None
         assert _answer(child) == "held"
-        successor = lease("ctl-b", lease_seconds=0.6)
+        successor = lease("ctl-b", lease_seconds=2)
         refused_while_alive = successor.acquire()
         child.kill()
         child.wait(timeout=10)
-        time.sleep(0.7)
+        deadline = time.monotonic() + 30  # the child's lease ends 2 s after its last renewal
+        taken_over = successor.acquire()
+        while not taken_over and time.monotonic() < deadline:
+            time.sleep(0.05)
+            taken_over = successor.acquire()
 
         assert refused_while_alive is False
-        assert successor.acquire() is True
+        assert taken_over is True
     finally:
         child.kill()
         child.wait(timeout=10)
@@ -342,7 +358,7 @@ def test_a_holder_notices_at_renewal_that_its_lease_was_taken(
             "expires_at": {"N": str(time.time() + 600)},
         },
     )
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while holder.held and time.monotonic() < deadline:
         time.sleep(0.05)
 
@@ -352,21 +368,21 @@ def test_a_holder_notices_at_renewal_that_its_lease_was_taken(
 def test_dynamodb_unreachable_is_an_aws_error_not_a_refusal() -> None:
     import socket  # noqa: PLC0415 - only this test needs a free port
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
-    )
-    unreachable = DynamoDbLease(table=TABLE, lock_name="x", holder_id="a", client=client)
+    with socket.socket() as bound:  # bound, never listening: connections are refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+        )
+        unreachable = DynamoDbLease(table=TABLE, lock_name="x", holder_id="a", client=client)
 
-    with pytest.raises(AwsError):
-        unreachable.acquire()
+        with pytest.raises(AwsError):
+            unreachable.acquire()
 
 
 def test_a_lock_file_that_is_a_link_is_never_written_through(tmp_path: Path) -> None:

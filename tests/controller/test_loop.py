@@ -42,13 +42,11 @@ def test_a_new_commit_is_applied_without_waiting_for_the_interval(
     reports = with_reports(controller)
     running(controller)
     reports.wait_for(lambda r: r.status is PassStatus.APPLIED)
-    started = time.monotonic()
 
     revision = add_member(access_repo, group="AdminAccess", user="sam.lee")
 
     report = reports.wait_for(lambda r: r.revision == revision)
-    assert report.status is PassStatus.APPLIED
-    assert time.monotonic() - started < 10
+    assert report.status is PassStatus.APPLIED  # within wait_for's 15 s, not the hour's interval
     assert len(reports.all) == 2  # no drift pass in between: the interval is an hour
 
 
@@ -125,10 +123,16 @@ def test_failed_passes_are_retried_with_growing_waits(
 
     reports.wait_for(lambda r: len(reports.all) >= 4)
 
-    starts = [report.started_at.timestamp() for report in reports.all[:4]]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    # From the end of one failed pass to the start of the next: the backoff, plus whatever
+    # delay a busy machine adds (never less). The passes' own durations are left out.
+    waits = [
+        later.started_at.timestamp() - (earlier.started_at.timestamp() + earlier.seconds)
+        for earlier, later in itertools.pairwise(reports.all[:4])
+    ]
     assert all(report.status is PassStatus.ERROR for report in reports.all[:4])
-    assert gaps[0] < gaps[1] < gaps[2]  # 0.1 s, 0.2 s, 0.4 s (+ the pass itself)
+    backoffs = (0.1, 0.2, 0.4)
+    assert all(wait >= backoff - 0.01 for wait, backoff in zip(waits, backoffs, strict=True)), waits
+    assert waits[0] < waits[2]  # grown: 0.1 s, then 0.4 s
     assert controller.schedule.failures >= 4
 
 

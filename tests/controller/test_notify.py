@@ -305,13 +305,13 @@ def test_a_failed_post_is_tried_again_at_the_next_pass(slack: FakeSlack, clock: 
 
 
 def test_slack_unreachable_returns_false_without_raising(clock: Clock) -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    notifying = SlackNotifier(webhook_url=f"http://127.0.0.1:{port}{SECRET_PATH}", clock=clock)
+    with socket.socket() as bound:  # bound, never listening: connections are refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        notifying = SlackNotifier(webhook_url=f"http://127.0.0.1:{port}{SECRET_PATH}", clock=clock)
 
-    with capture_logs() as logs:
-        posted = notifying.notify(drift())
+        with capture_logs() as logs:
+            posted = notifying.notify(drift())
 
     assert posted is False
     assert [log["event"] for log in logs] == ["slack.post_failed"]

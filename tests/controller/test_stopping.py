@@ -22,7 +22,7 @@ from reconciler.engine import checkout, load, plan_revision
 from reconciler.planning.outcomes import Status
 from reconciler.planning.plans import CreateAssignment
 from reconciler.sandbox import Sandbox, SandboxSettings
-from reconciler.sandbox.faults import FaultConfig
+from reconciler.sandbox.faults import FaultConfig, RecordedCall
 
 SLOW_ASSIGNMENTS = SandboxSettings(assignment_delay_seconds=1.5, provisioning_delay_seconds=0.05)
 
@@ -51,16 +51,26 @@ def wait_for_call(sandbox: Sandbox, operation: str, *, timeout: float = 30.0) ->
 
 
 def test_stopping_an_apply_finishes_requests_in_flight_and_starts_no_other(
-    sandbox: Sandbox, access_repo: Path, aws: AwsClients, tmp_path: Path
+    sandbox: Sandbox,
+    access_repo: Path,
+    aws: AwsClients,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     revision = checkout(GitSource(repository=str(access_repo), cache_dir=tmp_path / "cache"))
     live = read_live_state(aws)
     _, plan = plan_revision(load(revision), live, revision=revision.revision)
     stop = threading.Event()
-    stopper = threading.Thread(
-        target=lambda: (wait_for_call(sandbox, "CreateAccountAssignment"), stop.set())
-    )
-    stopper.start()
+    record = sandbox.recorder.record
+
+    def record_and_stop_at_the_first_creation(call: RecordedCall) -> None:
+        """The sandbox records a call before its client sees the answer: the stop is asked
+        while the first creation is in flight, however slow the machine."""
+        record(call)
+        if call.operation == "CreateAccountAssignment":
+            stop.set()
+
+    monkeypatch.setattr(sandbox.recorder, "record", record_and_stop_at_the_first_creation)
 
     outcome = apply_plan(
         aws,
@@ -69,7 +79,6 @@ def test_stopping_an_apply_finishes_requests_in_flight_and_starts_no_other(
         settings=ApplySettings(assignment_concurrency=2, poll_interval_seconds=0.02),
         stop=stop,
     )
-    stopper.join()
 
     assignments = [r for r in outcome.results if isinstance(r.operation, CreateAssignment)]
     started = [r for r in assignments if r.status is Status.SUCCEEDED]

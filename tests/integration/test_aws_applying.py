@@ -626,7 +626,7 @@ def test_conflict_is_retried_until_the_conflicting_operation_ends(
 def test_an_assignment_still_in_progress_at_the_deadline_fails_as_timed_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = SandboxSettings(assignment_delay_seconds=5.0, provisioning_delay_seconds=0.05)
+    settings = SandboxSettings(assignment_delay_seconds=600.0, provisioning_delay_seconds=0.05)
     with own_sandbox(settings, monkeypatch) as (sandbox, organization, clients):
         apply(clients, CreateUser(user=ALICE), CreatePermissionSet(permission_set=READER))
 
@@ -641,7 +641,7 @@ def test_an_assignment_still_in_progress_at_the_deadline_fails_as_timed_out(
 
     assert outcome.results[0].status is Status.FAILED
     assert (outcome.results[0].reason or "").startswith("timed out")
-    assert outcome.results[0].seconds < 2.0
+    assert outcome.results[0].seconds < 300  # gave up at its deadline, not at the request's end
 
 
 def test_assignment_requests_stay_within_awss_outstanding_limit(

@@ -441,12 +441,13 @@ def test_unreachable_repository_leaves_no_cache_behind(tmp_path: Path, cache_dir
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on: bound and never listening for the whole test, so no
+    other server (another pytest-xdist worker's sandbox, say) can take it meanwhile."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port: int = bound.getsockname()[1]
+        yield port
 
 
 def test_refused_connection_raises_unreachable(closed_port: int, cache_dir: Path) -> None:

@@ -8,21 +8,40 @@ ListAccountAssignmentsForPrincipal) and botocore's ``sso-admin`` model.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from reconciler.sandbox import Sandbox, SeededOrganization
 from reconciler.sandbox.inventory import assignment_deletions
 
 
+class StoppedClock:
+    """The sandbox's clock, moved only by the test: a busy machine cannot age a request."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def stop_the_clock(sandbox: Sandbox) -> StoppedClock:
+    """Put a :class:`StoppedClock` in place of the sandbox's monotonic clock; returns it."""
+    center = sandbox.identity_center
+    with center.lock:
+        clock = StoppedClock(center.clock())
+        center.clock = clock
+    return clock
+
+
 def test_creation_is_in_progress_until_the_delay_passes_then_succeeded(
-    sso: Any, org: SeededOrganization, aws: Any
+    sso: Any, org: SeededOrganization, aws: Any, sandbox: Sandbox
 ) -> None:
     """CreateAccountAssignment answers IN_PROGRESS with a RequestId; the status call reports
     IN_PROGRESS, then SUCCEEDED (API reference: "After a successful response, call
     DescribeAccountAssignmentCreationStatus to describe the status")."""
     arn = aws.create_permission_set("A")
     user = aws.create_user("alice")
+    clock = stop_the_clock(sandbox)
     started = sso.create_account_assignment(
         InstanceArn=org.instance_arn,
         TargetId=org.accounts["prod"],
@@ -34,7 +53,7 @@ def test_creation_is_in_progress_until_the_delay_passes_then_succeeded(
     right_after = sso.describe_account_assignment_creation_status(
         InstanceArn=org.instance_arn, AccountAssignmentCreationRequestId=started["RequestId"]
     )["AccountAssignmentCreationStatus"]
-    time.sleep(0.1)
+    clock.now += sandbox.settings.assignment_delay_seconds
     later = sso.describe_account_assignment_creation_status(
         InstanceArn=org.instance_arn, AccountAssignmentCreationRequestId=started["RequestId"]
     )["AccountAssignmentCreationStatus"]
@@ -46,11 +65,12 @@ def test_creation_is_in_progress_until_the_delay_passes_then_succeeded(
 
 
 def test_assignment_is_listed_only_after_it_succeeded(
-    sso: Any, org: SeededOrganization, aws: Any
+    sso: Any, org: SeededOrganization, aws: Any, sandbox: Sandbox
 ) -> None:
     """ListAccountAssignments shows the assignment once creation has SUCCEEDED."""
     arn = aws.create_permission_set("A")
     user = aws.create_user("alice")
+    clock = stop_the_clock(sandbox)
     sso.create_account_assignment(
         InstanceArn=org.instance_arn,
         TargetId=org.accounts["prod"],
@@ -68,7 +88,7 @@ def test_assignment_is_listed_only_after_it_succeeded(
         )
 
     before = listed()
-    time.sleep(0.1)
+    clock.now += sandbox.settings.assignment_delay_seconds
     after = listed()
 
     assert before == []

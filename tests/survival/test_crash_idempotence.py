@@ -34,7 +34,7 @@ from scripts.fault_campaign import (
 )
 from tests.survival.conftest import evolve_example, pass_on
 
-pytestmark = pytest.mark.usefixtures("aws_environment")
+pytestmark = pytest.mark.usefixtures("aws_environment", "quick_apply")
 
 MAX_RUNS_AFTER_A_KILL = 4
 
