@@ -122,3 +122,15 @@ def test_a_plan_without_a_revision_cannot_be_saved() -> None:
         saved_plan_bytes(
             replace(PLAN, revision=None), LIVE, settings=SETTINGS, created_at="2026-12-01"
         )
+
+
+def test_an_operation_with_the_same_key_but_other_content_is_a_difference() -> None:
+    operations = list(PLAN.operations)
+    operations[3] = UpdatePermissionSet(
+        permission_set=replace(ADMIN, description="other"), live=ADMIN, diff=()
+    )
+    other = replace(PLAN, operations=tuple(operations))
+
+    assert differences(saved(), other, LIVE, settings=SETTINGS) == [
+        "operation differs from the saved plan: update permission-set/Admin"
+    ]
