@@ -15,6 +15,7 @@ import pytest
 from reconciler.planning.saved_plans import MAX_SAVED_PLAN_BYTES, SAVED_PLAN_FORMAT
 from reconciler.sandbox import Sandbox, SeededOrganization
 from tests.e2e.test_cli import run_cli, run_json
+from tests.e2e.test_guard_limits import _drop_read_only_access, _edit, _limit
 from tests.support import HandMade, commit_all
 
 pytestmark = pytest.mark.usefixtures("aws_environment")
@@ -244,3 +245,22 @@ def test_apply_of_a_saved_plan_prints_text_and_markdown_like_apply(
     assert code == 0
     markdown = run_cli("apply", str(out_again), "--repo", str(access_repo), "--format", "markdown")
     assert markdown.returncode == 0, markdown.stdout + markdown.stderr
+
+
+def test_the_deletion_guard_still_refuses_a_saved_plan(
+    access_repo: Path, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    _edit(access_repo, "reconciler.json", _limit(2))
+    commit_all(access_repo, "At most 2 deletions")
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    _edit(access_repo, "assignments.json", _drop_read_only_access)
+    commit_all(access_repo, "Delete 4 assignments")
+    out, planned = saved_plan(access_repo, tmp_path)
+    assert any("apply would be refused" in note for note in planned["notes"])
+    before = writes(sandbox)
+
+    result = run_cli("apply", str(out), "--repo", str(access_repo))
+
+    assert result.returncode == 1
+    assert "deletes 4 objects, more than the limit of 2" in result.stdout + result.stderr
+    assert writes(sandbox) == before
