@@ -421,6 +421,7 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     )
     _logging_options(apply, after_command=True)
     apply.set_defaults(handler=_apply, command_parser=apply)
+    _saved_plan_options(plan, apply)
 
     sandbox = commands.add_parser("sandbox", help="the local Identity Center simulator")
     sandbox_commands = sandbox.add_subparsers(
@@ -804,11 +805,166 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    if getattr(args, "out", None) is not None:
+        return _plan_saved(args)
     return _run_pass(args, apply=False)
 
 
 def _apply(args: argparse.Namespace) -> int:
+    if getattr(args, "plan_file", None) is not None:
+        return _apply_saved(args)
     return _run_pass(args, apply=True)
+
+
+def _saved_plan_options(plan: argparse.ArgumentParser, apply: argparse.ArgumentParser) -> None:
+    """``plan --out FILE [--allow-deletions]`` and ``apply [FILE]`` (see docs/saved-plans.md)."""
+    plan.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="also write the plan to FILE (a saved plan), for `reconciler apply FILE` to apply "
+        "exactly that plan later; the revision must be committed",
+    )
+    plan.add_argument(
+        "--allow-deletions",
+        action="store_true",
+        help="with --out: the saved plan is to be applied with --allow-deletions (a saved "
+        "plan is applied only with the settings it was made with)",
+    )
+    apply.add_argument(
+        "plan_file",
+        nargs="?",
+        default=None,
+        metavar="FILE",
+        help="a saved plan (`plan --out FILE`): apply exactly it, refused if the revision, the "
+        "settings or the live objects it touches changed since it was made",
+    )
+
+
+def _plan_saved(args: argparse.Namespace) -> int:
+    """``plan --out FILE``: plan as ``plan`` does, print it, and write the saved plan (the
+    revision, the fingerprints of the live objects the operations touch, the settings).
+    Refused (nothing written) for uncommitted edits or a folder outside Git."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from reconciler.engine import base_guard_limits, reconcile  # noqa: PLC0415
+    from reconciler.planning.saved_plans import (  # noqa: PLC0415
+        SavedPlanFileError,
+        SavedSettings,
+        saved_plan_bytes,
+    )
+
+    source = _source(args)
+    revision = _revision(args, source)
+    if revision.uncommitted:
+        raise SavedPlanFileError(
+            f"the desired-state folder {revision.folder} has uncommitted changes: a saved plan "
+            f"names a commit, and `apply FILE` applies that commit. Commit them first. No plan "
+            "was saved."
+        )
+    try:
+        result = reconcile(
+            revision=revision,
+            aws=_clients(),
+            apply=False,
+            allow_deletions=args.allow_deletions,
+            instance_arn=args.instance_arn,
+            guard_limits=base_guard_limits(source, revision),
+        )
+    except InvalidRevisionError as error:
+        return _report_invalid(error, args.format, revision.revision, command=args.command)
+    content = saved_plan_bytes(
+        result.plan,
+        result.live,
+        settings=SavedSettings(path=args.path, allow_deletions=args.allow_deletions),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    out = Path(args.out)
+    try:
+        _write_under(out.parent, out.name, content)
+    except OSError as error:
+        return _print_error(
+            {"kind": "file", "message": f"cannot write {out}: {error.strerror or error}"},
+            args.format,
+        )
+    sys.stderr.write(f"saved plan written to {out}: apply it with `reconciler apply {out}`\n")
+    _render_pass(result, args.format)
+    converged = result.plan.is_empty and not result.plan.failed_by_unmanaged
+    return EXIT_OK if converged else EXIT_CHANGES
+
+
+def _read_saved_plan(path: Path) -> Any:
+    """The saved plan at ``path``, read with a bound (``MAX_SAVED_PLAN_BYTES``) and checked
+    (``parse_saved_plan``); raises ``SavedPlanFileError``."""
+    from reconciler.planning.saved_plans import (  # noqa: PLC0415
+        MAX_SAVED_PLAN_BYTES,
+        SavedPlanFileError,
+        parse_saved_plan,
+    )
+
+    try:
+        with path.open("rb") as handle:
+            content = handle.read(MAX_SAVED_PLAN_BYTES + 1)
+    except OSError as error:
+        raise SavedPlanFileError(
+            f"cannot read the saved plan {path}: {error.strerror or error}"
+        ) from error
+    return parse_saved_plan(content, name=str(path))
+
+
+def _apply_saved(args: argparse.Namespace) -> int:
+    """``apply FILE``: apply exactly the saved plan, through the same pass as ``apply``
+    (deletion guard included), or refuse naming every difference (nothing written).
+
+    The revision of the repository (``--repo``/``--ref``) must still be the plan's; its files
+    are read from that commit (edits not committed are not applied). Live state is read whole,
+    as a pass reads it, and the fingerprints of the objects the saved operations touch are
+    compared; then the revision is re-planned and must give the saved operations."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from reconciler.engine import base_guard_limits, reconcile, revision_of  # noqa: PLC0415
+    from reconciler.planning.saved_plans import (  # noqa: PLC0415
+        Approval,
+        SavedPlanRefusedError,
+        SavedSettings,
+    )
+
+    saved = _read_saved_plan(Path(args.plan_file))
+    source = _source(args)
+    try:
+        head = _revision(args, source)
+        if head.revision != saved.revision:
+            raise SavedPlanRefusedError(
+                [
+                    f"revision changed: the plan was made at {saved.revision}, "
+                    f"{args.ref or 'the checkout'} is now at {head.revision}"
+                ]
+            )
+        revision = revision_of(source.fetch_at(saved.revision))
+        behind = _behind_controller(args, source, revision.revision)
+        if behind is not None:
+            sys.stderr.write(f"warning: {behind}\n")
+        with _apply_progress(enabled=sys.stderr.isatty()):
+            result = reconcile(
+                revision=revision,
+                aws=_clients(),
+                apply=True,
+                allow_deletions=args.allow_deletions,
+                instance_arn=args.instance_arn,
+                guard_limits=base_guard_limits(source, revision),
+                approved=Approval(
+                    saved=saved,
+                    settings=SavedSettings(path=args.path, allow_deletions=args.allow_deletions),
+                ),
+            )
+    except InvalidRevisionError as error:
+        return _report_invalid(error, args.format, saved.revision, command=args.command)
+    except SavedPlanRefusedError as error:
+        return _report_error(error, args.format, hints=error.differences)
+    if behind is not None:
+        result = replace(result, plan=replace(result.plan, notes=(behind, *result.plan.notes)))
+    _render_pass(result, args.format)
+    return EXIT_OK if result.outcome is None or result.outcome.succeeded else EXIT_ERROR
 
 
 def _export(args: argparse.Namespace) -> int:

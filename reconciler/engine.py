@@ -43,6 +43,7 @@ from reconciler.planning.guards import (
 )
 from reconciler.planning.outcomes import Outcome
 from reconciler.planning.plans import Plan
+from reconciler.planning.saved_plans import Approval
 
 log = structlog.get_logger("reconciler.engine")
 
@@ -332,6 +333,7 @@ def reconcile(
     instance_arn: str | None = None,
     now: datetime | None = None,
     guard_limits: Sequence[GuardLimit] = (),
+    approved: Approval | None = None,
 ) -> PassResult:
     """Run one pass on ``revision``: load, read live state, plan, and with ``apply`` apply.
 
@@ -342,6 +344,10 @@ def reconcile(
     ``now`` (timezone-aware, default: the current time) is the clock expiring assignments are
     judged by. ``guard_limits`` are deletion-guard limits besides the revision's own
     ``reconciler.json`` (for example its parent commit's): the strictest apply (``guards``).
+    ``approved`` (``apply FILE``) holds the pass to a saved plan: once planned, the plan and the
+    live objects it touches must be those of the saved plan (``Approval.check``), else
+    ``SavedPlanRefusedError`` (a ``PlanRefusedError``) is raised and nothing is written; the
+    deletion guard then applies as to any plan.
 
     Raises ``InvalidRevisionError`` with every problem :func:`check_revision` finds (the
     files', and their references' against what live state could be read; nothing written),
@@ -380,6 +386,8 @@ def reconcile(
                 *the_plan.notes,
             ),
         )
+    if approved is not None:
+        approved.check(the_plan, live)
     account_names = {account.id: account.name for account in live.accounts.values()}
     violations = (
         ()
