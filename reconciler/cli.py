@@ -618,15 +618,13 @@ def _behind_controller(args: argparse.Namespace, source: Any, revision: str | No
     was applied since.
     """
     from reconciler.adapters.source import RevisionRelation  # noqa: PLC0415
-    from reconciler.controller.settings import SettingsError, load_settings  # noqa: PLC0415
+    from reconciler.controller.settings import SettingsError  # noqa: PLC0415
     from reconciler.controller.state import StateError, StateFile  # noqa: PLC0415
 
     path = args.state_file
     if path is None:
         try:
-            settings = load_settings(
-                overrides={"repository": args.repo, "ref": args.ref, "path": args.path}
-            )
+            settings = _controller_settings(args)
         except SettingsError:
             return None
         path = settings.resolved_state_file()
@@ -732,6 +730,53 @@ def _render_pass(result: Any, output_format: str) -> None:
             console.print(f"[yellow]{_escape(note)}[/]")
 
 
+def _controller_settings(args: argparse.Namespace) -> Any:
+    """The settings a controller following the same repository, ref and path would have
+    (environment and ``RECONCILER_CONFIG_FILE``): where its state file and writer lock are.
+    Raises ``SettingsError``."""
+    from reconciler.controller.settings import load_settings  # noqa: PLC0415
+
+    return load_settings(overrides={"repository": args.repo, "ref": args.ref, "path": args.path})
+
+
+@contextlib.contextmanager
+def _writer_lock(args: argparse.Namespace) -> Iterator[Callable[[], None] | None]:
+    """Hold the controller's writer lock for an ``apply`` and give its write fence.
+
+    The lock is the one ``reconciler run`` takes (``RECONCILER_LOCK``, ``RECONCILER_LOCK_TABLE``
+    ... or the configuration file): an ``apply`` from a laptop or CI never writes beside a
+    running controller. With ``lock = none`` (the default) nothing is taken and the fence is
+    None. Raises ``WriterLockLostError`` when another writer holds the lock or it cannot be
+    reached, ``ConfigurationError`` when it cannot work (no such table); nothing is written
+    then. Released on the way out.
+    """
+    from reconciler.controller.wiring import make_lock  # noqa: PLC0415
+
+    settings = _controller_settings(args)
+    lock = make_lock(settings)
+    if lock is None:
+        yield None
+        return
+    try:
+        acquired = lock.acquire()
+    except ReconcilerError:
+        raise
+    except Exception as exc:  # an OS error of the lock file
+        raise WriterLockLostError(f"the writer lock is unavailable: {exc}") from exc
+    if not acquired:
+        raise WriterLockLostError(
+            f"the writer lock ({settings.lock}) is held by {lock.holder or 'another writer'}: "
+            "a controller (or another apply) is writing. Nothing was applied; suspend or stop "
+            "that controller, or let it apply the revision, then try again",
+            holder=lock.holder,
+        )
+    margin = settings.lock_safety_margin_seconds
+    try:
+        yield lambda: lock.fence(margin)
+    finally:
+        lock.release()
+
+
 @contextlib.contextmanager
 def _apply_progress(*, enabled: bool) -> Iterator[None]:
     """While applying, a rich progress bar (counts, ETA) on stderr, never stdout; off a
@@ -783,7 +828,10 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
     if behind is not None:
         sys.stderr.write(f"warning: {behind}\n")
     try:
-        with _apply_progress(enabled=apply and sys.stderr.isatty()):
+        with (
+            _writer_lock(args) if apply else contextlib.nullcontext() as fence,
+            _apply_progress(enabled=apply and sys.stderr.isatty()),
+        ):
             result = reconcile(
                 revision=revision,
                 aws=_clients(),
@@ -792,6 +840,7 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
                 allow_uncommitted=getattr(args, "allow_uncommitted", False),
                 instance_arn=args.instance_arn,
                 guard_limits=base_guard_limits(source, revision),
+                fence=fence,
             )
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision, command=args.command)
@@ -944,11 +993,12 @@ def _apply_saved(args: argparse.Namespace) -> int:
         behind = _behind_controller(args, source, revision.revision)
         if behind is not None:
             sys.stderr.write(f"warning: {behind}\n")
-        with _apply_progress(enabled=sys.stderr.isatty()):
+        with _writer_lock(args) as fence, _apply_progress(enabled=sys.stderr.isatty()):
             result = reconcile(
                 revision=revision,
                 aws=_clients(),
                 apply=True,
+                fence=fence,
                 allow_deletions=args.allow_deletions,
                 instance_arn=args.instance_arn,
                 guard_limits=base_guard_limits(source, revision),

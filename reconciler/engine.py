@@ -334,6 +334,7 @@ def reconcile(
     now: datetime | None = None,
     guard_limits: Sequence[GuardLimit] = (),
     approved: Approval | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> PassResult:
     """Run one pass on ``revision``: load, read live state, plan, and with ``apply`` apply.
 
@@ -347,7 +348,9 @@ def reconcile(
     ``approved`` (``apply FILE``) holds the pass to a saved plan: once planned, the plan and the
     live objects it touches must be those of the saved plan (``Approval.check``), else
     ``SavedPlanRefusedError`` (a ``PlanRefusedError``) is raised and nothing is written; the
-    deletion guard then applies as to any plan.
+    deletion guard then applies as to any plan. ``fence`` (the writer lock's check,
+    ``WriterLock.fence``) is called before every write (``apply_plan(fence=...)``): once it
+    raises ``WriterLockLostError`` the rest of the plan is skipped.
 
     Raises ``InvalidRevisionError`` with every problem :func:`check_revision` finds (the
     files', and their references' against what live state could be read; nothing written),
@@ -401,7 +404,7 @@ def reconcile(
         )
         bound.info("pass.phase", phase="apply", operations=len(the_plan.operations))
         read_calls = aws.calls.since(calls_before)
-        outcome = replace(apply_plan(aws, the_plan, live), read_calls=read_calls)
+        outcome = replace(apply_plan(aws, the_plan, live, fence=fence), read_calls=read_calls)
     seconds = time.monotonic() - started
     bound.info(
         "pass.finished",
