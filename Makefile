@@ -34,7 +34,7 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict scripts/fault_campaign.py
 
 unit: $(VENV)/.installed-test
-	RECONCILER_FULL_SESSION=1 $(BIN)/pytest -q
+	FULL_TEST_SESSION=1 $(BIN)/pytest -q
 
 test: lint typecheck unit
 

@@ -8,7 +8,7 @@ session:
 
 - a call missing from its role's policy fails the session (always);
 - a grant that no call used fails the session, but only for a full run: a subset of the tests
-  does not reach every code path. A full run is one with ``RECONCILER_FULL_SESSION=1`` (the
+  does not reach every code path. A full run is one with ``FULL_TEST_SESSION=1`` (the
   Makefile's ``unit`` target sets it); otherwise that direction is skipped with a printed
   reason.
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +29,14 @@ import pytest
 from reconciler.adapters.aws.permissions import missing_grants, unused_grants
 from reconciler.sandbox.server import product_operations_seen
 
-FULL_SESSION_VARIABLE = "RECONCILER_FULL_SESSION"
+FULL_SESSION_VARIABLE = "FULL_TEST_SESSION"
 """``1`` when the session runs the whole suite (``make unit``): only then can a grant that no
-call used be told apart from a code path this subset did not run."""
+call used be told apart from a code path this subset did not run. Not a ``RECONCILER_*`` name:
+the controller refuses those that name no option, and tests run it in this environment."""
+
+SEEN_FILE_VARIABLE = "IAM_POLICY_SEEN_FILE"
+"""When set, the path of a file to write the product's calls to (one ``role service operation``
+line each, sorted), for a look at what a session saw."""
 
 PRODUCT_OPERATIONS_KEY = "product_aws_operations"
 """Key of ``config.workeroutput`` under which a pytest-xdist worker hands the product's calls
@@ -64,6 +70,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     for reported in session.config.stash.get(_WORKER_OPERATIONS, {}).values():
         seen.update(reported)
+    seen_file = os.environ.get(SEEN_FILE_VARIABLE)
+    if seen_file:
+        Path(seen_file).write_text("".join(f"{' '.join(call)}\n" for call in sorted(seen)))
     if not seen:
         return  # no test of this session reached the sandbox through the product's clients
     missing = missing_grants(seen)

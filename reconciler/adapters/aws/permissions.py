@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 Role = Literal["plan", "apply", "lease", "management-account"]
 ROLES: tuple[Role, ...] = ("plan", "apply", "lease", "management-account")
@@ -293,7 +293,7 @@ def actions(grants: Iterable[Grant]) -> list[str]:
 
 
 def _granted_to(role: str, service: str, operation: str) -> bool:
-    return role in CALLING_ROLES and (service, operation) in operations_for(cast(Role, role))
+    return role in CALLING_ROLES and (service, operation) in operations_for(role)
 
 
 def missing_grants(seen: Iterable[tuple[str, str, str]]) -> list[str]:
