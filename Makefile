@@ -31,7 +31,7 @@ lint: $(VENV)/.installed-test
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
-	$(BIN)/mypy --strict scripts/fault_campaign.py
+	$(BIN)/mypy --strict scripts/fault_campaign.py scripts/iam_docs.py
 
 unit: $(VENV)/.installed-test
 	FULL_TEST_SESSION=1 $(BIN)/pytest -q

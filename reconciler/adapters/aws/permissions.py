@@ -322,3 +322,27 @@ def unused_grants(seen: Iterable[tuple[str, str, str]]) -> list[str]:
             (role, grant.service, grant.operation) in called for role in callers[grant.role]
         )
     )
+
+
+_SCOPE_WORDS: Mapping[Scope, str] = {
+    "any": "`*`",
+    "instance": "instance, its permission sets, accounts",
+    "identity_store": "identity store, its users, groups, memberships",
+    "table": "the lease table",
+    "management_account_roles": "`role/aws-reserved/sso.amazonaws.com/*` in the management account",
+}
+
+
+def grants_markdown() -> str:
+    """The registry as a Markdown table (role, IAM action, resources, called by, source), in
+    registry order: what docs/iam.md shows."""
+    rows = [
+        "| role | IAM action | resources | called by | source |",
+        "|---|---|---|---|---|",
+    ]
+    rows += [
+        f"| {grant.role} | `{grant.action}` | {_SCOPE_WORDS[grant.scope]} | {grant.used_by} "
+        f"| [{grant.service}]({grant.source}) |"
+        for grant in GRANTS
+    ]
+    return "\n".join(rows) + "\n"
