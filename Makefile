@@ -32,7 +32,7 @@ lint: $(VENV)/.installed-test
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
-	$(BIN)/mypy --strict scripts/fault_campaign.py
+	$(BIN)/mypy --strict scripts/fault_campaign.py scripts/iam_docs.py
 
 # pytest-xdist: TEST_WORKERS worker processes, each with its own sandboxes; an idle worker takes
 # tests from a busy one (`--dist worksteal`). Two per core: many tests wait (sandbox delays,
@@ -45,7 +45,7 @@ TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * len(os.sched_getaffin
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m compileall -q reconciler
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
+	FULL_TEST_SESSION=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test: lint typecheck unit
 

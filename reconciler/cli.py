@@ -34,7 +34,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from rich.console import Console
 
@@ -510,6 +510,34 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     _logging_options(access, after_command=True)
     access.set_defaults(handler=_access, command_parser=access)
 
+    iam_policy = commands.add_parser(
+        "iam-policy",
+        help="print the least-privilege IAM policy of a role (plan, apply, lease, "
+        "management-account)",
+        description="Print the IAM policy document (JSON) granting what the reconciler calls "
+        "as ROLE: plan (validate, plan, access, export, run --mode detect), apply (apply, run: "
+        "plan's reads and the writes), lease (the DynamoDB lease of run --lock dynamodb), "
+        "management-account (what the caller needs in the management account to provision "
+        "permission sets there). Resources are scoped by the options given, * otherwise (a "
+        "note on stderr says which). docs/iam.md shows every policy.",
+    )
+    iam_policy.add_argument(
+        "--role",
+        required=True,
+        choices=("plan", "apply", "lease", "management-account"),
+        help="the role whose policy to print",
+    )
+    iam_policy.add_argument("--instance-arn", help="the Identity Center instance ARN")
+    iam_policy.add_argument("--identity-store-id", help="the identity store id (d-...)")
+    iam_policy.add_argument("--table", help="the DynamoDB lease table's name")
+    iam_policy.add_argument("--region", help="the lease table's Region")
+    iam_policy.add_argument(
+        "--account", help="the account id of the lease table (or of the management account)"
+    )
+    iam_policy.add_argument("--partition", default="aws", help="the AWS partition (default: aws)")
+    _logging_options(iam_policy, after_command=True)
+    iam_policy.set_defaults(handler=_iam_policy, command_parser=iam_policy)
+
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of the desired-state files, for editors"
     )
@@ -656,10 +684,13 @@ def _behind_controller(args: argparse.Namespace, source: Any, revision: str | No
     )
 
 
-def _clients() -> Any:
+def _clients(role: Literal["plan", "apply"] = "plan") -> Any:
+    """Clients that call AWS as ``role`` (named in the User-Agent): ``plan`` for every
+    read-only command, ``apply`` for ``apply`` (``reconciler iam-policy`` prints each role's
+    policy)."""
     from reconciler.adapters.aws.clients import make_clients  # noqa: PLC0415
 
-    return make_clients()
+    return make_clients(role=role)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -834,7 +865,7 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
         ):
             result = reconcile(
                 revision=revision,
-                aws=_clients(),
+                aws=_clients("apply" if apply else "plan"),
                 apply=apply,
                 allow_deletions=getattr(args, "allow_deletions", False),
                 allow_uncommitted=getattr(args, "allow_uncommitted", False),
@@ -1141,6 +1172,28 @@ def _access(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     sys.stdout.write(f"{path}\n")
     return EXIT_OK
+
+
+def _iam_policy(args: argparse.Namespace) -> int:
+    """Print ``permissions.render_policy`` for ``--role``; notes about wildcards on stderr."""
+    from reconciler.adapters.aws.permissions import (  # noqa: PLC0415
+        PolicyScope,
+        policy_notes,
+        render_policy,
+    )
+
+    where = PolicyScope(
+        instance_arn=args.instance_arn,
+        identity_store_id=args.identity_store_id,
+        table=args.table,
+        region=args.region,
+        account=args.account,
+        partition=args.partition,
+    )
+    sys.stdout.write(render_policy(args.role, where))
+    for note in policy_notes(args.role, where):
+        sys.stderr.write(f'note: Resource "*": {note}\n')
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:

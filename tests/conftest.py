@@ -21,6 +21,9 @@ from reconciler.sandbox import Sandbox, SandboxSettings, SeededOrganization
 from reconciler.sandbox.server import SHAPE_CHECK_VARIABLE, shape_violations_seen
 from tests.support import commit_all, git
 
+pytest_plugins = ["tests.iam_policy_session"]
+"""The IAM policy check over the whole session (its own hooks, see the module)."""
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO_ROOT / "desired-state"
 

@@ -63,6 +63,7 @@ import structlog
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from reconciler.adapters.aws.clients import user_agent
 from reconciler.adapters.aws.errors import translate
 from reconciler.errors import ConfigurationError, WriterLockLostError
 
@@ -85,8 +86,12 @@ _CLIENT_CONFIG = Config(
     connect_timeout=_TIMEOUT_SECONDS,
     read_timeout=_TIMEOUT_SECONDS,
     retries={"mode": "standard", "max_attempts": 3},
+    user_agent_extra=user_agent("lease"),
 )
-"""Short timeouts and few retries: ``acquire`` must answer within seconds, not minutes."""
+"""Short timeouts and few retries: ``acquire`` must answer within seconds, not minutes. The
+User-Agent names the ``lease`` role (``permissions``: DescribeTable, GetItem, UpdateItem)."""
+_SETUP_CLIENT_CONFIG = _CLIENT_CONFIG.merge(Config(user_agent_extra=user_agent("setup")))
+"""``ensure_table``'s client: CreateTable is not in the ``lease`` role, no command calls it."""
 RENEWALS_PER_LEASE = 4
 """The lease is renewed every ``lease_seconds / RENEWALS_PER_LEASE``: right before a renewal,
 three quarters of the lease are left for the safety margin and the renewal's own latency."""
@@ -394,6 +399,7 @@ class DynamoDbLease:
         self._client: Any = (
             client if client is not None else boto3.client("dynamodb", config=_CLIENT_CONFIG)
         )
+        self._client_injected = client is not None
         self._clock = clock
         self._local_clock = local_clock
         self._state = threading.Lock()
@@ -468,9 +474,16 @@ class DynamoDbLease:
     def ensure_table(self) -> None:
         """Create the table (on-demand capacity, key ``lock_name``) unless it exists; wait until
         it is ACTIVE. For tests and first runs: production tables are better made by the
-        infrastructure code. Raises :class:`~reconciler.errors.AwsError` subclasses."""
+        infrastructure code, and no command calls it (its calls name the ``setup`` role, not
+        ``lease``: ``dynamodb:CreateTable`` is not in the lease policy). Raises
+        :class:`~reconciler.errors.AwsError` subclasses."""
+        client: Any = (
+            self._client
+            if self._client_injected
+            else boto3.client("dynamodb", config=_SETUP_CLIENT_CONFIG)
+        )
         try:
-            self._client.describe_table(TableName=self._table)
+            client.describe_table(TableName=self._table)
             return
         except ClientError as exc:
             if _code(exc) != _NOT_FOUND:
@@ -478,7 +491,7 @@ class DynamoDbLease:
         except BotoCoreError as exc:
             raise translate(exc, operation="DescribeTable", service="dynamodb") from exc
         try:
-            self._client.create_table(
+            client.create_table(
                 TableName=self._table,
                 KeySchema=[{"AttributeName": _KEY, "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": _KEY, "AttributeType": "S"}],
@@ -490,7 +503,7 @@ class DynamoDbLease:
         except BotoCoreError as exc:
             raise translate(exc, operation="CreateTable", service="dynamodb") from exc
         try:
-            self._client.get_waiter("table_exists").wait(
+            client.get_waiter("table_exists").wait(
                 TableName=self._table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
         except BotoCoreError as exc:

@@ -110,13 +110,18 @@ def build_controller(
     now: Callable[[], datetime] | None = None,
 ) -> Controller:
     """A controller configured by ``settings``; ``aws`` defaults to ``make_clients()`` (the
-    standard AWS configuration: ``AWS_ENDPOINT_URL``, ``AWS_REGION``, credentials chain);
+    standard AWS configuration: ``AWS_ENDPOINT_URL``, ``AWS_REGION``, credentials chain; the
+    ``plan`` role in ``detect`` mode, ``apply`` otherwise, see ``permissions``);
     ``now`` (UTC wall clock of the deletion guard's window) defaults to the system clock.
 
     Raises :class:`SettingsError` for settings that cannot be put together (and
     ``SourceError`` for an impossible ref or path).
     """
-    clients = aws if aws is not None else make_clients()
+    clients = (
+        aws
+        if aws is not None
+        else make_clients(role="plan" if settings.mode == "detect" else "apply")
+    )
     return Controller(
         source=make_source(settings, ref=settings.ref),
         aws=clients,

@@ -85,6 +85,8 @@ from botocore.model import (
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from reconciler.adapters.aws.clients import USER_AGENT_ROLE
+
 __all__ = [
     "CONNECTION_SOCKET_KEY",
     "CallRecorder",
@@ -93,8 +95,10 @@ __all__ = [
     "FaultKind",
     "FaultLayer",
     "FaultSpecError",
+    "OperationLog",
     "RecordedCall",
     "ShapeViolation",
+    "calling_role",
     "check_output_shape",
     "identify_call",
     "is_write_operation",
@@ -414,7 +418,9 @@ class RecordedCall:
     ``status`` is the HTTP status sent, 0 when the connection was closed without one (for
     ``lost_response`` it is the status the simulator produced); ``fault`` is a ``FaultKind``
     value or ``None``; ``started`` is the arrival time in seconds since the Unix epoch;
-    ``seconds`` the time the layer spent on the call, latency and hangs included.
+    ``seconds`` the time the layer spent on the call, latency and hangs included; ``role`` the
+    role the reconciler's own clients named in the User-Agent (``plan``, ``apply``, ``lease``,
+    ``setup``), ``None`` for any other client (the tests', the console's).
     """
 
     service: str
@@ -423,6 +429,7 @@ class RecordedCall:
     fault: str | None
     started: float
     seconds: float
+    role: str | None = None
 
     @property
     def is_write(self) -> bool:
@@ -472,6 +479,33 @@ class CallRecorder:
         """Forget every recorded call."""
         with self._lock:
             self._calls.clear()
+
+
+class OperationLog:
+    """A thread-safe set of the (role, service, operation) triples the reconciler's own clients
+    called (``RecordedCall.role`` set), kept even when a ``CallRecorder`` is reset: the test
+    suite checks them against ``adapters.aws.permissions`` at the end of the session."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: set[tuple[str, str, str]] = set()
+
+    def add(self, *, role: str, service: str, operation: str) -> None:
+        """Remember that ``role`` called ``service``'s ``operation``."""
+        with self._lock:
+            self._seen.add((role, service, operation))
+
+    def snapshot(self) -> frozenset[tuple[str, str, str]]:
+        """Every (role, service, operation) so far."""
+        with self._lock:
+            return frozenset(self._seen)
+
+
+def calling_role(environ: WSGIEnvironment) -> str | None:
+    """The role a request's User-Agent names (``identity-center-reconciler/0.1.0 role/plan``:
+    ``plan``), ``None`` when the reconciler's clients did not make it."""
+    found = USER_AGENT_ROLE.search(str(environ.get("HTTP_USER_AGENT", "")))
+    return None if found is None else found[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -895,8 +929,9 @@ class FaultLayer:
     """WSGI middleware: rate limits, injected faults, call recording and output-shape checks.
 
     ``app`` is the simulator's WSGI application; every AWS call through the layer is appended
-    to ``recorder``. With ``shape_check`` every successful JSON response is checked by
-    ``check_output_shape``; a violation is kept in ``shape_violations`` and the client gets
+    to ``recorder``, and those of the reconciler's own clients to ``operations`` too. With
+    ``shape_check`` every successful JSON response is checked by ``check_output_shape``; a
+    violation is kept in ``shape_violations`` and the client gets
     HTTP 500 ``SandboxShapeViolation`` naming it. Thread-safe; ``configure`` swaps the config
     while requests are in flight (calls already past the fault decision keep the old one).
     ``clock`` returns monotonic seconds for the rate limits' token buckets (replaceable in
@@ -911,10 +946,12 @@ class FaultLayer:
         recorder: CallRecorder,
         shape_check: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        operations: OperationLog | None = None,
     ) -> None:
         self._app = app
         self._clock = clock
         self._recorder = recorder
+        self._operations = operations
         self._shape_check = shape_check
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -965,6 +1002,9 @@ class FaultLayer:
         call = _identify(environ, body)
         if call is None:
             return self._app(environ, start_response)
+        role = calling_role(environ)
+        if role is not None and self._operations is not None:
+            self._operations.add(role=role, service=call.service, operation=call.operation)
         with self._lock:
             self._in_flight += 1
         started = time.time()
@@ -973,12 +1013,17 @@ class FaultLayer:
             try:
                 decision = self._handle(call, environ)
             except Exception:
-                self._record(call, status=500, fault=None, started=started, clock=clock)
+                self._record(call, status=500, fault=None, started=started, clock=clock, role=role)
                 raise
             # Recorded before the client can see the outcome, so a test that just got its
             # answer (or its dropped connection) finds the call in the recorder.
             self._record(
-                call, status=decision.status, fault=decision.fault, started=started, clock=clock
+                call,
+                status=decision.status,
+                fault=decision.fault,
+                started=started,
+                clock=clock,
+                role=role,
             )
             if decision.response is None:
                 _drop_connection(environ, fault=decision.fault)
@@ -994,7 +1039,14 @@ class FaultLayer:
                 self._idle.notify_all()
 
     def _record(
-        self, call: _Call, *, status: int, fault: FaultKind | None, started: float, clock: float
+        self,
+        call: _Call,
+        *,
+        status: int,
+        fault: FaultKind | None,
+        started: float,
+        clock: float,
+        role: str | None,
     ) -> None:
         self._recorder.record(
             RecordedCall(
@@ -1004,6 +1056,7 @@ class FaultLayer:
                 fault=None if fault is None else fault.value,
                 started=started,
                 seconds=time.perf_counter() - clock,
+                role=role,
             )
         )
 

@@ -42,6 +42,7 @@ from reconciler.sandbox.faults import (
     CallRecorder,
     FaultConfig,
     FaultLayer,
+    OperationLog,
     RecordedCall,
     ShapeViolation,
 )
@@ -80,6 +81,17 @@ def shape_violations_seen() -> list[ShapeViolation]:
     for sandbox in running:
         seen.extend(sandbox.fault_layer.shape_violations)
     return seen
+
+
+_product_operations = OperationLog()
+
+
+def product_operations_seen() -> frozenset[tuple[str, str, str]]:
+    """(role, service, operation) of every call the reconciler's own clients made to any
+    sandbox of this process so far (``faults.OperationLog``; the role comes from the
+    User-Agent, see ``adapters.aws.clients.user_agent``). The test suite checks them against
+    ``adapters.aws.permissions`` at the end of the session."""
+    return _product_operations.snapshot()
 
 
 EXAMPLE_CUSTOMER_MANAGED_POLICIES = (
@@ -200,7 +212,11 @@ class Sandbox:
     def _compose(self, router: WSGIApplication) -> WSGIApplication:
         """The outermost layers around the router (the one place to add or remove a layer)."""
         self._fault_layer = FaultLayer(
-            router, config=self._faults, recorder=self.recorder, shape_check=self.shape_check
+            router,
+            config=self._faults,
+            recorder=self.recorder,
+            shape_check=self.shape_check,
+            operations=_product_operations,
         )
         return self._fault_layer
 

@@ -16,8 +16,10 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from reconciler.adapters.aws.applying import ApplySettings, progress_listener
+from reconciler.adapters.aws.clients import user_agent
 from reconciler.adapters.locking import DynamoDbLease, FileLock
 from reconciler.controller.loop import Controller
 from reconciler.errors import WriterLockLostError
@@ -59,13 +61,16 @@ class Time:
         self.local.now += seconds
 
 
-def _dynamodb(sandbox: Sandbox) -> Any:
+def _dynamodb(sandbox: Sandbox, *, as_lease: bool = False) -> Any:
+    """A DynamoDB client of the sandbox; ``as_lease``: one that calls as the product's lease
+    (its User-Agent names the role, so the session's IAM policy check counts its calls)."""
     return boto3.client(
         "dynamodb",
         endpoint_url=sandbox.endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=Config(user_agent_extra=user_agent("lease")) if as_lease else None,
     )
 
 
@@ -95,7 +100,7 @@ def leases(sandbox: Sandbox, table: str, clocks: Time) -> Iterator[Any]:
             lock_name=LOCK_NAME,
             holder_id=holder_id,
             lease_seconds=options.pop("lease_seconds", 60),
-            client=_dynamodb(sandbox),
+            client=_dynamodb(sandbox, as_lease=True),
             **options,
         )
         made.append(lease)

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from reconciler.adapters.aws.clients import user_agent
 from reconciler.adapters.locking import DynamoDbLease, FileLock
 from reconciler.errors import AwsError, ConfigurationError
 from reconciler.sandbox import Sandbox
@@ -128,13 +129,16 @@ def test_the_sandbox_accepts_dynamodbs_zero_decreases_today() -> None:
     assert check_output_shape(service="dynamodb", operation="DescribeTable", body=body) == []
 
 
-def _client(sandbox: Sandbox) -> Any:
+def _client(sandbox: Sandbox, *, as_lease: bool = False) -> Any:
+    """A DynamoDB client of the sandbox; ``as_lease``: one that calls as the product's lease
+    (its User-Agent names the role, so the session's IAM policy check counts its calls)."""
     return boto3.client(
         "dynamodb",
         endpoint_url=sandbox.endpoint_url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        config=Config(user_agent_extra=user_agent("lease")) if as_lease else None,
     )
 
 
@@ -170,7 +174,7 @@ def lease(sandbox: Sandbox, table: str, leases: list[DynamoDbLease]) -> Any:
             table=table,
             lock_name="identity-center",
             holder_id=holder_id,
-            client=_client(sandbox),
+            client=_client(sandbox, as_lease=True),
             **options,
         )
         leases.append(made)

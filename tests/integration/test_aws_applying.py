@@ -262,6 +262,17 @@ def test_updates_every_attribute_of_a_permission_set(clients: AwsClients) -> Non
     assert read_live_state(clients).state.permission_sets["Developer"] == desired
 
 
+def test_removing_the_permissions_boundary_deletes_it(clients: AwsClients) -> None:
+    apply(clients, CreatePermissionSet(permission_set=DEVELOPER))
+    desired = replace(DEVELOPER, permissions_boundary=None)
+
+    outcome = apply(clients, UpdatePermissionSet(permission_set=desired, live=DEVELOPER, diff=()))
+
+    assert outcome.succeeded, outcome.results
+    assert "DeletePermissionsBoundaryFromPermissionSet" in outcome.api_calls
+    assert read_live_state(clients).state.permission_sets["Developer"].permissions_boundary is None
+
+
 def test_update_calls_only_what_differs(clients: AwsClients) -> None:
     apply(clients, CreatePermissionSet(permission_set=DEVELOPER))
     desired = replace(DEVELOPER, tags={**MANAGED, "team": "data"})

@@ -6,7 +6,9 @@
 - ``reading``: ``read_live_state(clients, *, instance_arn=None, targets=None) -> LiveState``;
 - ``organizations``: ``read_organization(clients, *, reads, account_ids)``: the OU tree,
   management account and account tags that assignment targets need;
-- ``applying``: ``apply_plan(clients, plan, live, *, settings=None) -> Outcome``.
+- ``applying``: ``apply_plan(clients, plan, live, *, settings=None) -> Outcome``;
+- ``permissions``: the registry of every operation each role (plan, apply, lease) may call, and
+  the IAM policy documents made from it (``reconciler iam-policy``); imports no boto3.
 
 Submodules are imported by name (nothing is imported here), so that importing the package does
 not load boto3 until a client is needed.

@@ -18,19 +18,25 @@ the credentials chain, ``AWS_PROFILE``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION`
 - the write fence (botocore event ``before-send``, after the token bucket): when the context
   variable ``write_fence`` holds a check (applying sets it around each write call), the check
   runs before every HTTP attempt, botocore's retries included, and its exception
-  (``WriterLockLostError``) ends the call unsent.
+  (``WriterLockLostError``) ends the call unsent;
+- the product and the role it calls as in the User-Agent (``user_agent``:
+  ``identity-center-reconciler/0.1.0 role/plan``): CloudTrail records it (``userAgent``), and
+  the sandbox tells the product's calls from the tests' own by it (``permissions`` is the
+  registry of what each role may call).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -53,6 +59,27 @@ WRITE_ATTEMPT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 (connect, then send and wait for the answer): the least safety margin of a writer lock."""
 MAX_POOL_CONNECTIONS = 32
 """HTTP connections per client: enough for the bounded thread pools of reading and applying."""
+
+PRODUCT = "identity-center-reconciler"
+CallingRole = Literal["plan", "apply", "lease", "setup"]
+"""The role a client calls AWS as (``permissions.CALLING_ROLES``); ``setup`` marks calls that
+no command makes (``DynamoDbLease.ensure_table``, for tests and first runs)."""
+USER_AGENT_ROLE = re.compile(rf"(?:^|\s){re.escape(PRODUCT)}/\S+ role/([a-z-]+)(?:\s|$)")
+"""Finds the role in a User-Agent header made with ``user_agent``."""
+
+
+def product_version() -> str:
+    """The installed package's version (``0+unknown`` when run from a tree not installed)."""
+    try:
+        return metadata.version(PRODUCT)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def user_agent(role: CallingRole) -> str:
+    """What the product's clients append to botocore's User-Agent (``user_agent_extra``):
+    ``identity-center-reconciler/<version> role/<role>``."""
+    return f"{PRODUCT}/{product_version()} role/{role}"
 
 
 class TokenBucket:
@@ -188,13 +215,15 @@ class AwsClients:
     calls: CallCounter = field(default_factory=CallCounter)
 
 
-def client_config() -> Config:
-    """botocore configuration shared by every client: adaptive retries, timeouts, pool size."""
+def client_config(role: CallingRole = "apply") -> Config:
+    """botocore configuration shared by every client: adaptive retries, timeouts, pool size,
+    and ``user_agent(role)`` in the User-Agent."""
     return Config(
         retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         max_pool_connections=MAX_POOL_CONNECTIONS,
+        user_agent_extra=user_agent(role),
     )
 
 
@@ -232,8 +261,10 @@ def make_clients(
     profile: str | None = None,
     endpoint_url: str | None = None,
     rates: RateLimits | None = None,
+    role: CallingRole = "apply",
 ) -> AwsClients:
-    """Build sso-admin, identitystore and organizations clients.
+    """Build sso-admin, identitystore and organizations clients that call AWS as ``role``
+    (``plan`` for read-only commands: named in the User-Agent, see ``user_agent``).
 
     ``region`` defaults to ``AWS_REGION``, then ``AWS_DEFAULT_REGION`` and the profile's
     region (botocore itself reads only the latter two); ``profile`` to ``AWS_PROFILE``;
@@ -258,7 +289,7 @@ def make_clients(
             "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a region "
             "in the AWS profile) to the Region of the Identity Center instance"
         )
-    config = client_config()
+    config = client_config(role)
     calls = CallCounter()
     sso_admin = session.client("sso-admin", config=config, endpoint_url=endpoint_url)
     identitystore = session.client("identitystore", config=config, endpoint_url=endpoint_url)
