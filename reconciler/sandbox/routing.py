@@ -4,11 +4,18 @@ A JSON-1.1 request names its operation in ``X-Amz-Target: <targetPrefix>.<Operat
 one of ``services`` has that prefix and handles the operation, it answers; every other request
 (other operations, other services, query-protocol IAM/STS, ``/moto-api``) goes to ``fallback``,
 moto's ``DomainDispatcherApplication``.
+
+DynamoDB requests to the fallback are served one at a time. DynamoDB applies each conditional
+write atomically (Amazon DynamoDB Developer Guide, "Condition expressions": the condition is
+evaluated and the write made as one operation), while moto reads the item, checks the condition
+and writes it in separate steps without a lock: two clients racing for the writer lease would
+both win it. Serializing the service restores the atomicity that the lease relies on.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -17,6 +24,10 @@ from reconciler.sandbox.protocol import JsonService
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+
+_SERIALIZED_PREFIX = "DynamoDB_"
+"""``X-Amz-Target`` prefix of the requests served one at a time (``DynamoDB_20120810.*``)."""
 
 
 class SimulatorRouter:
@@ -36,6 +47,7 @@ class SimulatorRouter:
         self.services = list(services)
         self.fallback = fallback
         self.page_size = page_size
+        self._serialized = threading.Lock()
 
     def route(self, environ: WSGIEnvironment) -> tuple[JsonService, str] | None:
         """The service and operation that answer this request, or None for the fallback."""
@@ -49,6 +61,9 @@ class SimulatorRouter:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         routed = self.route(environ)
         if routed is None:
+            if str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith(_SERIALIZED_PREFIX):
+                with self._serialized:  # the whole answer made under the lock (module docstring)
+                    return list(self.fallback(environ, start_response))
             return self.fallback(environ, start_response)
         service, operation = routed
         try:
