@@ -1027,7 +1027,7 @@ def _apply_saved(args: argparse.Namespace) -> int:
         with _writer_lock(args) as fence, _apply_progress(enabled=sys.stderr.isatty()):
             result = reconcile(
                 revision=revision,
-                aws=_clients(),
+                aws=_clients("apply"),
                 apply=True,
                 fence=fence,
                 allow_deletions=args.allow_deletions,
