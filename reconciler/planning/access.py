@@ -160,16 +160,18 @@ class _Routes:
         """One grant per route to each of ``access``, in the order of ``access`` and for each
         the direct route first, then the groups by name."""
         grants: list[Grant] = []
+        append, direct = grants.append, self.direct
+        assigned_groups, groups_of = self.assigned_groups.get, self.groups_of.get
         for access_key in access:
             user, account_id, permission_set = access_key
-            if access_key in self.direct:
-                grants.append(Grant(user, account_id, permission_set))
-            routes = self.assigned_groups.get((account_id, permission_set))
+            if access_key in direct:
+                append(Grant(user, account_id, permission_set))
+            routes = assigned_groups((account_id, permission_set))
             if routes:
-                grants.extend(
-                    Grant(user, account_id, permission_set, group)
-                    for group in sorted(routes.intersection(self.groups_of.get(user, ())))
-                )
+                via = routes.intersection(groups_of(user, ()))
+                # One route is the common case: no list to sort.
+                for group in via if len(via) < 2 else sorted(via):
+                    append(Grant(user, account_id, permission_set, group))
         return grants
 
 
@@ -242,9 +244,10 @@ def access_effect(
     old, new = _Routes(before, access), _Routes(after, access)
     gained: list[Access] = []
     lost: list[Access] = []
+    old_gives, new_gives = old.gives, new.gives
     for key in access:
-        had, has = old.gives(key), new.gives(key)
-        if had != has:
+        has = new_gives(key)
+        if old_gives(key) != has:
             (gained if has else lost).append(key)
     patterns = tuple(privileged)
     names = {key[2] for key in (*gained, *lost)}
