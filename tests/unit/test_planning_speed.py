@@ -92,6 +92,29 @@ def test_a_key_repeated_in_one_object_is_named() -> None:
     ]
 
 
+_depth_texts = st.builds(
+    lambda deep, middle, tail: "[" * deep + middle + "]" * tail,
+    st.integers(0, loading.MAX_JSON_DEPTH + 2),
+    st.text(alphabet='[]{}"\\ a', max_size=60),
+    st.integers(0, loading.MAX_JSON_DEPTH + 2),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_depth_texts)
+def test_the_depth_check_finds_what_the_scan_of_every_token_finds(text: str) -> None:
+    assert loading._depth_problem("f.json", text) == loading._depth_scan("f.json", text)
+
+
+def test_nesting_one_level_deeper_than_allowed_is_found() -> None:
+    deepest = loading.MAX_JSON_DEPTH
+    text = '{"a": ' + "[" * deepest + '"]"' + "]" * deepest + "}"
+    problem = loading._depth_problem("f.json", text)
+    assert problem is not None
+    assert problem.rule == "json_depth"
+    assert loading._depth_problem("f.json", text[6:-1]) is None
+
+
 # --- targets: a reference resolved once is answered the same way every time ------------------
 
 _ACCOUNTS = {
