@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from reconciler.model.state import IdentityCenterState, PrincipalType
@@ -132,9 +133,16 @@ class _Routes:
     """The routes of ``state`` to a given set of access, indexed in one pass over the
     memberships and one over the assignments (only what concerns that access is kept)."""
 
-    def __init__(self, state: IdentityCenterState, access: frozenset[Access]) -> None:
-        users = {user for user, _, _ in access}
-        pairs = {(account_id, permission_set) for _, account_id, permission_set in access}
+    __slots__ = ("assigned_groups", "direct", "groups_of")
+
+    def __init__(
+        self,
+        state: IdentityCenterState,
+        users: AbstractSet[str],
+        pairs: AbstractSet[tuple[str, str]],
+    ) -> None:
+        """Index the routes of ``state`` that concern ``users`` and the (account, set)
+        ``pairs`` (those of the access asked about)."""
         self.groups_of: defaultdict[str, set[str]] = defaultdict(set)
         for membership in state.memberships:
             if membership.user in users:
@@ -241,7 +249,9 @@ def access_effect(
     access = affected_access(before, after)
     if not access:
         return AccessChanges(gained=(), lost=())
-    old, new = _Routes(before, access), _Routes(after, access)
+    users = {user for user, _, _ in access}
+    pairs = {(account_id, permission_set) for _, account_id, permission_set in access}
+    old, new = _Routes(before, users, pairs), _Routes(after, users, pairs)
     gained: list[Access] = []
     lost: list[Access] = []
     old_gives, new_gives = old.gives, new.gives
