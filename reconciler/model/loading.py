@@ -347,17 +347,21 @@ def _parse_json(file: str, content: bytes) -> tuple[Any, list[Problem]]:
     return (None, problems) if problems else (data, [])
 
 
-_SUSPECT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]|\\[bfu]")
-"""What in a file's text can decode to a string ``_string_problem`` refuses: a control character
-written as itself, a surrogate (UTF-8 decoding never yields one, but the text may come from
-elsewhere), or an escape that decodes to one (``\\b``, ``\\f``, ``\\uXXXX``). An escaped
-backslash before ``b``, ``f`` or ``u`` matches too: a false alarm only costs the walk."""
+_SUSPECT_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(r"\\[bfu]")
 
 
 def _may_hold_bad_string(text: str) -> bool:
     """False when no string or key parsed from ``text`` can hold a lone surrogate or a refused
-    control character (so ``_value_problems`` would find no string problem)."""
-    return _SUSPECT_TEXT.search(text) is not None
+    control character (so ``_value_problems`` would find no string problem).
+
+    Suspect are: a control character written as itself, a surrogate (UTF-8 decoding never
+    yields one, but the text may come from elsewhere), and an escape that decodes to one of
+    them (``\\b``, ``\\f``, ``\\uXXXX``). An escaped backslash before ``b``, ``f`` or ``u`` is
+    suspect too: a false alarm only costs the walk."""
+    if _SUSPECT_CHARACTER.search(text) is not None:
+        return True
+    return "\\" in text and _SUSPECT_ESCAPE.search(text) is not None
 
 
 class _Numbers:
