@@ -233,3 +233,25 @@ def test_a_paused_call_leaves_a_disabled_collector_disabled() -> None:
     finally:
         if was:
             gc.enable()
+
+
+def test_the_cli_writes_a_document_orjson_refuses_with_json_dumps(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from reconciler import cli  # noqa: PLC0415
+
+    cli._print_large_json({"notes": [], 7: "an integer key"})
+    assert (
+        capsys.readouterr().out
+        == json.dumps({"notes": [], 7: "an integer key"}, indent=2, ensure_ascii=False) + "\n"
+    )
+
+
+def test_the_cli_writes_a_plan_document_as_json_dumps_would(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from reconciler import cli  # noqa: PLC0415
+
+    document = {"revision": None, "changes": [{"user": "zoë", "via": None, "n": 3}], "ok": True}
+    cli._print_large_json(document)
+    assert capsys.readouterr().out == json.dumps(document, indent=2, ensure_ascii=False) + "\n"
