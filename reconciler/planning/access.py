@@ -157,16 +157,12 @@ class _Routes:
             else:
                 self.assigned_groups[key.account_id, key.permission_set].add(key.principal_name)
 
-    def given(self, access: Iterable[Access]) -> set[Access]:
-        """Those of ``access`` that some route gives: directly, or through a group the user is
-        in that is assigned the (account, set) pair."""
-        given = {key for key in access if key in self.direct}
-        assigned_groups, groups_of = self.assigned_groups.get, self.groups_of.get
-        for key in access:
-            groups = assigned_groups(key[1:])
-            if groups is not None and not groups.isdisjoint(groups_of(key[0], ())):
-                given.add(key)
-        return given
+    def gives(self, access: Access) -> bool:
+        """Whether some route (direct or through a group) gives ``access``."""
+        if access in self.direct:
+            return True
+        groups = self.assigned_groups.get((access[1], access[2]))
+        return groups is not None and not groups.isdisjoint(self.groups_of.get(access[0], ()))
 
     def grants(self, access: Iterable[Access]) -> list[Grant]:
         """One grant per route to each of ``access``, in the order of ``access`` and for each
@@ -256,8 +252,13 @@ def access_effect(
     users = {user for user, _, _ in access}
     pairs = {(account_id, permission_set) for _, account_id, permission_set in access}
     old, new = _Routes(before, users, pairs), _Routes(after, users, pairs)
-    had, has = old.given(access), new.given(access)
-    gained, lost = has - had, had - has
+    gained: list[Access] = []
+    lost: list[Access] = []
+    old_gives, new_gives = old.gives, new.gives
+    for key in access:
+        has = new_gives(key)
+        if old_gives(key) != has:
+            (gained if has else lost).append(key)
     patterns = tuple(privileged)
     names = {key[2] for key in (*gained, *lost)}
     # Sorted triples give grants in access_changes' order (direct route first, then groups).
