@@ -50,6 +50,7 @@ from reconciler.errors import (
     WriterLockLostError,
 )
 from reconciler.logs import configure_logging
+from reconciler.model.collection import collection_paused
 from reconciler.model.wording import noun
 
 EXIT_OK = 0
@@ -68,6 +69,21 @@ def _stdout() -> Console:
 
 def _print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _print_large_json(document: Any) -> None:
+    """``_print_json`` for documents that may be large (a plan lists every grant gained and
+    lost: 222,058 of them, 49 MB, for 1% of 100,000 assignments): the same text, written by
+    orjson (15x faster than ``json.dumps(indent=2)``, whose C encoder does not indent), or by
+    ``_print_json`` when orjson cannot write the document (a key that is not a string)."""
+    from reconciler.planning.rendering import json_text  # noqa: PLC0415
+
+    try:
+        text = json_text(document)
+    except TypeError:
+        _print_json(document)
+        return
+    sys.stdout.write(text + "\n")
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:
@@ -739,6 +755,7 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if checked.live_error is None else EXIT_ERROR
 
 
+@collection_paused
 def _render_pass(result: Any, output_format: str) -> None:
     from reconciler.planning import rendering  # noqa: PLC0415
 
@@ -750,7 +767,7 @@ def _render_pass(result: Any, output_format: str) -> None:
         else:
             document = rendering.outcome_json(result.plan, result.outcome, account_names=names)
         document["notes"] = [*document["notes"], *notes]
-        _print_json(document)
+        _print_large_json(document)
     elif output_format == "markdown":
         for part in rendering.plan_markdown(result.plan, account_names=names):
             sys.stdout.write(part + "\n")

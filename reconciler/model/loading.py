@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler.errors import InvalidRevisionError, Problem
 from reconciler.model import documents as docs
+from reconciler.model.collection import collection_paused
 from reconciler.model.limits import POLICIES_WARN_ABOVE
 from reconciler.model.wording import suggestion_clause
 
@@ -137,11 +138,13 @@ def _int(text: str) -> int | _NonStandardNumber:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key)
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # a key repeated: name the first one repeated
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
     return result
 
 
@@ -150,11 +153,42 @@ def _line_and_column(text: str, position: int) -> tuple[int, int]:
     return line, position - text.rfind("\n", 0, position)
 
 
+_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+"""A JSON string, escapes included: ``_STRUCTURE`` without the brackets."""
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"[\[{][\]}]")
+
+
+def _within_depth(text: str) -> bool:
+    """True when ``_depth_scan`` would find no bracket deeper than ``MAX_JSON_DEPTH``, decided
+    with a few passes of regular expressions instead of a Python step per string and bracket
+    (a 100,000-assignment file holds 300,000 strings).
+
+    The brackets outside strings (the tokens ``_depth_scan`` counts: strings are skipped the
+    same way, left to right) are kept alone; each pass removes every adjacent opening and
+    closing pair, which empties a sequence nested ``d`` deep in exactly ``d`` passes. Anything
+    left after ``MAX_JSON_DEPTH`` passes (deeper nesting, or brackets that do not balance)
+    answers False, and the scan decides."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(MAX_JSON_DEPTH):
+        if not brackets:
+            return True
+        brackets = _INNERMOST.sub("", brackets)
+    return not brackets
+
+
 def _depth_problem(file: str, text: str) -> Problem | None:
     """A ``json_depth`` problem, at the first bracket nested deeper than ``MAX_JSON_DEPTH`` and
     naming the deepest nesting found; ``None`` when the file stays within the limit.
 
-    A scan, not a parse: no recursion, linear in the text, whatever the nesting."""
+    No parse, no recursion: linear in the text, whatever the nesting."""
+    if _within_depth(text):
+        return None
+    return _depth_scan(file, text)
+
+
+def _depth_scan(file: str, text: str) -> Problem | None:
+    """``_depth_problem`` by a scan of every string and bracket."""
     depth = deepest = 0
     first_too_deep: int | None = None
     for match in _STRUCTURE.finditer(text):
@@ -274,13 +308,14 @@ def _parse_json(file: str, content: bytes) -> tuple[Any, list[Problem]]:
     too_deep = _depth_problem(file, text)
     if too_deep is not None:
         return None, [too_deep]
+    numbers = _Numbers()
     try:
         data = json.loads(
             text,
             object_pairs_hook=_no_duplicate_keys,
-            parse_constant=_constant,
-            parse_float=_float,
-            parse_int=_int,
+            parse_constant=numbers.constant,
+            parse_float=numbers.float,
+            parse_int=numbers.int,
         )
     except _DuplicateKeyError as exc:
         return None, [
@@ -306,8 +341,51 @@ def _parse_json(file: str, content: bytes) -> tuple[Any, list[Problem]]:
                 column=exc.colno,
             )
         ]
+    if not numbers.found and not _may_hold_bad_string(text):
+        return data, []  # nothing _value_problems could find: skip the walk
     problems = _value_problems(file, data)
     return (None, problems) if problems else (data, [])
+
+
+_SUSPECT_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(r"\\[bfu]")
+
+
+def _may_hold_bad_string(text: str) -> bool:
+    """False when no string or key parsed from ``text`` can hold a lone surrogate or a refused
+    control character (so ``_value_problems`` would find no string problem).
+
+    Suspect are: a control character written as itself, a surrogate (UTF-8 decoding never
+    yields one, but the text may come from elsewhere), and an escape that decodes to one of
+    them (``\\b``, ``\\f``, ``\\uXXXX``). An escaped backslash before ``b``, ``f`` or ``u`` is
+    suspect too: a false alarm only costs the walk."""
+    if _SUSPECT_CHARACTER.search(text) is not None:
+        return True
+    return "\\" in text and _SUSPECT_ESCAPE.search(text) is not None
+
+
+class _Numbers:
+    """The parse hooks for numbers, remembering whether any stood in for one JSON or Python
+    does not have (``_NonStandardNumber``)."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found = False
+
+    def constant(self, text: str) -> _NonStandardNumber:
+        self.found = True
+        return _constant(text)
+
+    def float(self, text: str) -> float | _NonStandardNumber:
+        value = _float(text)
+        self.found = self.found or isinstance(value, _NonStandardNumber)
+        return value
+
+    def int(self, text: str) -> int | _NonStandardNumber:
+        value = _int(text)
+        self.found = self.found or isinstance(value, _NonStandardNumber)
+        return value
 
 
 def _unreadable(file: str, path: str, exc: BaseException) -> Problem:
@@ -591,6 +669,7 @@ def load_documents(files: Mapping[str, bytes]) -> Documents:
     return documents
 
 
+@collection_paused
 def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Problem, ...]]:
     """Validate one revision as far as it goes: ``(documents, problems)``; never raises.
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from reconciler.errors import InvalidRevisionError, Problem
 from reconciler.model import documents as docs
+from reconciler.model.collection import collection_paused
 from reconciler.model.limits import canonical_duration, duration_seconds
 from reconciler.model.loading import Documents, Located
 from reconciler.model.policies import policy_document
@@ -164,6 +165,7 @@ def _case_clashes(
     return problems
 
 
+@collection_paused
 def resolve(
     documents: Documents,
     live: LiveDirectory,

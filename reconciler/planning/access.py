@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from reconciler.model.state import IdentityCenterState, PrincipalType
@@ -132,9 +133,16 @@ class _Routes:
     """The routes of ``state`` to a given set of access, indexed in one pass over the
     memberships and one over the assignments (only what concerns that access is kept)."""
 
-    def __init__(self, state: IdentityCenterState, access: frozenset[Access]) -> None:
-        users = {user for user, _, _ in access}
-        pairs = {(account_id, permission_set) for _, account_id, permission_set in access}
+    __slots__ = ("assigned_groups", "direct", "groups_of")
+
+    def __init__(
+        self,
+        state: IdentityCenterState,
+        users: AbstractSet[str],
+        pairs: AbstractSet[tuple[str, str]],
+    ) -> None:
+        """Index the routes of ``state`` that concern ``users`` and the (account, set)
+        ``pairs`` (those of the access asked about)."""
         self.groups_of: defaultdict[str, set[str]] = defaultdict(set)
         for membership in state.memberships:
             if membership.user in users:
@@ -160,16 +168,18 @@ class _Routes:
         """One grant per route to each of ``access``, in the order of ``access`` and for each
         the direct route first, then the groups by name."""
         grants: list[Grant] = []
+        append, direct = grants.append, self.direct
+        assigned_groups, groups_of = self.assigned_groups.get, self.groups_of.get
         for access_key in access:
             user, account_id, permission_set = access_key
-            if access_key in self.direct:
-                grants.append(Grant(user, account_id, permission_set))
-            routes = self.assigned_groups.get((account_id, permission_set))
+            if access_key in direct:
+                append(Grant(user, account_id, permission_set))
+            routes = assigned_groups((account_id, permission_set))
             if routes:
-                grants.extend(
-                    Grant(user, account_id, permission_set, group)
-                    for group in sorted(routes.intersection(self.groups_of.get(user, ())))
-                )
+                via = routes.intersection(groups_of(user, ()))
+                # One route is the common case: no list to sort.
+                for group in via if len(via) < 2 else sorted(via):
+                    append(Grant(user, account_id, permission_set, group))
         return grants
 
 
@@ -239,12 +249,15 @@ def access_effect(
     access = affected_access(before, after)
     if not access:
         return AccessChanges(gained=(), lost=())
-    old, new = _Routes(before, access), _Routes(after, access)
+    users = {user for user, _, _ in access}
+    pairs = {(account_id, permission_set) for _, account_id, permission_set in access}
+    old, new = _Routes(before, users, pairs), _Routes(after, users, pairs)
     gained: list[Access] = []
     lost: list[Access] = []
+    old_gives, new_gives = old.gives, new.gives
     for key in access:
-        had, has = old.gives(key), new.gives(key)
-        if had != has:
+        has = new_gives(key)
+        if old_gives(key) != has:
             (gained if has else lost).append(key)
     patterns = tuple(privileged)
     names = {key[2] for key in (*gained, *lost)}

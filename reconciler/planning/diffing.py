@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
+from reconciler.model.collection import collection_paused
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import (
     MANAGED_TAG_KEY,
@@ -119,6 +120,7 @@ def _compare(
     return created, updated, only_live
 
 
+@collection_paused
 def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Plan:
     """Compute the plan that converges ``live`` to ``desired``.
 

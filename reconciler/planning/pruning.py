@@ -21,9 +21,9 @@ assignments cannot be deleted) do not change the scope: the planner applies them
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from reconciler.model.documents import ReconcilerFile
 from reconciler.model.loading import is_protected
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import AssignmentKey, LiveState, Membership, PrincipalType
@@ -90,10 +90,19 @@ def live_keys(live: LiveState) -> frozenset[str]:
     )
 
 
-def _principal_protected(config: ReconcilerFile, key: AssignmentKey) -> bool:
-    if key.principal_type is PrincipalType.GROUP:
-        return is_protected(key.principal_name, config.protected.groups)
-    return is_protected(key.principal_name, config.protected.users)
+def _protection(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """``is_protected(name, patterns)`` memoized by name: a live state repeats each set and
+    principal name in thousands of assignments."""
+    kept = tuple(patterns)
+    memo: dict[str, bool] = {}
+
+    def protected(name: str) -> bool:
+        answer = memo.get(name)
+        if answer is None:
+            answer = memo[name] = is_protected(name, kept)
+        return answer
+
+    return protected
 
 
 def prune_scope(desired: DesiredState, live: LiveState) -> PruneScope:
@@ -141,6 +150,11 @@ def prune_scope(desired: DesiredState, live: LiveState) -> PruneScope:
     )
 
     sets_deleted = permission_sets - want.permission_sets.keys()
+    set_protected = _protection(protected.permission_sets)
+    principal_protected = {
+        PrincipalType.GROUP: _protection(protected.groups),
+        PrincipalType.USER: _protection(protected.users),
+    }
     assignments = frozenset(
         key
         for key in have.assignments
@@ -148,8 +162,8 @@ def prune_scope(desired: DesiredState, live: LiveState) -> PruneScope:
             (prune.assignments and key.permission_set in want.permission_sets)
             or key.permission_set in sets_deleted
         )
-        and not is_protected(key.permission_set, protected.permission_sets)
-        and not _principal_protected(config, key)
+        and not set_protected(key.permission_set)
+        and not principal_protected[key.principal_type](key.principal_name)
     )
     return PruneScope(
         users=users,

