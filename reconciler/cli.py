@@ -868,13 +868,14 @@ def _apply_progress(*, enabled: bool) -> Iterator[None]:
 def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
     from dataclasses import replace  # noqa: PLC0415
 
-    from reconciler.engine import base_guard_limits, reconcile  # noqa: PLC0415
+    from reconciler.engine import base_rules, reconcile  # noqa: PLC0415
 
     source = _source(args)
     revision = _revision(args, source)
     behind = _behind_controller(args, source, revision.revision)
     if behind is not None:
         sys.stderr.write(f"warning: {behind}\n")
+    base = base_rules(source, revision)
     try:
         with (
             _writer_lock(args) if apply else contextlib.nullcontext() as fence,
@@ -887,7 +888,8 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
                 allow_deletions=getattr(args, "allow_deletions", False),
                 allow_uncommitted=getattr(args, "allow_uncommitted", False),
                 instance_arn=args.instance_arn,
-                guard_limits=base_guard_limits(source, revision),
+                guard_limits=base.guard_limits,
+                base_privileged=base.privileged,
                 fence=fence,
             )
     except InvalidRevisionError as error:
@@ -944,7 +946,7 @@ def _plan_saved(args: argparse.Namespace) -> int:
     Refused (nothing written) for uncommitted edits or a folder outside Git."""
     from datetime import UTC, datetime  # noqa: PLC0415
 
-    from reconciler.engine import base_guard_limits, reconcile  # noqa: PLC0415
+    from reconciler.engine import base_rules, reconcile  # noqa: PLC0415
     from reconciler.planning.saved_plans import (  # noqa: PLC0415
         SavedPlanFileError,
         SavedSettings,
@@ -959,6 +961,7 @@ def _plan_saved(args: argparse.Namespace) -> int:
             f"names a commit, and `apply FILE` applies that commit. Commit them first. No plan "
             "was saved."
         )
+    base = base_rules(source, revision)
     try:
         result = reconcile(
             revision=revision,
@@ -966,7 +969,8 @@ def _plan_saved(args: argparse.Namespace) -> int:
             apply=False,
             allow_deletions=args.allow_deletions,
             instance_arn=args.instance_arn,
-            guard_limits=base_guard_limits(source, revision),
+            guard_limits=base.guard_limits,
+            base_privileged=base.privileged,
         )
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, revision.revision, command=args.command)
@@ -1019,7 +1023,7 @@ def _apply_saved(args: argparse.Namespace) -> int:
     compared; then the revision is re-planned and must give the saved operations."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from reconciler.engine import base_guard_limits, reconcile, revision_of  # noqa: PLC0415
+    from reconciler.engine import base_rules, reconcile, revision_of  # noqa: PLC0415
     from reconciler.planning.saved_plans import (  # noqa: PLC0415
         Approval,
         SavedPlanRefusedError,
@@ -1041,6 +1045,7 @@ def _apply_saved(args: argparse.Namespace) -> int:
         behind = _behind_controller(args, source, revision.revision)
         if behind is not None:
             sys.stderr.write(f"warning: {behind}\n")
+        base = base_rules(source, revision)
         with _writer_lock(args) as fence, _apply_progress(enabled=sys.stderr.isatty()):
             result = reconcile(
                 revision=revision,
@@ -1049,7 +1054,8 @@ def _apply_saved(args: argparse.Namespace) -> int:
                 fence=fence,
                 allow_deletions=args.allow_deletions,
                 instance_arn=args.instance_arn,
-                guard_limits=base_guard_limits(source, revision),
+                guard_limits=base.guard_limits,
+                base_privileged=base.privileged,
                 approved=Approval(
                     saved=saved,
                     settings=SavedSettings(path=args.path, allow_deletions=args.allow_deletions),

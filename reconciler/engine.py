@@ -101,15 +101,29 @@ def checkout(source: GitSource) -> Revision:
     return revision_of(source.fetch())
 
 
-def base_guard_limits(source: GitSource, revision: Revision) -> tuple[GuardLimit, ...]:
-    """The deletion-guard limits of the commits ``revision`` builds on, so that no commit raises
-    its own limit: for uncommitted edits of a local work tree, the commit they are made on; for
-    a commit, every parent (a merge cannot bring in a side branch's raised limit); for a root
-    commit, the default ``deletion_guard`` (a history of one commit cannot raise it either).
-    A base that cannot be fetched, or whose ``reconciler.json`` is absent or not valid, adds
-    nothing (logged). None for a plain folder. Never raises."""
+@dataclass(frozen=True, slots=True)
+class BaseRules:
+    """What the commits a revision builds on say, that the revision cannot weaken for itself.
+
+    ``guard_limits`` are their deletion-guard limits (the strictest applies with the
+    revision's own); ``privileged`` the union of their ``privileged_permission_sets``
+    patterns, highlighted in the revision's plan besides its own (a commit cannot hide a
+    privileged gain it brings by emptying the list in the same commit).
+    """
+
+    guard_limits: tuple[GuardLimit, ...] = ()
+    privileged: tuple[str, ...] = ()
+
+
+def base_rules(source: GitSource, revision: Revision) -> BaseRules:
+    """The rules of the commits ``revision`` builds on, so that no commit weakens its own: for
+    uncommitted edits of a local work tree, the commit they are made on; for a commit, every
+    parent (a merge cannot bring in a side branch's weakened rules); for a root commit, the
+    defaults (a history of one commit cannot weaken them either). A base that cannot be
+    fetched, or whose ``reconciler.json`` is absent or not valid, adds nothing (logged). Empty
+    for a plain folder. Never raises."""
     if revision.revision is None:
-        return ()
+        return BaseRules()
     if revision.uncommitted:
         bases: tuple[str, ...] = (revision.revision,)
         what = "the commit the edits are made on"
@@ -117,12 +131,16 @@ def base_guard_limits(source: GitSource, revision: Revision) -> tuple[GuardLimit
         bases = revision.parent_revisions
         what = "a parent commit"
     if not bases:
-        return (
-            GuardLimit.of(
-                DeletionGuard(), source="the default deletion_guard (the commit has no parent)"
+        return BaseRules(
+            guard_limits=(
+                GuardLimit.of(
+                    DeletionGuard(), source="the default deletion_guard (the commit has no parent)"
+                ),
             ),
+            privileged=DEFAULT_PRIVILEGED_PERMISSION_SETS,
         )
-    limits = []
+    limits: list[GuardLimit] = []
+    privileged: dict[str, None] = {}
     for base in bases:
         try:
             config = load_config(source.fetch_at(base).files)
@@ -136,7 +154,8 @@ def base_guard_limits(source: GitSource, revision: Revision) -> tuple[GuardLimit
                     source=f"reconciler.json of revision {base[:12]} ({what})",
                 )
             )
-    return tuple(limits)
+            privileged.update(dict.fromkeys(config.privileged_permission_sets))
+    return BaseRules(guard_limits=tuple(limits), privileged=tuple(privileged))
 
 
 def load(revision: Revision) -> Documents:
@@ -335,6 +354,7 @@ def reconcile(
     guard_limits: Sequence[GuardLimit] = (),
     approved: Approval | None = None,
     fence: Callable[[], None] | None = None,
+    base_privileged: Sequence[str] = (),
 ) -> PassResult:
     """Run one pass on ``revision``: load, read live state, plan, and with ``apply`` apply.
 
@@ -350,7 +370,9 @@ def reconcile(
     ``SavedPlanRefusedError`` (a ``PlanRefusedError``) is raised and nothing is written; the
     deletion guard then applies as to any plan. ``fence`` (the writer lock's check,
     ``WriterLock.fence``) is called before every write (``apply_plan(fence=...)``): once it
-    raises ``WriterLockLostError`` the rest of the plan is skipped.
+    raises ``WriterLockLostError`` the rest of the plan is skipped. ``base_privileged`` are
+    ``privileged_permission_sets`` patterns of the commits the revision builds on
+    (``base_rules``), highlighted besides the revision's own.
 
     Raises ``InvalidRevisionError`` with every problem :func:`check_revision` finds (the
     files', and their references' against what live state could be read; nothing written),
@@ -379,7 +401,7 @@ def reconcile(
     if desired is None or live is None:  # pragma: no cover - raise_for_problems raised
         raise InvalidRevisionError(checked.problems)
     bound.info("pass.phase", phase="plan")
-    the_plan = plan(desired, live, revision=revision.revision)
+    the_plan = plan(desired, live, revision=revision.revision, base_privileged=base_privileged)
     if revision.uncommitted:
         the_plan = replace(
             the_plan,

@@ -121,13 +121,22 @@ def _compare(
 
 
 @collection_paused
-def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Plan:
+def plan(
+    desired: DesiredState,
+    live: LiveState,
+    *,
+    revision: str | None,
+    base_privileged: Iterable[str] = (),
+) -> Plan:
     """Compute the plan that converges ``live`` to ``desired``.
 
     Returns a ``Plan`` whose operations are ordered as the module docstring says and sorted by
     key within each step, so the same inputs always give the same plan; its ``access`` is the
     operations' effect on who can sign in where (live state against its ``projection``), with
-    the sets matching ``reconciler.json``'s ``privileged_permission_sets`` marked.
+    the sets matching ``reconciler.json``'s ``privileged_permission_sets`` marked, and those
+    matching ``base_privileged`` (the patterns of the commits the revision builds on: a
+    revision cannot stop its own gains from being highlighted) too, with a note naming the
+    patterns the revision dropped.
     """
     want, have = desired.state, live.state
     scope = prune_scope(desired, live)
@@ -219,9 +228,16 @@ def plan(desired: DesiredState, live: LiveState, *, revision: str | None) -> Pla
         *(DeleteGroup(name=name) for name in groups_deleted),
         *(DeleteUser(user_name=name) for name in users_deleted),
     ]
-    access = access_effect(
-        have, project(have, operations), privileged=desired.config.privileged_permission_sets
-    )
+    own = desired.config.privileged_permission_sets
+    dropped = [pattern for pattern in dict.fromkeys(base_privileged) if pattern not in own]
+    if dropped:
+        notes.append(
+            f"this revision drops {', '.join(dropped)} from privileged_permission_sets: the "
+            f"commit it builds on {noun(len(dropped), 'has it', 'has them')}, so "
+            f"{noun(len(dropped), 'it', 'they')} still "
+            f"{noun(len(dropped), 'marks', 'mark')} privileged sets in this plan"
+        )
+    access = access_effect(have, project(have, operations), privileged=[*own, *dropped])
     return Plan(
         revision=revision,
         operations=tuple(operations),

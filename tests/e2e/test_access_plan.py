@@ -16,6 +16,7 @@ from reconciler.planning.access import effective_access
 from reconciler.sandbox import SeededOrganization
 from reconciler.sandbox.console import ConsoleActions
 from tests.e2e.test_cli import run_cli, run_json
+from tests.support import commit_all
 
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
@@ -113,3 +114,33 @@ def test_a_removed_assignment_shows_who_loses_access(access_repo: Path) -> None:
         ("jane.doe", "DeveloperAccess", "Developers"),
         ("sam.lee", "DeveloperAccess", "Developers"),
     }
+
+
+def test_a_commit_emptying_the_privileged_list_still_has_its_own_gains_highlighted(
+    access_repo: Path,
+) -> None:
+    """The commit that adds sam.lee to AdminAccess also sets ``privileged_permission_sets`` to
+    []: its plan is judged by the patterns of the commit it builds on, like its deletion
+    guard, so the reviewer still sees the privileged gain and why."""
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    folder = access_repo / "desired-state"
+    config = json.loads((folder / "reconciler.json").read_text())
+    (folder / "reconciler.json").write_text(
+        json.dumps({**config, "privileged_permission_sets": []})
+    )
+    groups = json.loads((folder / "groups.json").read_text())
+    for group in groups["groups"]:
+        if group["name"] == "AdminAccess":
+            group["members"].append("sam.lee")
+    (folder / "groups.json").write_text(json.dumps(groups))
+    commit_all(access_repo, "sam.lee joins AdminAccess; nothing is privileged any more")
+
+    code, document = run_json("plan", "--repo", str(access_repo))
+
+    assert code == 2
+    assert document["access"]["gained"]
+    assert all(grant["privileged"] for grant in document["access"]["gained"])
+    assert any(
+        "this revision drops *Admin*, *PowerUser* from privileged_permission_sets" in note
+        for note in document["notes"]
+    )
