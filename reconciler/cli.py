@@ -116,6 +116,14 @@ UNCHECKED_REFERENCES = (
 """Said before the error met reading live state, when a revision was checked without it."""
 
 
+def _where(revision: str | None, *, uncommitted: bool) -> str:
+    """What files a verdict is about: ``<sha>``, ``<sha> plus uncommitted edits`` or ``working
+    tree`` (a folder outside Git)."""
+    if revision is None:
+        return "working tree"
+    return f"{revision} plus uncommitted edits" if uncommitted else revision
+
+
 def _report_invalid(
     error: InvalidRevisionError,
     output_format: str,
@@ -124,8 +132,12 @@ def _report_invalid(
     command: str = "validate",
     hints: Sequence[str] = (),
     warnings: Sequence[Problem] = (),
+    uncommitted: bool = False,
 ) -> int:
     """Print the problems of an invalid revision on stdout, in text as in JSON; exit 1.
+
+    ``uncommitted``: the files checked are ``revision`` plus uncommitted edits of the work
+    tree (said in the text, ``"uncommitted": true`` in JSON), so the commit is not blamed.
 
     When live state could not be read (``error.live_error``), the error follows the problems,
     with its advice and ``hints`` (JSON: ``"error"``, as :func:`_report_error` prints it).
@@ -135,6 +147,7 @@ def _report_invalid(
     if output_format == "json":
         document: dict[str, Any] = {
             "revision": revision,
+            "uncommitted": uncommitted,
             "valid": False,
             "problems": [_problem_json(problem) for problem in error.problems],
             "warnings": [_problem_json(problem) for problem in warnings],
@@ -145,7 +158,7 @@ def _report_invalid(
         _print_json(document)
     else:
         console = _stdout()
-        where = f" at {revision}" if revision else ""
+        where = f" at {_where(revision, uncommitted=uncommitted)}" if revision else ""
         them = noun(len(error.problems), "it", "them")
         outcome = INVALID_OUTCOMES.get(command, "nothing was done").format(them=them)
         console.print(f"[bold red]✗ invalid desired state{where}:[/] {error}; {outcome}.")
@@ -723,13 +736,19 @@ def _validate(args: argparse.Namespace) -> int:
     if checked.problems:
         error = InvalidRevisionError(checked.problems, live_error=checked.live_error)
         return _report_invalid(
-            error, args.format, revision.revision, hints=hints, warnings=checked.warnings
+            error,
+            args.format,
+            revision.revision,
+            hints=hints,
+            warnings=checked.warnings,
+            uncommitted=revision.uncommitted,
         )
     warnings = [_problem_json(problem) for problem in checked.warnings]
     checked_live = checked.live is not None
     if args.format == "json":
         document: dict[str, Any] = {
             "revision": revision.revision,
+            "uncommitted": revision.uncommitted,
             "valid": checked.live_error is None,
             "checked_against_live_state": checked_live,
             "problems": [],
@@ -740,7 +759,7 @@ def _validate(args: argparse.Namespace) -> int:
         _print_json(document)
     else:
         console = _stdout()
-        where = revision.revision or "working tree"
+        where = _where(revision.revision, uncommitted=revision.uncommitted)
         if checked.live_error is not None:
             console.print(
                 f"[yellow]the files of the desired state at {where} have no problems, but "
@@ -893,7 +912,13 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
                 fence=fence,
             )
     except InvalidRevisionError as error:
-        return _report_invalid(error, args.format, revision.revision, command=args.command)
+        return _report_invalid(
+            error,
+            args.format,
+            revision.revision,
+            command=args.command,
+            uncommitted=revision.uncommitted,
+        )
     if behind is not None:
         result = replace(result, plan=replace(result.plan, notes=(behind, *result.plan.notes)))
     _render_pass(result, args.format)
@@ -973,7 +998,13 @@ def _plan_saved(args: argparse.Namespace) -> int:
             base_privileged=base.privileged,
         )
     except InvalidRevisionError as error:
-        return _report_invalid(error, args.format, revision.revision, command=args.command)
+        return _report_invalid(
+            error,
+            args.format,
+            revision.revision,
+            command=args.command,
+            uncommitted=revision.uncommitted,
+        )
     content = saved_plan_bytes(
         result.plan,
         result.live,

@@ -348,3 +348,25 @@ def test_one_problem_is_it_not_them(access_repo: Path) -> None:
         f"✗ invalid desired state at {revision}: 1 problem in the desired state; fix it and run "
         "validate again."
     )
+
+
+def test_validate_of_uncommitted_edits_does_not_blame_the_commit(access_repo: Path) -> None:
+    users = access_repo / "desired-state" / "users.json"
+    head = subprocess.run(
+        ["git", "-C", str(access_repo), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    valid = run_cli("validate", "--offline", "--repo", str(access_repo))
+    assert f"at {head} is valid" in valid.stdout
+
+    users.write_text(users.read_text().replace('"user_name"', '"username"', 1))
+    text = run_cli("validate", "--offline", "--repo", str(access_repo))
+    document = json.loads(
+        run_cli("validate", "--offline", "--repo", str(access_repo), "--format", "json").stdout
+    )
+
+    assert text.returncode == 1
+    assert f"invalid desired state at {head} plus uncommitted edits" in text.stdout
+    assert (document["revision"], document["uncommitted"]) == (head, True)
