@@ -123,6 +123,8 @@ def _canonical(value: Any) -> Any:
         }
     if isinstance(value, Mapping):
         return {str(key): _canonical(item) for key, item in sorted(value.items())}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: AssignmentKey
+        return {name: _canonical(getattr(value, name)) for name in value._fields}
     if isinstance(value, frozenset | set):
         return sorted((_canonical(item) for item in value), key=_dumps)
     if isinstance(value, tuple | list):
