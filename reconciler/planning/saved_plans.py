@@ -25,11 +25,17 @@ Shape of the file (JSON, one object)::
      "operations": [{"action": "create", "kind": "user", "key": "user/jane.doe", ...}],
      "fingerprints": {"user/jane.doe": "sha256:<hex>" | null, ...},
      "summary": {"create": 1, "update": 0, "delete": 0, "provision": 0},
+     "access": {"gained": [{"user": "jane.doe", "account_id": "111111111111",
+                            "permission_set": "ReadOnlyAccess", "via": "Auditors" | null}],
+                "lost": [...]},
      "digest": "sha256:<hex>"}
 
 A fingerprint is the sha256 of the canonical encoding of the live object an operation touches
 (with its AWS identifier, so an object deleted and made again by hand is a change), ``null``
-when it did not exist.
+when it did not exist. ``access`` is the plan's effect on access (``Plan.access``) as the
+reviewer saw it: applying is refused when re-planning gives another effect, so a grant the
+reviewed plan did not show (a group's assignment made by hand since, that a member the plan
+adds would inherit) is never given by ``apply FILE``.
 """
 
 from __future__ import annotations
@@ -50,10 +56,12 @@ from reconciler.model.state import (
     PolicyDocument,
     PrincipalType,
 )
+from reconciler.planning.access import AccessChanges, Grant
 from reconciler.planning.plans import Operation, Plan
 
 SAVED_PLAN_FORMAT = "identity-center-reconciler/saved-plan"
-SAVED_PLAN_VERSION = 1
+SAVED_PLAN_VERSION = 2
+"""Version 2 added ``access``; a version 1 file is refused (make the plan again)."""
 MAX_SAVED_PLAN_BYTES = 64 * 1024 * 1024
 """The largest saved plan read (bytes): the bound of a whole revision's files
 (``ReadLimits.total_bytes``), which no plan of one revision needs to exceed."""
@@ -103,6 +111,8 @@ class SavedPlan:
     settings: SavedSettings
     operations: tuple[Mapping[str, Any], ...]
     fingerprints: Mapping[str, str | None]
+    access: Mapping[str, Any]
+    """``{"gained": [grant encoding], "lost": [grant encoding]}`` (:func:`access_encoding`)."""
 
 
 # -- canonical encodings ---------------------------------------------------------------------
@@ -148,6 +158,17 @@ def operation_encoding(operation: Operation) -> dict[str, Any]:
         "kind": operation.kind.value,
         "key": operation.key,
         **_canonical(operation),
+    }
+
+
+def access_encoding(access: AccessChanges | None) -> dict[str, list[dict[str, Any]]]:
+    """The canonical encoding of a plan's effect on access: ``{"gained": [...], "lost":
+    [...]}``, each grant ``{"user", "account_id", "permission_set", "via"}`` (None: empty)."""
+    if access is None:
+        return {"gained": [], "lost": []}
+    return {
+        "gained": [_canonical(grant) for grant in access.gained],
+        "lost": [_canonical(grant) for grant in access.lost],
     }
 
 
@@ -260,6 +281,7 @@ def saved_plan_bytes(
         "operations": [operation_encoding(operation) for operation in plan.operations],
         "fingerprints": fingerprints(plan, live),
         "summary": plan.summary(),
+        "access": access_encoding(plan.access),
     }
     document = {**body, "digest": _sha256(body)}
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -307,10 +329,15 @@ def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
     settings = _field(document, "settings", dict)
     operations = _field(document, "operations", list)
     prints = _field(document, "fingerprints", dict)
-    if not all(isinstance(item, dict) for item in operations) or not all(
-        isinstance(value, str | None) for value in prints.values()
+    access = _field(document, "access", dict)
+    if (
+        not all(isinstance(item, dict) for item in operations)
+        or not all(isinstance(value, str | None) for value in prints.values())
+        or not all(isinstance(access.get(side), list) for side in ("gained", "lost"))
     ):
-        raise SavedPlanFileError(f"{name} holds operations or fingerprints of the wrong shape")
+        raise SavedPlanFileError(
+            f"{name} holds operations, fingerprints or access of the wrong shape"
+        )
     return SavedPlan(
         revision=_field(document, "revision", str),
         instance_arn=_field(document, "instance_arn", str),
@@ -321,6 +348,7 @@ def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
         ),
         operations=tuple(operations),
         fingerprints=dict(prints),
+        access={"gained": access["gained"], "lost": access["lost"]},
     )
 
 
@@ -360,6 +388,7 @@ def differences(
             if getattr(settings, name) != getattr(saved.settings, name)
         )
     found.extend(_changed_objects(saved, live))
+    found.extend(_changed_access(saved, plan, live))
     saved_lines = [_operation_line(item) for item in saved.operations]
     current = [operation_encoding(operation) for operation in plan.operations]
     if current != list(saved.operations):
@@ -403,6 +432,47 @@ def _changed_objects(saved: SavedPlan, live: LiveState) -> list[str]:
         if key not in saved.fingerprints or saved.fingerprints[key] != now:
             changed.append(key)
     return [f"{key} changed since the plan was made" for key in changed]
+
+
+def _grant_line(encoding: Any, live: LiveState) -> str:
+    """A grant encoding in words, its account named as live state names it."""
+    if not isinstance(encoding, Mapping):
+        return repr(encoding)
+    try:
+        grant = Grant(
+            user=str(encoding["user"]),
+            account_id=str(encoding["account_id"]),
+            permission_set=str(encoding["permission_set"]),
+            via=None if encoding.get("via") is None else str(encoding["via"]),
+        )
+    except KeyError:
+        return repr(dict(encoding))
+    account = live.accounts.get(grant.account_id)
+    where = grant.account_id if account is None else f"{account.name} ({grant.account_id})"
+    route = f"via group {grant.via}" if grant.via is not None else "directly"
+    return f"{grant.user}: {grant.permission_set} in {where} ({route})"
+
+
+def _changed_access(saved: SavedPlan, plan: Plan, live: LiveState) -> list[str]:
+    """Each grant the re-planned effect on access gains or loses that the saved (reviewed)
+    effect does not, and each the saved one does that re-planning no longer does."""
+    now = access_encoding(plan.access)
+    found: list[str] = []
+    for side, verb in (("gained", "gains"), ("lost", "loses")):
+        before, after = list(saved.access[side]), now[side]
+        before_keys, after_keys = {_dumps(g) for g in before}, {_dumps(g) for g in after}
+        found.extend(
+            f"access not in the plan as made: {_grant_line(grant, live)} {verb} it now"
+            for grant in after
+            if _dumps(grant) not in before_keys
+        )
+        found.extend(
+            f"access in the plan as made but no longer: {_grant_line(grant, live)} no longer "
+            f"{verb} it"
+            for grant in before
+            if _dumps(grant) not in after_keys
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

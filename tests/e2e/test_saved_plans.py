@@ -14,6 +14,7 @@ import pytest
 
 from reconciler.planning.saved_plans import MAX_SAVED_PLAN_BYTES, SAVED_PLAN_FORMAT
 from reconciler.sandbox import Sandbox, SeededOrganization
+from reconciler.sandbox.console import ConsoleActions
 from tests.e2e.test_cli import run_cli, run_json
 from tests.e2e.test_guard_limits import _drop_read_only_access, _edit, _limit
 from tests.support import HandMade, commit_all
@@ -263,4 +264,68 @@ def test_the_deletion_guard_still_refuses_a_saved_plan(
 
     assert result.returncode == 1
     assert "deletes 4 objects, more than the limit of 2" in result.stdout + result.stderr
+    assert writes(sandbox) == before
+
+
+def _add_walter_to_developers(access_repo: Path) -> None:
+    folder = access_repo / "desired-state"
+    users = json.loads((folder / "users.json").read_text())
+    users["users"].append(
+        {
+            "user_name": "walter",
+            "display_name": "Walter Example",
+            "given_name": "Walter",
+            "family_name": "Example",
+        }
+    )
+    (folder / "users.json").write_text(json.dumps(users))
+    groups = json.loads((folder / "groups.json").read_text())
+    next(g for g in groups["groups"] if g["name"] == "Developers")["members"].append("walter")
+    (folder / "groups.json").write_text(json.dumps(groups))
+    commit_all(access_repo, "walter joins Developers")
+
+
+def test_a_grant_the_reviewed_access_did_not_show_refuses_naming_it(
+    access_repo: Path,
+    tmp_path: Path,
+    sandbox: Sandbox,
+    organization: SeededOrganization,
+    aws_environment: dict[str, str],
+) -> None:
+    settings = access_repo / "desired-state" / "reconciler.json"
+    config = json.loads(settings.read_text())
+    config["prune"]["assignments"] = False  # the assignment made by hand is left alone
+    settings.write_text(json.dumps(config))
+    commit_all(access_repo, "Assignments made by hand are left alone")
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    _add_walter_to_developers(access_repo)
+    out, planned = saved_plan(access_repo, tmp_path)
+    assert {(g["user"], g["permission_set"]) for g in planned["access"]["gained"]} == {
+        ("walter", "DeveloperAccess")
+    }
+    console = ConsoleActions(aws_environment)
+    developers = console.identitystore.get_group_id(
+        IdentityStoreId=console.identity_store_id,
+        AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "Developers"}
+        },
+    )["GroupId"]
+    console.sso_admin.create_account_assignment(
+        InstanceArn=console.instance_arn,
+        TargetId=organization.accounts["prod"],
+        TargetType="AWS_ACCOUNT",
+        PermissionSetArn=console.permission_set_arn("AdministratorAccess"),
+        PrincipalType="GROUP",
+        PrincipalId=developers,
+    )
+    before = writes(sandbox)
+
+    code, document = run_json("apply", str(out), "--repo", str(access_repo))
+
+    assert code == 1, document
+    prod = organization.accounts["prod"]
+    assert (
+        f"access not in the plan as made: walter: AdministratorAccess in prod ({prod}) "
+        "(via group Developers) gains it now"
+    ) in refusal(document)
     assert writes(sandbox) == before
