@@ -78,11 +78,15 @@ class SavedPlanRefusedError(PlanRefusedError):
     """The saved plan no longer describes what applying would do; nothing is applied.
 
     ``differences`` lists each reason in words (``user/jane.doe changed since the plan``,
-    ``revision changed: ...``, ``operation not in the saved plan: delete assignment/...``).
+    ``revision changed: ...``, ``operation not in the saved plan: delete assignment/...``), all
+    of them; ``listed`` the first :data:`MAX_LISTED` and ``more`` how many are left out of it.
+    The message counts them all.
     """
 
     def __init__(self, differences: Sequence[str]) -> None:
         self.differences = tuple(differences)
+        self.listed = self.differences[:MAX_LISTED]
+        self.more = len(self.differences) - len(self.listed)
         count = len(self.differences)
         super().__init__(
             f"the saved plan was not applied: {count} "
@@ -411,8 +415,6 @@ def differences(
             )
         elif not any(line.startswith("operation ") for line in found):  # duplicates
             found.append("the operations differ from the saved plan")
-    if len(found) > MAX_LISTED:
-        found = [*found[:MAX_LISTED], f"... and {len(found) - MAX_LISTED} more"]
     return found
 
 

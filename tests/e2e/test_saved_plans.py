@@ -329,3 +329,53 @@ def test_a_grant_the_reviewed_access_did_not_show_refuses_naming_it(
         "(via group Developers) gains it now"
     ) in refusal(document)
     assert writes(sandbox) == before
+
+
+def _forge(out: Path, edit: Any) -> None:
+    """Edit the saved plan at ``out`` with ``edit(document)`` and recompute its digest."""
+    saved = json.loads(out.read_text())
+    edit(saved)
+    del saved["digest"]
+    canonical = json.dumps(saved, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    saved["digest"] = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    out.write_text(json.dumps(saved))
+
+
+def _mallory(number: int) -> dict[str, Any]:
+    return {
+        "action": "create",
+        "kind": "user",
+        "key": f"user/mallory{number}",
+        "user": {
+            "user_name": f"mallory{number}",
+            "display_name": "Mallory",
+            "given_name": "Mallory",
+            "family_name": "Example",
+            "email": None,
+        },
+    }
+
+
+def test_a_refusal_of_many_differences_counts_them_all_and_says_how_many_are_not_listed(
+    access_repo: Path, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    out, _ = saved_plan(access_repo, tmp_path)
+
+    def add_many(saved: dict[str, Any]) -> None:
+        for number in range(1000):
+            saved["operations"].append(_mallory(number))
+            saved["fingerprints"][f"user/mallory{number}"] = None
+
+    _forge(out, add_many)
+
+    code, document = run_json("apply", str(out), "--repo", str(access_repo))
+    text = run_cli("apply", str(out), "--repo", str(access_repo)).stdout
+
+    assert code == 1
+    error = document["error"]
+    assert "1000 differences since it was made" in error["message"]
+    assert len(error["advice"]) == 20
+    assert all(line.startswith("operation no longer planned") for line in error["advice"])
+    assert error["more"] == 980
+    assert "… and 980 more" in text
+    assert writes(sandbox) == 0
