@@ -46,6 +46,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from reconciler.errors import PlanRefusedError
@@ -67,6 +68,8 @@ MAX_SAVED_PLAN_BYTES = 64 * 1024 * 1024
 (``ReadLimits.total_bytes``), which no plan of one revision needs to exceed."""
 MAX_LISTED = 20
 """How many differences a refusal lists before saying how many more there are."""
+MAX_NUMBER_DIGITS = 100
+"""The longest number (digits) a saved plan may hold; it holds only small counts and a version."""
 
 
 class SavedPlanFileError(PlanRefusedError):
@@ -298,11 +301,22 @@ def _field(document: Mapping[str, Any], name: str, kind: type | tuple[type, ...]
     return value
 
 
+def _parse_int(digits: str, *, name: str) -> int:
+    """``int(digits)`` for the JSON reader, refusing a number longer than
+    :data:`MAX_NUMBER_DIGITS` digits (``SavedPlanFileError``)."""
+    if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise SavedPlanFileError(
+            f"{name} is not a saved plan: it holds a number longer than {MAX_NUMBER_DIGITS} digits"
+        )
+    return int(digits)
+
+
 def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
     """Read a saved plan file's ``content`` (``name`` is for messages).
 
     Raises ``SavedPlanFileError`` when it is larger than :data:`MAX_SAVED_PLAN_BYTES`, not
-    UTF-8 JSON (truncated, garbage, nested too deep), of another format or version, or when its
+    UTF-8 JSON (truncated, garbage, nested too deep, a number longer than
+    :data:`MAX_NUMBER_DIGITS` digits), of another format or version, or when its
     digest is not that of its content (edited by hand).
     """
     if len(content) > MAX_SAVED_PLAN_BYTES:
@@ -310,8 +324,13 @@ def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
             f"{name} is larger than {MAX_SAVED_PLAN_BYTES} bytes: it is not a saved plan"
         )
     try:
-        document = json.loads(content.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        document = json.loads(content.decode("utf-8"), parse_int=partial(_parse_int, name=name))
+    except RecursionError as exc:
+        raise SavedPlanFileError(
+            f"{name} is not a saved plan: its JSON is nested too deeply (hundreds of levels; a "
+            "saved plan nests fewer than 10)"
+        ) from exc
+    except (UnicodeDecodeError, ValueError) as exc:
         raise SavedPlanFileError(
             f"{name} is not a saved plan (not whole, valid JSON: truncated or another file?): {exc}"
         ) from exc

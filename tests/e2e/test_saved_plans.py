@@ -168,10 +168,11 @@ def test_an_operation_added_with_a_recomputed_digest_is_refused(
     [
         (b"", "not whole, valid JSON"),
         (b"\x00\xff garbage", "not whole, valid JSON"),
-        (b"[" * 100_000, "not whole, valid JSON"),
+        (b"[" * 100_000, "its JSON is nested too deeply"),
+        (b'{"version": ' + b"9" * 5000 + b"}", "it holds a number longer than 100 digits"),
         (b'{"format": "something-else"}', "is not a saved plan"),
     ],
-    ids=["empty", "garbage", "deeply-nested", "another-format"],
+    ids=["empty", "garbage", "deeply-nested", "long-number", "another-format"],
 )
 def test_a_file_that_is_not_a_saved_plan_gives_a_clear_error(
     access_repo: Path, tmp_path: Path, sandbox: Sandbox, content: bytes, says: str
@@ -183,6 +184,9 @@ def test_a_file_that_is_not_a_saved_plan_gives_a_clear_error(
 
     assert code == 1
     assert says in refusal(document)
+    assert str(out) in refusal(document)
+    assert "sys." not in refusal(document)
+    assert "maximum recursion depth" not in refusal(document)
     assert writes(sandbox) == 0
 
 
