@@ -24,6 +24,7 @@ Shape of the file (JSON, one object)::
      "settings": {"path": "desired-state", "allow_deletions": false},
      "operations": [{"action": "create", "kind": "user", "key": "user/jane.doe", ...}],
      "fingerprints": {"user/jane.doe": "sha256:<hex>" | null, ...},
+     "objects": {"user/jane.doe": {"user": {...}, "id": "..."} | null, ...},
      "summary": {"create": 1, "update": 0, "delete": 0, "provision": 0},
      "access": {"gained": [{"user": "jane.doe", "account_id": "111111111111",
                             "permission_set": "ReadOnlyAccess", "via": "Auditors" | null}],
@@ -32,10 +33,12 @@ Shape of the file (JSON, one object)::
 
 A fingerprint is the sha256 of the canonical encoding of the live object an operation touches
 (with its AWS identifier, so an object deleted and made again by hand is a change), ``null``
-when it did not exist. ``access`` is the plan's effect on access (``Plan.access``) as the
-reviewer saw it: applying is refused when re-planning gives another effect, so a grant the
-reviewed plan did not show (a group's assignment made by hand since, that a member the plan
-adds would inherit) is never given by ``apply FILE``.
+when it did not exist; ``objects`` holds those live objects themselves (canonical encodings),
+only to say in a refusal which attributes changed (the fingerprints decide). ``access`` is
+the plan's effect on access (``Plan.access``) as the reviewer saw it: applying is refused when
+re-planning gives another effect, so a grant the reviewed plan did not show (a group's
+assignment made by hand since, that a member the plan adds would inherit) is never given by
+``apply FILE``.
 """
 
 from __future__ import annotations
@@ -118,6 +121,9 @@ class SavedPlan:
     settings: SavedSettings
     operations: tuple[Mapping[str, Any], ...]
     fingerprints: Mapping[str, str | None]
+    objects: Mapping[str, Any]
+    """The touched live objects as the plan saw them (canonical encodings, None: absent),
+    by operation key: for naming what changed, never for deciding."""
     access: Mapping[str, Any]
     """``{"gained": [grant encoding], "lost": [grant encoding]}`` (:func:`access_encoding`)."""
 
@@ -255,6 +261,15 @@ def fingerprint(live: LiveState, encoding: Mapping[str, Any]) -> str | None:
     return None if touched is None else _sha256(touched)
 
 
+def touched_objects(plan: Plan, live: LiveState) -> dict[str, Any]:
+    """Per object the operations of ``plan`` touch, by operation key: its canonical encoding
+    with its AWS identifier (None when absent), whose digest is its :func:`fingerprint`."""
+    return {
+        operation.key: _touched(live, operation_encoding(operation))
+        for operation in plan.operations
+    }
+
+
 def fingerprints(plan: Plan, live: LiveState) -> dict[str, str | None]:
     """Per object the operations of ``plan`` touch, by operation key: :func:`fingerprint`."""
     return {
@@ -287,6 +302,7 @@ def saved_plan_bytes(
         "settings": _canonical(settings),
         "operations": [operation_encoding(operation) for operation in plan.operations],
         "fingerprints": fingerprints(plan, live),
+        "objects": touched_objects(plan, live),
         "summary": plan.summary(),
         "access": access_encoding(plan.access),
     }
@@ -353,6 +369,7 @@ def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
     operations = _field(document, "operations", list)
     prints = _field(document, "fingerprints", dict)
     access = _field(document, "access", dict)
+    objects = _field(document, "objects", dict)
     if (
         not all(isinstance(item, dict) for item in operations)
         or not all(isinstance(value, str | None) for value in prints.values())
@@ -371,6 +388,7 @@ def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
         ),
         operations=tuple(operations),
         fingerprints=dict(prints),
+        objects=dict(objects),
         access={"gained": access["gained"], "lost": access["lost"]},
     )
 
@@ -403,12 +421,16 @@ def differences(
             f"instance changed: the plan was made for {saved.instance_arn}, this is "
             f"{live.instance_arn}"
         )
-    if settings != saved.settings:
-        found.extend(
-            f"setting {name} changed: {getattr(saved.settings, name)!r} in the plan, "
-            f"{getattr(settings, name)!r} now"
-            for name in ("path", "allow_deletions")
-            if getattr(settings, name) != getattr(saved.settings, name)
+    if settings.path != saved.settings.path:
+        found.append(
+            f"setting path changed: the plan was made with --path {saved.settings.path}, this "
+            f"apply has --path {settings.path}: pass the same --path as `plan --out` had"
+        )
+    if settings.allow_deletions != saved.settings.allow_deletions:
+        made, now = ("with", "without") if saved.settings.allow_deletions else ("without", "with")
+        found.append(
+            f"setting allow_deletions changed: the plan was made {made} --allow-deletions, this "
+            f"apply is run {now} it: pass the same flags as `plan --out` had"
         )
     found.extend(_changed_objects(saved, live))
     found.extend(_changed_access(saved, plan, live))
@@ -439,20 +461,80 @@ def differences(
 
 def _changed_objects(saved: SavedPlan, live: LiveState) -> list[str]:
     """Each object a saved operation touches whose fingerprint in ``live`` is not the saved
-    one, named by its key (once, in the order of the operations)."""
-    changed: list[str] = []
+    one, named by its key (once, in the order of the operations), with what changed: created,
+    deleted, or which attributes (from the saved ``objects``, when they allow it). An
+    operation not of a plan as made (no fingerprint, or not an operation's shape) is named so.
+    """
+    seen: set[str] = set()
+    found: list[str] = []
     for encoding in saved.operations:
         key = str(encoding.get("key"))
-        if key in changed:
+        if key in seen:
             continue
+        seen.add(key)
         try:
-            now = fingerprint(live, encoding)
+            touched = _touched(live, encoding)
         except (KeyError, TypeError, ValueError):
-            changed.append(key)
+            found.append(f"{key}: not an operation of the plan as made (no longer planned)")
             continue
-        if key not in saved.fingerprints or saved.fingerprints[key] != now:
-            changed.append(key)
-    return [f"{key} changed since the plan was made" for key in changed]
+        if key not in saved.fingerprints:
+            found.append(f"{key}: not in the plan as made (it has no fingerprint)")
+            continue
+        before = saved.fingerprints[key]
+        now = None if touched is None else _sha256(touched)
+        if before == now:
+            continue
+        if before is None:
+            found.append(f"{key} was created since the plan was made")
+        elif now is None:
+            found.append(f"{key} no longer exists (it existed when the plan was made)")
+        else:
+            what = _attribute_changes(saved.objects.get(key), touched)
+            found.append(f"{key} changed since the plan was made" + (f": {what}" if what else ""))
+    return found
+
+
+MAX_SHOWN = 200
+"""The longest value (characters) a refusal shows of an attribute."""
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else _dumps(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
+
+
+def _attribute_changes(before: Any, now: Any) -> str:
+    """What differs between two encodings of one live object, in words: per attribute (those
+    of the object and of its identifiers), ``name +added -removed`` for lists, ``name before
+    → now`` otherwise; empty when ``before`` is not an encoding of it (absent, forged)."""
+    if not isinstance(before, Mapping) or not isinstance(now, Mapping):
+        return ""
+    flat_before, flat_now = _flatten(before), _flatten(now)
+    parts: list[str] = []
+    for name in sorted(flat_before.keys() | flat_now.keys()):
+        old, new = flat_before.get(name), flat_now.get(name)
+        if old == new:
+            continue
+        if isinstance(old, list) and isinstance(new, list):
+            old_items, new_items = {_dumps(i) for i in old}, {_dumps(i) for i in new}
+            changes = [f"+{_shown(i)}" for i in new if _dumps(i) not in old_items]
+            changes += [f"-{_shown(i)}" for i in old if _dumps(i) not in new_items]
+            parts.append(f"{name} {' '.join(changes) or 'reordered'}")
+        else:
+            parts.append(f"{name} {_shown(old)} → {_shown(new)}")
+    return "; ".join(parts)
+
+
+def _flatten(encoding: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes of an object's encoding: those of its object (``user``, ``group``,
+    ``permission_set``, ...) by their own names, beside its identifiers."""
+    flat: dict[str, Any] = {}
+    for name, value in encoding.items():
+        if isinstance(value, Mapping):
+            flat.update({str(inner): item for inner, item in value.items()})
+        else:
+            flat[str(name)] = value
+    return flat
 
 
 def _grant_line(encoding: Any, live: LiveState) -> str:

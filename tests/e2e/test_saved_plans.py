@@ -74,7 +74,7 @@ def test_a_hand_change_to_an_object_the_plan_touches_refuses_naming_it(
     code, document = run_json("apply", str(out), "--repo", str(access_repo))
 
     assert code == 1
-    assert "user/jane.doe changed since the plan was made" in refusal(document)
+    assert "user/jane.doe was created since the plan was made" in refusal(document)
     assert writes(sandbox) == before
 
 
@@ -382,4 +382,19 @@ def test_a_refusal_of_many_differences_counts_them_all_and_says_how_many_are_not
     assert all(line.startswith("operation no longer planned") for line in error["advice"])
     assert error["more"] == 980
     assert "… and 980 more" in text
+    assert writes(sandbox) == 0
+
+
+def test_a_forged_operation_without_a_fingerprint_is_named_as_not_in_the_plan_as_made(
+    access_repo: Path, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    out, _ = saved_plan(access_repo, tmp_path)
+    _forge(out, lambda saved: saved["operations"].append(_mallory(1)))
+
+    code, document = run_json("apply", str(out), "--repo", str(access_repo))
+
+    assert code == 1
+    assert "user/mallory1: not in the plan as made" in refusal(document)
+    assert "operation no longer planned: create user/mallory1" in refusal(document)
+    assert "changed since" not in refusal(document)
     assert writes(sandbox) == 0
