@@ -293,6 +293,7 @@ def saved_plan_bytes(
         raise SavedPlanFileError(
             "a saved plan needs a committed revision: the desired state is not in Git"
         )
+    objects = touched_objects(plan, live)
     body: dict[str, Any] = {
         "format": SAVED_PLAN_FORMAT,
         "version": SAVED_PLAN_VERSION,
@@ -301,8 +302,10 @@ def saved_plan_bytes(
         "created_at": created_at,
         "settings": _canonical(settings),
         "operations": [operation_encoding(operation) for operation in plan.operations],
-        "fingerprints": fingerprints(plan, live),
-        "objects": touched_objects(plan, live),
+        "fingerprints": {
+            key: None if touched is None else _sha256(touched) for key, touched in objects.items()
+        },
+        "objects": objects,
         "summary": plan.summary(),
         "access": access_encoding(plan.access),
     }

@@ -398,3 +398,26 @@ def test_a_forged_operation_without_a_fingerprint_is_named_as_not_in_the_plan_as
     assert "operation no longer planned: create user/mallory1" in refusal(document)
     assert "changed since" not in refusal(document)
     assert writes(sandbox) == 0
+
+
+def test_a_policy_attached_by_hand_to_a_permission_set_the_plan_updates_is_named_with_its_arn(
+    access_repo: Path, tmp_path: Path, sandbox: Sandbox, aws_environment: dict[str, str]
+) -> None:
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    path = access_repo / "desired-state" / "permission-sets" / "DeveloperAccess.json"
+    path.write_text(path.read_text().replace("Power user access", "Developer access"))
+    commit_all(access_repo, "Describe DeveloperAccess")
+    out, _ = saved_plan(access_repo, tmp_path)
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    ConsoleActions(aws_environment).attach_managed_policy(
+        permission_set="DeveloperAccess", policy_arn=admin
+    )
+    before = writes(sandbox)
+
+    code, document = run_json("apply", str(out), "--repo", str(access_repo))
+
+    assert code == 1
+    assert (
+        f"permission-set/DeveloperAccess changed since the plan was made: managed_policies +{admin}"
+    ) in refusal(document)
+    assert writes(sandbox) == before
