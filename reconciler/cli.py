@@ -209,6 +209,8 @@ def _print_error_text(console: Console, document: Mapping[str, Any]) -> None:
     console.print(f"[bold red]Error ({document['kind']}):[/] {_escape(document['message'])}")
     for line in document.get("advice", ()):
         console.print(f"  [yellow]→[/] {_escape(line)}")
+    if document.get("more"):
+        console.print(f"  [yellow]→[/] … and {document['more']} more")
 
 
 def _print_error(
@@ -217,8 +219,8 @@ def _print_error(
     """Print an error document (:func:`_error_json`'s shape) and return ``EXIT_ERROR``.
 
     JSON: ``{"error": document}`` on stdout. Text: the message, then each piece of advice on
-    its own line, on stdout (stderr with ``text_to_stderr``: ``run``, whose stdout is its
-    pass report)."""
+    its own line (then ``… and N more`` when the document has ``more``: advice not listed),
+    on stdout (stderr with ``text_to_stderr``: ``run``, whose stdout is its pass report)."""
     if output_format == "json":
         _print_json({"error": dict(document)})
     else:
@@ -1095,7 +1097,10 @@ def _apply_saved(args: argparse.Namespace) -> int:
     except InvalidRevisionError as error:
         return _report_invalid(error, args.format, saved.revision, command=args.command)
     except SavedPlanRefusedError as error:
-        return _report_error(error, args.format, hints=error.differences)
+        document = _error_json(error, error.listed)
+        if error.more:
+            document["more"] = error.more
+        return _print_error(document, args.format)
     if behind is not None:
         result = replace(result, plan=replace(result.plan, notes=(behind, *result.plan.notes)))
     _render_pass(result, args.format)

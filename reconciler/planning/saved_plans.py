@@ -24,12 +24,21 @@ Shape of the file (JSON, one object)::
      "settings": {"path": "desired-state", "allow_deletions": false},
      "operations": [{"action": "create", "kind": "user", "key": "user/jane.doe", ...}],
      "fingerprints": {"user/jane.doe": "sha256:<hex>" | null, ...},
+     "objects": {"user/jane.doe": {"user": {...}, "id": "..."} | null, ...},
      "summary": {"create": 1, "update": 0, "delete": 0, "provision": 0},
+     "access": {"gained": [{"user": "jane.doe", "account_id": "111111111111",
+                            "permission_set": "ReadOnlyAccess", "via": "Auditors" | null}],
+                "lost": [...]},
      "digest": "sha256:<hex>"}
 
 A fingerprint is the sha256 of the canonical encoding of the live object an operation touches
 (with its AWS identifier, so an object deleted and made again by hand is a change), ``null``
-when it did not exist.
+when it did not exist; ``objects`` holds those live objects themselves (canonical encodings),
+only to say in a refusal which attributes changed (the fingerprints decide). ``access`` is
+the plan's effect on access (``Plan.access``) as the reviewer saw it: applying is refused when
+re-planning gives another effect, so a grant the reviewed plan did not show (a group's
+assignment made by hand since, that a member the plan adds would inherit) is never given by
+``apply FILE``.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from reconciler.errors import PlanRefusedError
@@ -50,15 +60,19 @@ from reconciler.model.state import (
     PolicyDocument,
     PrincipalType,
 )
+from reconciler.planning.access import AccessChanges, Grant
 from reconciler.planning.plans import Operation, Plan
 
 SAVED_PLAN_FORMAT = "identity-center-reconciler/saved-plan"
-SAVED_PLAN_VERSION = 1
+SAVED_PLAN_VERSION = 2
+"""Version 2 added ``access``; a version 1 file is refused (make the plan again)."""
 MAX_SAVED_PLAN_BYTES = 64 * 1024 * 1024
 """The largest saved plan read (bytes): the bound of a whole revision's files
 (``ReadLimits.total_bytes``), which no plan of one revision needs to exceed."""
 MAX_LISTED = 20
 """How many differences a refusal lists before saying how many more there are."""
+MAX_NUMBER_DIGITS = 100
+"""The longest number (digits) a saved plan may hold; it holds only small counts and a version."""
 
 
 class SavedPlanFileError(PlanRefusedError):
@@ -70,11 +84,15 @@ class SavedPlanRefusedError(PlanRefusedError):
     """The saved plan no longer describes what applying would do; nothing is applied.
 
     ``differences`` lists each reason in words (``user/jane.doe changed since the plan``,
-    ``revision changed: ...``, ``operation not in the saved plan: delete assignment/...``).
+    ``revision changed: ...``, ``operation not in the saved plan: delete assignment/...``), all
+    of them; ``listed`` the first :data:`MAX_LISTED` and ``more`` how many are left out of it.
+    The message counts them all.
     """
 
     def __init__(self, differences: Sequence[str]) -> None:
         self.differences = tuple(differences)
+        self.listed = self.differences[:MAX_LISTED]
+        self.more = len(self.differences) - len(self.listed)
         count = len(self.differences)
         super().__init__(
             f"the saved plan was not applied: {count} "
@@ -103,6 +121,11 @@ class SavedPlan:
     settings: SavedSettings
     operations: tuple[Mapping[str, Any], ...]
     fingerprints: Mapping[str, str | None]
+    objects: Mapping[str, Any]
+    """The touched live objects as the plan saw them (canonical encodings, None: absent),
+    by operation key: for naming what changed, never for deciding."""
+    access: Mapping[str, Any]
+    """``{"gained": [grant encoding], "lost": [grant encoding]}`` (:func:`access_encoding`)."""
 
 
 # -- canonical encodings ---------------------------------------------------------------------
@@ -125,6 +148,8 @@ def _canonical(value: Any) -> Any:
         return {name: _canonical(item) for name, item in value._asdict().items()}
     if isinstance(value, Mapping):
         return {str(key): _canonical(item) for key, item in sorted(value.items())}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: AssignmentKey
+        return {name: _canonical(getattr(value, name)) for name in value._fields}
     if isinstance(value, frozenset | set):
         return sorted((_canonical(item) for item in value), key=_dumps)
     if isinstance(value, tuple | list):
@@ -148,6 +173,17 @@ def operation_encoding(operation: Operation) -> dict[str, Any]:
         "kind": operation.kind.value,
         "key": operation.key,
         **_canonical(operation),
+    }
+
+
+def access_encoding(access: AccessChanges | None) -> dict[str, list[dict[str, Any]]]:
+    """The canonical encoding of a plan's effect on access: ``{"gained": [...], "lost":
+    [...]}``, each grant ``{"user", "account_id", "permission_set", "via"}`` (None: empty)."""
+    if access is None:
+        return {"gained": [], "lost": []}
+    return {
+        "gained": [_canonical(grant) for grant in access.gained],
+        "lost": [_canonical(grant) for grant in access.lost],
     }
 
 
@@ -227,6 +263,15 @@ def fingerprint(live: LiveState, encoding: Mapping[str, Any]) -> str | None:
     return None if touched is None else _sha256(touched)
 
 
+def touched_objects(plan: Plan, live: LiveState) -> dict[str, Any]:
+    """Per object the operations of ``plan`` touch, by operation key: its canonical encoding
+    with its AWS identifier (None when absent), whose digest is its :func:`fingerprint`."""
+    return {
+        operation.key: _touched(live, operation_encoding(operation))
+        for operation in plan.operations
+    }
+
+
 def fingerprints(plan: Plan, live: LiveState) -> dict[str, str | None]:
     """Per object the operations of ``plan`` touch, by operation key: :func:`fingerprint`."""
     return {
@@ -250,6 +295,7 @@ def saved_plan_bytes(
         raise SavedPlanFileError(
             "a saved plan needs a committed revision: the desired state is not in Git"
         )
+    objects = touched_objects(plan, live)
     body: dict[str, Any] = {
         "format": SAVED_PLAN_FORMAT,
         "version": SAVED_PLAN_VERSION,
@@ -258,8 +304,12 @@ def saved_plan_bytes(
         "created_at": created_at,
         "settings": _canonical(settings),
         "operations": [operation_encoding(operation) for operation in plan.operations],
-        "fingerprints": fingerprints(plan, live),
+        "fingerprints": {
+            key: None if touched is None else _sha256(touched) for key, touched in objects.items()
+        },
+        "objects": objects,
         "summary": plan.summary(),
+        "access": access_encoding(plan.access),
     }
     document = {**body, "digest": _sha256(body)}
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -272,11 +322,22 @@ def _field(document: Mapping[str, Any], name: str, kind: type | tuple[type, ...]
     return value
 
 
+def _parse_int(digits: str, *, name: str) -> int:
+    """``int(digits)`` for the JSON reader, refusing a number longer than
+    :data:`MAX_NUMBER_DIGITS` digits (``SavedPlanFileError``)."""
+    if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise SavedPlanFileError(
+            f"{name} is not a saved plan: it holds a number longer than {MAX_NUMBER_DIGITS} digits"
+        )
+    return int(digits)
+
+
 def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
     """Read a saved plan file's ``content`` (``name`` is for messages).
 
     Raises ``SavedPlanFileError`` when it is larger than :data:`MAX_SAVED_PLAN_BYTES`, not
-    UTF-8 JSON (truncated, garbage, nested too deep), of another format or version, or when its
+    UTF-8 JSON (truncated, garbage, nested too deep, a number longer than
+    :data:`MAX_NUMBER_DIGITS` digits), of another format or version, or when its
     digest is not that of its content (edited by hand).
     """
     if len(content) > MAX_SAVED_PLAN_BYTES:
@@ -284,8 +345,13 @@ def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
             f"{name} is larger than {MAX_SAVED_PLAN_BYTES} bytes: it is not a saved plan"
         )
     try:
-        document = json.loads(content.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        document = json.loads(content.decode("utf-8"), parse_int=partial(_parse_int, name=name))
+    except RecursionError as exc:
+        raise SavedPlanFileError(
+            f"{name} is not a saved plan: its JSON is nested too deeply (hundreds of levels; a "
+            "saved plan nests fewer than 10)"
+        ) from exc
+    except (UnicodeDecodeError, ValueError) as exc:
         raise SavedPlanFileError(
             f"{name} is not a saved plan (not whole, valid JSON: truncated or another file?): {exc}"
         ) from exc
@@ -307,10 +373,16 @@ def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
     settings = _field(document, "settings", dict)
     operations = _field(document, "operations", list)
     prints = _field(document, "fingerprints", dict)
-    if not all(isinstance(item, dict) for item in operations) or not all(
-        isinstance(value, str | None) for value in prints.values()
+    access = _field(document, "access", dict)
+    objects = _field(document, "objects", dict)
+    if (
+        not all(isinstance(item, dict) for item in operations)
+        or not all(isinstance(value, str | None) for value in prints.values())
+        or not all(isinstance(access.get(side), list) for side in ("gained", "lost"))
     ):
-        raise SavedPlanFileError(f"{name} holds operations or fingerprints of the wrong shape")
+        raise SavedPlanFileError(
+            f"{name} holds operations, fingerprints or access of the wrong shape"
+        )
     return SavedPlan(
         revision=_field(document, "revision", str),
         instance_arn=_field(document, "instance_arn", str),
@@ -321,6 +393,8 @@ def parse_saved_plan(content: bytes, *, name: str) -> SavedPlan:
         ),
         operations=tuple(operations),
         fingerprints=dict(prints),
+        objects=dict(objects),
+        access={"gained": access["gained"], "lost": access["lost"]},
     )
 
 
@@ -352,14 +426,19 @@ def differences(
             f"instance changed: the plan was made for {saved.instance_arn}, this is "
             f"{live.instance_arn}"
         )
-    if settings != saved.settings:
-        found.extend(
-            f"setting {name} changed: {getattr(saved.settings, name)!r} in the plan, "
-            f"{getattr(settings, name)!r} now"
-            for name in ("path", "allow_deletions")
-            if getattr(settings, name) != getattr(saved.settings, name)
+    if settings.path != saved.settings.path:
+        found.append(
+            f"setting path changed: the plan was made with --path {saved.settings.path}, this "
+            f"apply has --path {settings.path}: pass the same --path as `plan --out` had"
+        )
+    if settings.allow_deletions != saved.settings.allow_deletions:
+        made, now = ("with", "without") if saved.settings.allow_deletions else ("without", "with")
+        found.append(
+            f"setting allow_deletions changed: the plan was made {made} --allow-deletions, this "
+            f"apply is run {now} it: pass the same flags as `plan --out` had"
         )
     found.extend(_changed_objects(saved, live))
+    found.extend(_changed_access(saved, plan, live))
     saved_lines = [_operation_line(item) for item in saved.operations]
     current = [operation_encoding(operation) for operation in plan.operations]
     if current != list(saved.operations):
@@ -382,27 +461,126 @@ def differences(
             )
         elif not any(line.startswith("operation ") for line in found):  # duplicates
             found.append("the operations differ from the saved plan")
-    if len(found) > MAX_LISTED:
-        found = [*found[:MAX_LISTED], f"... and {len(found) - MAX_LISTED} more"]
     return found
 
 
 def _changed_objects(saved: SavedPlan, live: LiveState) -> list[str]:
     """Each object a saved operation touches whose fingerprint in ``live`` is not the saved
-    one, named by its key (once, in the order of the operations)."""
-    changed: list[str] = []
+    one, named by its key (once, in the order of the operations), with what changed: created,
+    deleted, or which attributes (from the saved ``objects``, when they allow it). An
+    operation not of a plan as made (no fingerprint, or not an operation's shape) is named so.
+    """
+    seen: set[str] = set()
+    found: list[str] = []
     for encoding in saved.operations:
         key = str(encoding.get("key"))
-        if key in changed:
+        if key in seen:
             continue
+        seen.add(key)
         try:
-            now = fingerprint(live, encoding)
+            touched = _touched(live, encoding)
         except (KeyError, TypeError, ValueError):
-            changed.append(key)
+            found.append(f"{key}: not an operation of the plan as made (no longer planned)")
             continue
-        if key not in saved.fingerprints or saved.fingerprints[key] != now:
-            changed.append(key)
-    return [f"{key} changed since the plan was made" for key in changed]
+        if key not in saved.fingerprints:
+            found.append(f"{key}: not in the plan as made (it has no fingerprint)")
+            continue
+        before = saved.fingerprints[key]
+        now = None if touched is None else _sha256(touched)
+        if before == now:
+            continue
+        if before is None:
+            found.append(f"{key} was created since the plan was made")
+        elif now is None:
+            found.append(f"{key} no longer exists (it existed when the plan was made)")
+        else:
+            what = _attribute_changes(saved.objects.get(key), touched)
+            found.append(f"{key} changed since the plan was made" + (f": {what}" if what else ""))
+    return found
+
+
+MAX_SHOWN = 200
+"""The longest value (characters) a refusal shows of an attribute."""
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else _dumps(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
+
+
+def _attribute_changes(before: Any, now: Any) -> str:
+    """What differs between two encodings of one live object, in words: per attribute (those
+    of the object and of its identifiers), ``name +added -removed`` for lists, ``name before
+    → now`` otherwise; empty when ``before`` is not an encoding of it (absent, forged)."""
+    if not isinstance(before, Mapping) or not isinstance(now, Mapping):
+        return ""
+    flat_before, flat_now = _flatten(before), _flatten(now)
+    parts: list[str] = []
+    for name in sorted(flat_before.keys() | flat_now.keys()):
+        old, new = flat_before.get(name), flat_now.get(name)
+        if old == new:
+            continue
+        if isinstance(old, list) and isinstance(new, list):
+            old_items, new_items = {_dumps(i) for i in old}, {_dumps(i) for i in new}
+            changes = [f"+{_shown(i)}" for i in new if _dumps(i) not in old_items]
+            changes += [f"-{_shown(i)}" for i in old if _dumps(i) not in new_items]
+            parts.append(f"{name} {' '.join(changes) or 'reordered'}")
+        else:
+            parts.append(f"{name} {_shown(old)} → {_shown(new)}")
+    return "; ".join(parts)
+
+
+def _flatten(encoding: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes of an object's encoding: those of its object (``user``, ``group``,
+    ``permission_set``, ...) by their own names, beside its identifiers."""
+    flat: dict[str, Any] = {}
+    for name, value in encoding.items():
+        if isinstance(value, Mapping):
+            flat.update({str(inner): item for inner, item in value.items()})
+        else:
+            flat[str(name)] = value
+    return flat
+
+
+def _grant_line(encoding: Any, live: LiveState) -> str:
+    """A grant encoding in words, its account named as live state names it."""
+    if not isinstance(encoding, Mapping):
+        return repr(encoding)
+    try:
+        grant = Grant(
+            user=str(encoding["user"]),
+            account_id=str(encoding["account_id"]),
+            permission_set=str(encoding["permission_set"]),
+            via=None if encoding.get("via") is None else str(encoding["via"]),
+        )
+    except KeyError:
+        return repr(dict(encoding))
+    account = live.accounts.get(grant.account_id)
+    where = grant.account_id if account is None else f"{account.name} ({grant.account_id})"
+    route = f"via group {grant.via}" if grant.via is not None else "directly"
+    return f"{grant.user}: {grant.permission_set} in {where} ({route})"
+
+
+def _changed_access(saved: SavedPlan, plan: Plan, live: LiveState) -> list[str]:
+    """Each grant the re-planned effect on access gains or loses that the saved (reviewed)
+    effect does not, and each the saved one does that re-planning no longer does."""
+    now = access_encoding(plan.access)
+    found: list[str] = []
+    for side, verb in (("gained", "gains"), ("lost", "loses")):
+        before, after = list(saved.access[side]), now[side]
+        before_keys, after_keys = {_dumps(g) for g in before}, {_dumps(g) for g in after}
+        found.extend(
+            f"access not in the plan as made: {_grant_line(grant, live)} {verb} it now"
+            for grant in after
+            if _dumps(grant) not in before_keys
+        )
+        found.extend(
+            f"access in the plan as made but no longer: {_grant_line(grant, live)} no longer "
+            f"{verb} it"
+            for grant in before
+            if _dumps(grant) not in after_keys
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,7 @@ import pytest
 
 from reconciler.planning.saved_plans import MAX_SAVED_PLAN_BYTES, SAVED_PLAN_FORMAT
 from reconciler.sandbox import Sandbox, SeededOrganization
+from reconciler.sandbox.console import ConsoleActions
 from tests.e2e.test_cli import run_cli, run_json
 from tests.e2e.test_guard_limits import _drop_read_only_access, _edit, _limit
 from tests.support import HandMade, commit_all
@@ -73,7 +74,7 @@ def test_a_hand_change_to_an_object_the_plan_touches_refuses_naming_it(
     code, document = run_json("apply", str(out), "--repo", str(access_repo))
 
     assert code == 1
-    assert "user/jane.doe changed since the plan was made" in refusal(document)
+    assert "user/jane.doe was created since the plan was made" in refusal(document)
     assert writes(sandbox) == before
 
 
@@ -167,10 +168,11 @@ def test_an_operation_added_with_a_recomputed_digest_is_refused(
     [
         (b"", "not whole, valid JSON"),
         (b"\x00\xff garbage", "not whole, valid JSON"),
-        (b"[" * 100_000, "not whole, valid JSON"),
+        (b"[" * 100_000, "its JSON is nested too deeply"),
+        (b'{"version": ' + b"9" * 5000 + b"}", "it holds a number longer than 100 digits"),
         (b'{"format": "something-else"}', "is not a saved plan"),
     ],
-    ids=["empty", "garbage", "deeply-nested", "another-format"],
+    ids=["empty", "garbage", "deeply-nested", "long-number", "another-format"],
 )
 def test_a_file_that_is_not_a_saved_plan_gives_a_clear_error(
     access_repo: Path, tmp_path: Path, sandbox: Sandbox, content: bytes, says: str
@@ -182,6 +184,9 @@ def test_a_file_that_is_not_a_saved_plan_gives_a_clear_error(
 
     assert code == 1
     assert says in refusal(document)
+    assert str(out) in refusal(document)
+    assert "sys." not in refusal(document)
+    assert "maximum recursion depth" not in refusal(document)
     assert writes(sandbox) == 0
 
 
@@ -263,4 +268,156 @@ def test_the_deletion_guard_still_refuses_a_saved_plan(
 
     assert result.returncode == 1
     assert "deletes 4 objects, more than the limit of 2" in result.stdout + result.stderr
+    assert writes(sandbox) == before
+
+
+def _add_walter_to_developers(access_repo: Path) -> None:
+    folder = access_repo / "desired-state"
+    users = json.loads((folder / "users.json").read_text())
+    users["users"].append(
+        {
+            "user_name": "walter",
+            "display_name": "Walter Example",
+            "given_name": "Walter",
+            "family_name": "Example",
+        }
+    )
+    (folder / "users.json").write_text(json.dumps(users))
+    groups = json.loads((folder / "groups.json").read_text())
+    next(g for g in groups["groups"] if g["name"] == "Developers")["members"].append("walter")
+    (folder / "groups.json").write_text(json.dumps(groups))
+    commit_all(access_repo, "walter joins Developers")
+
+
+def test_a_grant_the_reviewed_access_did_not_show_refuses_naming_it(
+    access_repo: Path,
+    tmp_path: Path,
+    sandbox: Sandbox,
+    organization: SeededOrganization,
+    aws_environment: dict[str, str],
+) -> None:
+    settings = access_repo / "desired-state" / "reconciler.json"
+    config = json.loads(settings.read_text())
+    config["prune"]["assignments"] = False  # the assignment made by hand is left alone
+    settings.write_text(json.dumps(config))
+    commit_all(access_repo, "Assignments made by hand are left alone")
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    _add_walter_to_developers(access_repo)
+    out, planned = saved_plan(access_repo, tmp_path)
+    assert {(g["user"], g["permission_set"]) for g in planned["access"]["gained"]} == {
+        ("walter", "DeveloperAccess")
+    }
+    console = ConsoleActions(aws_environment)
+    developers = console.identitystore.get_group_id(
+        IdentityStoreId=console.identity_store_id,
+        AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "Developers"}
+        },
+    )["GroupId"]
+    console.sso_admin.create_account_assignment(
+        InstanceArn=console.instance_arn,
+        TargetId=organization.accounts["prod"],
+        TargetType="AWS_ACCOUNT",
+        PermissionSetArn=console.permission_set_arn("AdministratorAccess"),
+        PrincipalType="GROUP",
+        PrincipalId=developers,
+    )
+    before = writes(sandbox)
+
+    code, document = run_json("apply", str(out), "--repo", str(access_repo))
+
+    assert code == 1, document
+    prod = organization.accounts["prod"]
+    assert (
+        f"access not in the plan as made: walter: AdministratorAccess in prod ({prod}) "
+        "(via group Developers) gains it now"
+    ) in refusal(document)
+    assert writes(sandbox) == before
+
+
+def _forge(out: Path, edit: Any) -> None:
+    """Edit the saved plan at ``out`` with ``edit(document)`` and recompute its digest."""
+    saved = json.loads(out.read_text())
+    edit(saved)
+    del saved["digest"]
+    canonical = json.dumps(saved, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    saved["digest"] = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    out.write_text(json.dumps(saved))
+
+
+def _mallory(number: int) -> dict[str, Any]:
+    return {
+        "action": "create",
+        "kind": "user",
+        "key": f"user/mallory{number}",
+        "user": {
+            "user_name": f"mallory{number}",
+            "display_name": "Mallory",
+            "given_name": "Mallory",
+            "family_name": "Example",
+            "email": None,
+        },
+    }
+
+
+def test_a_refusal_of_many_differences_counts_them_all_and_says_how_many_are_not_listed(
+    access_repo: Path, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    out, _ = saved_plan(access_repo, tmp_path)
+
+    def add_many(saved: dict[str, Any]) -> None:
+        for number in range(1000):
+            saved["operations"].append(_mallory(number))
+            saved["fingerprints"][f"user/mallory{number}"] = None
+
+    _forge(out, add_many)
+
+    code, document = run_json("apply", str(out), "--repo", str(access_repo))
+    text = run_cli("apply", str(out), "--repo", str(access_repo)).stdout
+
+    assert code == 1
+    error = document["error"]
+    assert "1000 differences since it was made" in error["message"]
+    assert len(error["advice"]) == 20
+    assert all(line.startswith("operation no longer planned") for line in error["advice"])
+    assert error["more"] == 980
+    assert "… and 980 more" in text
+    assert writes(sandbox) == 0
+
+
+def test_a_forged_operation_without_a_fingerprint_is_named_as_not_in_the_plan_as_made(
+    access_repo: Path, tmp_path: Path, sandbox: Sandbox
+) -> None:
+    out, _ = saved_plan(access_repo, tmp_path)
+    _forge(out, lambda saved: saved["operations"].append(_mallory(1)))
+
+    code, document = run_json("apply", str(out), "--repo", str(access_repo))
+
+    assert code == 1
+    assert "user/mallory1: not in the plan as made" in refusal(document)
+    assert "operation no longer planned: create user/mallory1" in refusal(document)
+    assert "changed since" not in refusal(document)
+    assert writes(sandbox) == 0
+
+
+def test_a_policy_attached_by_hand_to_a_permission_set_the_plan_updates_is_named_with_its_arn(
+    access_repo: Path, tmp_path: Path, sandbox: Sandbox, aws_environment: dict[str, str]
+) -> None:
+    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    path = access_repo / "desired-state" / "permission-sets" / "DeveloperAccess.json"
+    path.write_text(path.read_text().replace("Power user access", "Developer access"))
+    commit_all(access_repo, "Describe DeveloperAccess")
+    out, _ = saved_plan(access_repo, tmp_path)
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    ConsoleActions(aws_environment).attach_managed_policy(
+        permission_set="DeveloperAccess", policy_arn=admin
+    )
+    before = writes(sandbox)
+
+    code, document = run_json("apply", str(out), "--repo", str(access_repo))
+
+    assert code == 1
+    assert (
+        f"permission-set/DeveloperAccess changed since the plan was made: managed_policies +{admin}"
+    ) in refusal(document)
     assert writes(sandbox) == before

@@ -67,21 +67,33 @@ def _with_state(**changes: object) -> LiveState:
 @pytest.mark.parametrize(
     ("live", "named"),
     [
-        (_with_state(users={**STATE.users, "ann": user("ann", email="x@example.com")}), "user/ann"),
-        (replace(LIVE, user_ids={**LIVE.user_ids, "ann": "u-new"}), "user/ann"),
-        (_with_state(groups={**STATE.groups, "Ops": group("Ops", "changed")}), "group/Ops"),
-        (_with_state(memberships=frozenset({MEMBERSHIP})), "membership/Ops/ann"),
+        (
+            _with_state(users={**STATE.users, "ann": user("ann", email="x@example.com")}),
+            "user/ann changed since the plan was made: email ann@example.com → x@example.com",
+        ),
+        (
+            replace(LIVE, user_ids={**LIVE.user_ids, "ann": "u-new"}),
+            "user/ann changed since the plan was made: id u-ann → u-new",
+        ),
+        (
+            _with_state(groups={**STATE.groups, "Ops": group("Ops", "changed")}),
+            "group/Ops changed since the plan was made: description operators → changed",
+        ),
+        (
+            _with_state(memberships=frozenset({MEMBERSHIP})),
+            "membership/Ops/ann was created since the plan was made",
+        ),
         (
             _with_state(permission_sets={"Admin": replace(ADMIN, session_duration="PT2H")}),
-            "permission-set/Admin",
+            "permission-set/Admin changed since the plan was made: session_duration PT1H → PT2H",
         ),
         (
             replace(LIVE, stale_accounts={"Admin": frozenset({"111111111111"})}),
-            "permission-set/Admin",
+            "permission-set/Admin changed since the plan was made: stale_accounts +111111111111",
         ),
         (
             _with_state(assignments=frozenset({to_group("Ops", "Admin")})),
-            "assignment/111111111111/Admin/GROUP/Ops",
+            "assignment/111111111111/Admin/GROUP/Ops was created since the plan was made",
         ),
     ],
     ids=[
@@ -95,8 +107,25 @@ def _with_state(**changes: object) -> LiveState:
     ],
 )
 def test_a_changed_live_object_the_plan_touches_is_named(live: LiveState, named: str) -> None:
+    assert differences(saved(), PLAN, live, settings=SETTINGS) == [named]
+
+
+def test_a_managed_policy_attached_since_the_plan_is_named_with_its_arn() -> None:
+    admin_arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+    policies = ADMIN.managed_policies | {admin_arn}
+    live = _with_state(permission_sets={"Admin": replace(ADMIN, managed_policies=policies)})
+
     assert differences(saved(), PLAN, live, settings=SETTINGS) == [
-        f"{named} changed since the plan was made"
+        f"permission-set/Admin changed since the plan was made: managed_policies +{admin_arn}"
+    ]
+
+
+def test_a_deletion_setting_other_than_the_plans_says_to_pass_the_same_flags() -> None:
+    now = replace(SETTINGS, allow_deletions=True)
+
+    assert differences(saved(), PLAN, LIVE, settings=now) == [
+        "setting allow_deletions changed: the plan was made without --allow-deletions, this "
+        "apply is run with it: pass the same flags as `plan --out` had"
     ]
 
 
