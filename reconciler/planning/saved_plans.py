@@ -144,8 +144,6 @@ def _canonical(value: Any) -> Any:
             for item in dataclasses.fields(value)
             if item.compare
         }
-    if isinstance(value, AssignmentKey):  # a NamedTuple: by field name, not as a list
-        return {name: _canonical(item) for name, item in value._asdict().items()}
     if isinstance(value, Mapping):
         return {str(key): _canonical(item) for key, item in sorted(value.items())}
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: AssignmentKey
