@@ -19,6 +19,7 @@ form only erases differences that the grammar defines as meaningless.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from reconciler.model.state import PolicyDocument
@@ -101,3 +102,40 @@ def parse_policy_text(text: str) -> PolicyDocument:
     Raises ``ValueError`` when ``text`` is not JSON (``NaN`` and ``Infinity`` included).
     """
     return policy_document(json.loads(text, parse_constant=_refuse_constant))
+
+
+BROAD_MANAGED_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
+"""Names of AWS managed policies that give the run of an account (AdministratorAccess,
+PowerUserAccess) or the means to take it (IAMFullAccess: create an administrator role)."""
+
+_BROAD_ACTIONS = frozenset({"*", "*:*", "iam:*"})
+
+
+def allows_broad_access(managed_policy_arns: Iterable[str], inline: PolicyDocument | None) -> bool:
+    """True when a permission set's policies give the run of an account: an AWS managed policy
+    named in ``BROAD_MANAGED_POLICIES`` (in any partition: ``arn:aws:iam::aws:policy/…``,
+    ``arn:aws-us-gov:…``), or an inline statement that allows every action, or every IAM
+    action (``"Action": "*"``, ``"*:*"``, ``"iam:*"``), or allows by ``NotAction``.
+
+    A heuristic for highlighting in plans, not an access analysis: conditions and resources
+    are not read, and a set without these can still be powerful.
+    """
+    if any(arn.rsplit("/", 1)[-1] in BROAD_MANAGED_POLICIES for arn in managed_policy_arns):
+        return True
+    if inline is None:
+        return False
+    document = json.loads(inline.canonical)
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        if "NotAction" in statement:
+            return True
+        actions = statement.get("Action", [])
+        if any(action in _BROAD_ACTIONS for action in _as_list(actions)):
+            return True
+    return False
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -20,12 +20,14 @@ never deleted, nor are assignments of protected sets or to protected groups or u
 
 from __future__ import annotations
 
+import glob
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
 from reconciler.model.collection import collection_paused
+from reconciler.model.policies import allows_broad_access
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import (
     MANAGED_TAG_KEY,
@@ -136,7 +138,8 @@ def plan(
     the sets matching ``reconciler.json``'s ``privileged_permission_sets`` marked, and those
     matching ``base_privileged`` (the patterns of the commits the revision builds on: a
     revision cannot stop its own gains from being highlighted) too, with a note naming the
-    patterns the revision dropped.
+    patterns the revision dropped, and the sets whose policies give the run of an account
+    (``policies.allows_broad_access``) whatever their names.
     """
     want, have = desired.state, live.state
     scope = prune_scope(desired, live)
@@ -237,7 +240,14 @@ def plan(
             f"{noun(len(dropped), 'it', 'they')} still "
             f"{noun(len(dropped), 'marks', 'mark')} privileged sets in this plan"
         )
-    access = access_effect(have, project(have, operations), privileged=[*own, *dropped])
+    # A set is privileged by what it allows too, whatever its name ("superadmin" holding
+    # AdministratorAccess): its definition as the plan leaves it.
+    broad = [
+        glob.escape(name)
+        for name, permission_set in {**have.permission_sets, **want.permission_sets}.items()
+        if allows_broad_access(permission_set.managed_policies, permission_set.inline_policy)
+    ]
+    access = access_effect(have, project(have, operations), privileged=[*own, *dropped, *broad])
     return Plan(
         revision=revision,
         operations=tuple(operations),

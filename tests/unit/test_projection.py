@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.model.policies import policy_document
 from reconciler.model.state import IdentityCenterState, LiveState
 from reconciler.planning.access import (
     Grant,
@@ -215,6 +218,69 @@ def test_configured_privileged_patterns_replace_the_defaults() -> None:
 
     assert result.access is not None
     assert result.access.privileged == frozenset()
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        {"managed_policies": frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"})},
+        {"managed_policies": frozenset({"arn:aws-us-gov:iam::aws:policy/IAMFullAccess"})},
+        {
+            "inline_policy": policy_document(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            )
+        },
+        {
+            "inline_policy": policy_document(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}],
+                }
+            )
+        },
+    ],
+    ids=["AdministratorAccess", "IAMFullAccess-us-gov", "inline-star", "inline-not-action"],
+)
+def test_a_set_whose_policies_give_the_run_of_an_account_is_privileged_whatever_its_name(
+    definition: dict[str, Any],
+) -> None:
+    """Named "superadmin", outside the default patterns (``*Admin*`` is case-sensitive)."""
+    sneaky = dataclasses.replace(permission_set("superadmin"), **definition)
+    current = dataclasses.replace(
+        ADMINS, permission_sets={**ADMINS.permission_sets, "superadmin": sneaky}
+    )
+    wanted = dataclasses.replace(
+        current, assignments=current.assignments | {to_user("jane.doe", "superadmin", PROD)}
+    )
+
+    access = _plan_access(wanted, current)
+
+    assert access.gained == (Grant("jane.doe", PROD.id, "superadmin"),)
+    assert access.privileged == {"superadmin"}
+
+
+def test_a_set_with_narrow_policies_and_an_ordinary_name_is_not_privileged() -> None:
+    reader = dataclasses.replace(
+        permission_set("reader"),
+        managed_policies=frozenset({"arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+        inline_policy=policy_document(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}],
+            }
+        ),
+    )
+    current = dataclasses.replace(
+        ADMINS, permission_sets={**ADMINS.permission_sets, "reader": reader}
+    )
+    wanted = dataclasses.replace(
+        current, assignments=current.assignments | {to_user("jane.doe", "reader", PROD)}
+    )
+
+    assert _plan_access(wanted, current).privileged == frozenset()
 
 
 def test_privileged_sets_default_to_admin_and_power_user_patterns() -> None:
