@@ -1176,6 +1176,7 @@ def _access(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     from reconciler.engine import read_access_state  # noqa: PLC0415
+    from reconciler.model.policies import allows_broad_access  # noqa: PLC0415
     from reconciler.planning import access_rendering  # noqa: PLC0415
     from reconciler.planning.access import is_privileged  # noqa: PLC0415
     from reconciler.planning.access_reports import ReportSource, access_report  # noqa: PLC0415
@@ -1190,6 +1191,11 @@ def _access(args: argparse.Namespace) -> int:
         return _report_invalid(
             error, args.format, revision.revision if revision else None, command="access"
         )
+    broad = {
+        name
+        for name, permission_set in read.state.permission_sets.items()
+        if allows_broad_access(permission_set.managed_policies, permission_set.inline_policy)
+    }
     report = access_report(
         read.state,
         read.directory,
@@ -1198,7 +1204,7 @@ def _access(args: argparse.Namespace) -> int:
         source=ReportSource.DESIRED if read.desired else ReportSource.LIVE,
         revision=read.revision,
         filters=filters,
-        privileged=lambda name: is_privileged(name, read.privileged),
+        privileged=lambda name: name in broad or is_privileged(name, read.privileged),
     )
     if args.format == "json":
         text = json.dumps(access_rendering.access_json(report), indent=2, ensure_ascii=False) + "\n"
