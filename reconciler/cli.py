@@ -52,6 +52,7 @@ from reconciler.errors import (
 from reconciler.logs import configure_logging
 from reconciler.model.collection import collection_paused
 from reconciler.model.wording import noun
+from reconciler.planning.escaping import rich_text
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -160,7 +161,10 @@ def _report_invalid(
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+    """``text`` as literal rich markup, each of its lines made one line and every line after
+    the first indented (``reconciler.planning.escaping``): a name holding a newline or
+    carriage return cannot print a line of its own."""
+    return "\n    ".join(rich_text(line) for line in text.split("\n"))
 
 
 ERROR_KINDS: tuple[tuple[type[ReconcilerError], str], ...] = (
