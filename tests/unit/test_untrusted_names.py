@@ -62,9 +62,9 @@ def _plan(user_name: str = EVIL_USER, group_name: str = EVIL_GROUP) -> Plan:
 
 def _printed(markup: str) -> list[str]:
     """``markup`` as the CLI prints it (rich, no terminal), line by line."""
-    console = Console(file=io.StringIO(), width=400, color_system=None)
-    console.print(markup, highlight=False)
-    return console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    out = io.StringIO()
+    Console(file=out, width=400, color_system=None).print(markup, highlight=False)
+    return out.getvalue().splitlines()
 
 
 def _report(the_plan: Plan) -> PassReport:
@@ -159,7 +159,7 @@ def test_plan_markdown_keeps_a_name_with_a_newline_in_its_cell() -> None:
 
 
 def _rendered(comment: str) -> str:
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(comment)
+    return str(MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(comment))
 
 
 def test_a_link_in_a_name_stays_text_in_the_markdown_plan() -> None:
