@@ -149,7 +149,8 @@ def _report_invalid(
         where = f" at {revision}" if revision else ""
         them = noun(len(error.problems), "it", "them")
         outcome = INVALID_OUTCOMES.get(command, "nothing was done").format(them=them)
-        console.print(f"[bold red]✗ invalid desired state{where}:[/] {error}; {outcome}.")
+        heading, message = _escape(where), _escape(f"{error}; {outcome}.")
+        console.print(f"[bold red]✗ invalid desired state{heading}:[/] {message}")
         for problem in error.problems:
             console.print(f"  [red]✗[/] {_escape(str(problem))}")
         for problem in warnings:
@@ -753,7 +754,7 @@ def _validate(args: argparse.Namespace) -> int:
             _print_error_text(console, _error_json(checked.live_error, hints))
         else:
             scope = "" if checked_live else " (files only: accounts and principals not checked)"
-            console.print(f"[green]✓[/] desired state at {where} is valid{scope}")
+            console.print(f"[green]✓[/] desired state at {_escape(where)} is valid{scope}")
         for problem in checked.warnings:
             console.print(f"  [yellow]warning:[/] {_escape(str(problem))}")
     return EXIT_OK if checked.live_error is None else EXIT_ERROR
