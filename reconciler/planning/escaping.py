@@ -27,7 +27,7 @@ import re
 
 from rich.markup import escape as _rich_escape
 
-__all__ = ["indented_lines", "markdown_text", "one_line", "rich_text", "slack_text"]
+__all__ = ["html_text", "indented_lines", "markdown_text", "one_line", "rich_text", "slack_text"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -71,6 +71,13 @@ def markdown_text(text: str) -> str:
     Markdown metacharacter escaped with a backslash (``[LGTM](https://x)`` stays text)."""
     escaped = html.escape(one_line(text), quote=False)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+
+
+def html_text(text: str) -> str:
+    """``text`` as literal HTML on one line (:func:`one_line`, then ``&``, ``<``, ``>`` and
+    quotes as entities): for Markdown's raw HTML blocks (``<details><summary>``), where
+    backslash escapes are not read and would show."""
+    return html.escape(one_line(text))
 
 
 def slack_text(text: str) -> str:

@@ -58,7 +58,7 @@ from reconciler.model.state import AssignmentKey
 from reconciler.model.wording import count, noun
 from reconciler.planning.access import AccessChanges, Grant
 from reconciler.planning.details import attributes_json, detail_lines, statement_changes
-from reconciler.planning.escaping import markdown_text, one_line, rich_text
+from reconciler.planning.escaping import html_text, markdown_text, one_line, rich_text
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     Action,
@@ -586,7 +586,7 @@ def plan_markdown(
             body = "\n".join(one_line(line) for line in detail_lines(op))
             fence = _code_fence(body)
             details.append(
-                f"<details><summary>{_markdown_cell(describe(op, names))}</summary>\n\n"
+                f"<details><summary>{html_text(describe(op, names))}</summary>\n\n"
                 f"{fence}\n{body}\n{fence}\n</details>\n"
             )
     notes = "".join(f"> {_markdown_cell(note)}\n" for note in plan.notes)

@@ -20,7 +20,14 @@ from reconciler.planning.access import AccessChanges, Grant
 from reconciler.planning.access_rendering import access_text
 from reconciler.planning.access_reports import AccessDirectory, access_report
 from reconciler.planning.escaping import markdown_text, one_line
-from reconciler.planning.plans import AddMembership, Kind, Plan, Unmanaged
+from reconciler.planning.plans import (
+    AddMembership,
+    AttributeChange,
+    Kind,
+    Plan,
+    Unmanaged,
+    UpdateGroup,
+)
 from reconciler.planning.rendering import (
     MAX_ACCESS_LINES,
     plan_markdown,
@@ -232,3 +239,14 @@ def test_a_cut_access_list_counts_the_privileged_gains_it_hides() -> None:
     assert f"… and {hidden} more ({hidden} privileged)" in plan_text(many)
     assert f"… and {hidden} more ({hidden} privileged)" in plan_markdown(many)[0]
     assert f"… and {hidden} more ({hidden} privileged)" in report_text(_report(many))
+
+
+def test_a_details_summary_shows_a_name_as_html_text_without_backslashes() -> None:
+    change = AttributeChange(attribute="description", old="a", new="b")
+    update = Plan(
+        revision=None,
+        operations=(UpdateGroup(group=group("ops_team*<b>x</b>"), diff=(change,)),),
+    )
+    (comment,) = plan_markdown(update)
+
+    assert "<summary>update group ops_team*&lt;b&gt;x&lt;/b&gt;</summary>" in comment
