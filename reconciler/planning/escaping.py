@@ -16,8 +16,12 @@ below) before it reaches a line:
 - :func:`slack_text`: one line, then ``&``, ``<`` and ``>`` made entities (Slack's
   "Formatting text" reference: the only escapes mrkdwn has), so a name cannot write a link or
   a mention;
-- :func:`indented_lines`: multi-line text that is meant to be multi-line (a pretty-printed
-  policy) as lines each starting with an indent, so none of them reads as a top-level line.
+- :func:`html_text`: one line, then HTML entities, for Markdown's raw HTML blocks
+  (``<details><summary>``), where a backslash escape would show as written.
+
+Multi-line text meant to be multi-line (a pretty-printed policy, a pass's error with one
+problem a line) is rendered line by line, each line made one line and indented under the
+line it belongs to, so none reads as a top-level line.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import re
 
 from rich.markup import escape as _rich_escape
 
-__all__ = ["html_text", "indented_lines", "markdown_text", "one_line", "rich_text", "slack_text"]
+__all__ = ["html_text", "markdown_text", "one_line", "rich_text", "slack_text"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -86,9 +90,3 @@ def slack_text(text: str) -> str:
     ``<url|label>`` link, ``<!channel>`` or ``<@U…>`` mention). Slack has no escape for
     ``*``, ``_``, ``~`` or backticks: a name can still show in bold, never as a link."""
     return one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def indented_lines(text: str, indent: str) -> list[str]:
-    """Multi-line ``text`` as lines, each prefixed by ``indent``, each made one line
-    (:func:`one_line`: a ``\\r`` or separator inside a line is escaped, never a new line)."""
-    return [indent + one_line(line) for line in text.split("\n")]
