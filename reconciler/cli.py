@@ -52,6 +52,7 @@ from reconciler.errors import (
 from reconciler.logs import configure_logging
 from reconciler.model.collection import collection_paused
 from reconciler.model.wording import noun
+from reconciler.planning.escaping import rich_text
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -161,7 +162,8 @@ def _report_invalid(
         where = f" at {_where(revision, uncommitted=uncommitted)}" if revision else ""
         them = noun(len(error.problems), "it", "them")
         outcome = INVALID_OUTCOMES.get(command, "nothing was done").format(them=them)
-        console.print(f"[bold red]✗ invalid desired state{where}:[/] {error}; {outcome}.")
+        heading, message = _escape(where), _escape(f"{error}; {outcome}.")
+        console.print(f"[bold red]✗ invalid desired state{heading}:[/] {message}")
         for problem in error.problems:
             console.print(f"  [red]✗[/] {_escape(str(problem))}")
         for problem in warnings:
@@ -173,7 +175,10 @@ def _report_invalid(
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+    """``text`` as literal rich markup, each of its lines made one line and every line after
+    the first indented (``reconciler.planning.escaping``): a name holding a newline or
+    carriage return cannot print a line of its own."""
+    return "\n    ".join(rich_text(line) for line in text.split("\n"))
 
 
 ERROR_KINDS: tuple[tuple[type[ReconcilerError], str], ...] = (
@@ -770,7 +775,7 @@ def _validate(args: argparse.Namespace) -> int:
             _print_error_text(console, _error_json(checked.live_error, hints))
         else:
             scope = "" if checked_live else " (files only: accounts and principals not checked)"
-            console.print(f"[green]✓[/] desired state at {where} is valid{scope}")
+            console.print(f"[green]✓[/] desired state at {_escape(where)} is valid{scope}")
         for problem in checked.warnings:
             console.print(f"  [yellow]warning:[/] {_escape(str(problem))}")
     return EXIT_OK if checked.live_error is None else EXIT_ERROR

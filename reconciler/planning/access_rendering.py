@@ -42,10 +42,10 @@ from typing import Any, Literal
 
 import jinja2
 from markupsafe import Markup
-from rich.markup import escape
 
 from reconciler.model.wording import count
 from reconciler.planning.access_reports import AccessReport, GrantRow, IdleAssignment
+from reconciler.planning.escaping import rich_text as escape
 
 __all__ = [
     "CSV_COLUMNS",

@@ -48,7 +48,6 @@ which ``api_calls_by_phase`` splits; ``api_calls_total`` is their sum.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -59,6 +58,7 @@ from reconciler.model.state import AssignmentKey
 from reconciler.model.wording import count, noun
 from reconciler.planning.access import AccessChanges, Grant
 from reconciler.planning.details import attributes_json, detail_lines, statement_changes
+from reconciler.planning.escaping import html_text, markdown_text, one_line, rich_text
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     Action,
@@ -166,14 +166,37 @@ def access_json(
     }
 
 
+NO_ACCESS_CHANGE = "Access: no gains or losses"
+"""The access section of a plan whose operations give and take no access."""
+
+
+def access_more(entries: list[tuple[Grant, bool]], changes: AccessChanges) -> str:
+    """``… and 12 more (3 privileged)``: the access entries past ``MAX_ACCESS_LINES``, the
+    privileged gains among them counted so a cut never hides one silently; empty when none
+    are cut."""
+    rest = entries[MAX_ACCESS_LINES:]
+    if not rest:
+        return ""
+    privileged = sum(1 for grant, gained in rest if gained and changes.is_privileged(grant))
+    flagged = f" ({privileged} privileged)" if privileged else ""
+    return f"… and {len(rest)} more{flagged}"
+
+
 def _access_text(
-    changes: AccessChanges | None, account_names: Mapping[str, str], *, incomplete: bool = False
+    changes: AccessChanges | None,
+    account_names: Mapping[str, str],
+    *,
+    incomplete: bool = False,
+    has_operations: bool = False,
 ) -> list[str]:
     """The plan's access section as rich markup lines: privileged gains in bold red with a
-    marker; nothing when the plan changes no access. ``incomplete`` (an apply where some
+    marker; ``Access: no gains or losses`` when the plan has operations that change no access;
+    nothing when it has none or access was not computed. ``incomplete`` (an apply where some
     operation did not succeed) says the section is what was planned, not what was done."""
-    if changes is None or changes.is_empty:
+    if changes is None:
         return []
+    if changes.is_empty:
+        return [f"[bold]{NO_ACCESS_CHANGE}[/]"] if has_operations else []
     caveat = " [yellow](as planned: not every operation succeeded)[/]" if incomplete else ""
     lines = [f"[bold]{access_heading(changes)}[/]{caveat}"]
     entries = access_entries(changes)
@@ -187,15 +210,20 @@ def _access_text(
             marker = " (privileged)" if changes.is_privileged(grant) else ""
             lines.append(f"  [red]- {text}{marker}[/]")
     if len(entries) > MAX_ACCESS_LINES:
-        lines.append(f"  … and {len(entries) - MAX_ACCESS_LINES} more")
+        lines.append(f"  {access_more(entries, changes)}")
     return lines
 
 
-def _access_markdown(changes: AccessChanges | None, account_names: Mapping[str, str]) -> list[str]:
+def _access_markdown(
+    changes: AccessChanges | None, account_names: Mapping[str, str], *, has_operations: bool
+) -> list[str]:
     """The plan's access section as Markdown blocks (a heading, then one list item a grant):
-    privileged gains in bold with a ⚠️ marker."""
-    if changes is None or changes.is_empty:
+    privileged gains in bold with a ⚠️ marker; ``Access: no gains or losses`` when the plan
+    has operations that change no access."""
+    if changes is None:
         return []
+    if changes.is_empty:
+        return [f"\n#### {NO_ACCESS_CHANGE}\n"] if has_operations else []
     blocks = [f"\n#### {access_heading(changes)}\n\n"]
     entries = access_entries(changes)
     for grant, gained in entries[:MAX_ACCESS_LINES]:
@@ -208,7 +236,7 @@ def _access_markdown(changes: AccessChanges | None, account_names: Mapping[str, 
             marker = " (privileged)" if changes.is_privileged(grant) else ""
             blocks.append(f"- ➖ {text}{marker}\n")
     if len(entries) > MAX_ACCESS_LINES:
-        blocks.append(f"- … and {len(entries) - MAX_ACCESS_LINES} more\n")
+        blocks.append(f"- {access_more(entries, changes)}\n")
     return blocks
 
 
@@ -469,7 +497,6 @@ def plan_text(
                 lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
         else:
             lines.extend(f"      {_escape(text)}" for text in detail_lines(operation))
-    lines.extend(_unmanaged_lines(plan))
     if outcome is not None:
         counts = outcome.counts()
         style = "green" if outcome.succeeded else "bold red"
@@ -478,7 +505,12 @@ def plan_text(
             f"{counts['skipped']} skipped[/]"
         )
     incomplete = outcome is not None and not outcome.succeeded
-    lines.extend(_access_text(plan.access, names, incomplete=incomplete))
+    lines.extend(
+        _access_text(
+            plan.access, names, incomplete=incomplete, has_operations=bool(plan.operations)
+        )
+    )
+    lines.extend(_unmanaged_lines(plan))
     lines.extend(f"[dim]note: {_escape(note)}[/]" for note in plan.notes)
     return "\n".join(lines)
 
@@ -492,22 +524,19 @@ def _result_suffix(result: OperationResult) -> str:
     return f" [yellow]skipped{reason}[/]"
 
 
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+_escape = rich_text
+"""A value as literal rich markup on one line (``reconciler.planning.escaping``)."""
 
-
-def _markdown_cell(text: str) -> str:
-    """``text`` as inline Markdown that cannot leave its table cell, summary or quote: on one
-    line, with ``|`` escaped and HTML (``<!--`` would hide the rest of a comment) made text."""
-    one_line = " ".join(text.splitlines())
-    return html.escape(one_line, quote=False).replace("|", "\\|")
+_markdown_cell = markdown_text
+"""A value as literal inline Markdown on one line that cannot leave its table cell, summary
+or quote (``reconciler.planning.escaping``)."""
 
 
 def _code_span(text: str) -> str:
-    """``text`` as an inline code span that no backtick in it can close early."""
-    one_line = " ".join(text.splitlines()).replace("|", "\\|")
-    ticks = "`" * (_longest_backtick_run(one_line) + 1)
-    return f"{ticks} {one_line} {ticks}" if "`" in one_line else f"`{one_line}`"
+    """``text`` as an inline code span on one line that no backtick in it can close early."""
+    one = one_line(text).replace("|", "\\|")
+    ticks = "`" * (_longest_backtick_run(one) + 1)
+    return f"{ticks} {one} {ticks}" if "`" in one else f"`{one}`"
 
 
 def _code_fence(text: str) -> str:
@@ -554,18 +583,18 @@ def plan_markdown(
     details = []
     for op in plan.operations:
         if not isinstance(op, CreateAssignment) and detail_lines(op):
-            body = "\n".join(detail_lines(op))
+            body = "\n".join(one_line(line) for line in detail_lines(op))
             fence = _code_fence(body)
             details.append(
-                f"<details><summary>{_markdown_cell(describe(op, names))}</summary>\n\n"
+                f"<details><summary>{html_text(describe(op, names))}</summary>\n\n"
                 f"{fence}\n{body}\n{fence}\n</details>\n"
             )
     notes = "".join(f"> {_markdown_cell(note)}\n" for note in plan.notes)
     blocks = [
         *rows,
-        *_access_markdown(plan.access, names),
         "\n",
         *details,
+        *_access_markdown(plan.access, names, has_operations=bool(plan.operations)),
         *_unmanaged_markdown(plan),
         "\n" if notes else "",
         notes,

@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.model.wording import count
 from reconciler.planning.details import detail_lines
+from reconciler.planning.escaping import one_line
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import Operation, Plan, Unmanaged
 from reconciler.planning.rendering import access_entries, access_line, describe
@@ -303,12 +304,13 @@ def report_json(report: PassReport) -> dict[str, Any]:
 
 def report_text(report: PassReport) -> str:
     """``report`` as plain text for a terminal: a status line, then changes (with results),
-    drift, failures and notes, one line each, the attribute detail of changes and drift
-    indented under them."""
+    drift, access, failures, unmanaged objects and notes, one line each, the attribute detail
+    of changes and drift indented under them. Every value is made one line
+    (``escaping.one_line``): a name holding a newline cannot write a line of its own."""
     revision = (report.revision or "unknown")[:12]
     applied = (report.applied_revision or "none")[:12]
     lines = [
-        f"pass {report.pass_id}: {report.status.value} (mode {report.mode.value}"
+        f"pass {one_line(report.pass_id)}: {report.status.value} (mode {report.mode.value}"
         f"{', writes suspended' if report.suspended else ''}) at revision {revision}, "
         f"last applied {applied}, {report.seconds:.1f} s, "
         f"{count(sum(report.api_calls.values()), 'AWS call')}"
@@ -322,8 +324,9 @@ def report_text(report: PassReport) -> str:
             for item in items:
                 suffix = f" [{item.status}]" if item.status else ""
                 reason = f": {item.reason}" if item.reason else ""
-                lines.append(_indented(f"  {item.description}{suffix}{reason}", "    "))
-                lines.extend(f"      {line}" for line in item.detail)
+                description = one_line(item.description)
+                lines.append(_indented(f"  {description}{suffix}{reason}", "    "))
+                lines.extend(f"      {one_line(line)}" for line in item.detail)
     lines.extend(_access_lines(report.access))
     failures = [
         item
@@ -332,7 +335,9 @@ def report_text(report: PassReport) -> str:
     ]
     if failures:
         lines.append("failures:")
-        lines.extend(_indented(f"  {item.description}: {item.reason}", "    ") for item in failures)
+        lines.extend(
+            _indented(f"  {one_line(item.description)}: {item.reason}", "    ") for item in failures
+        )
     lines.extend(unmanaged_report_lines(report))
     lines.extend(_indented(f"note: {note}", "  ") for note in report.notes)
     return "\n".join(lines)
@@ -359,8 +364,8 @@ def unmanaged_report_lines(report: PassReport) -> list[str]:
         return []
     lines = [f"unmanaged ({count(len(report.unmanaged), 'live object')} left alone):"]
     for item in report.unmanaged:
-        lines.append(f"  {item.description or item.key}: {item.reason}")
-        lines.append(f"    to manage: {item.remedy}")
+        lines.append(f"  {one_line(item.description or item.key)}: {one_line(item.reason)}")
+        lines.append(f"    to manage: {one_line(item.remedy)}")
     return lines
 
 
@@ -382,9 +387,11 @@ def _access_lines(items: tuple[AccessItem, ...]) -> list[str]:
     ]
     for item in items[:MAX_ACCESS_LINES]:
         marker = " ⚠ privileged" if item.privileged and item.gained else ""
-        lines.append(f"  {'+' if item.gained else '-'} {item.description}{marker}")
-    if len(items) > MAX_ACCESS_LINES:
-        lines.append(f"  … and {len(items) - MAX_ACCESS_LINES} more")
+        lines.append(f"  {'+' if item.gained else '-'} {one_line(item.description)}{marker}")
+    rest = items[MAX_ACCESS_LINES:]
+    if rest:
+        cut = sum(1 for item in rest if item.gained and item.privileged)
+        lines.append(f"  … and {len(rest)} more" + (f" ({cut} privileged)" if cut else ""))
     return lines
 
 
@@ -400,6 +407,7 @@ def repeats_error(report: PassReport, item: ReportItem) -> bool:
 
 
 def _indented(text: str, indent: str) -> str:
-    """``text`` with every line after the first indented by ``indent`` (one problem a line)."""
+    """``text`` with every line after the first indented by ``indent`` (one problem a line),
+    each line made one line (``escaping.one_line``: a ``\\r`` cannot return to its start)."""
     first, *rest = text.split("\n")
-    return "\n".join([first, *(indent + line for line in rest)])
+    return "\n".join([one_line(first), *(indent + one_line(line) for line in rest)])

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from reconciler.model.wording import count
+from reconciler.planning.escaping import slack_text
 from reconciler.planning.reports import (
     AccessItem,
     PassReport,
@@ -147,7 +148,9 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
     if report.error:
         where = f" (phase: {_escape(report.phase)})" if report.phase else ""
         blocks.append(
-            _section(f"*:rotating_light: Error*{where}\n```{_cut(_escape(report.error), 2800)}```")
+            _section(
+                f"*:rotating_light: Error*{where}\n```{_cut(_escape_lines(report.error), 2800)}```"
+            )
         )
     failures = [item for item in report.failures if not repeats_error(report, item)]
     if failures:
@@ -391,9 +394,14 @@ def _revision(sha: str | None, repository_web_url: str | None) -> str:
     return f"<{repository_web_url.rstrip('/')}/commit/{sha}|{sha[:12]}>"
 
 
-def _escape(text: str) -> str:
-    """Text made literal for Slack's mrkdwn (Slack's "Formatting text" reference)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+_escape = slack_text
+"""A value as literal Slack mrkdwn on one line (``reconciler.planning.escaping``)."""
+
+
+def _escape_lines(text: str) -> str:
+    """Multi-line text meant to be multi-line (the pass's error, one problem a line) as
+    literal mrkdwn, each line made one line (a ``\\r`` cannot return to its start)."""
+    return "\n".join(slack_text(line) for line in text.split("\n"))
 
 
 def _cut(text: str, limit: int) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.planning.escaping import markdown_text
 from tests.controller.conftest import edit_json
 from tests.e2e.test_cli import run_cli, run_json
 
@@ -114,7 +115,7 @@ def test_the_markdown_plan_keeps_the_rule_of_each_assignment(access_repo: Path) 
 
     assert result.returncode == 2, result.stderr
     for rule in rules:
-        assert f"rule: {rule}" in result.stdout
+        assert f"rule: {markdown_text(rule)}" in result.stdout
 
 
 def _lines_under(text: str, heading: str) -> list[str]:
