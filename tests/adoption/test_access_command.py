@@ -347,16 +347,35 @@ def test_desired_without_aws_says_why_it_needs_aws(
 def test_privileged_sets_follow_the_revisions_rule_with_desired_and_the_default_on_live(
     generated: SeededScale, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """A set is privileged by name (the revision's ``privileged_permission_sets`` with
+    ``--desired``, the default patterns on live state) or by what its policies allow."""
     repository = tmp_path / "access"
-    config = repository / "desired-state" / "reconciler.json"
-    settings = json.loads(config.read_text())
-    config.write_text(json.dumps({**settings, "privileged_permission_sets": ["Role001"]}))
-    commit_all(repository, "Role001 is privileged")
+    folder = repository / "desired-state"
+    config = folder / "reconciler.json"
+    config.write_text(
+        json.dumps({**json.loads(config.read_text()), "privileged_permission_sets": ["Role001"]})
+    )
+    for name in ("Role001", "Role002"):  # read-only now: privileged by name alone, or not
+        path = folder / "permission-sets" / f"{name}.json"
+        document = json.loads(path.read_text())
+        document["managed_policies"] = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+        document.pop("inline_policy", None)
+        path.write_text(json.dumps(document))
+    commit_all(repository, "Role001 is privileged; Role001 and Role002 read-only")
 
     desired = _json(capsys, "--desired", "--repo", str(repository))
     live = _json(capsys)
 
-    assert {row["permission_set"] for row in desired["grants"] if row["privileged"]} == {"Role001"}
-    assert {row["privileged"] for row in desired["grants"]} == {True, False}
-    # No generated set matches the default patterns (*Admin*, *PowerUser*).
-    assert {row["privileged"] for row in live["grants"]} == {False}
+    by_set = {row["permission_set"]: row["privileged"] for row in desired["grants"]}
+    assert (by_set["Role001"], by_set["Role002"]) == (True, False)
+    # Live, no generated set's name matches *Admin* or *PowerUser*: those holding
+    # AdministratorAccess or PowerUserAccess are privileged by what they allow.
+    broad = {
+        document["name"]
+        for document in generated.organization.permission_sets
+        if {"AdministratorAccess", "PowerUserAccess"}
+        & {arn.rsplit("/", 1)[-1] for arn in document["managed_policies"]}
+    }
+    assert {row["permission_set"]: row["privileged"] for row in live["grants"]} == {
+        row["permission_set"]: row["permission_set"] in broad for row in live["grants"]
+    }
