@@ -68,7 +68,8 @@ def parse_kinds(text: str) -> list[ExportKind]:
     """The kinds of a comma-separated ``--kinds`` value (``"users,groups"``), blanks ignored.
 
     Raises ``ValueError`` naming the first unknown kind, with the closest valid kinds and the
-    list of valid kinds.
+    list of valid kinds, or saying that no kind is given (an empty value would write files
+    that declare nothing).
     """
     kinds: list[ExportKind] = []
     for word in (part.strip() for part in text.split(",")):
@@ -81,6 +82,9 @@ def parse_kinds(text: str) -> list[ExportKind]:
             raise ValueError(
                 f"unknown kind {word!r}" + suggestion_clause(word, valid, kind="kind")
             ) from None
+    if not kinds:
+        valid = ", ".join(kind.value for kind in ExportKind)
+        raise ValueError(f"no kind given: name one or more of {valid}, or leave --kinds out")
     return kinds
 
 

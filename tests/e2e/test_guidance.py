@@ -150,6 +150,22 @@ def test_an_unknown_export_kind_lists_the_valid_kinds(tmp_path: Path) -> None:
     ) in output(result)
 
 
+@pytest.mark.parametrize("kinds", ["", " , "], ids=["empty", "blanks"])
+def test_an_empty_export_kinds_is_a_usage_error_and_writes_nothing(
+    tmp_path: Path, kinds: str
+) -> None:
+    out = tmp_path / "out"
+
+    result = run_cli("export", "--out", str(out), "--kinds", kinds)
+
+    assert result.returncode == 1
+    assert (
+        "--kinds: no kind given: name one or more of users, groups, permission_sets, "
+        "assignments, or leave --kinds out"
+    ) in output(result)
+    assert not out.exists() or not any(out.iterdir())
+
+
 @pytest.mark.parametrize("ref", [None, "main"], ids=["work-tree", "commit"])
 def test_a_missing_path_lists_the_folders_that_exist(access_repo: Path, ref: str | None) -> None:
     (access_repo / "docs").mkdir()
