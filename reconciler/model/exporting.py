@@ -83,8 +83,8 @@ def parse_kinds(text: str) -> list[ExportKind]:
                 f"unknown kind {word!r}" + suggestion_clause(word, valid, kind="kind")
             ) from None
     if not kinds:
-        valid = ", ".join(kind.value for kind in ExportKind)
-        raise ValueError(f"no kind given: name one or more of {valid}, or leave --kinds out")
+        names = ", ".join(kind.value for kind in ExportKind)
+        raise ValueError(f"no kind given: name one or more of {names}, or leave --kinds out")
     return kinds
 
 
