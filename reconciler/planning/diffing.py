@@ -38,7 +38,7 @@ from reconciler.model.state import (
     User,
 )
 from reconciler.model.wording import count, noun
-from reconciler.planning.access import access_effect
+from reconciler.planning.access import access_effect, is_privileged
 from reconciler.planning.details import json_value as _json_value
 from reconciler.planning.plans import (
     AddMembership,
@@ -247,12 +247,19 @@ def plan(
         for name, permission_set in {**have.permission_sets, **want.permission_sets}.items()
         if allows_broad_access(permission_set.managed_policies, permission_set.inline_policy)
     ]
-    access = access_effect(have, project(have, operations), privileged=[*own, *dropped, *broad])
+    patterns = [*own, *dropped, *broad]
+    access = access_effect(have, project(have, operations), privileged=patterns)
+    left_alone = tuple(
+        replace(item, privileged=True)
+        if item.permission_set is not None and is_privileged(item.permission_set, patterns)
+        else item
+        for item in unmanaged(desired, live, scope=scope)
+    )
     return Plan(
         revision=revision,
         operations=tuple(operations),
         notes=tuple(notes),
-        unmanaged=unmanaged(desired, live, scope=scope),
+        unmanaged=left_alone,
         unmanaged_fail=desired.config.unmanaged == "fail",
         access=access,
     )

@@ -263,6 +263,11 @@ class Unmanaged:
     reason: str
     remedy: str
     description: str = ""
+    permission_set: str | None = None
+    """The permission set of an unmanaged assignment or set (None for other kinds)."""
+    privileged: bool = False
+    """Whether that permission set is privileged (``Plan.access``'s rule): an unmanaged
+    privileged assignment is the access a reviewer most needs to see."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -76,6 +76,7 @@ from reconciler.planning.plans import (
     Plan,
     ProvisionPermissionSet,
     RemoveMembership,
+    Unmanaged,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -342,7 +343,7 @@ def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> 
         "revision": plan.revision,
         "summary": plan.summary(),
         "changes": [_change_json(operation, names, None) for operation in plan.operations],
-        "unmanaged": unmanaged_json(plan),
+        "unmanaged": unmanaged_json(plan.unmanaged),
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
@@ -358,7 +359,7 @@ def outcome_json(
         "revision": plan.revision,
         "summary": plan.summary(),
         "changes": [_change_json(result.operation, names, result) for result in outcome.results],
-        "unmanaged": unmanaged_json(plan),
+        "unmanaged": unmanaged_json(plan.unmanaged),
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
@@ -384,6 +385,12 @@ def _no_changes(plan: Plan) -> str:
     beside the desired state."""
     if not plan.unmanaged:
         return "no changes. Identity Center matches the desired state."
+    if plan.failed_by_unmanaged:
+        return (
+            f"✗ not converged: {count(len(plan.unmanaged), 'unmanaged object')} "
+            f"{noun(len(plan.unmanaged), 'exists', 'exist')} beside the declared objects, and "
+            '"unmanaged": "fail" fails the plan (listed below; the declared objects match).'
+        )
     return (
         "no changes to the declared objects: they match Identity Center. "
         f"{count(len(plan.unmanaged), 'unmanaged object')} "
@@ -409,8 +416,9 @@ def _unmanaged_heading(plan: Plan) -> str:
     )
 
 
-def unmanaged_json(plan: Plan) -> list[dict[str, str]]:
-    """``Plan.unmanaged`` as JSON: ``[{"kind", "key", "description", "reason", "remedy"}]``."""
+def unmanaged_json(items: Iterable[Unmanaged]) -> list[dict[str, Any]]:
+    """Unmanaged objects (``Plan.unmanaged``, ``PassReport.unmanaged``) as JSON: ``[{"kind",
+    "key", "description", "reason", "remedy", "privileged": bool}]``."""
     return [
         {
             "kind": item.kind.value,
@@ -418,9 +426,15 @@ def unmanaged_json(plan: Plan) -> list[dict[str, str]]:
             "description": item.description,
             "reason": item.reason,
             "remedy": item.remedy,
+            "privileged": item.privileged,
         }
-        for item in plan.unmanaged
+        for item in items
     ]
+
+
+def unmanaged_marker(item: Unmanaged) -> str:
+    """`` ⚠ privileged`` after an unmanaged object whose permission set is privileged."""
+    return " ⚠ privileged" if item.privileged else ""
 
 
 def _unmanaged_lines(plan: Plan) -> list[str]:
@@ -430,8 +444,10 @@ def _unmanaged_lines(plan: Plan) -> list[str]:
         return []
     lines = [f"[bold magenta]{_escape(_unmanaged_heading(plan))}:[/]"]
     for item in plan.unmanaged:
+        style = "bold red" if item.privileged else "magenta"
         lines.append(
-            f"  [magenta]! {_escape(item.description or item.key)}[/]: {_escape(item.reason)}"
+            f"  [{style}]! {_escape(item.description or item.key)}{unmanaged_marker(item)}[/]: "
+            f"{_escape(item.reason)}"
         )
         lines.append(f"      [dim]to manage: {_escape(item.remedy)}[/]")
     if plan.failed_by_unmanaged:
@@ -444,7 +460,8 @@ def _unmanaged_markdown(plan: Plan) -> list[str]:
     if not plan.unmanaged:
         return []
     rows = [
-        f"| {_markdown_cell(item.description or item.key)} | {_markdown_cell(item.reason)} | "
+        f"| {'⚠️ **privileged** ' if item.privileged else ''}"
+        f"{_markdown_cell(item.description or item.key)} | {_markdown_cell(item.reason)} | "
         f"{_markdown_cell(item.remedy)} |\n"
         for item in plan.unmanaged
     ]

@@ -25,7 +25,13 @@ from reconciler.planning.details import detail_lines
 from reconciler.planning.escaping import one_line
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import Operation, Plan, Unmanaged
-from reconciler.planning.rendering import access_entries, access_line, describe
+from reconciler.planning.rendering import (
+    access_entries,
+    access_line,
+    describe,
+    unmanaged_json,
+    unmanaged_marker,
+)
 
 
 class Mode(StrEnum):
@@ -294,7 +300,7 @@ def report_json(report: PassReport) -> dict[str, Any]:
         "failures": [_item_json(item) for item in report.failures],
         "notes": list(report.notes),
         "api_calls": dict(report.api_calls),
-        "unmanaged": unmanaged_report_json(report),
+        "unmanaged": unmanaged_json(report.unmanaged),
         "access": {
             "gained": [_access_json(item) for item in report.access if item.gained],
             "lost": [_access_json(item) for item in report.access if not item.gained],
@@ -343,20 +349,6 @@ def report_text(report: PassReport) -> str:
     return "\n".join(lines)
 
 
-def unmanaged_report_json(report: PassReport) -> list[dict[str, str]]:
-    """``report.unmanaged`` as ``[{"kind", "key", "description", "reason", "remedy"}]``."""
-    return [
-        {
-            "kind": item.kind.value,
-            "key": item.key,
-            "description": item.description,
-            "reason": item.reason,
-            "remedy": item.remedy,
-        }
-        for item in report.unmanaged
-    ]
-
-
 def unmanaged_report_lines(report: PassReport) -> list[str]:
     """The report's unmanaged section in text: a heading, then a line an object (description:
     reason) and its remedy."""
@@ -364,7 +356,10 @@ def unmanaged_report_lines(report: PassReport) -> list[str]:
         return []
     lines = [f"unmanaged ({count(len(report.unmanaged), 'live object')} left alone):"]
     for item in report.unmanaged:
-        lines.append(f"  {one_line(item.description or item.key)}: {one_line(item.reason)}")
+        lines.append(
+            f"  {one_line(item.description or item.key)}{unmanaged_marker(item)}: "
+            f"{one_line(item.reason)}"
+        )
         lines.append(f"    to manage: {one_line(item.remedy)}")
     return lines
 

@@ -223,6 +223,7 @@ def _unmanaged_blocks(report: PassReport) -> list[dict[str, Any]]:
     if not report.unmanaged:
         return []
     lines = [
+        f"{':warning: *privileged* ' if item.privileged else ''}"
         f"`!` {_escape(_cut(item.description or item.key, 250))}: "
         f"{_escape(_cut(item.reason, 300))}\n      _to manage:_ {_escape(_cut(item.remedy, 300))}"
         for item in report.unmanaged

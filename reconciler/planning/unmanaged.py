@@ -218,6 +218,7 @@ def _permission_set(name: str, *, config: ReconcilerFile, tagged: bool) -> Unman
         description=f"permission set {name}",
         reason=reason,
         remedy=remedy,
+        permission_set=name,
     )
 
 
@@ -267,4 +268,5 @@ def _assignment(
         description=assignment_label(key, names),
         reason=reason,
         remedy=remedy,
+        permission_set=key.permission_set,
     )

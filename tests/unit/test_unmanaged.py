@@ -347,7 +347,10 @@ def test_plan_markdown_lists_the_unmanaged_objects_instead_of_matches() -> None:
 
     assert "matches the desired state" not in markdown
     assert "#### Unmanaged: 2 live objects" in markdown
-    assert f"| {ADMIN} for user mallory in prod ({PROD.id}) | not declared" in markdown
+    assert (
+        f"| ⚠️ **privileged** {ADMIN} for user mallory in prod ({PROD.id}) | not declared"
+        in markdown
+    )
 
 
 def test_plan_json_has_a_separate_unmanaged_list() -> None:
@@ -361,7 +364,20 @@ def test_plan_json_has_a_separate_unmanaged_list() -> None:
         "reason": "not declared in assignments.json, and prune.assignments is false",
         "remedy": "declare it in assignments.json (`reconciler export --kinds assignments` "
         "writes it), or set prune.assignments to true to delete it",
+        "privileged": True,
     }
+
+
+def test_an_unmanaged_privileged_assignment_is_marked_in_text_and_report() -> None:
+    """The hand-made AdministratorAccess assignment is the access a reviewer most needs to
+    see; the read-only objects beside it are not marked."""
+    made = _plan_with_a_hand_made_admin()
+    text = plan_text(made, account_names={PROD.id: "prod"})
+
+    marked = [line for line in text.splitlines() if "⚠ privileged" in line]
+    assert len(marked) == 1
+    assert "mallory" in marked[0]
+    assert [item.privileged for item in made.unmanaged].count(True) == 1
 
 
 def _failing_plan() -> Plan:
@@ -397,3 +413,10 @@ def test_a_plan_failed_by_unmanaged_objects_says_so_in_every_format() -> None:
     assert '✗ "unmanaged": "fail" in reconciler.json' in plan_text(the_plan)
     (markdown,) = plan_markdown(the_plan)
     assert UNMANAGED_FAIL_MARKER in markdown
+
+
+def test_a_plan_failed_by_unmanaged_objects_says_so_in_its_first_line() -> None:
+    first = plan_text(_failing_plan()).splitlines()[0]
+
+    assert "✗ not converged: 1 unmanaged object exists beside the declared objects" in first
+    assert "they match Identity Center" not in first
