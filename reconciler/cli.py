@@ -914,8 +914,7 @@ def _run_pass(args: argparse.Namespace, *, apply: bool) -> int:
                 allow_deletions=getattr(args, "allow_deletions", False),
                 allow_uncommitted=getattr(args, "allow_uncommitted", False),
                 instance_arn=args.instance_arn,
-                guard_limits=base.guard_limits,
-                base_privileged=base.privileged,
+                base=base,
                 fence=fence,
             )
     except InvalidRevisionError as error:
@@ -1001,8 +1000,7 @@ def _plan_saved(args: argparse.Namespace) -> int:
             apply=False,
             allow_deletions=args.allow_deletions,
             instance_arn=args.instance_arn,
-            guard_limits=base.guard_limits,
-            base_privileged=base.privileged,
+            base=base,
         )
     except InvalidRevisionError as error:
         return _report_invalid(
@@ -1092,8 +1090,7 @@ def _apply_saved(args: argparse.Namespace) -> int:
                 fence=fence,
                 allow_deletions=args.allow_deletions,
                 instance_arn=args.instance_arn,
-                guard_limits=base.guard_limits,
-                base_privileged=base.privileged,
+                base=base,
                 approved=Approval(
                     saved=saved,
                     settings=SavedSettings(path=args.path, allow_deletions=args.allow_deletions),

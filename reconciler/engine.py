@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,10 +351,9 @@ def reconcile(
     allow_uncommitted: bool = False,
     instance_arn: str | None = None,
     now: datetime | None = None,
-    guard_limits: Sequence[GuardLimit] = (),
+    base: BaseRules = BaseRules(),
     approved: Approval | None = None,
     fence: Callable[[], None] | None = None,
-    base_privileged: Sequence[str] = (),
 ) -> PassResult:
     """Run one pass on ``revision``: load, read live state, plan, and with ``apply`` apply.
 
@@ -363,16 +362,16 @@ def reconcile(
     the commit must describe what was applied.
 
     ``now`` (timezone-aware, default: the current time) is the clock expiring assignments are
-    judged by. ``guard_limits`` are deletion-guard limits besides the revision's own
-    ``reconciler.json`` (for example its parent commit's): the strictest apply (``guards``).
+    judged by. ``base`` holds the rules of the commits the revision builds on (``base_rules``):
+    their deletion-guard limits apply besides the revision's own (the strictest wins,
+    ``guards``), and their ``privileged_permission_sets`` patterns are highlighted besides
+    the revision's.
     ``approved`` (``apply FILE``) holds the pass to a saved plan: once planned, the plan and the
     live objects it touches must be those of the saved plan (``Approval.check``), else
     ``SavedPlanRefusedError`` (a ``PlanRefusedError``) is raised and nothing is written; the
     deletion guard then applies as to any plan. ``fence`` (the writer lock's check,
     ``WriterLock.fence``) is called before every write (``apply_plan(fence=...)``): once it
-    raises ``WriterLockLostError`` the rest of the plan is skipped. ``base_privileged`` are
-    ``privileged_permission_sets`` patterns of the commits the revision builds on
-    (``base_rules``), highlighted besides the revision's own.
+    raises ``WriterLockLostError`` the rest of the plan is skipped.
 
     Raises ``InvalidRevisionError`` with every problem :func:`check_revision` finds (the
     files', and their references' against what live state could be read; nothing written),
@@ -401,7 +400,7 @@ def reconcile(
     if desired is None or live is None:  # pragma: no cover - raise_for_problems raised
         raise InvalidRevisionError(checked.problems)
     bound.info("pass.phase", phase="plan")
-    the_plan = plan(desired, live, revision=revision.revision, base_privileged=base_privileged)
+    the_plan = plan(desired, live, revision=revision.revision, base_privileged=base.privileged)
     if revision.uncommitted:
         the_plan = replace(
             the_plan,
@@ -417,12 +416,12 @@ def reconcile(
     violations = (
         ()
         if allow_deletions
-        else tuple(deletion_guard_violations(the_plan, desired, live, limits=guard_limits))
+        else tuple(deletion_guard_violations(the_plan, desired, live, limits=base.guard_limits))
     )
     outcome = None
     if apply and not the_plan.is_empty:
         check_deletion_guard(
-            the_plan, desired, live, allow_deletions=allow_deletions, limits=guard_limits
+            the_plan, desired, live, allow_deletions=allow_deletions, limits=base.guard_limits
         )
         bound.info("pass.phase", phase="apply", operations=len(the_plan.operations))
         read_calls = aws.calls.since(calls_before)
