@@ -143,3 +143,45 @@ def test_memberships_are_read_per_member_when_that_is_fewer_calls(
     calls = clients.calls.snapshot()
     assert calls["ListGroupMembershipsForMember"] == 4
     assert "ListGroupMemberships" not in calls
+
+
+SMALL_HYBRID_STEADY = {
+    **{k: v for k, v in SMALL_BY_PERMISSION_SET.items() if k != "ListAccountAssignments"},
+    "ListAccountAssignmentsForPrincipal": 28,  # 20 users + 8 groups, one page each
+}
+
+
+def test_hybrid_read_after_a_complete_one_reads_per_principal(
+    unlimited_sandbox: Sandbox,
+) -> None:
+    _seed(unlimited_sandbox, SMALL)
+    previous = read_live_state(_clients())
+    clients = _clients()
+
+    live = read_live_state(clients, assignments_by="hybrid", previous=previous)
+
+    assert live.state == previous.state
+    assert clients.calls.snapshot() == SMALL_HYBRID_STEADY
+
+
+def test_hybrid_read_reads_the_pairs_of_principals_deleted_since_the_previous_read(
+    unlimited_sandbox: Sandbox,
+) -> None:
+    seeded = _seed(unlimited_sandbox, SMALL)
+    previous = read_live_state(_clients())
+    identitystore = _clients().identitystore
+    store = seeded.identity_store_id
+    # team-0000 holds 21 assignments in 21 (set, account) pairs, user00003 one more.
+    identitystore.delete_group(IdentityStoreId=store, GroupId=previous.group_ids["team-0000"])
+    identitystore.delete_user(IdentityStoreId=store, UserId=previous.user_ids["user00003"])
+    clients = _clients()
+
+    live = read_live_state(clients, assignments_by="hybrid", previous=previous)
+
+    assert live.state == read_live_state(_clients()).state
+    assert clients.calls.snapshot() == {
+        **SMALL_HYBRID_STEADY,
+        "ListGroupMemberships": 7,  # one group fewer
+        "ListAccountAssignments": 22,  # the deleted principals' pairs
+        "ListAccountAssignmentsForPrincipal": 28,  # 19 users + 7 groups + the 2 deleted
+    }
