@@ -16,7 +16,12 @@ One pass reads everything the planner compares, with the fewest calls the APIs a
   (ListAccountAssignments per provisioned account). An account assignment provisions its set to
   the account, so this sees every principal on every set, managed or not, in P·8 + Σ k_p calls
   (k_p: accounts where set p is provisioned) plus extra pages, instead of A·P for every account
-  times every set.
+  times every set. No complete reader needs fewer: an assignment of a principal deleted from
+  the identity store is listed only by ListAccountAssignments of its (set, account)
+  (``benchmarks/floor.py`` derives the floor).
+- optionally (``assignments_by="hybrid"`` with the ``previous`` read), account assignments per
+  principal plus the (set, account) pairs where deleted principals can hide: fewer calls, with
+  the one blind spot its docstring names, closed by the next complete read.
 
 Every call goes through the clients' rate limiters; errors are translated to ``AwsError``.
 """
