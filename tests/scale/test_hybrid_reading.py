@@ -107,7 +107,7 @@ def organizations(draw: st.DrawFn) -> ScaleSpec:
 
 
 @settings(
-    max_examples=20,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
