@@ -787,11 +787,8 @@ def _read_below_best_peer(read: dict[str, Any]) -> _Target:
         ours = next(
             r
             for r in rows
-            if r["reader"].startswith("this reconciler")
-            and r["kinds"] == sorted(EVERY_KIND)
+            if r["reader"].startswith("ours: complete")
             and r["organization"] == peer["organization"]
-            and "hybrid" not in r["reader"]
-            and "per principal" not in r["reader"]
         )
         met = met and ours["calls"] < peer["calls_to_read_every_kind"]
         details.append(
