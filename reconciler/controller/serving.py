@@ -7,6 +7,8 @@ path           answer
 ``/readyz``    ``200 ready`` once a pass has read live state from AWS, ``503 not ready`` before
 ``/metrics``   the controller's registry in Prometheus' text format (prometheus-client's own
                exposition, content negotiation and gzip included)
+``/``, ...     the status page, ``/api/status`` and ``/access``, when given ``pages``
+               (``status_page.StatusPages``: read-only)
 =============  ==================================================================================
 
 Anything else is ``404``; methods other than GET and HEAD are ``405``. It binds loopback unless
@@ -43,6 +45,8 @@ from waitress.server import TcpWSGIServer
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from reconciler.controller.status_page import StatusPages
 
 __all__ = [
     "IDLE_TIMEOUT_SECONDS",
@@ -103,7 +107,8 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no type hi
 class OperationsServer:
     """Serves ``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` (port 0: any free).
 
-    ``ready`` is asked at every ``/readyz``. Use as a context manager, or ``start`` / ``stop``.
+    ``ready`` is asked at every ``/readyz``; ``pages`` (optional) answers the status page's
+    paths (its ``paths``). Use as a context manager, or ``start`` / ``stop``.
     ``max_connections`` and ``idle_timeout_seconds`` (whole seconds, at least 1) bound the
     connections (defaults ``MAX_CONNECTIONS``, ``IDLE_TIMEOUT_SECONDS``). Raises ``OSError``
     when the address cannot be bound.
@@ -116,11 +121,13 @@ class OperationsServer:
         port: int,
         registry: CollectorRegistry,
         ready: Callable[[], bool],
+        pages: StatusPages | None = None,
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS,
     ) -> None:
         self._metrics = make_wsgi_app(registry)
         self._ready = ready
+        self._pages = pages
         adjustments = Adjustments(
             host=host,
             port=port,
@@ -206,6 +213,8 @@ class OperationsServer:
             if self._ready():
                 return _text(start_response, "200 OK", "ready\n")
             return _text(start_response, "503 Service Unavailable", "not ready\n")
+        if self._pages is not None and path in self._pages.paths:
+            return self._pages(environ, start_response)
         return _text(start_response, "404 Not Found", "not found\n")
 
 
