@@ -185,9 +185,7 @@ def test_the_times_of_the_revisions_are_loaded_back(tmp_path: Path) -> None:
 def test_an_unreadable_time_is_read_as_unknown_and_the_rest_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_text(
-        json.dumps(
-            {"version": 2, "last_applied_revision": APPLIED, "last_applied_at": "yesterday"}
-        )
+        json.dumps({"version": 2, "last_applied_revision": APPLIED, "last_applied_at": "yesterday"})
     )
 
     state = StateFile(path).load()
