@@ -389,3 +389,9 @@ def test_in_a_browser_the_page_shows_revision_drift_and_refusal_on_a_laptop_and_
     assert "managed_policies" in browser.find_element(By.ID, "drift").text
     assert laptop.stat().st_size > 10_000
     assert phone.stat().st_size > 10_000
+    # the probe sees an overflow when there is one: an unbreakable line wider than the phone
+    browser.execute_script(
+        "const wide = document.createElement('span'); wide.textContent = 'x'.repeat(200);"
+        "wide.style.whiteSpace = 'nowrap'; document.getElementById('drift').append(wide);"
+    )
+    assert _overflowing(browser) != []
