@@ -204,6 +204,15 @@ def test_nothing_writes(served: Served) -> None:
         assert get(f"{server.url}{path}", method="DELETE")[0] == 405
 
 
+def test_head_answers_without_a_body(served: Served) -> None:
+    _, server = served()
+
+    status, headers, body = get(f"{server.url}/", method="HEAD")
+
+    assert (status, body) == (200, "")
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+
+
 def test_a_display_name_holding_markup_is_shown_as_text(
     served: Served, access_repo: Path, console: ConsoleActions
 ) -> None:
@@ -225,9 +234,10 @@ def test_a_display_name_holding_markup_is_shown_as_text(
 SECRET = "s3cr3t-T0KEN-value"
 
 
-def _secret_settings() -> dict[str, Any]:
+def _secret_settings(tmp_path: Path) -> dict[str, Any]:
     """``SECRET`` in every secret setting (each ``SecretStr`` option: the Slack webhook URL,
-    and any secret added later)."""
+    and any secret added later) and in every setting the page has no reason to show (files,
+    the lease's table and name)."""
     values: dict[str, Any] = {
         name: f"{SECRET}-{name}"
         for name, field in ControllerSettings.model_fields.items()
@@ -235,15 +245,24 @@ def _secret_settings() -> dict[str, Any]:
     }
     # loopback: the notifier posts after each pass, and is refused at once
     values["slack_webhook_url"] = f"http://127.0.0.1:9/services/T000/B000/{SECRET}"
+    hidden = tmp_path / SECRET
+    values.update(
+        state_file=hidden / "state.json",
+        cache_dir=hidden / "cache",
+        suspend_file=hidden / "suspend",
+        lock_file=hidden / "lock",
+        lock_table=f"{SECRET}-table",
+        lock_name=f"{SECRET}-lease",
+    )
     return values
 
 
 def test_no_secret_of_any_setting_appears_on_the_page_or_in_the_json(
-    served: Served, access_repo: Path
+    served: Served, access_repo: Path, tmp_path: Path
 ) -> None:
     # The repository URL carries a token (given to git through its environment); every
     # secret-bearing setting holds SECRET.
-    secrets = _secret_settings()
+    secrets = _secret_settings(tmp_path)
     repository = f"file://user:{SECRET}@localhost{access_repo}"
     controller, server = served(**secrets, repository=repository)
     controller.run_once()
