@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import shutil
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -192,7 +193,7 @@ def test_the_access_report_is_served_once_live_state_was_read(served: Served) ->
     assert status == 200
     assert "Who has access to what" in page
     assert "jane.doe" in page
-    assert 'href="/access"' in get(f"{server.url}/")[2]
+    assert 'href="access"' in get(f"{server.url}/")[2]  # relative: works behind a path prefix
 
 
 def test_nothing_writes(served: Served) -> None:
@@ -394,6 +395,17 @@ def test_in_a_browser_the_page_shows_revision_drift_and_refusal_on_a_laptop_and_
     problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert problems == []
     assert _overflowing(browser) == []
+
+    browser.find_element(By.LINK_TEXT, "Who has access to what").click()
+    assert browser.current_url == f"{server.url}/access"
+    assert "jane.doe" in browser.find_element(By.ID, "grants").text
+    browser.find_element(By.ID, "filter").send_keys("no-such-user")
+    shown = browser.find_element(By.ID, "shown")
+    deadline = time.monotonic() + 10  # the report's own script filters, once typing pauses
+    while not shown.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shown.text.startswith("0 of ")
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
 
     browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
