@@ -357,10 +357,10 @@ def _overflowing(driver: Any) -> list[str]:
 
 
 def test_in_a_browser_the_page_shows_revision_drift_and_refusal_on_a_laptop_and_a_phone(
+    browser: Any,
     served: Served,
     access_repo: Path,
     console: ConsoleActions,
-    browser: Any,
     tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.by import By  # noqa: PLC0415
