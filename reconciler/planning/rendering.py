@@ -404,8 +404,8 @@ how a pull-request workflow tells it from a plan that only has changes (both exi
 
 
 _UNMANAGED_VERDICT = (
-    '"unmanaged": "fail" in reconciler.json: these objects fail the plan (exit 2) until they '
-    "are declared or removed"
+    '"unmanaged": "fail" in reconciler.json: these objects fail `plan` (exit 2) and controller '
+    "passes until they are declared or removed; `apply` still applies the declared changes"
 )
 
 
