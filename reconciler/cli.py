@@ -1129,6 +1129,12 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as error:
         return fail("usage", f"--kinds: {error}")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return fail(
+            "usage",
+            f"--out {out} is a file: export writes a folder of desired-state files",
+            "name a folder that does not exist yet or is empty",
+        )
     existing = sorted(out.rglob("*.json")) if out.is_dir() else []
     if existing and not args.force:
         return fail(
