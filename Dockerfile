@@ -50,15 +50,29 @@ RUN groupadd --gid 10001 reconciler \
  && useradd --uid 10001 --gid 10001 --no-log-init --create-home --home-dir /home/reconciler \
             --shell /usr/sbin/nologin reconciler
 
+# Everything the controller writes (the state file and the Git cache) goes under one folder,
+# /var/lib/identity-center-reconciler, through the XDG variables the settings default to; with a
+# read-only root file system (docs/deploy.md) mount a volume there, and one on /tmp (the
+# keyring of signature checks). Kubernetes' emptyDir and ECS's task storage are enough with the
+# DynamoDB lease, which carries the controller's state between replicas.
+RUN install --directory --owner 10001 --group 10001 --mode 0750 /var/lib/identity-center-reconciler
+
 COPY --from=build /opt/venv /opt/venv
 
-# HOME: the Git cache defaults to $HOME/.cache/identity-center-reconciler.
+# HOME: git and ssh read their configuration there (nothing is written to it).
 # PYTHONUNBUFFERED: JSON documents (stdout) and logs (stderr) leave at once.
 ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/reconciler \
+    XDG_STATE_HOME=/var/lib/identity-center-reconciler/state \
+    XDG_CACHE_HOME=/var/lib/identity-center-reconciler/cache \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
+# The operations endpoint (/healthz, /readyz, /metrics) once RECONCILER_LISTEN=0.0.0.0:8080:
+# the default listens on the loopback only.
+EXPOSE 8080
+
+# A numeric user, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
 USER 10001:10001
 WORKDIR /home/reconciler
 
