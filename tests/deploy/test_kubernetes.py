@@ -163,10 +163,13 @@ def test_the_replicas_share_the_dynamodb_lease_each_under_its_pod_name(
     assert env[f"{ENV_PREFIX}LOCK_HOLDER"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
 
-def test_the_region_is_in_the_containers_own_env(example: list[dict[str, Any]]) -> None:
+@pytest.mark.parametrize("folder", RENDERINGS)
+def test_the_region_is_in_the_containers_own_env(
+    rendered: dict[str, list[dict[str, Any]]], folder: str
+) -> None:
     """The EKS webhooks add AWS_REGION (the cluster's) unless the container's ``env`` has it,
     and ``env`` wins over ``envFrom``: the Identity Center Region must be in ``env``."""
-    names = [variable["name"] for variable in container(example)["env"]]
+    names = [variable["name"] for variable in container(rendered[folder])["env"]]
 
     assert "AWS_REGION" in names
 
