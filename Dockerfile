@@ -50,12 +50,17 @@ RUN groupadd --gid 10001 reconciler \
  && useradd --uid 10001 --gid 10001 --no-log-init --create-home --home-dir /home/reconciler \
             --shell /usr/sbin/nologin reconciler
 
-# Everything the controller writes (the state file and the Git cache) goes under one folder,
-# /var/lib/identity-center-reconciler, through the XDG variables the settings default to; with a
-# read-only root file system (docs/deploy.md) mount a volume there, and one on /tmp (the
-# keyring of signature checks). Kubernetes' emptyDir and ECS's task storage are enough with the
-# DynamoDB lease, which carries the controller's state between replicas.
-RUN install --directory --owner 10001 --group 10001 --mode 0750 /var/lib/identity-center-reconciler
+# Everything the controller writes (the state file, the Git cache, temporary files such as the
+# keyrings of signature checks) goes under one folder, through the variables below, so that the
+# root file system can be read-only (docs/deploy.md). VOLUME: `docker run --read-only` gets a
+# writable volume there, and ECS on Fargate copies the folders (and their owner) into the bind
+# mount of the same path; Kubernetes mounts an emptyDir there and one on /tmp (TMPDIR=/tmp).
+RUN install --directory --owner 10001 --group 10001 --mode 0750 \
+        /var/lib/identity-center-reconciler \
+        /var/lib/identity-center-reconciler/state \
+        /var/lib/identity-center-reconciler/cache \
+ && install --directory --owner 10001 --group 10001 --mode 0700 \
+        /var/lib/identity-center-reconciler/tmp
 
 COPY --from=build /opt/venv /opt/venv
 
@@ -65,12 +70,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/reconciler \
     XDG_STATE_HOME=/var/lib/identity-center-reconciler/state \
     XDG_CACHE_HOME=/var/lib/identity-center-reconciler/cache \
+    TMPDIR=/var/lib/identity-center-reconciler/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
 # The operations endpoint (/healthz, /readyz, /metrics) once RECONCILER_LISTEN=0.0.0.0:8080:
 # the default listens on the loopback only.
 EXPOSE 8080
+
+VOLUME ["/var/lib/identity-center-reconciler"]
 
 # A numeric user, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
 USER 10001:10001

@@ -246,7 +246,7 @@ def test_the_container_is_locked_down(example: list[dict[str, Any]]) -> None:
 
 
 def test_everything_the_controller_writes_is_on_an_empty_dir(example: list[dict[str, Any]]) -> None:
-    """The root file system is read-only: the state file, the Git cache and /tmp (keyrings of
+    """The root file system is read-only: the state file, the Git cache and TMPDIR (keyrings of
     signature checks) must each be under a mounted emptyDir."""
     reconciler = container(example)
     volumes = one(example, "Deployment")["spec"]["template"]["spec"]["volumes"]
@@ -260,7 +260,7 @@ def test_everything_the_controller_writes_is_on_an_empty_dir(example: list[dict[
     written = [
         Path(env[f"{ENV_PREFIX}STATE_FILE"]),
         Path(env[f"{ENV_PREFIX}CACHE_DIR"]),
-        Path("/tmp/reconciler-gnupg-x"),  # where tempfile.mkdtemp writes
+        Path(env["TMPDIR"]),  # tempfile.mkdtemp: the keyrings of signature checks
     ]
 
     for path in written:
