@@ -8,6 +8,7 @@ of the tree with placeholder files in their place."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,11 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from prometheus_client import CollectorRegistry
 
+from reconciler.adapters.locking import DynamoDbLease
 from reconciler.controller.serving import OperationsServer
 from reconciler.controller.settings import ENV_PREFIX, ControllerSettings, load_settings
+from reconciler.sandbox import Sandbox
+from tests.e2e.test_cli import run_cli
+from tests.support import git
 
 yaml = pytest.importorskip("yaml")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -410,3 +416,57 @@ def test_pod_identity_replaces_the_irsa_annotation_and_reaches_its_agent(
     assert "eks.amazonaws.com/role-arn" not in account["metadata"].get("annotations", {})
     assert {"ipBlock": {"cidr": "169.254.170.23/32"}} in rule["to"]
     assert rule["ports"] == [{"port": 80, "protocol": "TCP"}]
+
+
+DATA = "/var/lib/identity-center-reconciler"
+"""The emptyDir of the pod's state file and Git cache (the image's writable folder)."""
+
+
+@pytest.mark.slow
+def test_a_replica_with_the_rendered_settings_converges_under_the_lease(
+    example: list[dict[str, Any]],
+    aws_environment: dict[str, str],
+    sandbox: Sandbox,
+    access_repo: Path,
+    tmp_path: Path,
+) -> None:
+    """One pass (``run --once``) of a replica given exactly the example's environment, its
+    emptyDirs mapped to folders of the test, the repository to a local clone URL, AWS to the
+    sandbox (whose instance is in its own Region), the pod name to a fixed one and the optional
+    Slack Secret absent: it takes the DynamoDB lease under the pod's name, converges, and keeps
+    its state and Git cache on the emptyDir."""
+    data, temporary = tmp_path / "data", tmp_path / "tmp"
+    temporary.mkdir()
+    pod = "identity-center-reconciler-6f7d8c9b5d-x2x4q"
+    env: dict[str, str] = {}
+    for name, value in environment(example).items():
+        if name == f"{ENV_PREFIX}LOCK_HOLDER":
+            env[name] = pod
+        elif isinstance(value, str):
+            env[name] = value.replace(DATA, str(data)).replace("/tmp", str(temporary))
+    env |= {
+        f"{ENV_PREFIX}REPOSITORY": access_repo.as_uri(),
+        f"{ENV_PREFIX}LISTEN": "off",  # --once serves nothing anyway
+        "AWS_REGION": aws_environment["AWS_REGION"],
+    }
+    table = env[f"{ENV_PREFIX}LOCK_TABLE"]
+    DynamoDbLease(table=table, lock_name="setup", holder_id="setup").ensure_table()
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
+
+    result = run_cli("run", "--once", "--format", "json", env={**inherited, **env})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = json.loads(Path(env[f"{ENV_PREFIX}STATE_FILE"]).read_text())
+    assert state["last_applied_revision"] == git(access_repo, "rev-parse", "HEAD").strip()
+    assert any(Path(env[f"{ENV_PREFIX}CACHE_DIR"]).iterdir())
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=sandbox.endpoint_url,
+        region_name=aws_environment["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    holders = {item["holder_id"]["S"] for item in dynamodb.scan(TableName=table)["Items"]} - {
+        "setup"
+    }
+    assert holders == {pod}

@@ -110,6 +110,7 @@ def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.mark.slow
 @needs_terraform
 def test_terraform_validate_passes(initialised: Path) -> None:
     validate = _terraform(initialised, "validate")
@@ -119,6 +120,7 @@ def test_terraform_validate_passes(initialised: Path) -> None:
     assert "Success! The configuration is valid." in validate.stdout
 
 
+@pytest.mark.slow
 @needs_terraform
 def test_terraform_test_plans_what_the_module_promises(initialised: Path) -> None:
     """deploy/terraform/ecs/tests/module.tftest.hcl: two tasks on the lease table keyed
