@@ -24,7 +24,10 @@ connections it opens, can take the file descriptors or threads the loop needs:
   costs this process no file descriptor;
 - a connection that has received nothing for ``IDLE_TIMEOUT_SECONDS`` with no request in
   progress is closed (checked every second);
-- a request's header is at most ``MAX_REQUEST_HEADER_BYTES``, its body ``MAX_REQUEST_BODY_BYTES``.
+- a request's header is at most ``MAX_REQUEST_HEADER_BYTES``, its body ``MAX_REQUEST_BODY_BYTES``
+  (or the hooks' ``max_body_bytes`` when larger: a webhook's payload); a larger body is refused
+  with ``413`` from its ``Content-Length`` before it is read, a chunked one as soon as it
+  passes the bound.
 
 The loop never waits for the server: the server only reads the metrics registry and the
 controller's readiness flag, and runs in daemon threads of its own.
@@ -43,6 +46,8 @@ from waitress.server import TcpWSGIServer
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from reconciler.controller.hooks import HookEndpoints
 
 __all__ = [
     "IDLE_TIMEOUT_SECONDS",
@@ -103,7 +108,9 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no type hi
 class OperationsServer:
     """Serves ``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` (port 0: any free).
 
-    ``ready`` is asked at every ``/readyz``. Use as a context manager, or ``start`` / ``stop``.
+    ``ready`` is asked at every ``/readyz``; ``hooks``, when given, answers its own paths
+    (``HookEndpoints.handles``: ``POST /hooks/git``, ``/api/sync``). Use as a context manager,
+    or ``start`` / ``stop``.
     ``max_connections`` and ``idle_timeout_seconds`` (whole seconds, at least 1) bound the
     connections (defaults ``MAX_CONNECTIONS``, ``IDLE_TIMEOUT_SECONDS``). Raises ``OSError``
     when the address cannot be bound.
@@ -118,9 +125,12 @@ class OperationsServer:
         ready: Callable[[], bool],
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS,
+        hooks: HookEndpoints | None = None,
     ) -> None:
         self._metrics = make_wsgi_app(registry)
         self._ready = ready
+        self._hooks = hooks
+        max_body = max(MAX_REQUEST_BODY_BYTES, hooks.max_body_bytes if hooks else 0)
         adjustments = Adjustments(
             host=host,
             port=port,
@@ -132,7 +142,7 @@ class OperationsServer:
             connection_limit=max_connections + 3,
             backlog=LISTEN_BACKLOG,
             max_request_header_size=MAX_REQUEST_HEADER_BYTES,
-            max_request_body_size=MAX_REQUEST_BODY_BYTES,
+            max_request_body_size=max_body + 1,  # waitress refuses a body of this size
             asyncore_use_poll=True,  # select() fails above file descriptor 1,023
             asyncore_loop_timeout=_LOOP_SECONDS,
             ident="",  # no Server header
@@ -195,6 +205,8 @@ class OperationsServer:
 
     def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
+        if self._hooks is not None and self._hooks.handles(path):
+            return self._hooks(environ, start_response)
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
         if path == "/metrics":
