@@ -177,7 +177,7 @@ class HookEndpoints:
             )
         context = {
             "provider": provider,
-            "event": _shown(event),
+            "hook_event": _shown(event),
             "delivery": _shown(delivery or ""),
             "remote": _shown(environ.get("REMOTE_ADDR", "")),
         }

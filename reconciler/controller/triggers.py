@@ -73,6 +73,7 @@ class Triggers:
         self._fetch = False
         self._pass = False
         self._ticks = 0
+        self._ended = 0
         self._reports: deque[tuple[int, PassReport]] = deque(maxlen=KEPT_REPORTS)
 
     # --- asked from the HTTP server -------------------------------------------------------
@@ -112,6 +113,12 @@ class Triggers:
         with self._changed:
             return self._ticks
 
+    @property
+    def ended(self) -> int:
+        """Ticks ended so far (a tick that raised is not counted)."""
+        with self._changed:
+            return self._ended
+
     # --- used by the loop -----------------------------------------------------------------
 
     def begin_tick(self) -> Requested:
@@ -134,6 +141,7 @@ class Triggers:
     def end_tick(self, requested: Requested, report: PassReport | None) -> None:
         """The tick ``requested`` ended, with the report of its pass (``None``: no pass)."""
         with self._changed:
+            self._ended += 1
             if report is not None:
                 self._reports.append((requested.tick, report))
             self._changed.notify_all()
