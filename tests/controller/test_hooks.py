@@ -340,6 +340,7 @@ def test_sync_without_a_token_is_refused(server: OperationsServer, triggers: Tri
 
 def test_sync_with_a_wrong_token_is_refused(server: OperationsServer, triggers: Triggers) -> None:
     assert sync(server, TOKEN[:-1] + b"X")[0] == 401
+    assert sync(server, TOKEN[:-1])[0] == 401
     assert sync(server, TOKEN + b"X")[0] == 401
     assert not triggers.pending
 
