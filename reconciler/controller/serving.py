@@ -42,7 +42,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -74,10 +76,33 @@ _LOOP_SECONDS = 0.2
 """How long one turn of the event loop waits for sockets: the delay of ``stop``."""
 
 
+class _LoggedErrorTask(ErrorTask):  # type: ignore[misc]  # waitress ships no type hints
+    """waitress's answer to a request it refuses before the application sees it (a header or a
+    body over the bounds, a malformed request), logged as ``http.refused``."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        path = str(getattr(self.request, "path", "") or "")[:120]
+        log.warning(
+            "http.refused",
+            status=int(getattr(error, "code", 400)),
+            reason=str(getattr(error, "reason", "")),
+            path=path if path.isprintable() else path.encode("unicode_escape").decode(),
+            remote=str(self.channel.addr[0]) if self.channel.addr else "",
+        )
+        super().execute()  # after the log line: the client may be gone once it is answered
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]  # waitress ships no type hints
+    error_task_class = _LoggedErrorTask
+
+
 class _Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no type hints
     """waitress's TCP server, keeping accepting at the connection cap by closing the connection
-    idle the longest. Runs in one thread: every method here is called from its event loop."""
+    idle the longest, and logging the requests it refuses itself. Runs in one thread: every
+    method here is called from its event loop."""
 
+    channel_class = _Channel
     max_connections = MAX_CONNECTIONS
 
     def readable(self) -> bool:

@@ -227,12 +227,17 @@ def test_an_oversized_body_is_refused_from_its_length_before_it_is_sent(
         "X-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=00\r\n"
         f"Content-Length: {MAX_HOOK_BODY_BYTES + 1}\r\n\r\n"
     )
-    with socket.create_connection(server.address) as client:
+    with (
+        structlog.testing.capture_logs() as events,
+        socket.create_connection(server.address) as client,
+    ):
         client.sendall(head.encode())
         answer = _answer(client)
 
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert not triggers.pending
+    refused = [event for event in events if event["event"] == "http.refused"]
+    assert [(event["status"], event["path"]) for event in refused] == [(413, "/hooks/git")]
 
 
 def test_an_oversized_chunked_body_is_refused_once_it_passes_the_bound(
