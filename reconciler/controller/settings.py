@@ -32,6 +32,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -414,8 +415,20 @@ class ControllerSettings(BaseSettings):
         parse_listen(value)
         return value
 
+    @field_validator("webhook_secret", "sync_token")
+    @classmethod
+    def _secret_is_long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> Any:
+        read_secret(value, None, name=str(info.field_name))
+        return value
+
+    @field_validator("webhook_secret_file", "sync_token_file")
+    @classmethod
+    def _secret_file_is_readable(cls, value: Path | None, info: ValidationInfo) -> Any:
+        read_secret(None, value, name=str(info.field_name).removesuffix("_file"))
+        return value
+
     @model_validator(mode="after")
-    def _secrets_are_readable(self) -> ControllerSettings:
+    def _secrets_are_given_once(self) -> ControllerSettings:
         self.webhook_secret_bytes()
         self.sync_token_bytes()
         return self
