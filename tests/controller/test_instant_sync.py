@@ -4,6 +4,10 @@ hour: whatever happens within a test's deadline was started by the request."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,8 +18,10 @@ import pytest
 from reconciler.controller.loop import Controller
 from reconciler.controller.serving import OperationsServer
 from reconciler.planning.reports import PassStatus
+from reconciler.sandbox import Sandbox
 from tests.controller.conftest import ControllerFactory, Reports, add_member
 from tests.controller.webhooks import (
+    SECRET,
     TOKEN,
     call,
     github_headers,
@@ -131,3 +137,66 @@ def test_a_sync_request_gets_the_report_of_a_pass_begun_after_it(
     assert len(reports.all) == before + 1  # a full pass although nothing was new
     assert answer["report"]["pass_id"] == reports.all[-1].pass_id
     assert answer["report"]["status"] == "in_sync"
+
+
+def _events(log: Path, event: str) -> list[dict[str, object]]:
+    found = []
+    for line in log.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == event:
+            found.append(record)
+    return found
+
+
+def test_reconciler_run_takes_webhooks_with_the_secret_from_a_file(
+    sandbox: Sandbox, access_repo: Path, aws_environment: dict[str, str], tmp_path: Path
+) -> None:
+    """The ``run`` command mounts the hooks with the configured secret (as a Kubernetes Secret
+    file) and the branch it follows; the poll and the drift pass are an hour away."""
+    secret_file = tmp_path / "webhook-secret"
+    secret_file.write_bytes(SECRET + b"\n")
+    log = tmp_path / "controller.log"
+    environment = {
+        **os.environ,
+        "RECONCILER_CACHE_DIR": str(tmp_path / "cache"),
+        "RECONCILER_INTERVAL_SECONDS": str(HOUR),
+        "RECONCILER_POLL_INTERVAL_SECONDS": str(HOUR),
+        "RECONCILER_JITTER": "0",
+        "RECONCILER_WEBHOOK_SECRET_FILE": str(secret_file),
+    }
+    arguments = ["--log-format", "json", "run", "--repo", str(access_repo), "--ref", "main"]
+    arguments += ["--state-file", str(tmp_path / "state.json"), "--listen", "127.0.0.1:0"]
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *arguments],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        poll(
+            lambda: bool(_events(log, "pass.finished")), what="the first pass", deadline_seconds=60
+        )
+        url = str(_events(log, "operations.listening")[0]["url"])
+        revision = add_member(access_repo, group="AdminAccess", user="sam.lee")
+        body = push_payload(after=revision)
+
+        status, _, _ = call(f"{url}/hooks/git", body=body, headers=github_headers(body))
+        poll(
+            lambda: any(e["revision"] == revision for e in _events(log, "pass.finished")),
+            what="the pass of the pushed revision",
+            deadline_seconds=60,
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    assert status == 202
+    assert SECRET.decode() not in log.read_text()
