@@ -145,6 +145,7 @@ class HookEndpoints:
                 status=int(refusal.status.split()[0]),
                 reason=refusal.reason,
                 remote=_shown(environ.get("REMOTE_ADDR", "")),
+                **(_delivery(environ) if path == HOOK_PATH else {}),
             )
             return _json(start_response, refusal.status, {"error": refusal.reason}, refusal.headers)
         return _json(start_response, status, document)
@@ -277,6 +278,18 @@ class HookEndpoints:
             raise _RefusalError(
                 "401 Unauthorized", "the bearer token does not match", headers=challenge
             )
+
+
+def _delivery(environ: WSGIEnvironment) -> dict[str, str]:
+    """What a refused delivery says it is (its headers, as claimed: logged, never trusted):
+    ``github_event``, ``gitlab_event``, ``delivery`` when present."""
+    claimed = {
+        "github_event": environ.get("HTTP_X_GITHUB_EVENT"),
+        "gitlab_event": environ.get("HTTP_X_GITLAB_EVENT"),
+        "delivery": environ.get("HTTP_X_GITHUB_DELIVERY")
+        or environ.get("HTTP_X_GITLAB_EVENT_UUID"),
+    }
+    return {key: _shown(value) for key, value in claimed.items() if value is not None}
 
 
 def _method(environ: WSGIEnvironment, *allowed: str) -> None:
