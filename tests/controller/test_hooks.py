@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 import structlog
+from prometheus_client import CollectorRegistry
 
-from reconciler.controller.hooks import MAX_HOOK_BODY_BYTES
+from reconciler.controller.hooks import MAX_HOOK_BODY_BYTES, HookEndpoints
 from reconciler.controller.serving import OperationsServer
 from reconciler.controller.triggers import Triggers
 from reconciler.planning.reports import Mode, PassReport, PassStatus
@@ -399,3 +400,40 @@ def test_waiting_sync_clients_do_not_keep_healthz_from_answering(
             client.join(timeout=30)
 
     assert set(answers) == {200}
+
+
+def test_half_sent_webhook_bodies_at_the_connection_cap_leave_healthz_answering(
+    triggers: Triggers,
+) -> None:
+    """Slow senders of large bodies (slowloris) are idle connections: at the cap, the idlest
+    is closed to let a probe in, however long the idle timeout."""
+    server = OperationsServer(
+        host="127.0.0.1",
+        port=0,
+        registry=CollectorRegistry(),
+        ready=lambda: True,
+        max_connections=4,
+        idle_timeout_seconds=600,
+        hooks=HookEndpoints(
+            triggers=triggers, webhook_secret=SECRET, sync_token=TOKEN, branch="main"
+        ),
+    )
+    head = (
+        "POST /hooks/git HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"X-GitHub-Event: push\r\nContent-Length: {MAX_HOOK_BODY_BYTES}\r\n\r\n"
+    ).encode()
+    clients = []
+    with server:
+        try:
+            for _ in range(12):
+                client = socket.create_connection(server.address, timeout=5)
+                client.sendall(head + b" " * 65536)  # and never the rest
+                clients.append(client)
+
+            status = call(f"{server.url}/healthz", method="GET")[0]
+        finally:
+            for client in clients:
+                client.close()
+
+    assert status == 200
+    assert not triggers.pending
