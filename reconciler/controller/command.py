@@ -285,6 +285,7 @@ def run_command(args: argparse.Namespace) -> int:
                         webhook_secret=settings.webhook_secret_bytes(),
                         sync_token=settings.sync_token_bytes(),
                         branch=settings.ref,
+                        registry=controller.metrics.registry,
                     ),
                 ).start()
             except OSError as exc:

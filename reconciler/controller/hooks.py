@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter
 
 from reconciler.controller.triggers import Ticket, Triggers
 from reconciler.planning.reports import report_json, report_text
@@ -102,7 +103,9 @@ class HookEndpoints:
     ``*_file``). ``branch`` is the branch the controller follows (``main``, or
     ``refs/heads/main``); ``None`` (the remote's default branch): the default branch the
     payload names (``repository.default_branch``, ``project.default_branch``). A tag or a SHA
-    as ``branch`` matches no push.
+    as ``branch`` matches no push. With ``registry``, every answer is counted there in
+    ``reconciler_trigger_requests_total{endpoint="hooks"|"sync", status="<HTTP status>"}``
+    (the server's own refusals, a body over the bound, are logged as ``http.refused``).
     """
 
     def __init__(
@@ -112,7 +115,19 @@ class HookEndpoints:
         webhook_secret: bytes | None,
         sync_token: bytes | None,
         branch: str | None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
+        self._requests = (
+            Counter(
+                "reconciler_trigger_requests",
+                "Requests to the webhook (endpoint hooks) and sync (endpoint sync) endpoints, by "
+                "HTTP status of the answer.",
+                ["endpoint", "status"],
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
         self._triggers = triggers
         self._secret = webhook_secret or None  # an empty secret is no secret
         self._token = sync_token or None
@@ -131,6 +146,7 @@ class HookEndpoints:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
+        endpoint = "hooks" if path == HOOK_PATH else "sync"
         try:
             if path == HOOK_PATH:
                 status, document = self._hook(environ)
@@ -147,8 +163,14 @@ class HookEndpoints:
                 remote=_shown(environ.get("REMOTE_ADDR", "")),
                 **(_delivery(environ) if path == HOOK_PATH else {}),
             )
+            self._count(endpoint, refusal.status)
             return _json(start_response, refusal.status, {"error": refusal.reason}, refusal.headers)
+        self._count(endpoint, status)
         return _json(start_response, status, document)
+
+    def _count(self, endpoint: str, status: str) -> None:
+        if self._requests is not None:
+            self._requests.labels(endpoint=endpoint, status=status.split(maxsplit=1)[0]).inc()
 
     # --- POST /hooks/git ------------------------------------------------------------------
 

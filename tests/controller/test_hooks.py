@@ -437,3 +437,20 @@ def test_half_sent_webhook_bodies_at_the_connection_cap_leave_healthz_answering(
 
     assert status == 200
     assert not triggers.pending
+
+
+def test_answers_are_counted_by_endpoint_and_status_without_secrets(
+    server: OperationsServer,
+) -> None:
+    body = push_payload()
+    hook(server, body, github_headers(body))
+    hook(server, body, github_headers(body, secret=b"not-the-secret-at-all"))
+    sync(server, None)
+
+    metrics = call(f"{server.url}/metrics", method="GET")[1]["raw"]
+
+    assert 'reconciler_trigger_requests_total{endpoint="hooks",status="202"} 1.0' in metrics
+    assert 'reconciler_trigger_requests_total{endpoint="hooks",status="403"} 1.0' in metrics
+    assert 'reconciler_trigger_requests_total{endpoint="sync",status="401"} 1.0' in metrics
+    assert SECRET.decode() not in metrics
+    assert github_signature(body) not in metrics

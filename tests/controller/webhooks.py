@@ -30,13 +30,18 @@ def serve(
 ) -> OperationsServer:
     """An operations server on 127.0.0.1 (a free port) with the hooks asking ``triggers``;
     not started."""
+    registry = registry or CollectorRegistry()
     return OperationsServer(
         host="127.0.0.1",
         port=0,
-        registry=registry or CollectorRegistry(),
+        registry=registry,
         ready=lambda: True,
         hooks=HookEndpoints(
-            triggers=triggers, webhook_secret=secret, sync_token=token, branch=branch
+            triggers=triggers,
+            webhook_secret=secret,
+            sync_token=token,
+            branch=branch,
+            registry=registry,
         ),
     )
 
