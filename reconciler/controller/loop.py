@@ -2,7 +2,9 @@
 
 Each tick fetches the repository. A new commit (one not attempted yet) starts a pass at once;
 otherwise a pass runs when the schedule says so (drift interval, or retry after a failure; see
-``scheduling``). One pass at a time, in the loop's thread.
+``scheduling``). One pass at a time, in the loop's thread. Between ticks the loop waits on
+``triggers``: a push webhook makes it tick at once, a sync request makes the next tick a full
+pass (see ``reconciler.controller.triggers``).
 
 A pass, phase by phase (the phase names appear in logs, reports and metrics)::
 
