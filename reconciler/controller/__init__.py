@@ -6,5 +6,7 @@
 - ``settings``: every option (flags, ``RECONCILER_*`` environment, TOML file);
 - ``metrics`` and ``serving``: Prometheus metrics and ``/healthz``, ``/readyz``, ``/metrics``;
 - ``protocols``: what the loop needs from the Git source, the writer lock and Slack;
+- ``triggers``: early ticks asked from outside the loop, coalesced; ``hooks``: the push
+  webhook and sync endpoints that ask for them; ``syncing``: the ``sync`` sub-command;
 - ``wiring``: a controller built from settings; ``command``: the ``run`` sub-command.
 """
