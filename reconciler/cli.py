@@ -11,6 +11,8 @@ Exit codes (like ``terraform plan -detailed-exitcode``):
 - ``export``: 0 files written, 1 error (``--out`` not empty without ``--force``, bad ``--kinds``).
 - ``access``: 0 report made (whatever it shows), 1 error (an unknown filter value, AWS...).
 - ``run --once``: 0 converged, 2 changes or drift left, 1 failure.
+- ``sync``: the exit code of ``run --once``, for the pass it asked a running controller for;
+  1 when it got no report (unreachable, token refused, timed out).
 - every command: 1 for a usage error (unknown option or command, missing or bad value), with
   argparse's message and a hint on stderr; never 2, so CI cannot read a typo as "changes".
 
@@ -46,6 +48,7 @@ from reconciler.errors import (
     Problem,
     ReconcilerError,
     SourceError,
+    SyncError,
     UnknownFilterError,
     WriterLockLostError,
 )
@@ -186,6 +189,7 @@ ERROR_KINDS: tuple[tuple[type[ReconcilerError], str], ...] = (
     (SourceError, "source"),
     (PlanRefusedError, "refused"),
     (WriterLockLostError, "lock"),
+    (SyncError, "sync"),
     (AwsError, "aws"),
     (UnknownFilterError, "filter"),
 )
@@ -601,6 +605,17 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     add_run_options(run)
     _logging_options(run, after_command=True)
     run.set_defaults(handler=_run, command_parser=run)
+
+    from reconciler.controller.syncing import add_sync_options  # noqa: PLC0415 - argparse only
+
+    sync = commands.add_parser(
+        "sync",
+        help="ask a running controller to fetch and reconcile now and print the pass's report; "
+        "exit 0 converged, 2 drift or changes left, 1 failure",
+    )
+    add_sync_options(sync)
+    _logging_options(sync, after_command=True)
+    sync.set_defaults(handler=_sync, command_parser=sync)
     return parser
 
 
@@ -1129,6 +1144,12 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as error:
         return fail("usage", f"--kinds: {error}")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return fail(
+            "usage",
+            f"--out {out} is a file: export writes a folder of desired-state files",
+            "name a folder that does not exist yet or is empty",
+        )
     existing = sorted(out.rglob("*.json")) if out.is_dir() else []
     if existing and not args.force:
         return fail(
@@ -1351,6 +1372,12 @@ def _run(args: argparse.Namespace) -> int:
     from reconciler.controller.command import run_command  # noqa: PLC0415
 
     return run_command(args)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from reconciler.controller.syncing import sync_command  # noqa: PLC0415
+
+    return sync_command(args)
 
 
 def _demo(args: argparse.Namespace) -> int:

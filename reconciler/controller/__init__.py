@@ -9,5 +9,7 @@
   memory, the status view collected from them (pure) and the read-only status page, ``/api/status``
   and ``/access`` served beside the metrics;
 - ``protocols``: what the loop needs from the Git source, the writer lock and Slack;
+- ``triggers``: early ticks asked from outside the loop, coalesced; ``hooks``: the push
+  webhook and sync endpoints that ask for them; ``syncing``: the ``sync`` sub-command;
 - ``wiring``: a controller built from settings; ``command``: the ``run`` sub-command.
 """

@@ -2,7 +2,9 @@
 
 Each tick fetches the repository. A new commit (one not attempted yet) starts a pass at once;
 otherwise a pass runs when the schedule says so (drift interval, or retry after a failure; see
-``scheduling``). One pass at a time, in the loop's thread.
+``scheduling``). One pass at a time, in the loop's thread. Between ticks the loop waits on
+``triggers``: a push webhook makes it tick at once, a sync request makes the next tick a full
+pass (see ``reconciler.controller.triggers``).
 
 A pass, phase by phase (the phase names appear in logs, reports and metrics)::
 
@@ -84,6 +86,7 @@ from reconciler.controller.state import (
     encode_state,
     newest_posted,
 )
+from reconciler.controller.triggers import Triggers
 from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
     AwsError,
@@ -353,6 +356,8 @@ class Controller:
         self._seen: frozenset[str] | None = None  # keys of the live objects at the last read
         self._ready = threading.Event()
         self._one_pass = threading.Lock()
+        self.triggers = Triggers()
+        """Early ticks asked from outside the loop (push webhooks, ``reconciler sync``)."""
         self._records = PassRecords()
         self._live: tuple[LiveState, datetime] | None = None
         self._lock_holder: str | None = None
@@ -394,6 +399,7 @@ class Controller:
     def stop(self) -> None:
         """Ask the loop to end after the operation in flight (safe from a signal handler)."""
         self.stop_event.set()
+        self.triggers.wake()
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -415,7 +421,7 @@ class Controller:
                         PassStatus.ABANDONED,
                     )
                     self.schedule.record_pass(failed=failed, now=self._clock())
-            self.stop_event.wait(self.schedule.wait_seconds(self._clock()))
+            self.triggers.wait(self.schedule.wait_seconds(self._clock()), stop=self.stop_event)
         log.info("controller.stopped", **self._revisions())
 
     def run_once(self) -> PassReport:
@@ -426,29 +432,40 @@ class Controller:
         return report
 
     def tick(self, *, force: bool) -> PassReport | None:
-        """Fetch; run a pass if ``force`` or the fetched revision is new. Returns its report,
-        or ``None`` when no pass was due."""
+        """Fetch; run a pass if ``force``, a pass was asked for (``triggers``) or the fetched
+        revision is new. Returns its report, or ``None`` when no pass was due."""
         with self._one_pass:
-            started_at = datetime.now(UTC)
-            started = self._clock()
-            calls_before = self.aws.calls.snapshot()
-            fetched = self._fetch()
-            is_new = fetched.revision != self._state.last_attempted_revision
-            if fetched.error is not None and not fetched.unverified and not force:
-                log.warning("source.fetch_failed", error=str(fetched.error))
-                self.metrics.fetch_errors.inc()
-                return None
-            if not force and not is_new:
-                return None
-            pass_id = uuid.uuid4().hex[:12]
-            with structlog.contextvars.bound_contextvars(pass_id=pass_id):
-                return self._pass(
-                    fetched,
-                    pass_id=pass_id,
-                    started=started,
-                    started_at=started_at,
-                    calls_before=calls_before,
-                )
+            requested = self.triggers.begin_tick()
+            try:
+                report = self._tick(force=force or requested.force)
+            except BaseException:
+                self.triggers.renew(requested)
+                raise
+            self.triggers.end_tick(requested, report)
+            return report
+
+    def _tick(self, *, force: bool) -> PassReport | None:
+        """The tick itself (``tick`` holds ``_one_pass`` and numbers it)."""
+        started_at = datetime.now(UTC)
+        started = self._clock()
+        calls_before = self.aws.calls.snapshot()
+        fetched = self._fetch()
+        is_new = fetched.revision != self._state.last_attempted_revision
+        if fetched.error is not None and not fetched.unverified and not force:
+            log.warning("source.fetch_failed", error=str(fetched.error))
+            self.metrics.fetch_errors.inc()
+            return None
+        if not force and not is_new:
+            return None
+        pass_id = uuid.uuid4().hex[:12]
+        with structlog.contextvars.bound_contextvars(pass_id=pass_id):
+            return self._pass(
+                fetched,
+                pass_id=pass_id,
+                started=started,
+                started_at=started_at,
+                calls_before=calls_before,
+            )
 
     # --- one pass -------------------------------------------------------------------------
 

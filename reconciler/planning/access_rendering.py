@@ -44,6 +44,7 @@ import jinja2
 from markupsafe import Markup
 
 from reconciler.model.wording import count
+from reconciler.planning.access import route_json
 from reconciler.planning.access_reports import AccessReport, GrantRow, IdleAssignment
 from reconciler.planning.escaping import rich_text as escape
 
@@ -83,8 +84,7 @@ def _grant_json(grant: GrantRow) -> dict[str, Any]:
         "account_id": grant.account_id,
         "account_name": grant.account_name,
         "permission_set": grant.permission_set,
-        "via": "direct" if grant.via is None else "group",
-        "group": grant.via,
+        **route_json(grant.via),
         "principal_deleted": grant.principal_deleted,
         "privileged": grant.privileged,
     }

@@ -38,7 +38,8 @@ the change (see ``reconciler.planning.details``), absent when there are none; ``
 the Sids of the inline policy's statements added, removed and changed.
 
 A grant of ``access`` is ``{"user", "account_id", "account_name" (null when unknown),
-"permission_set", "via" (the group's name, null for a direct assignment), "privileged"}``;
+"permission_set", "via": "direct" | "group", "group" (the group's name, null for a direct
+assignment), "privileged"}`` (the shape of ``reconciler access --format json``);
 both lists are complete and sorted by user, account, permission set and route.
 
 ``api_calls`` counts every AWS API call of the pass by operation name (one per page of a
@@ -56,7 +57,7 @@ import orjson
 
 from reconciler.model.state import AssignmentKey
 from reconciler.model.wording import count, noun
-from reconciler.planning.access import AccessChanges, Grant
+from reconciler.planning.access import AccessChanges, Grant, route_json
 from reconciler.planning.details import attributes_json, detail_lines, statement_changes
 from reconciler.planning.escaping import html_text, markdown_text, one_line, rich_text
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
@@ -150,7 +151,7 @@ def grant_json(
         "account_id": grant.account_id,
         "account_name": account_names.get(grant.account_id),
         "permission_set": grant.permission_set,
-        "via": grant.via,
+        **route_json(grant.via),
         "privileged": changes.is_privileged(grant),
     }
 
@@ -404,8 +405,8 @@ how a pull-request workflow tells it from a plan that only has changes (both exi
 
 
 _UNMANAGED_VERDICT = (
-    '"unmanaged": "fail" in reconciler.json: these objects fail the plan (exit 2) until they '
-    "are declared or removed"
+    '"unmanaged": "fail" in reconciler.json: these objects fail `plan` (exit 2) and controller '
+    "passes until they are declared or removed; `apply` still applies the declared changes"
 )
 
 

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.model.wording import count
+from reconciler.planning.access import route_json
 from reconciler.planning.details import detail_lines
 from reconciler.planning.escaping import one_line
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
@@ -268,7 +269,7 @@ def _access_json(item: AccessItem) -> dict[str, Any]:
         "account_id": item.account_id,
         "account_name": item.account_name,
         "permission_set": item.permission_set,
-        "via": item.via,
+        **route_json(item.via),
         "privileged": item.privileged,
     }
 
@@ -282,7 +283,7 @@ def report_json(report: PassReport) -> dict[str, Any]:
     [{"kind", "key", "description", "reason", "remedy"}], "access": {"gained": [grant],
     "lost": [grant]}}``; an item is ``{"action", "kind", "key", "description", "status",
     "reason", "detail": [str]}``, a grant ``{"user", "account_id", "account_name",
-    "permission_set", "via", "privileged"}`` as in ``plan --format json``.
+    "permission_set", "via", "group", "privileged"}`` as in ``plan --format json``.
     """
     return {
         "pass_id": report.pass_id,
