@@ -15,7 +15,8 @@ of ``plan --format json`` and ``apply --format json`` is::
                                                                         # and permission sets
          "detail": ["session_duration: PT4H (4 hours)", ...],           # the lines shown under
                                                                         # the change in text
-         "rule": "$.assignments[2]: OU Root/Workloads (recursive)",   # created assignments
+         "rule": "assignments.json $.assignments[2]: OU Root/Workloads",  # created assignments
+         "assignment_reason": "JIRA-123 ...",           # created assignments whose entry has one
          "status": "succeeded|failed|skipped", "reason": "..."}       # status/reason: apply only
       ],
       "unmanaged": [                                                 # live, neither declared
@@ -312,6 +313,8 @@ def _change_json(
         document["attributes"] = attributes_json(operation.permission_set)
     if isinstance(operation, CreateAssignment) and operation.rule:
         document["rule"] = operation.rule
+    if isinstance(operation, CreateAssignment) and operation.reason:
+        document["assignment_reason"] = operation.reason  # "reason" is apply's failure reason
     detail = detail_lines(operation)
     if detail:
         document["detail"] = list(detail)
@@ -512,6 +515,8 @@ def plan_text(
         if isinstance(operation, CreateAssignment):
             if operation.rule:
                 lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
+            if operation.reason:
+                lines.append(f"      reason: {_escape(operation.reason)}")
         else:
             lines.extend(f"      {_escape(text)}" for text in detail_lines(operation))
     if outcome is not None:
@@ -628,6 +633,8 @@ def _markdown_change(operation: Operation, account_names: Mapping[str, str]) -> 
     cell = _markdown_cell(describe(operation, account_names))
     if isinstance(operation, CreateAssignment) and operation.rule:
         cell += f"<br><sub>rule: {_markdown_cell(operation.rule)}</sub>"
+    if isinstance(operation, CreateAssignment) and operation.reason:
+        cell += f"<br><sub>reason: {_markdown_cell(operation.reason)}</sub>"
     return cell
 
 
