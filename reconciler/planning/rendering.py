@@ -26,6 +26,7 @@ of ``plan --format json`` and ``apply --format json`` is::
       "unmanaged_fail": false,               # true: listed and "unmanaged": "fail" (exit 2)
       "notes": ["..."],
       "access": {"gained": [grant], "lost": [grant]},                 # null when not computed
+      "onboarding": {"users": [...], "notes": [...], ...},            # users created; else null
       "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
       "api_calls": {"<Operation>": 0},                               # apply only
       "api_calls_by_phase": {"read": {"<Operation>": 0},             # apply only
@@ -60,6 +61,13 @@ from reconciler.model.wording import count, noun
 from reconciler.planning.access import AccessChanges, Grant
 from reconciler.planning.details import attributes_json, detail_lines, statement_changes
 from reconciler.planning.escaping import html_text, markdown_text, one_line, rich_text
+from reconciler.planning.onboarding import (
+    Onboarding,
+    onboarding_heading,
+    onboarding_json,
+    onboarding_notes,
+    onboarding_of,
+)
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     Action,
@@ -350,6 +358,7 @@ def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> 
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
+        "onboarding": onboarding_json(onboarding_of(plan)),
     }
 
 
@@ -366,6 +375,7 @@ def outcome_json(
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
+        "onboarding": onboarding_json(onboarding_of(plan, outcome)),
         "outcome": outcome.counts(),
         "api_calls": outcome.pass_calls,
         "api_calls_by_phase": {
@@ -533,8 +543,30 @@ def plan_text(
         )
     )
     lines.extend(_unmanaged_lines(plan))
+    lines.extend(_onboarding_text(onboarding_of(plan, outcome)))
     lines.extend(f"[dim]note: {_escape(note)}[/]" for note in plan.notes)
     return "\n".join(lines)
+
+
+def _onboarding_text(onboarding: Onboarding | None) -> list[str]:
+    """The onboarding section of a plan or apply in text: a heading, then one line a note."""
+    if onboarding is None:
+        return []
+    return [
+        f"[bold cyan]{_escape(onboarding_heading(onboarding))}[/]",
+        *(f"  - {_escape(note)}" for note in onboarding_notes(onboarding)),
+    ]
+
+
+def _onboarding_markdown(plan: Plan) -> list[str]:
+    """The onboarding section of a Markdown plan: a heading and a bullet a note."""
+    onboarding = onboarding_of(plan)
+    if onboarding is None:
+        return []
+    return [
+        f"\n#### {_markdown_cell(onboarding_heading(onboarding))}\n\n",
+        *(f"- {_markdown_cell(note)}\n" for note in onboarding_notes(onboarding)),
+    ]
 
 
 def _result_suffix(result: OperationResult) -> str:
@@ -618,6 +650,7 @@ def plan_markdown(
         *details,
         *_access_markdown(plan.access, names, has_operations=bool(plan.operations)),
         *_unmanaged_markdown(plan),
+        *_onboarding_markdown(plan),
         "\n" if notes else "",
         notes,
     ]
