@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from reconciler.model.state import Membership
+from reconciler.model.loading import load_documents
+from reconciler.model.resolving import LiveDirectory, resolve
+from reconciler.model.state import IdentityCenterState, LiveState, Membership
+from reconciler.planning.diffing import plan
 from reconciler.planning.onboarding import (
     EMAIL_OTP_CONSOLE_PATH,
     MFA_CONSOLE_PATH,
@@ -21,7 +24,7 @@ from reconciler.planning.plans import AddMembership, CreateGroup, CreateUser, Pl
 from reconciler.planning.rendering import outcome_json, plan_json, plan_markdown, plan_text
 from reconciler.planning.reports import Mode, PassReport, PassStatus, report_json, report_text
 from reconciler.planning.slack_messages import pass_message
-from tests.unit.states import group, user
+from tests.unit.states import ACCOUNTS, INSTANCE_ARN, PROD, group, user
 
 ANN = CreateUser(user=user("ann"))
 BOB = CreateUser(user=user("bob", email=None))
@@ -155,3 +158,32 @@ def test_a_report_without_created_users_has_none() -> None:
 
     assert report_json(report)["onboarding"] is None
     assert "Onboarding" not in report_text(report)
+
+
+def test_a_plan_with_identities_from_an_idp_has_no_onboarding() -> None:
+    files = {
+        "reconciler.json": b'{"identities": "external"}',
+        "permission-sets/ReadOnly.json": (
+            b'{"name": "ReadOnly", "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}'
+        ),
+        "assignments.json": (
+            b'{"assignments": [{"permission_set": "ReadOnly", "users": ["ann"], '
+            b'"accounts": ["prod"]}]}'
+        ),
+    }
+    directory = LiveDirectory(
+        accounts=(PROD,), user_names=frozenset({"ann"}), group_names=frozenset()
+    )
+    desired = resolve(load_documents(files), directory)
+    live = LiveState(
+        state=IdentityCenterState(users={"ann": user("ann")}),
+        instance_arn=INSTANCE_ARN,
+        identity_store_id="d-1",
+        accounts=ACCOUNTS,
+    )
+
+    external = plan(desired, live, revision=None)
+
+    assert external.operations  # the set and the assignment are created
+    assert plan_json(external)["onboarding"] is None
+    assert "Onboarding" not in _text(external)
