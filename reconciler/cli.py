@@ -35,6 +35,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -1158,10 +1159,12 @@ def _export(args: argparse.Namespace) -> int:
             "export into an empty folder, or pass --force to overwrite them",
         )
     live = read_live_state(_clients(), instance_arn=args.instance_arn)
+    reasons, kept_notes = _reasons_kept(out, live) if existing else ({}, [])
     try:
-        export = export_files(live, kinds=kinds, identities=args.identities)
+        export = export_files(live, kinds=kinds, identities=args.identities, reasons=reasons)
     except ValueError as error:
         return fail("usage", f"--kinds: {error}")
+    export = replace(export, notes=(*kept_notes, *export.notes))
     written = []
     for relative, content in sorted(export.files.items()):
         try:
@@ -1178,6 +1181,30 @@ def _export(args: argparse.Namespace) -> int:
         for note in export.notes:
             console.print(f"[yellow]note:[/] {_escape(note)}")
     return EXIT_OK
+
+
+def _reasons_kept(out: Path, live: Any) -> tuple[Mapping[Any, str], list[str]]:
+    """The assignments' ``reason`` of the desired-state files ``export --force`` replaces in
+    ``out`` (AWS keeps none), and notes: files of ``users/``, ``groups/`` and ``assignments/``
+    are not replaced (export writes the single files) and would declare their entries twice;
+    reasons cannot be kept from files that do not validate."""
+    from reconciler.engine import reasons_in_folder  # noqa: PLC0415
+    from reconciler.model.loading import SPLIT_FOLDERS  # noqa: PLC0415
+
+    notes = [
+        f"{out / folder}/ holds files per team that export does not replace: entries also in "
+        f"the exported {single} are declared twice (a validation problem); move them back into "
+        "the team files or delete those files"
+        for single, folder in SPLIT_FOLDERS.items()
+        if any((out / folder).glob("*.json"))
+    ]
+    try:
+        return reasons_in_folder(out, live), notes
+    except ReconcilerError as error:
+        notes.append(
+            f"the reasons of assignments in {out} are not kept: its files do not validate ({error})"
+        )
+        return {}, notes
 
 
 def _access_filter(args: argparse.Namespace) -> Any:

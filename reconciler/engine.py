@@ -32,7 +32,7 @@ from reconciler.errors import (
 from reconciler.model.documents import DEFAULT_PRIVILEGED_PERMISSION_SETS, DeletionGuard
 from reconciler.model.loading import Documents, check_documents, load_config
 from reconciler.model.resolving import DesiredState, expiry_notes, live_directory, resolve
-from reconciler.model.state import IdentityCenterState, LiveState
+from reconciler.model.state import AssignmentKey, IdentityCenterState, LiveState
 from reconciler.model.targets import TargetReads, target_reads
 from reconciler.planning.access_reports import AccessDirectory, desired_access_state
 from reconciler.planning.diffing import plan
@@ -233,6 +233,18 @@ def resolve_against(
         ),
         now=now or datetime.now(UTC),
     )
+
+
+def reasons_in_folder(folder: Path, live: LiveState) -> Mapping[AssignmentKey, str]:
+    """The ``reason`` of each assignment the desired-state files in ``folder`` declare
+    (``DesiredState.reasons``), for ``export`` to write them back over those files.
+
+    Raises ``InvalidRevisionError`` when the files there do not validate against ``live``.
+    """
+    documents, problems = check(Revision(revision=None, folder=folder))
+    if problems:
+        raise InvalidRevisionError(problems)
+    return resolve_against(documents, live).reasons
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -106,6 +106,7 @@ from reconciler.planning.guards import (
     RecordedDeletion,
     deletion_guard_violations,
 )
+from reconciler.planning.onboarding import onboarding_of
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Action, Plan, Unmanaged
 from reconciler.planning.pruning import live_keys
@@ -1070,6 +1071,7 @@ class Controller:
             suspended=suspended,
             unmanaged=_unmanaged(work),
             access=access_items(work.changes, account_names=work.account_names),
+            onboarding=onboarding_of(work.changes, work.outcome),
         )
 
     def _publish(self, report: PassReport, work: _PassWork) -> None:

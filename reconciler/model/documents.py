@@ -7,6 +7,9 @@ The folder layout (see the README for a full example)::
     groups.json                  GroupsFile:      {"groups": [Group, ...]}
     permission-sets/<Name>.json  PermissionSetFile (one permission set per file)
     assignments.json             AssignmentsFile: {"assignments": [Assignment, ...]}
+    users/<any>.json, groups/<any>.json, assignments/<any>.json
+                                 the same kinds split into many files (one per team), each
+                                 file in the single file's format
 
 Every model forbids unknown keys (a misspelt key is an error, never silently ignored) and allows
 a ``$schema`` key so editors can validate with the JSON Schema generated from these models.
@@ -159,7 +162,7 @@ class User(_Document):
 
 
 class UsersFile(_File):
-    """``users.json``."""
+    """``users.json``, or one file of ``users/``."""
 
     users: list[User] = Field(default_factory=list)
 
@@ -173,7 +176,7 @@ class Group(_Document):
 
 
 class GroupsFile(_File):
-    """``groups.json``."""
+    """``groups.json``, or one file of ``groups/``."""
 
     groups: list[Group] = Field(default_factory=list)
 
@@ -445,6 +448,35 @@ class OrganizationalUnitTarget(_Document):
         return self
 
 
+REASON_MAX = 256
+"""Longest ``reason`` an assignment entry may carry, in characters: a ticket reference and a
+sentence, not a document (it is printed with every change of the entry)."""
+
+
+def _check_reason(value: str) -> str:
+    if len(value) > REASON_MAX:
+        raise _rule_error(
+            "reason_length",
+            "the reason is {length} characters long; at most {limit} (a ticket reference and a "
+            "sentence: link the ticket for more)",
+            {"length": len(value), "limit": REASON_MAX},
+        )
+    if any(char in value for char in "\t\r\n\u2028\u2029\x85") or not value.strip():
+        raise _rule_error(
+            "reason_text",
+            "the reason is one line of text: no line breaks or tabs, not blank",
+            {},
+        )
+    return value
+
+
+Reason = Annotated[
+    str,
+    AfterValidator(_check_reason),
+    Field(json_schema_extra={"minLength": 1, "maxLength": REASON_MAX, "pattern": r"^[^\t\r\n]*$"}),
+]
+
+
 class Assignment(_Document):
     """Grant ``permission_set`` to each of ``groups`` and ``users`` in the target accounts.
 
@@ -456,6 +488,12 @@ class Assignment(_Document):
 
     ``expires_at`` (ISO-8601 with a zone, ``2026-12-31T18:00:00+01:00``) ends the access: after
     it, the next pass removes these assignments although the file still lists them.
+
+    ``reason`` (one line, at most ``REASON_MAX`` characters: ``"JIRA-123: on-call for the
+    payments launch"``) says why the access exists, since JSON has no comments. It is the
+    repository's, not AWS's: shown with the assignments the entry creates, kept by ``export``
+    only from files, and no part of an assignment's identity (changing only the reason changes
+    nothing in AWS, so the plan shows no operation for it).
     """
 
     permission_set: PermissionSetName
@@ -469,6 +507,7 @@ class Assignment(_Document):
     all_accounts: StrictBool = False
     exclude_accounts: list[AccountRef] = Field(default_factory=list)
     expires_at: AwareDatetime | None = None
+    reason: Reason | None = None
 
     @model_validator(mode="after")
     def _has_principal(self) -> Assignment:
@@ -496,7 +535,7 @@ class Assignment(_Document):
 
 
 class AssignmentsFile(_File):
-    """``assignments.json``."""
+    """``assignments.json``, or one file of ``assignments/``."""
 
     assignments: list[Assignment] = Field(default_factory=list)
 

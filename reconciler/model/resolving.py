@@ -52,8 +52,12 @@ class DesiredState:
     config: docs.ReconcilerFile
     warnings: tuple[Problem, ...] = ()
     rules: Mapping[AssignmentKey, str] = field(default_factory=dict)
-    """Why each desired assignment exists: ``$.assignments[2]: OU Root/Workloads (recursive)``
-    (the JSON path of the entry and the targeting rules that selected the account)."""
+    """Why each desired assignment exists: ``assignments.json $.assignments[2]: OU
+    Root/Workloads (recursive)`` (the file and JSON path of the entry and the targeting rules
+    that selected the account; entries declaring the same assignment joined by ``; ``)."""
+    reasons: Mapping[AssignmentKey, str] = field(default_factory=dict)
+    """The ``reason`` of the entries declaring each desired assignment that give one (several
+    different ones sorted and joined by ``; ``): the repository's note, never sent to AWS."""
     expired: frozenset[AssignmentKey] = frozenset()
     """Assignments the files still declare but whose ``expires_at`` has passed (and that no
     entry in force declares): removed on purpose, not by an emptied file."""
@@ -242,6 +246,7 @@ def resolve(
     )
     assignments: set[AssignmentKey] = set()
     rules: dict[AssignmentKey, list[str]] = defaultdict(list)
+    reasons: dict[AssignmentKey, dict[str, None]] = defaultdict(dict)
     warnings = list(documents.warnings)
     expired: set[AssignmentKey] = set()
     for item in documents.assignments:
@@ -256,7 +261,9 @@ def resolve(
         warnings.extend(targets.notes)
         for key, rule in _expand(item, targets.accounts).items():
             assignments.add(key)
-            rules[key].append(f"{item.path}: {rule}")
+            rules[key].append(f"{item.file} {item.path}: {rule}")
+            if item.value.reason is not None:
+                reasons[key][item.value.reason] = None
 
     if problems:
         raise InvalidRevisionError(problems)
@@ -279,7 +286,8 @@ def resolve(
         ),
         config=documents.config,
         warnings=tuple(warnings),
-        rules={key: "; ".join(reasons) for key, reasons in rules.items()},
+        rules={key: "; ".join(found) for key, found in rules.items()},
+        reasons={key: "; ".join(sorted(found)) for key, found in reasons.items()},
         expired=frozenset(expired - assignments),
     )
 

@@ -11,7 +11,8 @@ renderer only indents, escapes and bounds them:
 - an update lists its changed attributes: set-valued ones as ``+added, -removed``, short values
   as ``old → new``, the inline policy and long or multi-line strings as a line-level unified
   diff (difflib) under the attribute's name;
-- a created assignment shows the rule that asked for it (``rule: $.assignments[2]: …``).
+- a created assignment shows the rule that asked for it (``rule: assignments.json
+  $.assignments[2]: …``) and the reason its entry gives (``reason: JIRA-123``).
 
 :func:`attributes_json` gives a created object's attributes as JSON-ready values, the same
 values the attribute diff of an update holds (:func:`json_value`).
@@ -212,8 +213,10 @@ def detail_lines(operation: Operation) -> tuple[str, ...]:
             return tuple(_attribute_lines(permission_set, skip=("name",)))
         case UpdateUser(diff=diff) | UpdateGroup(diff=diff) | UpdatePermissionSet(diff=diff):
             return tuple(diff_lines(diff))
-        case CreateAssignment(rule=rule) if rule:
-            return (f"rule: {rule}",)
+        case CreateAssignment(rule=rule, reason=reason):
+            return tuple(
+                f"{label}: {text}" for label, text in (("rule", rule), ("reason", reason)) if text
+            )
     return ()
 
 

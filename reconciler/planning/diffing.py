@@ -222,7 +222,9 @@ def plan(
         *updates,
         *provisioned,
         *(
-            CreateAssignment(assignment=key, rule=desired.rules.get(key))
+            CreateAssignment(
+                assignment=key, rule=desired.rules.get(key), reason=desired.reasons.get(key)
+            )
             for key in assignments_created
         ),
         *(DeleteAssignment(assignment=key) for key in assignments_deleted),

@@ -202,15 +202,16 @@ def _assignment_key(key: AssignmentKey) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateAssignment:
-    """Create one account assignment; ``rule`` says which entry and targeting rule of
-    ``assignments.json`` asked for it (``$.assignments[2]: OU Root/Workloads (recursive)``), or
-    None when unknown. It is for readers only: two operations differing only in ``rule`` are
-    equal."""
+    """Create one account assignment; ``rule`` says which file, entry and targeting rule asked
+    for it (``assignments.json $.assignments[2]: OU Root/Workloads (recursive)``), or None when
+    unknown; ``reason`` is the entry's free-text ``reason`` (a ticket reference), if any. Both
+    are for readers only: two operations differing only in ``rule`` or ``reason`` are equal."""
 
     action: ClassVar[Action] = Action.CREATE
     kind: ClassVar[Kind] = Kind.ASSIGNMENT
     assignment: AssignmentKey
     rule: str | None = field(default=None, compare=False)
+    reason: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

@@ -15,7 +15,8 @@ of ``plan --format json`` and ``apply --format json`` is::
                                                                         # and permission sets
          "detail": ["session_duration: PT4H (4 hours)", ...],           # the lines shown under
                                                                         # the change in text
-         "rule": "$.assignments[2]: OU Root/Workloads (recursive)",   # created assignments
+         "rule": "assignments.json $.assignments[2]: OU Root/Workloads",  # created assignments
+         "assignment_reason": "JIRA-123 ...",           # created assignments whose entry has one
          "status": "succeeded|failed|skipped", "reason": "..."}       # status/reason: apply only
       ],
       "unmanaged": [                                                 # live, neither declared
@@ -25,6 +26,7 @@ of ``plan --format json`` and ``apply --format json`` is::
       "unmanaged_fail": false,               # true: listed and "unmanaged": "fail" (exit 2)
       "notes": ["..."],
       "access": {"gained": [grant], "lost": [grant]},                 # null when not computed
+      "onboarding": {"users": [...], "notes": [...], ...},            # users created; else null
       "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
       "api_calls": {"<Operation>": 0},                               # apply only
       "api_calls_by_phase": {"read": {"<Operation>": 0},             # apply only
@@ -60,6 +62,13 @@ from reconciler.model.wording import count, noun
 from reconciler.planning.access import AccessChanges, Grant, route_json
 from reconciler.planning.details import attributes_json, detail_lines, statement_changes
 from reconciler.planning.escaping import html_text, markdown_text, one_line, rich_text
+from reconciler.planning.onboarding import (
+    Onboarding,
+    onboarding_heading,
+    onboarding_json,
+    onboarding_notes,
+    onboarding_of,
+)
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     Action,
@@ -313,6 +322,8 @@ def _change_json(
         document["attributes"] = attributes_json(operation.permission_set)
     if isinstance(operation, CreateAssignment) and operation.rule:
         document["rule"] = operation.rule
+    if isinstance(operation, CreateAssignment) and operation.reason:
+        document["assignment_reason"] = operation.reason  # "reason" is apply's failure reason
     detail = detail_lines(operation)
     if detail:
         document["detail"] = list(detail)
@@ -348,6 +359,7 @@ def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> 
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
+        "onboarding": onboarding_json(onboarding_of(plan)),
     }
 
 
@@ -364,6 +376,7 @@ def outcome_json(
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
+        "onboarding": onboarding_json(onboarding_of(plan, outcome)),
         "outcome": outcome.counts(),
         "api_calls": outcome.pass_calls,
         "api_calls_by_phase": {
@@ -513,6 +526,8 @@ def plan_text(
         if isinstance(operation, CreateAssignment):
             if operation.rule:
                 lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
+            if operation.reason:
+                lines.append(f"      reason: {_escape(operation.reason)}")
         else:
             lines.extend(f"      {_escape(text)}" for text in detail_lines(operation))
     if outcome is not None:
@@ -529,8 +544,30 @@ def plan_text(
         )
     )
     lines.extend(_unmanaged_lines(plan))
+    lines.extend(_onboarding_text(onboarding_of(plan, outcome)))
     lines.extend(f"[dim]note: {_escape(note)}[/]" for note in plan.notes)
     return "\n".join(lines)
+
+
+def _onboarding_text(onboarding: Onboarding | None) -> list[str]:
+    """The onboarding section of a plan or apply in text: a heading, then one line a note."""
+    if onboarding is None:
+        return []
+    return [
+        f"[bold cyan]{_escape(onboarding_heading(onboarding))}[/]",
+        *(f"  - {_escape(note)}" for note in onboarding_notes(onboarding)),
+    ]
+
+
+def _onboarding_markdown(plan: Plan) -> list[str]:
+    """The onboarding section of a Markdown plan: a heading and a bullet a note."""
+    onboarding = onboarding_of(plan)
+    if onboarding is None:
+        return []
+    return [
+        f"\n#### {_markdown_cell(onboarding_heading(onboarding))}\n\n",
+        *(f"- {_markdown_cell(note)}\n" for note in onboarding_notes(onboarding)),
+    ]
 
 
 def _result_suffix(result: OperationResult) -> str:
@@ -614,6 +651,7 @@ def plan_markdown(
         *details,
         *_access_markdown(plan.access, names, has_operations=bool(plan.operations)),
         *_unmanaged_markdown(plan),
+        *_onboarding_markdown(plan),
         "\n" if notes else "",
         notes,
     ]
@@ -629,6 +667,8 @@ def _markdown_change(operation: Operation, account_names: Mapping[str, str]) -> 
     cell = _markdown_cell(describe(operation, account_names))
     if isinstance(operation, CreateAssignment) and operation.rule:
         cell += f"<br><sub>rule: {_markdown_cell(operation.rule)}</sub>"
+    if isinstance(operation, CreateAssignment) and operation.reason:
+        cell += f"<br><sub>reason: {_markdown_cell(operation.reason)}</sub>"
     return cell
 
 
