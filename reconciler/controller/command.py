@@ -93,7 +93,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--listen",
         default=None,
-        help="HOST:PORT of /healthz, /readyz, /metrics; 'off' for none (default 127.0.0.1:8080)",
+        help="HOST:PORT of the status page, /healthz, /readyz, /metrics; 'off' for none "
+        "(default 127.0.0.1:8080)",
     )
     parser.add_argument("--state-file", type=Path, default=None, help="state file (JSON)")
     parser.add_argument(
@@ -248,6 +249,7 @@ def run_command(args: argparse.Namespace) -> int:
     from reconciler.controller.hooks import HookEndpoints  # noqa: PLC0415
     from reconciler.controller.serving import OperationsServer  # noqa: PLC0415
     from reconciler.controller.settings import load_settings  # noqa: PLC0415
+    from reconciler.controller.status_page import StatusPages  # noqa: PLC0415
     from reconciler.controller.wiring import build_controller  # noqa: PLC0415
     from reconciler.errors import ConfigurationError  # noqa: PLC0415
     from reconciler.planning.reports import report_json, report_text  # noqa: PLC0415
@@ -287,6 +289,7 @@ def run_command(args: argparse.Namespace) -> int:
                         branch=settings.ref,
                         registry=controller.metrics.registry,
                     ),
+                    pages=StatusPages.of(controller, settings),
                 ).start()
             except OSError as exc:
                 raise ConfigurationError(

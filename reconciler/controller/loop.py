@@ -75,6 +75,7 @@ from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
 from reconciler.controller.protocols import Notifier, RemembersPosts, Source, WriterLock
+from reconciler.controller.records import PassRecords
 from reconciler.controller.scheduling import Schedule
 from reconciler.controller.state import (
     ControllerState,
@@ -224,6 +225,8 @@ class _PassWork:
     live_read: bool = False
     lock_problem: str | None = None
     guard_lifted: bool = False
+    refused: list[tuple[str | None, str, str]] = field(default_factory=list)
+    """The revisions refused, as ``(revision, phase, reason)`` (the status page lists them)."""
     base_problem: str | None = None
     """Why the state shared with the writer lock cannot be read (new revisions are refused)."""
     appeared: frozenset[str] = frozenset()
@@ -257,6 +260,7 @@ class _PassWork:
     def reject(self, *, revision: str | None, reason: str, phase: str) -> None:
         """The target revision is refused whole (invalid, unverified, or guard)."""
         self.statuses.append(PassStatus.INVALID)
+        self.refused.append((revision, phase, reason))
         shown = revision or "unknown"
         message = f"revision {shown} refused: {reason}"
         if self.error is None:
@@ -355,6 +359,9 @@ class Controller:
         self._one_pass = threading.Lock()
         self.triggers = Triggers()
         """Early ticks asked from outside the loop (push webhooks, ``reconciler sync``)."""
+        self._records = PassRecords()
+        self._live: tuple[LiveState, datetime] | None = None
+        self._lock_holder: str | None = None
         if self._state.last_applied_revision is not None:
             self.metrics.revision.info({"revision": self._state.last_applied_revision})
 
@@ -364,6 +371,22 @@ class Controller:
     def state(self) -> ControllerState:
         """The last applied and last attempted revisions."""
         return self._state
+
+    @property
+    def records(self) -> PassRecords:
+        """The last passes' reports and the revisions refused lately (in memory)."""
+        return self._records
+
+    @property
+    def live(self) -> tuple[LiveState, datetime] | None:
+        """The live state the last pass read, with when (UTC); ``None`` before any read."""
+        return self._live
+
+    @property
+    def lock_holder(self) -> str | None:
+        """Who held the writer lock when a pass last tried to take it (this controller's
+        name when it got it); ``None`` without a lock or before the first try."""
+        return self._lock_holder
 
     @property
     def ready(self) -> bool:
@@ -488,8 +511,10 @@ class Controller:
             if holding_lock and self.lock is not None:
                 self._share_state(work)
                 self._release_lock(work)
-        if fetched.revision is not None:
-            self._state = replace(self._state, last_attempted_revision=fetched.revision)
+        if fetched.revision is not None and fetched.revision != self._state.last_attempted_revision:
+            self._state = replace(
+                self._state, last_attempted_revision=fetched.revision, last_attempted_at=started_at
+            )
         self._save_state(work)
         report = self._report(
             work,
@@ -499,6 +524,7 @@ class Controller:
             calls_before=calls_before,
             suspended=suspended,
         )
+        self._records = self._records.add(report, work.refused)
         self._publish(report, work)
         return report
 
@@ -634,6 +660,7 @@ class Controller:
             work.lock_problem = f"the writer lock is unavailable: {exc}"
             log.warning("lock.failed", error=str(exc))
             return False
+        self._lock_holder = lock.holder
         if not acquired:
             work.lock_problem = f"the writer lock is held by {lock.holder or 'another writer'}"
             log.info("lock.held_elsewhere", holder=lock.holder)
@@ -665,6 +692,7 @@ class Controller:
             work.fail(phase="read", message=str(exc))
             return None
         self._ready.set()
+        self._live = (live, self._now())
         work.live_read = True
         seen = live_keys(live)
         if self._seen is not None:
@@ -913,7 +941,10 @@ class Controller:
         """``revision`` is in force: in memory and in the state (saved at the pass's end, and
         shared with the lock while it is held)."""
         self._applied = revision
-        self._state = replace(self._state, last_applied_revision=revision.revision)
+        if revision.revision != self._state.last_applied_revision:
+            self._state = replace(
+                self._state, last_applied_revision=revision.revision, last_applied_at=self._now()
+            )
 
     def _adopt_shared_state(self, work: _PassWork) -> None:
         """Merge the state shared through the lock into this controller's own: the deletion
@@ -964,7 +995,9 @@ class Controller:
             f"the last applied revision is {recorded}, as recorded with the writer lock by the "
             f"controller that applied it (this controller's state said {local or 'none'})"
         )
-        self._state = replace(self._state, last_applied_revision=recorded)
+        self._state = replace(
+            self._state, last_applied_revision=recorded, last_applied_at=shared.last_applied_at
+        )
         self._applied = None
 
     def _share_state(self, work: _PassWork) -> None:
@@ -976,7 +1009,9 @@ class Controller:
             return
         if work.base_problem is not None or self._state_problem is not None:
             return  # nothing trustworthy to share; what is there stays for a person to look at
-        text = encode_state(replace(self._state, last_attempted_revision=None))
+        text = encode_state(
+            replace(self._state, last_attempted_revision=None, last_attempted_at=None)
+        )
         if text == lock.shared_state:
             return
         try:

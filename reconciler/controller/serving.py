@@ -7,6 +7,8 @@ path           answer
 ``/readyz``    ``200 ready`` once a pass has read live state from AWS, ``503 not ready`` before
 ``/metrics``   the controller's registry in Prometheus' text format (prometheus-client's own
                exposition, content negotiation and gzip included)
+``/``, ...     the status page, ``/api/status`` and ``/access``, when given ``pages``
+               (``status_page.StatusPages``: read-only)
 =============  ==================================================================================
 
 Anything else is ``404``; methods other than GET and HEAD are ``405``. It binds loopback unless
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
     from reconciler.controller.hooks import HookEndpoints
+    from reconciler.controller.status_page import StatusPages
 
 __all__ = [
     "IDLE_TIMEOUT_SECONDS",
@@ -134,8 +137,9 @@ class OperationsServer:
     """Serves ``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` (port 0: any free).
 
     ``ready`` is asked at every ``/readyz``; ``hooks``, when given, answers its own paths
-    (``HookEndpoints.handles``: ``POST /hooks/git``, ``/api/sync``). Use as a context manager,
-    or ``start`` / ``stop``.
+    (``HookEndpoints.handles``: ``POST /hooks/git``, ``/api/sync``); ``pages``, when given,
+    answers the status page's (its ``paths``: ``/``, ``/api/status``, ``/access``, GET and
+    HEAD). Use as a context manager, or ``start`` / ``stop``.
     ``max_connections`` and ``idle_timeout_seconds`` (whole seconds, at least 1) bound the
     connections (defaults ``MAX_CONNECTIONS``, ``IDLE_TIMEOUT_SECONDS``). Raises ``OSError``
     when the address cannot be bound.
@@ -148,6 +152,7 @@ class OperationsServer:
         port: int,
         registry: CollectorRegistry,
         ready: Callable[[], bool],
+        pages: StatusPages | None = None,
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS,
         hooks: HookEndpoints | None = None,
@@ -155,6 +160,7 @@ class OperationsServer:
         self._metrics = make_wsgi_app(registry)
         self._ready = ready
         self._hooks = hooks
+        self._pages = pages
         max_body = max(MAX_REQUEST_BODY_BYTES, hooks.max_body_bytes if hooks else 0)
         adjustments = Adjustments(
             host=host,
@@ -243,6 +249,8 @@ class OperationsServer:
             if self._ready():
                 return _text(start_response, "200 OK", "ready\n")
             return _text(start_response, "503 Service Unavailable", "not ready\n")
+        if self._pages is not None and path in self._pages.paths:
+            return self._pages(environ, start_response)
         return _text(start_response, "404 Not Found", "not found\n")
 
 

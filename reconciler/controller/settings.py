@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -383,8 +384,9 @@ class ControllerSettings(BaseSettings):
     )
     repository_web_url: str | None = Field(
         default=None,
-        description="Web URL of the repository (https://github.com/org/access); revisions in "
-        "Slack link to <url>/commit/<sha>.",
+        description="Web URL of the repository (https://github.com/org/access); revisions on "
+        "the status page and in Slack link to <url>/commit/<sha>. An http(s) URL without "
+        "credentials, query or fragment.",
     )
 
     @field_validator("deletion_guard_window_seconds", mode="before")
@@ -408,6 +410,29 @@ class ControllerSettings(BaseSettings):
                 "give the full commit SHA (40 or 64 hex digits) of the one revision it allows"
             )
         return sha
+
+    @field_validator("repository_web_url")
+    @classmethod
+    def _web_url_is_plain_http(cls, value: str | None) -> str | None:
+        """An ``http(s)://host/...`` URL without user information, query, fragment, spaces or
+        control characters, its trailing ``/`` removed: it becomes links on the status page
+        and in Slack, so a ``javascript:`` URL or one carrying a token must not pass."""
+        if value is None or not value.strip():
+            return None
+        url = value.strip()
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc})") from exc
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("give an http:// or https:// URL, e.g. https://github.com/org/access")
+        if "@" in parts.netloc:
+            raise ValueError("the web URL may not carry credentials (user@ or user:token@)")
+        if parts.query or parts.fragment or "?" in url or "#" in url:
+            raise ValueError("the web URL may not carry a query or a fragment")
+        if any(char.isspace() or not char.isprintable() or char in "<>\"'`" for char in url):
+            raise ValueError("the web URL may not hold spaces, quotes or control characters")
+        return url.rstrip("/")
 
     @field_validator("listen")
     @classmethod
