@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -294,9 +295,27 @@ CHROMIUM_FLAGS = (
 """Headless, and nothing that reaches past loopback (updates, sync, field trials)."""
 
 
+def _await_browser_install(deadline_seconds: float = 600.0) -> None:
+    """``.ci/run`` installs chromium in the background and names, in
+    ``RECONCILER_BROWSER_INSTALL``, a file that reads ``installing`` until the install ends."""
+    status = os.environ.get("RECONCILER_BROWSER_INSTALL")
+    if not status:
+        return
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        try:
+            if Path(status).read_text().strip() != "installing":
+                return
+        except OSError:
+            return
+        time.sleep(1.0)
+
+
 def _browser_paths() -> tuple[str, str]:
     """Debian's chromium and chromedriver; without them the test skips, and the reason is
-    printed in pytest's summary (``-ra``, in the project's addopts)."""
+    printed in pytest's summary (``-ra``, in the project's addopts). While ``.ci/run`` is still
+    installing them in the background, waits for that install."""
+    _await_browser_install()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if chromium is None or driver is None:
