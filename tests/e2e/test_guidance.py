@@ -161,7 +161,7 @@ def test_an_empty_export_kinds_is_a_usage_error_and_writes_nothing(
     assert result.returncode == 1
     assert (
         "--kinds: no kind given: name one or more of users, groups, permission_sets, "
-        "assignments, or leave --kinds out"
+        "assignments, access_control_attributes, or leave --kinds out"
     ) in output(result)
     assert not out.exists() or not any(out.iterdir())
 
