@@ -156,5 +156,5 @@ def test_a_file_that_is_not_a_desired_state_file_says_what_was_meant(file: str, 
     assert (problem.file, problem.rule) == (file, "unknown_file")
     assert problem.message == (
         "not a desired-state file; expected reconciler.json, users.json, groups.json, "
-        f"assignments.json or permission-sets/<Name>.json{hint}"
+        f"assignments.json, access-control-attributes.json or permission-sets/<Name>.json{hint}"
     )
