@@ -146,7 +146,7 @@ def test_an_unknown_export_kind_lists_the_valid_kinds(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert (
         "--kinds: unknown kind 'assignment'; did you mean 'assignments'? The kinds are: "
-        "'assignments', 'groups', 'permission_sets', 'users'"
+        "'access_control_attributes', 'assignments', 'groups', 'permission_sets', 'users'"
     ) in output(result)
 
 
