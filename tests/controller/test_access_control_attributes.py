@@ -92,8 +92,13 @@ def test_a_hand_change_is_healed_by_the_next_pass(
 
 
 def test_without_the_file_a_live_configuration_is_left_alone(
-    make_controller: ControllerFactory, console: ConsoleActions, sandbox: Sandbox
+    make_controller: ControllerFactory,
+    access_repo: Path,
+    console: ConsoleActions,
+    sandbox: Sandbox,
 ) -> None:
+    (access_repo / "desired-state" / "access-control-attributes.json").unlink(missing_ok=True)
+    commit_all(access_repo, "Leave the attributes for access control unmanaged")
     console.set_access_control_attributes({"Team": DEPARTMENT})
     writes_before = len(write_calls(sandbox))
 
