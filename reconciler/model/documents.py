@@ -541,9 +541,24 @@ class AccessControlAttributesFile(_File):
     At most 50 attributes (``AccessControlAttributeList``); keys are unique ignoring case
     (they become session tags, whose keys IAM compares ignoring case)."""
 
+    # The count is checked after the entries (not by max_length), so that one run reports
+    # both a list too long and the bad entries in it; the schema still says maxItems.
     access_control_attributes: list[AccessControlAttribute] = Field(
-        max_length=limits.ACCESS_CONTROL_ATTRIBUTES_MAX
+        json_schema_extra={"maxItems": limits.ACCESS_CONTROL_ATTRIBUTES_MAX}
     )
+
+    @field_validator("access_control_attributes")
+    @classmethod
+    def _attribute_count(cls, value: list[AccessControlAttribute]) -> list[AccessControlAttribute]:
+        count = len(value)
+        if count > limits.ACCESS_CONTROL_ATTRIBUTES_MAX:
+            raise _rule_error(
+                "too_many_access_control_attributes",
+                "{count} attributes for access control; AWS allows at most {limit} "
+                "(AccessControlAttributeList)",
+                {"count": count, "limit": limits.ACCESS_CONTROL_ATTRIBUTES_MAX},
+            )
+        return value
 
 
 class Pruning(_Document):

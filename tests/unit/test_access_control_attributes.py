@@ -156,7 +156,11 @@ def test_more_than_fifty_attributes_is_a_problem() -> None:
     _, problems = check_documents(attributes_file(*pairs))
 
     assert [(p.file, p.path, p.rule) for p in problems] == [
-        (ACCESS_CONTROL_ATTRIBUTES_FILE, "$.access_control_attributes", "too_long")
+        (
+            ACCESS_CONTROL_ATTRIBUTES_FILE,
+            "$.access_control_attributes",
+            "too_many_access_control_attributes",
+        )
     ]
 
 
