@@ -513,9 +513,9 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     export.add_argument("--out", required=True, help="folder to write the files to")
     export.add_argument(
         "--kinds",
-        default="users,groups,permission_sets,assignments",
+        default="users,groups,permission_sets,assignments,access_control_attributes",
         help="comma-separated kinds to export (default: all of "
-        "users,groups,permission_sets,assignments)",
+        "users,groups,permission_sets,assignments,access_control_attributes)",
     )
     export.add_argument(
         "--instance-arn",
@@ -1131,7 +1131,8 @@ def _export(args: argparse.Namespace) -> int:
     (:func:`_print_error`): kinds ``usage`` (``--kinds``), ``refused`` (``--out`` not empty),
     ``file`` (cannot write), and those of AWS."""
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
-    from reconciler.model.exporting import export_files, parse_kinds  # noqa: PLC0415
+    from reconciler.model.exporting import ExportKind, export_files, parse_kinds  # noqa: PLC0415
+    from reconciler.model.targets import TargetReads  # noqa: PLC0415
     from reconciler.model.wording import count  # noqa: PLC0415
 
     def fail(kind: str, message: str, *advice: str) -> int:
@@ -1158,7 +1159,8 @@ def _export(args: argparse.Namespace) -> int:
             f"{out} already holds {count(len(existing), 'JSON file')}",
             "export into an empty folder, or pass --force to overwrite them",
         )
-    live = read_live_state(_clients(), instance_arn=args.instance_arn)
+    reads = TargetReads(access_control_attributes=ExportKind.ACCESS_CONTROL_ATTRIBUTES in kinds)
+    live = read_live_state(_clients(), instance_arn=args.instance_arn, targets=reads)
     reasons, kept_notes = _reasons_kept(out, live) if existing else ({}, [])
     try:
         export = export_files(live, kinds=kinds, identities=args.identities, reasons=reasons)

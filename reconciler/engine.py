@@ -210,8 +210,12 @@ def check(revision: Revision) -> tuple[Documents, tuple[Problem, ...]]:
 
 def target_reads_of(documents: Documents) -> TargetReads:
     """What ``read_live_state(..., targets=...)`` must read for the targets of ``documents``
-    (OU tree, account tags, management account)."""
-    return target_reads(item.value for item in documents.assignments)
+    (OU tree, account tags, management account), and the attributes for access control when
+    ``documents`` declare them."""
+    reads = target_reads(item.value for item in documents.assignments)
+    if documents.access_control_attributes is not None:
+        reads = replace(reads, access_control_attributes=True)
+    return reads
 
 
 def resolve_against(

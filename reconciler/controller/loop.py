@@ -685,6 +685,7 @@ class Controller:
             organization=any(read.organization for read in reads),
             units=any(read.units for read in reads),
             account_tags=any(read.account_tags for read in reads),
+            access_control_attributes=any(read.access_control_attributes for read in reads),
         )
         try:
             live = read_live_state(self.aws, instance_arn=self.instance_arn, targets=targets)

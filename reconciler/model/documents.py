@@ -10,6 +10,8 @@ The folder layout (see the README for a full example)::
     users/<any>.json, groups/<any>.json, assignments/<any>.json
                                  the same kinds split into many files (one per team), each
                                  file in the single file's format
+    access-control-attributes.json  AccessControlAttributesFile (optional):
+                                 {"access_control_attributes": [AccessControlAttribute, ...]}
 
 Every model forbids unknown keys (a misspelt key is an error, never silently ignored) and allows
 a ``$schema`` key so editors can validate with the JSON Schema generated from these models.
@@ -96,6 +98,9 @@ _PATTERN_HELP = {
     "policy_path": "a path starts and ends with '/', e.g. '/' or '/team/'",
     "tag": "use letters, digits, spaces and _ . : / = + - @ only",
     "account": "name an account by its name or its 12-digit id",
+    "access_control_attribute_key": "use letters, digits, spaces and _ . : / = + - @ only",
+    "access_control_attribute_source": "use letters, digits, spaces and _ . : / = + - @ [ ] "
+    '{ } $ \\ " only, e.g. ${path:enterprise.costCenter}',
 }
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -538,6 +543,61 @@ class AssignmentsFile(_File):
     """``assignments.json``, or one file of ``assignments/``."""
 
     assignments: list[Assignment] = Field(default_factory=list)
+
+
+class AccessControlAttribute(_Document):
+    """One attribute for access control (ABAC): the session tag ``key`` that IAM Identity
+    Center passes to AWS, taken from ``source``, a path into the identity source's user
+    attributes (``${path:enterprise.costCenter}``, ``${path:userName}``). sso-admin
+    ``AccessControlAttribute``: Key 1-128 characters; Value.Source a list of exactly one
+    string of 0-256 characters (botocore model ``AccessControlAttributeValueSourceList``)."""
+
+    key: Annotated[
+        str,
+        Field(min_length=1),
+        _pattern(
+            limits.ACCESS_CONTROL_ATTRIBUTE_KEY,
+            rule="access_control_attribute_key",
+            what="attribute key",
+            max_length=limits.ACCESS_CONTROL_ATTRIBUTE_KEY_MAX,
+        ),
+    ]
+    source: Annotated[
+        str,
+        _pattern(
+            limits.ACCESS_CONTROL_ATTRIBUTE_SOURCE,
+            rule="access_control_attribute_source",
+            what="attribute source",
+            max_length=limits.ACCESS_CONTROL_ATTRIBUTE_SOURCE_MAX,
+        ),
+    ]
+
+
+class AccessControlAttributesFile(_File):
+    """``access-control-attributes.json`` (optional): the instance's attributes for access
+    control, sso-admin ``InstanceAccessControlAttributeConfiguration``. Absent: the
+    configuration is left as it is. An empty list: no configuration (a live one is deleted).
+    At most 50 attributes (``AccessControlAttributeList``); keys are unique ignoring case
+    (they become session tags, whose keys IAM compares ignoring case)."""
+
+    # The count is checked after the entries (not by max_length), so that one run reports
+    # both a list too long and the bad entries in it; the schema still says maxItems.
+    access_control_attributes: list[AccessControlAttribute] = Field(
+        json_schema_extra={"maxItems": limits.ACCESS_CONTROL_ATTRIBUTES_MAX}
+    )
+
+    @field_validator("access_control_attributes")
+    @classmethod
+    def _attribute_count(cls, value: list[AccessControlAttribute]) -> list[AccessControlAttribute]:
+        count = len(value)
+        if count > limits.ACCESS_CONTROL_ATTRIBUTES_MAX:
+            raise _rule_error(
+                "too_many_access_control_attributes",
+                "{count} attributes for access control; AWS allows at most {limit} "
+                "(AccessControlAttributeList)",
+                {"count": count, "limit": limits.ACCESS_CONTROL_ATTRIBUTES_MAX},
+            )
+        return value
 
 
 class Pruning(_Document):

@@ -11,6 +11,8 @@ change:
 - ``assignments.json``, grouped the way a person writes it: one entry per permission set and
   set of principals that share exactly the same accounts, accounts by name when the name is
   unique in the organization, else by 12-digit id;
+- ``access-control-attributes.json`` with the instance's attributes for access control, when
+  it has a configuration (none: no file, so the configuration stays unmanaged);
 - ``reconciler.json`` with safe defaults (nothing pruned that was not exported).
 
 Files are always written in the single-file form (``users.json``...), never split into
@@ -38,6 +40,7 @@ from reconciler.errors import InvalidRevisionError
 from reconciler.model import documents as docs
 from reconciler.model.limits import ACCOUNT_NAME_MAX
 from reconciler.model.loading import (
+    ACCESS_CONTROL_ATTRIBUTES_FILE,
     ASSIGNMENTS_FILE,
     GROUPS_FILE,
     PERMISSION_SETS_DIR,
@@ -65,6 +68,7 @@ class ExportKind(StrEnum):
     GROUPS = "groups"
     PERMISSION_SETS = "permission_sets"
     ASSIGNMENTS = "assignments"
+    ACCESS_CONTROL_ATTRIBUTES = "access_control_attributes"
 
 
 ALL_KINDS = frozenset(ExportKind)
@@ -286,6 +290,16 @@ def _assignments_document(
     return {"assignments": assignments}
 
 
+def access_control_attributes_document(attributes: Mapping[str, str]) -> dict[str, Any]:
+    """The ``access-control-attributes.json`` document of live attributes (key → source),
+    sorted by key."""
+    return {
+        "access_control_attributes": [
+            {"key": key, "source": attributes[key]} for key in sorted(attributes)
+        ]
+    }
+
+
 def _reconciler_document(
     kinds: frozenset[ExportKind], identities: Literal["managed", "external"]
 ) -> dict[str, Any]:
@@ -352,6 +366,10 @@ def export_files(
         if ExportKind.ASSIGNMENTS in selected
         else {"assignments": []}
     )
+    attributes = state.access_control_attributes
+    if ExportKind.ACCESS_CONTROL_ATTRIBUTES in selected and attributes is not None:
+        document = access_control_attributes_document(attributes)
+        files[ACCESS_CONTROL_ATTRIBUTES_FILE] = _dump(document)
     try:
         load_documents(files)
     except InvalidRevisionError as invalid:

@@ -41,8 +41,11 @@ PERMISSION_SETS_DIR = "permission-sets"
 USERS_DIR = "users"
 GROUPS_DIR = "groups"
 ASSIGNMENTS_DIR = "assignments"
+ACCESS_CONTROL_ATTRIBUTES_FILE = "access-control-attributes.json"
+"""Optional: absent, the instance's attributes for access control are left alone."""
 
-_TOP_LEVEL = (RECONCILER_FILE, USERS_FILE, GROUPS_FILE, ASSIGNMENTS_FILE)
+_TOP_LEVEL: tuple[str, ...] = (RECONCILER_FILE, USERS_FILE, GROUPS_FILE, ASSIGNMENTS_FILE)
+_TOP_LEVEL += (ACCESS_CONTROL_ATTRIBUTES_FILE,)  # optional (see ``_missing_files``)
 
 SPLIT_FOLDERS: Mapping[str, str] = {
     USERS_FILE: USERS_DIR,
@@ -95,6 +98,9 @@ class Documents:
     entries that did not validate, by kind (``"user"``, ``"group"``), so that resolution does
     not report references to them as unknown; ``None`` for a kind whose file could not be read
     at all (no reference of that kind can be checked)."""
+    access_control_attributes: tuple[Located[docs.AccessControlAttribute], ...] | None = None
+    """The attributes of ``access-control-attributes.json``; None when the file is absent (the
+    live configuration is then left alone), ``()`` when it declares none."""
 
 
 def json_path(location: Iterable[int | str]) -> str:
@@ -886,6 +892,7 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
     users = user_entries.items
     groups = group_entries.items
     assignments = assignment_entries.items
+    access_control_attributes = _load_access_control_attributes(files, problems)
 
     # The identity store keeps user names and group names unique ignoring case.
     problems += _duplicates(users, lambda user: user.user_name.casefold(), "user", ".user_name")
@@ -920,9 +927,28 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
             assignments=assignments,
             warnings=tuple(warnings),
             invalid_names=invalid_names,
+            access_control_attributes=access_control_attributes,
         ),
         tuple(problems),
     )
+
+
+def _load_access_control_attributes(
+    files: Mapping[str, bytes], problems: list[Problem]
+) -> tuple[Located[docs.AccessControlAttribute], ...] | None:
+    """The attributes of ``access-control-attributes.json``, located; None when the file is
+    absent or not valid (its problems, and keys declared twice ignoring case, are added to
+    ``problems``)."""
+    file, key = ACCESS_CONTROL_ATTRIBUTES_FILE, "access_control_attributes"
+    document = _load_file(files, file, docs.AccessControlAttributesFile, problems)
+    if document is None:
+        return None
+    located = _locate(file, key, document.access_control_attributes)
+    duplicates = _duplicates(
+        located, lambda attribute: attribute.key.casefold(), "access_control_attribute", ".key"
+    )
+    problems.extend(duplicates)
+    return None if duplicates else located
 
 
 def _unknown_permission_set(

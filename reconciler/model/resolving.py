@@ -283,6 +283,7 @@ def resolve(
             memberships=memberships,
             permission_sets=permission_sets,
             assignments=frozenset(assignments),
+            access_control_attributes=access_control_attributes(documents),
         ),
         config=documents.config,
         warnings=tuple(warnings),
@@ -290,6 +291,14 @@ def resolve(
         reasons={key: "; ".join(sorted(found)) for key, found in reasons.items()},
         expired=frozenset(expired - assignments),
     )
+
+
+def access_control_attributes(documents: Documents) -> dict[str, str] | None:
+    """The attributes for access control the revision declares, key → source; None when it
+    does not declare them (``access-control-attributes.json`` absent: left alone)."""
+    if documents.access_control_attributes is None:
+        return None
+    return {item.value.key: item.value.source for item in documents.access_control_attributes}
 
 
 def _known(names: frozenset[str], documents: Documents, kind: str) -> frozenset[str] | None:

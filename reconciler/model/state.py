@@ -200,7 +200,8 @@ class Organization:
 class IdentityCenterState:
     """The comparable content of Identity Center, desired or live.
 
-    Keys: ``users`` by user name, ``groups`` by display name, ``permission_sets`` by name.
+    Keys: ``users`` by user name, ``groups`` by display name, ``permission_sets`` by name,
+    ``access_control_attributes`` by attribute key.
     """
 
     users: Mapping[str, User] = field(default_factory=dict)
@@ -208,6 +209,11 @@ class IdentityCenterState:
     memberships: frozenset[Membership] = frozenset()
     permission_sets: Mapping[str, PermissionSet] = field(default_factory=dict)
     assignments: frozenset[AssignmentKey] = frozenset()
+    access_control_attributes: Mapping[str, str] | None = None
+    """The instance's attributes for access control (ABAC), attribute key → source
+    (``CostCenter`` → ``${path:enterprise.costCenter}``). Desired: None when the revision does
+    not declare them (left alone), an empty mapping for no configuration. Live: None when the
+    instance has no configuration (or it was not read), else what it holds, maybe nothing."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,10 +5,11 @@ memberships and assignments by set arithmetic on their keys, and attributes are 
 objects whose values differ.
 
 Order (so that no principal loses access in between and AWS's dependencies hold): create and
-update users and groups; add memberships; create and update permission sets; provision changed
-sets; create assignments; then delete assignments, permission sets, memberships, groups and
-users. A rename of a permission set is therefore create-new, assign-new, unassign-old,
-delete-old.
+update users and groups; add memberships; create or update the attributes for access control
+(before the sets whose policies may read them as principal tags); create and update permission
+sets; provision changed sets; create assignments; then delete assignments, permission sets,
+memberships, groups, users and, last, the attributes for access control. A rename of a
+permission set is therefore create-new, assign-new, unassign-old, delete-old.
 
 Scope (``reconciler.json``): what is deleted is what ``pruning.prune_scope`` puts in scope and
 the revision does not declare. Permission sets are deleted only when they carry the managed-by
@@ -41,12 +42,15 @@ from reconciler.model.wording import count, noun
 from reconciler.planning.access import access_effect, is_privileged
 from reconciler.planning.details import json_value as _json_value
 from reconciler.planning.plans import (
+    Action,
     AddMembership,
     AttributeChange,
+    CreateAccessControlAttributes,
     CreateAssignment,
     CreateGroup,
     CreatePermissionSet,
     CreateUser,
+    DeleteAccessControlAttributes,
     DeleteAssignment,
     DeleteGroup,
     DeletePermissionSet,
@@ -55,6 +59,7 @@ from reconciler.planning.plans import (
     Plan,
     ProvisionPermissionSet,
     RemoveMembership,
+    UpdateAccessControlAttributes,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -193,6 +198,12 @@ def plan(
             f"(first: {assignment_label(keys[0], names)})"
         )
 
+    access_control = access_control_changes(
+        want.access_control_attributes, have.access_control_attributes
+    )
+    access_control_writes = [op for op in access_control if op.action is not Action.DELETE]
+    access_control_deletes = [op for op in access_control if op.action is Action.DELETE]
+
     provisioned: list[ProvisionPermissionSet] = []
     updates: list[UpdatePermissionSet] = []
     for live_set, desired_set in sets_updated:
@@ -218,6 +229,7 @@ def plan(
         *(CreateGroup(group=group) for group in groups_created),
         *(UpdateGroup(group=new, diff=attribute_diff(old, new)) for old, new in groups_updated),
         *(AddMembership(membership=membership) for membership in memberships_added),
+        *access_control_writes,
         *(CreatePermissionSet(permission_set=permission_set) for permission_set in sets_created),
         *updates,
         *provisioned,
@@ -232,6 +244,7 @@ def plan(
         *(RemoveMembership(membership=m) for m in sorted(memberships_removed)),
         *(DeleteGroup(name=name) for name in groups_deleted),
         *(DeleteUser(user_name=name) for name in users_deleted),
+        *access_control_deletes,
     ]
     own = desired.config.privileged_permission_sets
     dropped = [pattern for pattern in dict.fromkeys(base_privileged) if pattern not in own]
@@ -265,6 +278,32 @@ def plan(
         unmanaged_fail=desired.config.unmanaged == "fail",
         access=access,
     )
+
+
+def access_control_changes(
+    desired: Mapping[str, str] | None, live: Mapping[str, str] | None
+) -> list[Operation]:
+    """The operation (none or one) that brings the instance's attributes for access control
+    from ``live`` (None: no configuration) to ``desired`` (None: not declared, left alone;
+    empty: no configuration), both key → source.
+
+    Keys are compared as written: AWS keeps them as sent, and the files refuse two keys
+    differing only in case.
+    """
+    if desired is None:
+        return []
+    if not desired:
+        return [] if live is None else [DeleteAccessControlAttributes(live=dict(live))]
+    if live is None:
+        return [CreateAccessControlAttributes(attributes=dict(desired))]
+    if dict(live) == dict(desired):
+        return []
+    diff = tuple(
+        AttributeChange(attribute=key, old=live.get(key), new=desired.get(key))
+        for key in sorted(live.keys() | desired.keys())
+        if live.get(key) != desired.get(key)
+    )
+    return [UpdateAccessControlAttributes(attributes=dict(desired), live=dict(live), diff=diff)]
 
 
 def _email_case_notes(updated: Iterable[tuple[User, User]]) -> list[str]:

@@ -12,7 +12,11 @@ of ``plan --format json`` and ``apply --format json`` is::
          "diff": [{"attribute", "old", "new", "added", "removed",          # updates
                    "statements": {"added", "removed", "changed"}}],     # inline_policy only
          "attributes": {"<attribute>": <value>},                        # created users, groups
-                                                                        # and permission sets
+                                                                        # and permission sets;
+                                                                        # key → source of the
+                                                                        # access control
+                                                                        # attributes (created,
+                                                                        # updated, deleted)
          "detail": ["session_duration: PT4H (4 hours)", ...],           # the lines shown under
                                                                         # the change in text
          "rule": "assignments.json $.assignments[2]: OU Root/Workloads",  # created assignments
@@ -74,10 +78,12 @@ from reconciler.planning.plans import (
     Action,
     AddMembership,
     AttributeChange,
+    CreateAccessControlAttributes,
     CreateAssignment,
     CreateGroup,
     CreatePermissionSet,
     CreateUser,
+    DeleteAccessControlAttributes,
     DeleteAssignment,
     DeleteGroup,
     DeletePermissionSet,
@@ -87,6 +93,7 @@ from reconciler.planning.plans import (
     ProvisionPermissionSet,
     RemoveMembership,
     Unmanaged,
+    UpdateAccessControlAttributes,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -284,10 +291,16 @@ def describe(operation: Operation, account_names: Mapping[str, str] | None = Non
             return f"assign {assignment_label(key, names)}"
         case DeleteAssignment(assignment=key):
             return f"unassign {assignment_label(key, names)}"
+        case CreateAccessControlAttributes(attributes=attributes):
+            return f"enable attributes for access control ({count(len(attributes), 'attribute')})"
+        case UpdateAccessControlAttributes(attributes=attributes):
+            return f"update attributes for access control ({count(len(attributes), 'attribute')})"
+        case DeleteAccessControlAttributes(live=live):
+            return f"disable attributes for access control (delete {count(len(live), 'attribute')})"
     raise TypeError(f"unknown operation {operation!r}")  # pragma: no cover
 
 
-def _diff_json(diff: Iterable[AttributeChange]) -> list[dict[str, Any]]:
+def _diff_json(diff: Iterable[AttributeChange], *, policies: bool = True) -> list[dict[str, Any]]:
     documents = []
     for change in diff:
         document = {
@@ -297,7 +310,7 @@ def _diff_json(diff: Iterable[AttributeChange]) -> list[dict[str, Any]]:
             "added": list(change.added),
             "removed": list(change.removed),
         }
-        if change.attribute == "inline_policy":
+        if policies and change.attribute == "inline_policy":
             document["statements"] = statement_changes(change.old, change.new)
         documents.append(document)
     return documents
@@ -312,8 +325,16 @@ def _change_json(
         "key": operation.key,
         "description": describe(operation, account_names),
     }
-    if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
-        document["diff"] = _diff_json(operation.diff)
+    if isinstance(
+        operation, UpdateUser | UpdateGroup | UpdatePermissionSet | UpdateAccessControlAttributes
+    ):
+        document["diff"] = _diff_json(
+            operation.diff, policies=not isinstance(operation, UpdateAccessControlAttributes)
+        )
+    if isinstance(operation, CreateAccessControlAttributes | UpdateAccessControlAttributes):
+        document["attributes"] = dict(sorted(operation.attributes.items()))
+    if isinstance(operation, DeleteAccessControlAttributes):
+        document["attributes"] = dict(sorted(operation.live.items()))
     if isinstance(operation, CreateUser):
         document["attributes"] = attributes_json(operation.user)
     if isinstance(operation, CreateGroup):

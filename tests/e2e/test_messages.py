@@ -283,7 +283,8 @@ def test_export_json_reports_an_unknown_kind_as_a_json_error(tmp_path: Path) -> 
         "error": {
             "kind": "usage",
             "message": "--kinds: unknown kind 'assignment'; did you mean 'assignments'? The "
-            "kinds are: 'assignments', 'groups', 'permission_sets', 'users'",
+            "kinds are: 'access_control_attributes', 'assignments', 'groups', 'permission_sets', "
+            "'users'",
         }
     }
 

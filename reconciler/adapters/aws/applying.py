@@ -90,7 +90,7 @@ from reconciler.adapters.aws.errors import (
     pages,
     stops_the_pass,
 )
-from reconciler.adapters.aws.reading import read_permission_set
+from reconciler.adapters.aws.reading import read_access_control_attributes, read_permission_set
 from reconciler.errors import AwsError, PermanentAwsError, WriterLockLostError
 from reconciler.model.state import (
     AssignmentKey,
@@ -104,10 +104,12 @@ from reconciler.model.state import (
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     AddMembership,
+    CreateAccessControlAttributes,
     CreateAssignment,
     CreateGroup,
     CreatePermissionSet,
     CreateUser,
+    DeleteAccessControlAttributes,
     DeleteAssignment,
     DeleteGroup,
     DeletePermissionSet,
@@ -116,6 +118,7 @@ from reconciler.planning.plans import (
     Plan,
     ProvisionPermissionSet,
     RemoveMembership,
+    UpdateAccessControlAttributes,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -1054,6 +1057,53 @@ class _Applying:
             status = self.deletions.wait(status["RequestId"], deadline=self._deadline())
         _raise_if_failed(status)
 
+    # --- attributes for access control (ABAC) -------------------------------------------------
+
+    def _access_control_request(self, attributes: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "InstanceArn": self.instance_arn,
+            "InstanceAccessControlAttributeConfiguration": {
+                "AccessControlAttributes": [
+                    {"Key": key, "Value": {"Source": [attributes[key]]}}
+                    for key in sorted(attributes)
+                ]
+            },
+        }
+
+    def create_access_control_attributes(self, attributes: Mapping[str, str]) -> None:
+        """CreateInstanceAccessControlAttributeConfiguration; when AWS answers
+        ConflictException because a configuration exists (made in the console since the read,
+        or this create's lost response retried), it is adopted: updated to ``attributes``."""
+        sso = self.clients.sso_admin
+
+        def existing() -> bool:
+            found = read_access_control_attributes(self.clients, instance_arn=self.instance_arn)
+            return found is not None
+
+        request = self._access_control_request(attributes)
+        created = self.write(
+            sso.create_instance_access_control_attribute_configuration,
+            done_if_conflict=existing,
+            **request,
+        )
+        if created is None:
+            self.write(sso.update_instance_access_control_attribute_configuration, **request)
+
+    def update_access_control_attributes(self, attributes: Mapping[str, str]) -> None:
+        """UpdateInstanceAccessControlAttributeConfiguration with every attribute."""
+        self.write(
+            self.clients.sso_admin.update_instance_access_control_attribute_configuration,
+            **self._access_control_request(attributes),
+        )
+
+    def delete_access_control_attributes(self) -> None:
+        """DeleteInstanceAccessControlAttributeConfiguration; none left is done."""
+        self.write(
+            self.clients.sso_admin.delete_instance_access_control_attribute_configuration,
+            done_if_not_found=True,
+            InstanceArn=self.instance_arn,
+        )
+
     # --- dispatch -------------------------------------------------------------------------------
 
     def execute(self, operation: Operation) -> None:
@@ -1086,6 +1136,12 @@ class _Applying:
                 self.create_assignment(key)
             case DeleteAssignment(assignment=key):
                 self.delete_assignment(key)
+            case CreateAccessControlAttributes(attributes=attributes):
+                self.create_access_control_attributes(attributes)
+            case UpdateAccessControlAttributes(attributes=attributes):
+                self.update_access_control_attributes(attributes)
+            case DeleteAccessControlAttributes():
+                self.delete_access_control_attributes()
 
     def _await_account_gate(self, operation: Operation) -> None:
         """Hold an account assignment operation until AWS answered the first write of this

@@ -164,6 +164,22 @@ GRANTS: tuple[Grant, ...] = (
         "ListAccountAssignmentDeletionStatus",
     ),
     *_grants(
+        "plan",
+        "sso-admin",
+        "instance",
+        "reading: attributes for access control (when access-control-attributes.json exists)",
+        "DescribeInstanceAccessControlAttributeConfiguration",
+    ),
+    *_grants(
+        "apply",
+        "sso-admin",
+        "instance",
+        "applying: attributes for access control",
+        "CreateInstanceAccessControlAttributeConfiguration "
+        "UpdateInstanceAccessControlAttributeConfiguration "
+        "DeleteInstanceAccessControlAttributeConfiguration",
+    ),
+    *_grants(
         "apply",
         "identitystore",
         "identity_store",

@@ -16,7 +16,10 @@ One pass reads everything the planner compares, with the fewest calls the APIs a
   (ListAccountAssignments per provisioned account). An account assignment provisions its set to
   the account, so this sees every principal on every set, managed or not, in P·8 + Σ k_p calls
   (k_p: accounts where set p is provisioned) plus extra pages, instead of A·P for every account
-  times every set.
+  times every set;
+- when asked (``TargetReads.access_control_attributes``: the revision declares them), the
+  instance's attributes for access control (DescribeInstanceAccessControlAttributeConfiguration,
+  one call).
 
 Every call goes through the clients' rate limiters; errors are translated to ``AwsError``.
 """
@@ -457,6 +460,45 @@ def read_permission_set(
     )
 
 
+def read_access_control_attributes(
+    clients: AwsClients, *, instance_arn: str
+) -> dict[str, str] | None:
+    """The instance's attributes for access control, key → source (sso-admin
+    DescribeInstanceAccessControlAttributeConfiguration); None when it has no configuration.
+
+    AWS answers ResourceNotFoundException when no configuration exists (the operation lists it
+    in botocore's model; Terraform's aws_ssoadmin_instance_access_control_attributes reads it as
+    "gone" the same way). Each attribute has exactly one source
+    (``AccessControlAttributeValueSourceList``: min 1, max 1). A configuration whose Status is
+    not ENABLED (CREATION_IN_PROGRESS, CREATION_FAILED) is read as it is listed, and logged.
+    Raises ``AwsError`` for any other error.
+    """
+    try:
+        response = call(
+            clients.sso_admin.describe_instance_access_control_attribute_configuration,
+            InstanceArn=instance_arn,
+        )
+    except PermanentAwsError as exc:
+        if exc.code == NOT_FOUND:
+            return None
+        raise
+    status = response.get("Status")
+    if status not in (None, "ENABLED"):
+        log.warning(
+            "access_control_attributes.status",
+            status=status,
+            reason=response.get("StatusReason"),
+        )
+    configuration: Mapping[str, Any] = (
+        response.get("InstanceAccessControlAttributeConfiguration") or {}
+    )
+    attributes: dict[str, str] = {}
+    for attribute in configuration.get("AccessControlAttributes") or []:
+        sources = (attribute.get("Value") or {}).get("Source") or [""]
+        attributes[str(attribute["Key"])] = str(sources[0])
+    return attributes
+
+
 def read_live_state(
     clients: AwsClients,
     *,
@@ -469,7 +511,9 @@ def read_live_state(
 
     ``targets`` says what of Organizations the assignments' targets need beyond the accounts
     (management account, OU tree, account tags; see ``organizations.read_organization``);
-    default: nothing, and ``LiveState.organization`` and ``account_tags`` stay None.
+    default: nothing, and ``LiveState.organization`` and ``account_tags`` stay None. With
+    ``targets.access_control_attributes`` the instance's attributes for access control are
+    read too (``read_access_control_attributes``); else the state's stay None.
 
     ``assignments_by`` chooses how account assignments are read: ``"permission-set"`` (the
     default, complete: ListAccountAssignments per set and account where it is provisioned,
@@ -573,6 +617,9 @@ def read_live_state(
             clients, reads=targets, account_ids=accounts.keys()
         )
         live = replace(live, organization=organization, account_tags=account_tags)
+    if targets is not None and targets.access_control_attributes:
+        attributes = read_access_control_attributes(clients, instance_arn=arn)
+        live = replace(live, state=replace(live.state, access_control_attributes=attributes))
     log.info(
         "live_state_read",
         instance_arn=arn,
