@@ -271,6 +271,8 @@ def bench_timed(read_spec: ScaleSpec, converge_spec: ScaleSpec) -> dict[str, Any
                     if name.startswith(("ListUsers", "ListGroup"))
                     else "organizations"
                     if name == "ListAccounts"
+                    else "sts"
+                    if name == "GetCallerIdentity"
                     else "sso-admin",
                     name,
                 ): count

@@ -478,6 +478,18 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         default=None,
         help="fault injection, e.g. 'throttle=0.05,http500=0.01,latency=0.02,seed=7'",
     )
+    serve.add_argument(
+        "--region",
+        default="us-east-1",
+        help="the Region of the simulated instance (default us-east-1): clients must use it "
+        "(AWS_REGION), as with AWS, where an instance lives in one Region",
+    )
+    serve.add_argument(
+        "--delegated-administrator",
+        action="store_true",
+        help="call as a delegated administrator: a member account 'identity', which AWS does "
+        "not let change the management account's assignments",
+    )
     _logging_options(serve, after_command=True)
     serve.set_defaults(handler=_sandbox_serve, command_parser=serve)
     seed = sandbox_commands.add_parser(
@@ -1385,7 +1397,7 @@ def _sandbox_seed(args: argparse.Namespace) -> int:
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
-    from reconciler.sandbox import serve  # noqa: PLC0415
+    from reconciler.sandbox import SandboxSettings, serve  # noqa: PLC0415
     from reconciler.sandbox.faults import FaultConfig, FaultSpecError  # noqa: PLC0415
 
     try:
@@ -1393,7 +1405,10 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     except FaultSpecError as error:
         sys.stderr.write(f"error: {error}\n")  # the message names --faults
         return EXIT_ERROR
-    serve(host=args.host, port=args.port, faults=faults)
+    settings = SandboxSettings(
+        region=args.region, delegated_administrator=args.delegated_administrator
+    )
+    serve(settings, host=args.host, port=args.port, faults=faults)
     return EXIT_OK
 
 

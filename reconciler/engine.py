@@ -221,7 +221,8 @@ def target_reads_of(documents: Documents) -> TargetReads:
 def resolve_against(
     documents: Documents, live: LiveState, *, now: datetime | None = None
 ) -> DesiredState:
-    """Resolve ``documents`` against ``live`` (raises ``InvalidRevisionError``).
+    """Resolve ``documents`` against ``live`` (raises ``InvalidRevisionError``, with the
+    problems of a delegated administrator too when ``live.caller`` is one: ``resolve``).
 
     ``now`` (timezone-aware, default: the current time) decides which assignments have
     expired (noted, left out of the desired state).
@@ -234,6 +235,8 @@ def resolve_against(
             group_names=live.state.groups.keys(),
             organization=live.organization,
             account_tags=live.account_tags,
+            caller=live.caller,
+            provisioned_accounts=live.provisioned_accounts,
         ),
         now=now or datetime.now(UTC),
     )

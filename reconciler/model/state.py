@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from reconciler.model.administration import Caller
+
 MANAGED_TAG_KEY = "managed-by"
 """Tag the reconciler puts on every permission set it creates or adopts."""
 MANAGED_TAG_VALUE = "identity-center-reconciler"
@@ -243,3 +245,6 @@ class LiveState:
     account_tags: Mapping[str, Mapping[str, str]] | None = None
     """Organizations tags by account id; None when the pass did not need them (no assignment
     targets accounts by tag)."""
+    caller: Caller | None = None
+    """The account the pass calls from and how it administers the instance (management
+    account, delegated administrator); None when it was not read."""

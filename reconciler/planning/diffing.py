@@ -180,6 +180,16 @@ def plan(
     deleted_sets = set(sets_deleted)
     inactive = _inactive_accounts(live)
     names = {account.id: account.name for account in live.accounts.values()}
+    management = _out_of_reach(live)
+    for name in sorted(deleted_sets):
+        if management is not None and management in live.provisioned_accounts.get(name, ()):
+            deleted_sets.discard(name)
+            notes.append(
+                f"permission set {name} is not deleted: it is provisioned to the management "
+                f"account {account_label(management, names)}, which a delegated administrator "
+                "cannot change (IAM Identity Center user guide, Delegated administration); "
+                "delete it from the management account"
+            )
     assignments_created, assignments_deleted, blocked_sets = _assignment_changes(
         desired=want.assignments,
         live=have.assignments,
@@ -188,6 +198,7 @@ def plan(
         inactive=inactive,
         names=names,
         notes=notes,
+        management=management,
     )
     for name, keys in sorted(blocked_sets.items()):
         deleted_sets.discard(name)
@@ -373,19 +384,25 @@ def _assignment_changes(
     inactive: Mapping[str, str],
     names: Mapping[str, str],
     notes: list[str],
+    management: str | None = None,
 ) -> tuple[list[AssignmentKey], list[AssignmentKey], dict[str, list[AssignmentKey]]]:
     """(assignments to create, to delete, and by permission set those that keep a set being
-    deleted alive), appending to ``notes`` what is held back in accounts that are not ACTIVE."""
+    deleted alive), appending to ``notes`` what is held back in accounts that are not ACTIVE,
+    and in the ``management`` account (a delegated administrator's caller cannot write
+    there: ``_out_of_reach``)."""
     created: list[AssignmentKey] = []
     held_back: list[AssignmentKey] = []
     for key in sorted(desired - live):
         (held_back if key.account_id in inactive else created).append(key)
     deleted: list[AssignmentKey] = []
     left_in_place: list[AssignmentKey] = []
+    out_of_reach: list[AssignmentKey] = []
     blocked_sets: dict[str, list[AssignmentKey]] = defaultdict(list)
     for key in sorted(live - desired):
         being_deleted = key.permission_set in deleted_sets
-        if key in scope.assignments:
+        if key in scope.assignments and key.account_id == management:
+            out_of_reach.append(key)
+        elif key in scope.assignments:
             if key.account_id in inactive:
                 left_in_place.append(key)
                 if being_deleted:
@@ -402,7 +419,28 @@ def _assignment_changes(
                 f"({_account_statuses(keys, inactive, names)}); "
                 f"first: {assignment_label(keys[0], names)}"
             )
+    if out_of_reach:
+        notes.append(
+            f"{count(len(out_of_reach), 'account assignment')} "
+            f"{noun(len(out_of_reach), 'is')} not deleted: "
+            f"{noun(len(out_of_reach), 'it is', 'they are')} in the management account, where a "
+            "delegated administrator cannot write (IAM Identity Center user guide, Delegated "
+            "administration); delete them from the management account; first: "
+            f"{assignment_label(out_of_reach[0], names)}"
+        )
     return created, deleted, blocked_sets
+
+
+def _out_of_reach(live: LiveState) -> str | None:
+    """The management account's id when the pass calls as the instance's delegated
+    administrator (``LiveState.caller``), which AWS does not let write there: neither account
+    assignments in it nor permission sets provisioned to it (IAM Identity Center user guide,
+    Delegated administration). None otherwise. Declared objects there are refused earlier, as
+    revision problems (``resolving.resolve``); this keeps pruning away from them."""
+    caller = live.caller
+    if caller is None or not caller.delegated_administrator:
+        return None
+    return caller.management_account
 
 
 def _inactive_accounts(live: LiveState) -> dict[str, str]:

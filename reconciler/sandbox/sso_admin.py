@@ -72,7 +72,18 @@ class SsoAdminApi:
             operation: self._locked(getattr(self, snake_case(operation)))
             for operation in OPERATIONS
         }
-        return JsonService(service="sso-admin", handlers=handlers, exclusive=True)
+        return JsonService(
+            service="sso-admin", handlers=handlers, exclusive=True, elsewhere=self.elsewhere
+        )
+
+    @staticmethod
+    def elsewhere(operation: str, p: dict[str, Any]) -> dict[str, Any]:
+        """sso-admin in a Region that holds no instance: ListInstances lists none; every
+        other call names an instance that is not there (ResourceNotFoundException, the
+        sandbox's choice of error for it)."""
+        if operation == "ListInstances":
+            return {"Instances": []}
+        raise not_found(f"Could not find instance {p.get('InstanceArn', '')} in this Region")
 
     def _locked(self, handler: Handler) -> Handler:
         def run(params: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,8 @@ a reason naming the failed operation; independent operations continue:
 
 An error after which no call can succeed (``errors.stops_the_pass``: bad credentials,
 unreachable endpoint; or the instance is gone, checked with ListInstances after a
-ResourceNotFoundException) stops writing: every later operation is SKIPPED with the reason.
+ResourceNotFoundException, and the reason then names the Region and how to set it) stops
+writing: every later operation is SKIPPED with the reason.
 
 Stopping from outside (``apply_plan(..., stop=event)``, set by the controller on SIGTERM): once
 the event is set no operation starts, operations already started run to their end (an
@@ -90,7 +91,11 @@ from reconciler.adapters.aws.errors import (
     pages,
     stops_the_pass,
 )
-from reconciler.adapters.aws.reading import read_access_control_attributes, read_permission_set
+from reconciler.adapters.aws.reading import (
+    instance_not_found,
+    read_access_control_attributes,
+    read_permission_set,
+)
 from reconciler.errors import AwsError, PermanentAwsError, WriterLockLostError
 from reconciler.model.state import (
     AssignmentKey,
@@ -524,9 +529,10 @@ class _Applying:
 
     def _record_failure(self, operation: Operation, error: Exception) -> None:
         key = self._marks(operation)
-        stops = isinstance(error, AwsError) and (
-            stops_the_pass(error) or (error.code == NOT_FOUND and not self._instance_alive())
+        gone = (
+            isinstance(error, AwsError) and error.code == NOT_FOUND and not self._instance_alive()
         )
+        stops = gone or (isinstance(error, AwsError) and stops_the_pass(error))
         account_id = _target_account(operation)
         denied = isinstance(error, AwsError) and error.code == ACCESS_DENIED
         with self._lock:
@@ -541,6 +547,11 @@ class _Applying:
                 self.stop_reason = (
                     f"not attempted: writing stopped after {operation.key} failed: {error}"
                 )
+                if gone:  # the instance, or its identity store, is not where it was read
+                    missing = instance_not_found(
+                        self.clients.region, instance_arn=self.instance_arn
+                    )
+                    self.stop_reason += f" ({missing.reason}: {missing.advice})"
 
     def _instance_alive(self) -> bool:
         """Whether the instance and its identity store still exist (sso-admin ListInstances)."""
