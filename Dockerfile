@@ -50,15 +50,37 @@ RUN groupadd --gid 10001 reconciler \
  && useradd --uid 10001 --gid 10001 --no-log-init --create-home --home-dir /home/reconciler \
             --shell /usr/sbin/nologin reconciler
 
+# Everything the controller writes (the state file, the Git cache, temporary files such as the
+# keyrings of signature checks) goes under one folder, through the variables below, so that the
+# root file system can be read-only (docs/deploy.md). VOLUME: `docker run --read-only` gets a
+# writable volume there, and ECS on Fargate copies the folders (and their owner) into the bind
+# mount of the same path; Kubernetes mounts an emptyDir there and one on /tmp (TMPDIR=/tmp).
+RUN install --directory --owner 10001 --group 10001 --mode 0750 \
+        /var/lib/identity-center-reconciler \
+        /var/lib/identity-center-reconciler/state \
+        /var/lib/identity-center-reconciler/cache \
+ && install --directory --owner 10001 --group 10001 --mode 0700 \
+        /var/lib/identity-center-reconciler/tmp
+
 COPY --from=build /opt/venv /opt/venv
 
-# HOME: the Git cache defaults to $HOME/.cache/identity-center-reconciler.
+# HOME: git and ssh read their configuration there (nothing is written to it).
 # PYTHONUNBUFFERED: JSON documents (stdout) and logs (stderr) leave at once.
 ENV PATH=/opt/venv/bin:$PATH \
     HOME=/home/reconciler \
+    XDG_STATE_HOME=/var/lib/identity-center-reconciler/state \
+    XDG_CACHE_HOME=/var/lib/identity-center-reconciler/cache \
+    TMPDIR=/var/lib/identity-center-reconciler/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
+# The operations endpoint (/healthz, /readyz, /metrics) once RECONCILER_LISTEN=0.0.0.0:8080:
+# the default listens on the loopback only.
+EXPOSE 8080
+
+VOLUME ["/var/lib/identity-center-reconciler"]
+
+# A numeric user, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
 USER 10001:10001
 WORKDIR /home/reconciler
 

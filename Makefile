@@ -37,7 +37,8 @@ lint: $(VENV)/.installed-test
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
-	$(BIN)/mypy --strict scripts/fault_campaign.py scripts/iam_docs.py
+	$(BIN)/mypy --strict --explicit-package-bases scripts/fault_campaign.py scripts/iam_docs.py \
+		scripts/deploy_policies.py scripts/status_page_screenshot.py
 
 # pytest-xdist: TEST_WORKERS worker processes, each with its own sandboxes; an idle worker takes
 # tests from a busy one (`--dist worksteal`). Two per core: many tests wait (sandbox delays,

@@ -372,7 +372,7 @@ def bench_read_calls(spec: ScaleSpec, terraform_spec: ScaleSpec | None) -> dict[
     }
 
 
-_BASELINE_KINDS = frozenset(EVERY_KIND - {"provisioning"})
+_BASELINE_KINDS = frozenset(EVERY_KIND - {"provisioning", "caller"})
 """The baselines read identities, memberships and set attributes, then assignments."""
 TERRAFORM_KINDS = frozenset({"users", "groups", "memberships", "permission_sets", "assignments"})
 """What a plan of aws_identitystore_* and aws_ssoadmin_* resources reads (no accounts list, no
@@ -451,6 +451,8 @@ def bench_timed(read_spec: ScaleSpec, converge_spec: ScaleSpec) -> dict[str, Any
                     if name.startswith(("ListUsers", "ListGroup"))
                     else "organizations"
                     if name == "ListAccounts"
+                    else "sts"
+                    if name == "GetCallerIdentity"
                     else "sso-admin",
                     name,
                 ): count
@@ -838,8 +840,8 @@ def _print_read_calls(read: dict[str, Any]) -> None:
         kinds = (
             "all"
             if len(row["kinds"]) == len(EVERY_KIND)
-            else "all but provisioning"
-            if set(row["kinds"]) == EVERY_KIND - {"provisioning"}
+            else "all but provisioning, caller"
+            if set(row["kinds"]) == EVERY_KIND - {"provisioning", "caller"}
             else "assignments"
             if row["kinds"] == ["assignments"]
             else "no accounts, no provisioning"

@@ -12,6 +12,8 @@ user guide, "Remove user and group access": deleting a user or group leaves its 
 Derivation, kind by kind (A accounts, S permission sets, U users, G groups):
 
 - **instance**: ListInstances, one page.
+- **caller**: STS GetCallerIdentity, once: which account reads (the management account or a
+  delegated administrator, whose limits differ); no sso-admin call returns the caller.
 - **accounts**: Organizations ListAccounts, ``pages(A, 20)``: no other call lists them.
 - **users, groups**: ListUsers ``pages(U)``, ListGroups ``pages(G)``.
 - **memberships**: ListGroupMemberships needs a GroupId, ListGroupMembershipsForMember a
@@ -61,6 +63,7 @@ from reconciler.sandbox import Sandbox
 
 KINDS = (
     "instance",
+    "caller",
     "accounts",
     "users",
     "groups",
@@ -213,6 +216,8 @@ def floor(data: OrganizationData, kinds: Collection[str] = EVERY_KIND) -> dict[s
         need |= {"users", "groups"}
     if "instance" in need:
         calls["ListInstances"] = 1
+    if "caller" in need:
+        calls["GetCallerIdentity"] = 1
     if "accounts" in need:
         calls["ListAccounts"] = pages(data.accounts, "ListAccounts")
     if "users" in need:

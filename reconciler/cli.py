@@ -11,6 +11,8 @@ Exit codes (like ``terraform plan -detailed-exitcode``):
 - ``export``: 0 files written, 1 error (``--out`` not empty without ``--force``, bad ``--kinds``).
 - ``access``: 0 report made (whatever it shows), 1 error (an unknown filter value, AWS...).
 - ``run --once``: 0 converged, 2 changes or drift left, 1 failure.
+- ``sync``: the exit code of ``run --once``, for the pass it asked a running controller for;
+  1 when it got no report (unreachable, token refused, timed out).
 - every command: 1 for a usage error (unknown option or command, missing or bad value), with
   argparse's message and a hint on stderr; never 2, so CI cannot read a typo as "changes".
 
@@ -33,6 +35,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -46,6 +49,7 @@ from reconciler.errors import (
     Problem,
     ReconcilerError,
     SourceError,
+    SyncError,
     UnknownFilterError,
     WriterLockLostError,
 )
@@ -186,6 +190,7 @@ ERROR_KINDS: tuple[tuple[type[ReconcilerError], str], ...] = (
     (SourceError, "source"),
     (PlanRefusedError, "refused"),
     (WriterLockLostError, "lock"),
+    (SyncError, "sync"),
     (AwsError, "aws"),
     (UnknownFilterError, "filter"),
 )
@@ -473,6 +478,18 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
         default=None,
         help="fault injection, e.g. 'throttle=0.05,http500=0.01,latency=0.02,seed=7'",
     )
+    serve.add_argument(
+        "--region",
+        default="us-east-1",
+        help="the Region of the simulated instance (default us-east-1): clients must use it "
+        "(AWS_REGION), as with AWS, where an instance lives in one Region",
+    )
+    serve.add_argument(
+        "--delegated-administrator",
+        action="store_true",
+        help="call as a delegated administrator: a member account 'identity', which AWS does "
+        "not let change the management account's assignments",
+    )
     _logging_options(serve, after_command=True)
     serve.set_defaults(handler=_sandbox_serve, command_parser=serve)
     seed = sandbox_commands.add_parser(
@@ -508,9 +525,9 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     export.add_argument("--out", required=True, help="folder to write the files to")
     export.add_argument(
         "--kinds",
-        default="users,groups,permission_sets,assignments",
+        default="users,groups,permission_sets,assignments,access_control_attributes",
         help="comma-separated kinds to export (default: all of "
-        "users,groups,permission_sets,assignments)",
+        "users,groups,permission_sets,assignments,access_control_attributes)",
     )
     export.add_argument(
         "--instance-arn",
@@ -601,6 +618,17 @@ def _build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one statement
     add_run_options(run)
     _logging_options(run, after_command=True)
     run.set_defaults(handler=_run, command_parser=run)
+
+    from reconciler.controller.syncing import add_sync_options  # noqa: PLC0415 - argparse only
+
+    sync = commands.add_parser(
+        "sync",
+        help="ask a running controller to fetch and reconcile now and print the pass's report; "
+        "exit 0 converged, 2 drift or changes left, 1 failure",
+    )
+    add_sync_options(sync)
+    _logging_options(sync, after_command=True)
+    sync.set_defaults(handler=_sync, command_parser=sync)
     return parser
 
 
@@ -1115,7 +1143,8 @@ def _export(args: argparse.Namespace) -> int:
     (:func:`_print_error`): kinds ``usage`` (``--kinds``), ``refused`` (``--out`` not empty),
     ``file`` (cannot write), and those of AWS."""
     from reconciler.adapters.aws.reading import read_live_state  # noqa: PLC0415
-    from reconciler.model.exporting import export_files, parse_kinds  # noqa: PLC0415
+    from reconciler.model.exporting import ExportKind, export_files, parse_kinds  # noqa: PLC0415
+    from reconciler.model.targets import TargetReads  # noqa: PLC0415
     from reconciler.model.wording import count  # noqa: PLC0415
 
     def fail(kind: str, message: str, *advice: str) -> int:
@@ -1129,6 +1158,12 @@ def _export(args: argparse.Namespace) -> int:
     except ValueError as error:
         return fail("usage", f"--kinds: {error}")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return fail(
+            "usage",
+            f"--out {out} is a file: export writes a folder of desired-state files",
+            "name a folder that does not exist yet or is empty",
+        )
     existing = sorted(out.rglob("*.json")) if out.is_dir() else []
     if existing and not args.force:
         return fail(
@@ -1136,11 +1171,14 @@ def _export(args: argparse.Namespace) -> int:
             f"{out} already holds {count(len(existing), 'JSON file')}",
             "export into an empty folder, or pass --force to overwrite them",
         )
-    live = read_live_state(_clients(), instance_arn=args.instance_arn)
+    reads = TargetReads(access_control_attributes=ExportKind.ACCESS_CONTROL_ATTRIBUTES in kinds)
+    live = read_live_state(_clients(), instance_arn=args.instance_arn, targets=reads)
+    reasons, kept_notes = _reasons_kept(out, live) if existing else ({}, [])
     try:
-        export = export_files(live, kinds=kinds, identities=args.identities)
+        export = export_files(live, kinds=kinds, identities=args.identities, reasons=reasons)
     except ValueError as error:
         return fail("usage", f"--kinds: {error}")
+    export = replace(export, notes=(*kept_notes, *export.notes))
     written = []
     for relative, content in sorted(export.files.items()):
         try:
@@ -1157,6 +1195,30 @@ def _export(args: argparse.Namespace) -> int:
         for note in export.notes:
             console.print(f"[yellow]note:[/] {_escape(note)}")
     return EXIT_OK
+
+
+def _reasons_kept(out: Path, live: Any) -> tuple[Mapping[Any, str], list[str]]:
+    """The assignments' ``reason`` of the desired-state files ``export --force`` replaces in
+    ``out`` (AWS keeps none), and notes: files of ``users/``, ``groups/`` and ``assignments/``
+    are not replaced (export writes the single files) and would declare their entries twice;
+    reasons cannot be kept from files that do not validate."""
+    from reconciler.engine import reasons_in_folder  # noqa: PLC0415
+    from reconciler.model.loading import SPLIT_FOLDERS  # noqa: PLC0415
+
+    notes = [
+        f"{out / folder}/ holds files per team that export does not replace: entries also in "
+        f"the exported {single} are declared twice (a validation problem); move them back into "
+        "the team files or delete those files"
+        for single, folder in SPLIT_FOLDERS.items()
+        if any((out / folder).glob("*.json"))
+    ]
+    try:
+        return reasons_in_folder(out, live), notes
+    except ReconcilerError as error:
+        notes.append(
+            f"the reasons of assignments in {out} are not kept: its files do not validate ({error})"
+        )
+        return {}, notes
 
 
 def _access_filter(args: argparse.Namespace) -> Any:
@@ -1335,7 +1397,7 @@ def _sandbox_seed(args: argparse.Namespace) -> int:
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
-    from reconciler.sandbox import serve  # noqa: PLC0415
+    from reconciler.sandbox import SandboxSettings, serve  # noqa: PLC0415
     from reconciler.sandbox.faults import FaultConfig, FaultSpecError  # noqa: PLC0415
 
     try:
@@ -1343,7 +1405,10 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     except FaultSpecError as error:
         sys.stderr.write(f"error: {error}\n")  # the message names --faults
         return EXIT_ERROR
-    serve(host=args.host, port=args.port, faults=faults)
+    settings = SandboxSettings(
+        region=args.region, delegated_administrator=args.delegated_administrator
+    )
+    serve(settings, host=args.host, port=args.port, faults=faults)
     return EXIT_OK
 
 
@@ -1351,6 +1416,12 @@ def _run(args: argparse.Namespace) -> int:
     from reconciler.controller.command import run_command  # noqa: PLC0415
 
     return run_command(args)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from reconciler.controller.syncing import sync_command  # noqa: PLC0415
+
+    return sync_command(args)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ from reconciler.errors import (
 from reconciler.model.documents import DEFAULT_PRIVILEGED_PERMISSION_SETS, DeletionGuard
 from reconciler.model.loading import Documents, check_documents, load_config
 from reconciler.model.resolving import DesiredState, expiry_notes, live_directory, resolve
-from reconciler.model.state import IdentityCenterState, LiveState
+from reconciler.model.state import AssignmentKey, IdentityCenterState, LiveState
 from reconciler.model.targets import TargetReads, target_reads
 from reconciler.planning.access_reports import AccessDirectory, desired_access_state
 from reconciler.planning.diffing import plan
@@ -210,14 +210,19 @@ def check(revision: Revision) -> tuple[Documents, tuple[Problem, ...]]:
 
 def target_reads_of(documents: Documents) -> TargetReads:
     """What ``read_live_state(..., targets=...)`` must read for the targets of ``documents``
-    (OU tree, account tags, management account)."""
-    return target_reads(item.value for item in documents.assignments)
+    (OU tree, account tags, management account), and the attributes for access control when
+    ``documents`` declare them."""
+    reads = target_reads(item.value for item in documents.assignments)
+    if documents.access_control_attributes is not None:
+        reads = replace(reads, access_control_attributes=True)
+    return reads
 
 
 def resolve_against(
     documents: Documents, live: LiveState, *, now: datetime | None = None
 ) -> DesiredState:
-    """Resolve ``documents`` against ``live`` (raises ``InvalidRevisionError``).
+    """Resolve ``documents`` against ``live`` (raises ``InvalidRevisionError``, with the
+    problems of a delegated administrator too when ``live.caller`` is one: ``resolve``).
 
     ``now`` (timezone-aware, default: the current time) decides which assignments have
     expired (noted, left out of the desired state).
@@ -230,9 +235,23 @@ def resolve_against(
             group_names=live.state.groups.keys(),
             organization=live.organization,
             account_tags=live.account_tags,
+            caller=live.caller,
+            provisioned_accounts=live.provisioned_accounts,
         ),
         now=now or datetime.now(UTC),
     )
+
+
+def reasons_in_folder(folder: Path, live: LiveState) -> Mapping[AssignmentKey, str]:
+    """The ``reason`` of each assignment the desired-state files in ``folder`` declare
+    (``DesiredState.reasons``), for ``export`` to write them back over those files.
+
+    Raises ``InvalidRevisionError`` when the files there do not validate against ``live``.
+    """
+    documents, problems = check(Revision(revision=None, folder=folder))
+    if problems:
+        raise InvalidRevisionError(problems)
+    return resolve_against(documents, live).reasons
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

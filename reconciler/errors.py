@@ -12,6 +12,7 @@ The tree splits what a later pass may fix by itself from what needs a person::
     ├── PlanRefusedError              a safety rule refuses the plan (deletion guard)
     ├── UnknownFilterError            a report's filter names no user, account, OU... that exists
     ├── WriterLockLostError           the writer lock is lost or about to lapse: no more writes
+    ├── SyncError                     `reconciler sync` got no report from the controller
     └── AwsError                      an AWS call failed, after botocore's retries
         ├── TemporaryAwsError         throttling, 5xx, timeouts, conflicts: retry later
         └── PermanentAwsError         access denied, validation, not found: stop and report
@@ -157,3 +158,9 @@ class WriterLockLostError(ReconcilerError):
         self.reason = reason
         self.holder = holder
         super().__init__(reason)
+
+
+class SyncError(ReconcilerError):
+    """``reconciler sync`` got no pass report from the controller: it could not be reached,
+    answered what is not its API, or no pass ended within the timeout (the pass may still run
+    and be reported as usual)."""

@@ -31,12 +31,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from reconciler.controller.loop import Controller
     from reconciler.errors import ReconcilerError
+    from reconciler.planning.reports import PassStatus
 
-__all__ = ["add_run_options", "run_command"]
+__all__ = ["add_run_options", "exit_code", "run_command"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_NOT_CONVERGED = 2
+
+
+def exit_code(status: PassStatus) -> int:
+    """The exit code of a pass that ended with ``status`` (``run --once``, ``sync``): 0
+    converged, 2 completed but not converged, 1 otherwise."""
+    if status.converged:
+        return EXIT_OK
+    return EXIT_NOT_CONVERGED if status.completed else EXIT_ERROR
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +93,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--listen",
         default=None,
-        help="HOST:PORT of /healthz, /readyz, /metrics; 'off' for none (default 127.0.0.1:8080)",
+        help="HOST:PORT of the status page, /healthz, /readyz, /metrics; 'off' for none "
+        "(default 127.0.0.1:8080)",
     )
     parser.add_argument("--state-file", type=Path, default=None, help="state file (JSON)")
     parser.add_argument(
@@ -236,8 +246,10 @@ def run_command(args: argparse.Namespace) -> int:
     command's errors (on stderr in text, ``{"error": ...}`` on stdout with ``--format json``).
     Raises ``SettingsError``, ``ConfigurationError`` or ``WriterLockLostError``.
     """
+    from reconciler.controller.hooks import HookEndpoints  # noqa: PLC0415
     from reconciler.controller.serving import OperationsServer  # noqa: PLC0415
     from reconciler.controller.settings import load_settings  # noqa: PLC0415
+    from reconciler.controller.status_page import StatusPages  # noqa: PLC0415
     from reconciler.controller.wiring import build_controller  # noqa: PLC0415
     from reconciler.errors import ConfigurationError  # noqa: PLC0415
     from reconciler.planning.reports import report_json, report_text  # noqa: PLC0415
@@ -260,9 +272,7 @@ def run_command(args: argparse.Namespace) -> int:
                 sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
             else:
                 sys.stdout.write(report_text(report) + "\n")
-            if report.status.converged:
-                return EXIT_OK
-            return EXIT_NOT_CONVERGED if report.status.completed else EXIT_ERROR
+            return exit_code(report.status)
         server = None
         address = settings.listen_address
         if address is not None:
@@ -272,6 +282,14 @@ def run_command(args: argparse.Namespace) -> int:
                     port=address[1],
                     registry=controller.metrics.registry,
                     ready=lambda: controller.ready,
+                    hooks=HookEndpoints(
+                        triggers=controller.triggers,
+                        webhook_secret=settings.webhook_secret_bytes(),
+                        sync_token=settings.sync_token_bytes(),
+                        branch=settings.ref,
+                        registry=controller.metrics.registry,
+                    ),
+                    pages=StatusPages.of(controller, settings),
                 ).start()
             except OSError as exc:
                 raise ConfigurationError(

@@ -2,7 +2,9 @@
 
 Each tick fetches the repository. A new commit (one not attempted yet) starts a pass at once;
 otherwise a pass runs when the schedule says so (drift interval, or retry after a failure; see
-``scheduling``). One pass at a time, in the loop's thread.
+``scheduling``). One pass at a time, in the loop's thread. Between ticks the loop waits on
+``triggers``: a push webhook makes it tick at once, a sync request makes the next tick a full
+pass (see ``reconciler.controller.triggers``).
 
 A pass, phase by phase (the phase names appear in logs, reports and metrics)::
 
@@ -73,6 +75,7 @@ from reconciler.adapters.aws.reading import read_live_state
 from reconciler.adapters.source import Checkout, RevisionRelation
 from reconciler.controller.metrics import ControllerMetrics
 from reconciler.controller.protocols import Notifier, RemembersPosts, Source, WriterLock
+from reconciler.controller.records import PassRecords
 from reconciler.controller.scheduling import Schedule
 from reconciler.controller.state import (
     ControllerState,
@@ -83,6 +86,7 @@ from reconciler.controller.state import (
     encode_state,
     newest_posted,
 )
+from reconciler.controller.triggers import Triggers
 from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
     AwsError,
@@ -102,6 +106,7 @@ from reconciler.planning.guards import (
     RecordedDeletion,
     deletion_guard_violations,
 )
+from reconciler.planning.onboarding import onboarding_of
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Action, Plan, Unmanaged
 from reconciler.planning.pruning import live_keys
@@ -220,6 +225,8 @@ class _PassWork:
     live_read: bool = False
     lock_problem: str | None = None
     guard_lifted: bool = False
+    refused: list[tuple[str | None, str, str]] = field(default_factory=list)
+    """The revisions refused, as ``(revision, phase, reason)`` (the status page lists them)."""
     base_problem: str | None = None
     """Why the state shared with the writer lock cannot be read (new revisions are refused)."""
     appeared: frozenset[str] = frozenset()
@@ -253,6 +260,7 @@ class _PassWork:
     def reject(self, *, revision: str | None, reason: str, phase: str) -> None:
         """The target revision is refused whole (invalid, unverified, or guard)."""
         self.statuses.append(PassStatus.INVALID)
+        self.refused.append((revision, phase, reason))
         shown = revision or "unknown"
         message = f"revision {shown} refused: {reason}"
         if self.error is None:
@@ -349,6 +357,11 @@ class Controller:
         self._seen: frozenset[str] | None = None  # keys of the live objects at the last read
         self._ready = threading.Event()
         self._one_pass = threading.Lock()
+        self.triggers = Triggers()
+        """Early ticks asked from outside the loop (push webhooks, ``reconciler sync``)."""
+        self._records = PassRecords()
+        self._live: tuple[LiveState, datetime] | None = None
+        self._lock_holder: str | None = None
         if self._state.last_applied_revision is not None:
             self.metrics.revision.info({"revision": self._state.last_applied_revision})
 
@@ -358,6 +371,22 @@ class Controller:
     def state(self) -> ControllerState:
         """The last applied and last attempted revisions."""
         return self._state
+
+    @property
+    def records(self) -> PassRecords:
+        """The last passes' reports and the revisions refused lately (in memory)."""
+        return self._records
+
+    @property
+    def live(self) -> tuple[LiveState, datetime] | None:
+        """The live state the last pass read, with when (UTC); ``None`` before any read."""
+        return self._live
+
+    @property
+    def lock_holder(self) -> str | None:
+        """Who held the writer lock when a pass last tried to take it (this controller's
+        name when it got it); ``None`` without a lock or before the first try."""
+        return self._lock_holder
 
     @property
     def ready(self) -> bool:
@@ -371,6 +400,7 @@ class Controller:
     def stop(self) -> None:
         """Ask the loop to end after the operation in flight (safe from a signal handler)."""
         self.stop_event.set()
+        self.triggers.wake()
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -392,7 +422,7 @@ class Controller:
                         PassStatus.ABANDONED,
                     )
                     self.schedule.record_pass(failed=failed, now=self._clock())
-            self.stop_event.wait(self.schedule.wait_seconds(self._clock()))
+            self.triggers.wait(self.schedule.wait_seconds(self._clock()), stop=self.stop_event)
         log.info("controller.stopped", **self._revisions())
 
     def run_once(self) -> PassReport:
@@ -403,29 +433,40 @@ class Controller:
         return report
 
     def tick(self, *, force: bool) -> PassReport | None:
-        """Fetch; run a pass if ``force`` or the fetched revision is new. Returns its report,
-        or ``None`` when no pass was due."""
+        """Fetch; run a pass if ``force``, a pass was asked for (``triggers``) or the fetched
+        revision is new. Returns its report, or ``None`` when no pass was due."""
         with self._one_pass:
-            started_at = datetime.now(UTC)
-            started = self._clock()
-            calls_before = self.aws.calls.snapshot()
-            fetched = self._fetch()
-            is_new = fetched.revision != self._state.last_attempted_revision
-            if fetched.error is not None and not fetched.unverified and not force:
-                log.warning("source.fetch_failed", error=str(fetched.error))
-                self.metrics.fetch_errors.inc()
-                return None
-            if not force and not is_new:
-                return None
-            pass_id = uuid.uuid4().hex[:12]
-            with structlog.contextvars.bound_contextvars(pass_id=pass_id):
-                return self._pass(
-                    fetched,
-                    pass_id=pass_id,
-                    started=started,
-                    started_at=started_at,
-                    calls_before=calls_before,
-                )
+            requested = self.triggers.begin_tick()
+            try:
+                report = self._tick(force=force or requested.force)
+            except BaseException:
+                self.triggers.renew(requested)
+                raise
+            self.triggers.end_tick(requested, report)
+            return report
+
+    def _tick(self, *, force: bool) -> PassReport | None:
+        """The tick itself (``tick`` holds ``_one_pass`` and numbers it)."""
+        started_at = datetime.now(UTC)
+        started = self._clock()
+        calls_before = self.aws.calls.snapshot()
+        fetched = self._fetch()
+        is_new = fetched.revision != self._state.last_attempted_revision
+        if fetched.error is not None and not fetched.unverified and not force:
+            log.warning("source.fetch_failed", error=str(fetched.error))
+            self.metrics.fetch_errors.inc()
+            return None
+        if not force and not is_new:
+            return None
+        pass_id = uuid.uuid4().hex[:12]
+        with structlog.contextvars.bound_contextvars(pass_id=pass_id):
+            return self._pass(
+                fetched,
+                pass_id=pass_id,
+                started=started,
+                started_at=started_at,
+                calls_before=calls_before,
+            )
 
     # --- one pass -------------------------------------------------------------------------
 
@@ -470,8 +511,10 @@ class Controller:
             if holding_lock and self.lock is not None:
                 self._share_state(work)
                 self._release_lock(work)
-        if fetched.revision is not None:
-            self._state = replace(self._state, last_attempted_revision=fetched.revision)
+        if fetched.revision is not None and fetched.revision != self._state.last_attempted_revision:
+            self._state = replace(
+                self._state, last_attempted_revision=fetched.revision, last_attempted_at=started_at
+            )
         self._save_state(work)
         report = self._report(
             work,
@@ -481,6 +524,7 @@ class Controller:
             calls_before=calls_before,
             suspended=suspended,
         )
+        self._records = self._records.add(report, work.refused)
         self._publish(report, work)
         return report
 
@@ -616,6 +660,7 @@ class Controller:
             work.lock_problem = f"the writer lock is unavailable: {exc}"
             log.warning("lock.failed", error=str(exc))
             return False
+        self._lock_holder = lock.holder
         if not acquired:
             work.lock_problem = f"the writer lock is held by {lock.holder or 'another writer'}"
             log.info("lock.held_elsewhere", holder=lock.holder)
@@ -640,6 +685,7 @@ class Controller:
             organization=any(read.organization for read in reads),
             units=any(read.units for read in reads),
             account_tags=any(read.account_tags for read in reads),
+            access_control_attributes=any(read.access_control_attributes for read in reads),
         )
         try:
             live = read_live_state(self.aws, instance_arn=self.instance_arn, targets=targets)
@@ -647,6 +693,7 @@ class Controller:
             work.fail(phase="read", message=str(exc))
             return None
         self._ready.set()
+        self._live = (live, self._now())
         work.live_read = True
         seen = live_keys(live)
         if self._seen is not None:
@@ -895,7 +942,10 @@ class Controller:
         """``revision`` is in force: in memory and in the state (saved at the pass's end, and
         shared with the lock while it is held)."""
         self._applied = revision
-        self._state = replace(self._state, last_applied_revision=revision.revision)
+        if revision.revision != self._state.last_applied_revision:
+            self._state = replace(
+                self._state, last_applied_revision=revision.revision, last_applied_at=self._now()
+            )
 
     def _adopt_shared_state(self, work: _PassWork) -> None:
         """Merge the state shared through the lock into this controller's own: the deletion
@@ -946,7 +996,9 @@ class Controller:
             f"the last applied revision is {recorded}, as recorded with the writer lock by the "
             f"controller that applied it (this controller's state said {local or 'none'})"
         )
-        self._state = replace(self._state, last_applied_revision=recorded)
+        self._state = replace(
+            self._state, last_applied_revision=recorded, last_applied_at=shared.last_applied_at
+        )
         self._applied = None
 
     def _share_state(self, work: _PassWork) -> None:
@@ -958,7 +1010,9 @@ class Controller:
             return
         if work.base_problem is not None or self._state_problem is not None:
             return  # nothing trustworthy to share; what is there stays for a person to look at
-        text = encode_state(replace(self._state, last_attempted_revision=None))
+        text = encode_state(
+            replace(self._state, last_attempted_revision=None, last_attempted_at=None)
+        )
         if text == lock.shared_state:
             return
         try:
@@ -1018,6 +1072,7 @@ class Controller:
             suspended=suspended,
             unmanaged=_unmanaged(work),
             access=access_items(work.changes, account_names=work.account_names),
+            onboarding=onboarding_of(work.changes, work.outcome),
         )
 
     def _publish(self, report: PassReport, work: _PassWork) -> None:

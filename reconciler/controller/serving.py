@@ -7,6 +7,8 @@ path           answer
 ``/readyz``    ``200 ready`` once a pass has read live state from AWS, ``503 not ready`` before
 ``/metrics``   the controller's registry in Prometheus' text format (prometheus-client's own
                exposition, content negotiation and gzip included)
+``/``, ...     the status page, ``/api/status`` and ``/access``, when given ``pages``
+               (``status_page.StatusPages``: read-only)
 =============  ==================================================================================
 
 Anything else is ``404``; methods other than GET and HEAD are ``405``. It binds loopback unless
@@ -24,7 +26,10 @@ connections it opens, can take the file descriptors or threads the loop needs:
   costs this process no file descriptor;
 - a connection that has received nothing for ``IDLE_TIMEOUT_SECONDS`` with no request in
   progress is closed (checked every second);
-- a request's header is at most ``MAX_REQUEST_HEADER_BYTES``, its body ``MAX_REQUEST_BODY_BYTES``.
+- a request's header is at most ``MAX_REQUEST_HEADER_BYTES``, its body ``MAX_REQUEST_BODY_BYTES``
+  (or the hooks' ``max_body_bytes`` when larger: a webhook's payload); a larger body is refused
+  with ``413`` from its ``Content-Length`` before it is read, a chunked one as soon as it
+  passes the bound.
 
 The loop never waits for the server: the server only reads the metrics registry and the
 controller's readiness flag, and runs in daemon threads of its own.
@@ -39,10 +44,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from reconciler.controller.hooks import HookEndpoints
+    from reconciler.controller.status_page import StatusPages
 
 __all__ = [
     "IDLE_TIMEOUT_SECONDS",
@@ -69,10 +79,33 @@ _LOOP_SECONDS = 0.2
 """How long one turn of the event loop waits for sockets: the delay of ``stop``."""
 
 
+class _LoggedErrorTask(ErrorTask):  # type: ignore[misc]  # waitress ships no type hints
+    """waitress's answer to a request it refuses before the application sees it (a header or a
+    body over the bounds, a malformed request), logged as ``http.refused``."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        path = str(getattr(self.request, "path", "") or "")[:120]
+        log.warning(
+            "http.refused",
+            status=int(getattr(error, "code", 400)),
+            reason=str(getattr(error, "reason", "")),
+            path=path if path.isprintable() else path.encode("unicode_escape").decode(),
+            remote=str(self.channel.addr[0]) if self.channel.addr else "",
+        )
+        super().execute()  # after the log line: the client may be gone once it is answered
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]  # waitress ships no type hints
+    error_task_class = _LoggedErrorTask
+
+
 class _Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no type hints
     """waitress's TCP server, keeping accepting at the connection cap by closing the connection
-    idle the longest. Runs in one thread: every method here is called from its event loop."""
+    idle the longest, and logging the requests it refuses itself. Runs in one thread: every
+    method here is called from its event loop."""
 
+    channel_class = _Channel
     max_connections = MAX_CONNECTIONS
 
     def readable(self) -> bool:
@@ -103,7 +136,10 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no type hi
 class OperationsServer:
     """Serves ``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` (port 0: any free).
 
-    ``ready`` is asked at every ``/readyz``. Use as a context manager, or ``start`` / ``stop``.
+    ``ready`` is asked at every ``/readyz``; ``hooks``, when given, answers its own paths
+    (``HookEndpoints.handles``: ``POST /hooks/git``, ``/api/sync``); ``pages``, when given,
+    answers the status page's (its ``paths``: ``/``, ``/api/status``, ``/access``, GET and
+    HEAD). Use as a context manager, or ``start`` / ``stop``.
     ``max_connections`` and ``idle_timeout_seconds`` (whole seconds, at least 1) bound the
     connections (defaults ``MAX_CONNECTIONS``, ``IDLE_TIMEOUT_SECONDS``). Raises ``OSError``
     when the address cannot be bound.
@@ -116,11 +152,16 @@ class OperationsServer:
         port: int,
         registry: CollectorRegistry,
         ready: Callable[[], bool],
+        pages: StatusPages | None = None,
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout_seconds: int = IDLE_TIMEOUT_SECONDS,
+        hooks: HookEndpoints | None = None,
     ) -> None:
         self._metrics = make_wsgi_app(registry)
         self._ready = ready
+        self._hooks = hooks
+        self._pages = pages
+        max_body = max(MAX_REQUEST_BODY_BYTES, hooks.max_body_bytes if hooks else 0)
         adjustments = Adjustments(
             host=host,
             port=port,
@@ -132,7 +173,7 @@ class OperationsServer:
             connection_limit=max_connections + 3,
             backlog=LISTEN_BACKLOG,
             max_request_header_size=MAX_REQUEST_HEADER_BYTES,
-            max_request_body_size=MAX_REQUEST_BODY_BYTES,
+            max_request_body_size=max_body + 1,  # waitress refuses a body of this size
             asyncore_use_poll=True,  # select() fails above file descriptor 1,023
             asyncore_loop_timeout=_LOOP_SECONDS,
             ident="",  # no Server header
@@ -195,6 +236,8 @@ class OperationsServer:
 
     def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
+        if self._hooks is not None and self._hooks.handles(path):
+            return self._hooks(environ, start_response)
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
         if path == "/metrics":
@@ -206,6 +249,8 @@ class OperationsServer:
             if self._ready():
                 return _text(start_response, "200 OK", "ready\n")
             return _text(start_response, "503 Service Unavailable", "not ready\n")
+        if self._pages is not None and path in self._pages.paths:
+            return self._pages(environ, start_response)
         return _text(start_response, "404 Not Found", "not found\n")
 
 

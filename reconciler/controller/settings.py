@@ -26,12 +26,14 @@ from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
     SecretStr,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -52,6 +54,7 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "parse_listen",
+    "read_secret",
 ]
 
 ENV_PREFIX = "RECONCILER_"
@@ -65,6 +68,45 @@ _DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 """pydantic's parser of ISO-8601 durations (``PT24H``, ``P1DT2H``)."""
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("controller_config_file", default=None)
+
+MIN_SECRET_CHARACTERS = 16
+"""The shortest webhook secret or sync token accepted: guessing one must be out of reach
+(``openssl rand -hex 32`` makes a good one)."""
+MAX_SECRET_FILE_BYTES = 4096
+"""The largest secret file read (a secret is a line, not a document)."""
+
+
+def read_secret(value: SecretStr | None, file: Path | None, *, name: str) -> bytes | None:
+    """The secret ``name`` as bytes (UTF-8): ``value``, else the contents of ``file`` (one
+    trailing newline dropped, as ``kubectl create secret --from-file`` and editors leave one),
+    else ``None``. Raises ``ValueError`` (naming ``name``, never the secret) when both are
+    given, the file cannot be read or is larger than ``MAX_SECRET_FILE_BYTES``, or the secret is
+    shorter than ``MIN_SECRET_CHARACTERS`` characters."""
+    if value is not None and file is not None:
+        raise ValueError(f"give {name} or {name}_file, not both")
+    if value is not None:
+        text = value.get_secret_value()
+    elif file is not None:
+        try:
+            with file.open("rb") as stream:
+                data = stream.read(MAX_SECRET_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"{name}_file {file} cannot be read: {exc.strerror or exc}") from exc
+        if len(data) > MAX_SECRET_FILE_BYTES:
+            raise ValueError(f"{name}_file {file} is larger than {MAX_SECRET_FILE_BYTES} bytes")
+        try:
+            text = data.decode()
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name}_file {file} is not UTF-8 text") from exc
+        text = text.removesuffix("\n").removesuffix("\r")
+    else:
+        return None
+    if len(text) < MIN_SECRET_CHARACTERS:
+        raise ValueError(
+            f"{name} is shorter than {MIN_SECRET_CHARACTERS} characters: make one with "
+            "`openssl rand -hex 32`"
+        )
+    return text.encode()
 
 
 class SettingsError(ConfigurationError):
@@ -252,6 +294,29 @@ class ControllerSettings(BaseSettings):
         description="HOST:PORT of the HTTP endpoint (/healthz, /readyz, /metrics); off: none. "
         "Loopback by default: give 0.0.0.0:8080 in a container for probes and scraping.",
     )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of the push webhooks (POST /hooks/git): the GitHub webhook's "
+        "secret (HMAC-SHA256) or the GitLab webhook's secret token; at least "
+        f"{MIN_SECRET_CHARACTERS} characters, never logged. none (and no webhook_secret_file): "
+        "webhooks are refused.",
+    )
+    webhook_secret_file: Path | None = Field(
+        default=None,
+        description="File holding webhook_secret (a mounted Kubernetes Secret; one trailing "
+        "newline is ignored), read at start; instead of webhook_secret.",
+    )
+    sync_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of POST /api/sync (`reconciler sync`); at least "
+        f"{MIN_SECRET_CHARACTERS} characters, never logged. none (and no sync_token_file): "
+        "sync requests are refused.",
+    )
+    sync_token_file: Path | None = Field(
+        default=None,
+        description="File holding sync_token (a mounted Kubernetes Secret; one trailing "
+        "newline is ignored), read at start; instead of sync_token.",
+    )
 
     # --- single writer ----------------------------------------------------------------------
     lock: Literal["none", "file", "dynamodb"] = Field(
@@ -319,8 +384,9 @@ class ControllerSettings(BaseSettings):
     )
     repository_web_url: str | None = Field(
         default=None,
-        description="Web URL of the repository (https://github.com/org/access); revisions in "
-        "Slack link to <url>/commit/<sha>.",
+        description="Web URL of the repository (https://github.com/org/access); revisions on "
+        "the status page and in Slack link to <url>/commit/<sha>. An http(s) URL without "
+        "credentials, query or fragment.",
     )
 
     @field_validator("deletion_guard_window_seconds", mode="before")
@@ -345,11 +411,52 @@ class ControllerSettings(BaseSettings):
             )
         return sha
 
+    @field_validator("repository_web_url")
+    @classmethod
+    def _web_url_is_plain_http(cls, value: str | None) -> str | None:
+        """An ``http(s)://host/...`` URL without user information, query, fragment, spaces or
+        control characters, its trailing ``/`` removed: it becomes links on the status page
+        and in Slack, so a ``javascript:`` URL or one carrying a token must not pass."""
+        if value is None or not value.strip():
+            return None
+        url = value.strip()
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc})") from exc
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("give an http:// or https:// URL, e.g. https://github.com/org/access")
+        if "@" in parts.netloc:
+            raise ValueError("the web URL may not carry credentials (user@ or user:token@)")
+        if parts.query or parts.fragment or "?" in url or "#" in url:
+            raise ValueError("the web URL may not carry a query or a fragment")
+        if any(char.isspace() or not char.isprintable() or char in "<>\"'`" for char in url):
+            raise ValueError("the web URL may not hold spaces, quotes or control characters")
+        return url.rstrip("/")
+
     @field_validator("listen")
     @classmethod
     def _listen_is_host_port(cls, value: str) -> str:
         parse_listen(value)
         return value
+
+    @field_validator("webhook_secret", "sync_token")
+    @classmethod
+    def _secret_is_long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> Any:
+        read_secret(value, None, name=str(info.field_name))
+        return value
+
+    @field_validator("webhook_secret_file", "sync_token_file")
+    @classmethod
+    def _secret_file_is_readable(cls, value: Path | None, info: ValidationInfo) -> Any:
+        read_secret(None, value, name=str(info.field_name).removesuffix("_file"))
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_are_given_once(self) -> ControllerSettings:
+        self.webhook_secret_bytes()
+        self.sync_token_bytes()
+        return self
 
     @model_validator(mode="after")
     def _lock_is_complete(self) -> ControllerSettings:
@@ -384,6 +491,16 @@ class ControllerSettings(BaseSettings):
     def verifies_signatures(self) -> bool:
         """Whether revisions must be signed by a trusted key."""
         return bool(self.trusted_gpg_keys) or self.ssh_allowed_signers is not None
+
+    def webhook_secret_bytes(self) -> bytes | None:
+        """The webhook secret (``webhook_secret`` or ``webhook_secret_file``), ``None`` when
+        not configured. Raises ``ValueError`` as :func:`read_secret`."""
+        return read_secret(self.webhook_secret, self.webhook_secret_file, name="webhook_secret")
+
+    def sync_token_bytes(self) -> bytes | None:
+        """The sync token (``sync_token`` or ``sync_token_file``), ``None`` when not
+        configured. Raises ``ValueError`` as :func:`read_secret`."""
+        return read_secret(self.sync_token, self.sync_token_file, name="sync_token")
 
     @property
     def listen_address(self) -> tuple[str, int] | None:

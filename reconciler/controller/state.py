@@ -9,11 +9,16 @@ leaves half a file. Version 2::
      "deletions": [{"kind": "assignment", "count": 7, "revision": "<sha>",
                     "at": "2024-05-01T12:00:00+00:00", "allowed": false}],
      "slack_posted": [{"fingerprint": "<64 hex>", "at": "2024-05-01T12:00:00+00:00"}],
+     "last_applied_at": "2024-05-01T12:00:00+00:00",
+     "last_attempted_at": "2024-05-01T12:00:00+00:00",
      "updated_at": "2024-05-01T12:00:00+00:00"}
 
 ``deletions`` holds one entry per kind and pass that deleted something (the deletions that
 succeeded), oldest first; the controller drops entries older than its window when it saves.
 ``allowed`` marks deletions made while the guard was lifted for that revision.
+``last_applied_at`` and ``last_attempted_at`` say since when each revision is the last applied
+and the last attempted one (the status page shows them); optional like ``slack_posted``, and
+informational: one that does not parse is read as unknown, with a warning.
 ``slack_posted`` holds the fingerprints (``slack_messages.message_fingerprint``) of the drift and
 failure messages posted within the Slack dedup window, with when; at most
 ``MAX_POSTED_MESSAGES``, the newest, so that a controller started again (``run --once`` from
@@ -88,10 +93,14 @@ class ControllerState:
     ``deletions``: what passes deleted lately, oldest first (the deletion guard's window).
     ``slack_posted``: the drift and failure messages posted lately, oldest first, one per
     fingerprint (the Slack dedup window).
+    ``last_applied_at`` and ``last_attempted_at``: since when (timezone-aware UTC) each
+    revision holds its place; ``None`` when unknown (files written before they were kept).
     """
 
     last_applied_revision: str | None = None
     last_attempted_revision: str | None = None
+    last_applied_at: datetime | None = None
+    last_attempted_at: datetime | None = None
     deletions: tuple[RecordedDeletion, ...] = ()
     slack_posted: tuple[PostedMessage, ...] = ()
 
@@ -165,6 +174,8 @@ def decode_state(text: str, *, where: str = "the shared state") -> ControllerSta
         last_attempted_revision=_sha(document, "last_attempted_revision", where),
         deletions=tuple(_deletions(entries, where=where)),
         slack_posted=newest_posted(_posted(posted, where=where)),
+        last_applied_at=_time(document, "last_applied_at", where),
+        last_attempted_at=_time(document, "last_attempted_at", where),
     )
 
 
@@ -199,7 +210,27 @@ def _document(state: ControllerState) -> dict[str, Any]:
             {"fingerprint": message.fingerprint, "at": message.at.astimezone(UTC).isoformat()}
             for message in newest_posted(state.slack_posted)
         ],
+        "last_applied_at": _iso(state.last_applied_at),
+        "last_attempted_at": _iso(state.last_attempted_at),
     }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.astimezone(UTC).isoformat() if at is not None else None
+
+
+def _time(document: dict[str, Any], key: str, where: str) -> datetime | None:
+    """``document[key]`` as a timezone-aware time; ``None`` when absent, or (with a warning)
+    when it does not parse: an informational value never makes the state unreadable."""
+    value = document.get(key)
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        log.warning("state.time_unreadable", where=where, key=key, value=repr(value)[:80])
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _posted(entries: list[Any], *, where: str) -> list[PostedMessage]:

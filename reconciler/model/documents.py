@@ -7,6 +7,11 @@ The folder layout (see the README for a full example)::
     groups.json                  GroupsFile:      {"groups": [Group, ...]}
     permission-sets/<Name>.json  PermissionSetFile (one permission set per file)
     assignments.json             AssignmentsFile: {"assignments": [Assignment, ...]}
+    users/<any>.json, groups/<any>.json, assignments/<any>.json
+                                 the same kinds split into many files (one per team), each
+                                 file in the single file's format
+    access-control-attributes.json  AccessControlAttributesFile (optional):
+                                 {"access_control_attributes": [AccessControlAttribute, ...]}
 
 Every model forbids unknown keys (a misspelt key is an error, never silently ignored) and allows
 a ``$schema`` key so editors can validate with the JSON Schema generated from these models.
@@ -93,6 +98,9 @@ _PATTERN_HELP = {
     "policy_path": "a path starts and ends with '/', e.g. '/' or '/team/'",
     "tag": "use letters, digits, spaces and _ . : / = + - @ only",
     "account": "name an account by its name or its 12-digit id",
+    "access_control_attribute_key": "use letters, digits, spaces and _ . : / = + - @ only",
+    "access_control_attribute_source": "use letters, digits, spaces and _ . : / = + - @ [ ] "
+    '{ } $ \\ " only, e.g. ${path:enterprise.costCenter}',
 }
 
 NonEmpty = Annotated[str, Field(min_length=1)]
@@ -159,7 +167,7 @@ class User(_Document):
 
 
 class UsersFile(_File):
-    """``users.json``."""
+    """``users.json``, or one file of ``users/``."""
 
     users: list[User] = Field(default_factory=list)
 
@@ -173,7 +181,7 @@ class Group(_Document):
 
 
 class GroupsFile(_File):
-    """``groups.json``."""
+    """``groups.json``, or one file of ``groups/``."""
 
     groups: list[Group] = Field(default_factory=list)
 
@@ -445,6 +453,35 @@ class OrganizationalUnitTarget(_Document):
         return self
 
 
+REASON_MAX = 256
+"""Longest ``reason`` an assignment entry may carry, in characters: a ticket reference and a
+sentence, not a document (it is printed with every change of the entry)."""
+
+
+def _check_reason(value: str) -> str:
+    if len(value) > REASON_MAX:
+        raise _rule_error(
+            "reason_length",
+            "the reason is {length} characters long; at most {limit} (a ticket reference and a "
+            "sentence: link the ticket for more)",
+            {"length": len(value), "limit": REASON_MAX},
+        )
+    if any(char in value for char in "\t\r\n\u2028\u2029\x85") or not value.strip():
+        raise _rule_error(
+            "reason_text",
+            "the reason is one line of text: no line breaks or tabs, not blank",
+            {},
+        )
+    return value
+
+
+Reason = Annotated[
+    str,
+    AfterValidator(_check_reason),
+    Field(json_schema_extra={"minLength": 1, "maxLength": REASON_MAX, "pattern": r"^[^\t\r\n]*$"}),
+]
+
+
 class Assignment(_Document):
     """Grant ``permission_set`` to each of ``groups`` and ``users`` in the target accounts.
 
@@ -456,6 +493,12 @@ class Assignment(_Document):
 
     ``expires_at`` (ISO-8601 with a zone, ``2026-12-31T18:00:00+01:00``) ends the access: after
     it, the next pass removes these assignments although the file still lists them.
+
+    ``reason`` (one line, at most ``REASON_MAX`` characters: ``"JIRA-123: on-call for the
+    payments launch"``) says why the access exists, since JSON has no comments. It is the
+    repository's, not AWS's: shown with the assignments the entry creates, kept by ``export``
+    only from files, and no part of an assignment's identity (changing only the reason changes
+    nothing in AWS, so the plan shows no operation for it).
     """
 
     permission_set: PermissionSetName
@@ -469,6 +512,7 @@ class Assignment(_Document):
     all_accounts: StrictBool = False
     exclude_accounts: list[AccountRef] = Field(default_factory=list)
     expires_at: AwareDatetime | None = None
+    reason: Reason | None = None
 
     @model_validator(mode="after")
     def _has_principal(self) -> Assignment:
@@ -496,9 +540,64 @@ class Assignment(_Document):
 
 
 class AssignmentsFile(_File):
-    """``assignments.json``."""
+    """``assignments.json``, or one file of ``assignments/``."""
 
     assignments: list[Assignment] = Field(default_factory=list)
+
+
+class AccessControlAttribute(_Document):
+    """One attribute for access control (ABAC): the session tag ``key`` that IAM Identity
+    Center passes to AWS, taken from ``source``, a path into the identity source's user
+    attributes (``${path:enterprise.costCenter}``, ``${path:userName}``). sso-admin
+    ``AccessControlAttribute``: Key 1-128 characters; Value.Source a list of exactly one
+    string of 0-256 characters (botocore model ``AccessControlAttributeValueSourceList``)."""
+
+    key: Annotated[
+        str,
+        Field(min_length=1),
+        _pattern(
+            limits.ACCESS_CONTROL_ATTRIBUTE_KEY,
+            rule="access_control_attribute_key",
+            what="attribute key",
+            max_length=limits.ACCESS_CONTROL_ATTRIBUTE_KEY_MAX,
+        ),
+    ]
+    source: Annotated[
+        str,
+        _pattern(
+            limits.ACCESS_CONTROL_ATTRIBUTE_SOURCE,
+            rule="access_control_attribute_source",
+            what="attribute source",
+            max_length=limits.ACCESS_CONTROL_ATTRIBUTE_SOURCE_MAX,
+        ),
+    ]
+
+
+class AccessControlAttributesFile(_File):
+    """``access-control-attributes.json`` (optional): the instance's attributes for access
+    control, sso-admin ``InstanceAccessControlAttributeConfiguration``. Absent: the
+    configuration is left as it is. An empty list: no configuration (a live one is deleted).
+    At most 50 attributes (``AccessControlAttributeList``); keys are unique ignoring case
+    (they become session tags, whose keys IAM compares ignoring case)."""
+
+    # The count is checked after the entries (not by max_length), so that one run reports
+    # both a list too long and the bad entries in it; the schema still says maxItems.
+    access_control_attributes: list[AccessControlAttribute] = Field(
+        json_schema_extra={"maxItems": limits.ACCESS_CONTROL_ATTRIBUTES_MAX}
+    )
+
+    @field_validator("access_control_attributes")
+    @classmethod
+    def _attribute_count(cls, value: list[AccessControlAttribute]) -> list[AccessControlAttribute]:
+        count = len(value)
+        if count > limits.ACCESS_CONTROL_ATTRIBUTES_MAX:
+            raise _rule_error(
+                "too_many_access_control_attributes",
+                "{count} attributes for access control; AWS allows at most {limit} "
+                "(AccessControlAttributeList)",
+                {"count": count, "limit": limits.ACCESS_CONTROL_ATTRIBUTES_MAX},
+            )
+        return value
 
 
 class Pruning(_Document):

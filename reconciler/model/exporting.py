@@ -11,7 +11,14 @@ change:
 - ``assignments.json``, grouped the way a person writes it: one entry per permission set and
   set of principals that share exactly the same accounts, accounts by name when the name is
   unique in the organization, else by 12-digit id;
+- ``access-control-attributes.json`` with the instance's attributes for access control, when
+  it has a configuration (none: no file, so the configuration stays unmanaged);
 - ``reconciler.json`` with safe defaults (nothing pruned that was not exported).
+
+Files are always written in the single-file form (``users.json``...), never split into
+``users/`` and the other folders of files per team: how a team divides its access is not in
+AWS. The ``reason`` of an assignment is not in AWS either: ``reasons`` given from the files
+being replaced are written back.
 
 What cannot be written as a valid file is left out with a note (``Export.notes``): memberships
 and assignments of principals the identity store no longer knows, assignments in accounts that
@@ -33,6 +40,7 @@ from reconciler.errors import InvalidRevisionError
 from reconciler.model import documents as docs
 from reconciler.model.limits import ACCOUNT_NAME_MAX
 from reconciler.model.loading import (
+    ACCESS_CONTROL_ATTRIBUTES_FILE,
     ASSIGNMENTS_FILE,
     GROUPS_FILE,
     PERMISSION_SETS_DIR,
@@ -43,6 +51,7 @@ from reconciler.model.loading import (
 from reconciler.model.state import (
     MANAGED_TAG_KEY,
     Account,
+    AssignmentKey,
     CustomerManagedPolicyRef,
     IdentityCenterState,
     LiveState,
@@ -59,6 +68,7 @@ class ExportKind(StrEnum):
     GROUPS = "groups"
     PERMISSION_SETS = "permission_sets"
     ASSIGNMENTS = "assignments"
+    ACCESS_CONTROL_ATTRIBUTES = "access_control_attributes"
 
 
 ALL_KINDS = frozenset(ExportKind)
@@ -219,10 +229,12 @@ def account_references(accounts: Iterable[Account]) -> dict[str, str]:
     }
 
 
-def _assignments_document(live: LiveState, notes: list[str]) -> dict[str, Any]:
+def _assignments_document(
+    live: LiveState, notes: list[str], reasons: Mapping[AssignmentKey, str]
+) -> dict[str, Any]:
     account_refs = account_references(live.accounts.values())
-    # (permission set, principal type, principal name) → account references
-    targets: dict[tuple[str, PrincipalType, str], set[str]] = defaultdict(set)
+    # (permission set, principal type, principal name, reason) → account references
+    targets: dict[tuple[str, PrincipalType, str, str | None], set[str]] = defaultdict(set)
     unknown_principals = 0
     unknown_accounts: set[str] = set()
     for key in live.state.assignments:
@@ -233,7 +245,9 @@ def _assignments_document(live: LiveState, notes: list[str]) -> dict[str, Any]:
         if reference is None:
             unknown_accounts.add(key.account_id)
             continue
-        targets[(key.permission_set, key.principal_type, key.principal_name)].add(reference)
+        targets[(key.permission_set, key.principal_type, key.principal_name, reasons.get(key))].add(
+            reference
+        )
     if unknown_principals:
         notes.append(
             f"{count(unknown_principals, 'account assignment')} of principals the identity "
@@ -245,14 +259,15 @@ def _assignments_document(live: LiveState, notes: list[str]) -> dict[str, Any]:
             "account assignments in accounts that are not in the organization are not "
             f"exported: {', '.join(sorted(unknown_accounts))}"
         )
-    # Principals of one permission set that share exactly the same accounts form one entry.
-    entries: dict[tuple[str, tuple[str, ...]], dict[PrincipalType, list[str]]] = defaultdict(
-        lambda: {PrincipalType.GROUP: [], PrincipalType.USER: []}
+    # Principals of one permission set that share exactly the same accounts (and reason) form
+    # one entry.
+    entries: dict[tuple[str, tuple[str, ...], str | None], dict[PrincipalType, list[str]]] = (
+        defaultdict(lambda: {PrincipalType.GROUP: [], PrincipalType.USER: []})
     )
-    for (permission_set, principal_type, name), references in targets.items():
-        entries[(permission_set, tuple(sorted(references)))][principal_type].append(name)
+    for (permission_set, principal_type, name, reason), references in targets.items():
+        entries[(permission_set, tuple(sorted(references)), reason)][principal_type].append(name)
     assignments = []
-    for (permission_set, accounts), principals in sorted(
+    for (permission_set, accounts, reason), principals in sorted(
         entries.items(),
         key=lambda item: (
             item[0][0],
@@ -260,6 +275,7 @@ def _assignments_document(live: LiveState, notes: list[str]) -> dict[str, Any]:
             sorted(item[1][PrincipalType.GROUP]),
             sorted(item[1][PrincipalType.USER]),
             item[0][1],
+            item[0][2] or "",
         ),
     ):
         document: dict[str, Any] = {"permission_set": permission_set}
@@ -268,8 +284,20 @@ def _assignments_document(live: LiveState, notes: list[str]) -> dict[str, Any]:
         if principals[PrincipalType.USER]:
             document["users"] = sorted(principals[PrincipalType.USER])
         document["accounts"] = list(accounts)
+        if reason is not None:
+            document["reason"] = reason
         assignments.append(document)
     return {"assignments": assignments}
+
+
+def access_control_attributes_document(attributes: Mapping[str, str]) -> dict[str, Any]:
+    """The ``access-control-attributes.json`` document of live attributes (key → source),
+    sorted by key."""
+    return {
+        "access_control_attributes": [
+            {"key": key, "source": attributes[key]} for key in sorted(attributes)
+        ]
+    }
 
 
 def _reconciler_document(
@@ -293,6 +321,7 @@ def export_files(
     *,
     kinds: Iterable[ExportKind] = ALL_KINDS,
     identities: Literal["managed", "external"] = "managed",
+    reasons: Mapping[AssignmentKey, str] | None = None,
 ) -> Export:
     """The desired-state folder that declares ``live`` as it is (see the module docstring).
 
@@ -302,6 +331,10 @@ def export_files(
     owned by an identity provider) users and groups are never written, whatever ``kinds`` says,
     and ``reconciler.json`` says so. Raises ``ValueError`` when ``assignments`` is asked for
     without ``permission_sets`` (an assignment must name a declared permission set).
+
+    ``reasons`` (``DesiredState.reasons`` of the files being replaced) are written back on the
+    entries of the assignments they belong to: AWS keeps no reason, so only the files can give
+    them (an entry per permission set, accounts and reason).
     """
     selected = frozenset(ExportKind(kind) for kind in kinds)
     if identities == "external":
@@ -329,10 +362,14 @@ def export_files(
                 permission_set_document(state.permission_sets[name])
             )
     files[ASSIGNMENTS_FILE] = _dump(
-        _assignments_document(live, notes)
+        _assignments_document(live, notes, reasons or {})
         if ExportKind.ASSIGNMENTS in selected
         else {"assignments": []}
     )
+    attributes = state.access_control_attributes
+    if ExportKind.ACCESS_CONTROL_ATTRIBUTES in selected and attributes is not None:
+        document = access_control_attributes_document(attributes)
+        files[ACCESS_CONTROL_ATTRIBUTES_FILE] = _dump(document)
     try:
         load_documents(files)
     except InvalidRevisionError as invalid:

@@ -55,6 +55,14 @@ TAG_VALUE_MAX = 256
 TAG_KEY = regex.compile(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*")
 TAG_VALUE = TAG_KEY
 TAGS_MAX = 50
+# sso-admin AccessControlAttributeList: at most 50; AccessControlAttributeKey: min 1, max 128;
+# AccessControlAttributeValueSourceList: exactly one source (min 1, max 1);
+# AccessControlAttributeValueSource: min 0, max 256
+ACCESS_CONTROL_ATTRIBUTES_MAX = 50
+ACCESS_CONTROL_ATTRIBUTE_KEY_MAX = 128
+ACCESS_CONTROL_ATTRIBUTE_KEY = regex.compile(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]+")
+ACCESS_CONTROL_ATTRIBUTE_SOURCE_MAX = 256
+ACCESS_CONTROL_ATTRIBUTE_SOURCE = regex.compile(r"[\p{L}\p{Z}\p{N}_.:/=+\-@\[\]{}$\\\"]*")
 # identitystore UserName: min 1, max 128, no whitespace
 USER_NAME_MAX = 128
 USER_NAME = regex.compile(r"[\p{L}\p{M}\p{S}\p{N}\p{P}]+")

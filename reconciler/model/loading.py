@@ -38,8 +38,33 @@ USERS_FILE = "users.json"
 GROUPS_FILE = "groups.json"
 ASSIGNMENTS_FILE = "assignments.json"
 PERMISSION_SETS_DIR = "permission-sets"
+USERS_DIR = "users"
+GROUPS_DIR = "groups"
+ASSIGNMENTS_DIR = "assignments"
+ACCESS_CONTROL_ATTRIBUTES_FILE = "access-control-attributes.json"
+"""Optional: absent, the instance's attributes for access control are left alone."""
 
-_TOP_LEVEL = (RECONCILER_FILE, USERS_FILE, GROUPS_FILE, ASSIGNMENTS_FILE)
+_TOP_LEVEL: tuple[str, ...] = (RECONCILER_FILE, USERS_FILE, GROUPS_FILE, ASSIGNMENTS_FILE)
+_TOP_LEVEL += (ACCESS_CONTROL_ATTRIBUTES_FILE,)  # optional (see ``_missing_files``)
+
+SPLIT_FOLDERS: Mapping[str, str] = {
+    USERS_FILE: USERS_DIR,
+    GROUPS_FILE: GROUPS_DIR,
+    ASSIGNMENTS_FILE: ASSIGNMENTS_DIR,
+}
+"""Single file → the folder that may hold the same kind split into many files.
+
+``users/<any>.json``, ``groups/<any>.json`` and ``assignments/<any>.json`` have the format of
+the single file (``{"users": [...]}``...), directly in the folder (not in folders below it, as
+for ``permission-sets/``), so that CODEOWNERS can give each team its own file. Both forms may
+coexist; the entries of every file of a kind are one list (the single file first, then the
+folder's files by name), and a user or group declared twice, in one file or two, is a problem
+naming both files."""
+
+MAX_FILES_PER_FOLDER = 1_000
+"""Most ``*.json`` files one split folder (``users/``...) may hold: a folder with more is a
+``too_many_files`` problem and none of its files is loaded. (The source adapter's read limits,
+10,000 entries and 64 MiB for the whole desired-state folder, bound what is read at all.)"""
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -73,6 +98,9 @@ class Documents:
     entries that did not validate, by kind (``"user"``, ``"group"``), so that resolution does
     not report references to them as unknown; ``None`` for a kind whose file could not be read
     at all (no reference of that kind can be checked)."""
+    access_control_attributes: tuple[Located[docs.AccessControlAttribute], ...] | None = None
+    """The attributes of ``access-control-attributes.json``; None when the file is absent (the
+    live configuration is then left alone), ``()`` when it declares none."""
 
 
 def json_path(location: Iterable[int | str]) -> str:
@@ -558,14 +586,23 @@ _EXTERNAL = 'or set "identities": "external" in reconciler.json, where it must b
 _MISSING = {
     RECONCILER_FILE: "required file is missing: it says what may be pruned (by default "
     "assignments, memberships and permission sets); write {} to take the defaults",
-    USERS_FILE: f'required file is missing: write {{"users": []}} to declare none ({_NOT_EMPTY}), '
-    f"{_EXTERNAL}",
-    GROUPS_FILE: f'required file is missing: write {{"groups": []}} to declare none '
-    f"({_NOT_EMPTY}), {_EXTERNAL}",
-    ASSIGNMENTS_FILE: f'required file is missing: write {{"assignments": []}} to declare none '
-    f"({_NOT_EMPTY})",
+    USERS_FILE: f"required file is missing (nor is any file in {USERS_DIR}/): write "
+    f'{{"users": []}} to declare none ({_NOT_EMPTY}), {_EXTERNAL}',
+    GROUPS_FILE: f"required file is missing (nor is any file in {GROUPS_DIR}/): write "
+    f'{{"groups": []}} to declare none ({_NOT_EMPTY}), {_EXTERNAL}',
+    ASSIGNMENTS_FILE: f"required file is missing (nor is any file in {ASSIGNMENTS_DIR}/): "
+    f'write {{"assignments": []}} to declare none ({_NOT_EMPTY})',
 }
 """Why each required file must be there, and what to write to declare nothing."""
+
+
+def _declared(files: Mapping[str, bytes], single: str) -> bool:
+    """Whether the revision declares the kind of ``single`` (``users.json``): the file itself,
+    or for a kind that may be split, at least one file of its folder."""
+    folder = SPLIT_FOLDERS.get(single)
+    return single in files or (
+        folder is not None and any(_is_split_file(file, folder) for file in files)
+    )
 
 
 def _missing_files(files: Mapping[str, bytes], config: docs.ReconcilerFile | None) -> list[Problem]:
@@ -574,7 +611,9 @@ def _missing_files(files: Mapping[str, bytes], config: docs.ReconcilerFile | Non
     ``reconciler.json`` (its defaults prune assignments, memberships and permission sets) and
     ``assignments.json`` are always required; ``users.json`` and ``groups.json`` with managed
     identities (the default, so also when ``reconciler.json`` is missing; not checked when it
-    is invalid). A missing file would otherwise read as "delete everything it declared".
+    is invalid). A missing file would otherwise read as "delete everything it declared". A
+    kind that may be split (``SPLIT_FOLDERS``) is there when its single file or at least one
+    file of its folder is.
     """
     required = [RECONCILER_FILE, ASSIGNMENTS_FILE]
     identities = config.identities if config is not None else None
@@ -583,7 +622,7 @@ def _missing_files(files: Mapping[str, bytes], config: docs.ReconcilerFile | Non
     return [
         Problem(file=file, path="$", rule="missing_file", message=_MISSING[file])
         for file in sorted(required)
-        if file not in files
+        if not _declared(files, file)
     ]
 
 
@@ -593,12 +632,26 @@ def _unknown_file_hint(file: str) -> str:
     ``permission-sets/``."""
     if "/" not in file:
         return suggestion_clause(file, _TOP_LEVEL, kind="file", max_listed=0)
-    if file.startswith(f"{PERMISSION_SETS_DIR}/"):
-        return (
-            f"; a permission-set file goes directly in {PERMISSION_SETS_DIR}/, not in a folder "
-            "below it"
-        )
+    for folder, what in (
+        (PERMISSION_SETS_DIR, "a permission-set file"),
+        *((folder, f"a {single} file") for single, folder in SPLIT_FOLDERS.items()),
+    ):
+        if file.startswith(f"{folder}/"):
+            return f"; {what} goes directly in {folder}/, not in a folder below it"
     return ""
+
+
+def _is_split_file(file: str, folder: str) -> bool:
+    """True for ``<folder>/<any>.json`` (not for files in folders below it)."""
+    return file.startswith(f"{folder}/") and file.count("/") == 1 and file.endswith(".json")
+
+
+def _is_desired_state_file(file: str) -> bool:
+    return (
+        file in _TOP_LEVEL
+        or _is_permission_set_file(file)
+        or any(_is_split_file(file, folder) for folder in SPLIT_FOLDERS.values())
+    )
 
 
 def _is_permission_set_file(file: str) -> bool:
@@ -656,6 +709,53 @@ def _load_entries(
         return _Entries(items=(), invalid_names=None)
 
 
+def _load_kind(
+    files: Mapping[str, bytes],
+    single: str,
+    *,
+    model: type[BaseModel],
+    key: str,
+    entry: type[M],
+    name_key: str,
+    problems: list[Problem],
+) -> _Entries[M]:
+    """Load every file of one kind: ``single`` (``users.json``) and the files of its folder
+    (``users/*.json``, ``SPLIT_FOLDERS``), each as ``_load_entries`` does, as one list of
+    entries, each located in its own file. A folder of more than ``MAX_FILES_PER_FOLDER``
+    files is a ``too_many_files`` problem and none of them is loaded. Never raises."""
+    folder = SPLIT_FOLDERS[single]
+    split = sorted(file for file in files if _is_split_file(file, folder))
+    if len(split) > MAX_FILES_PER_FOLDER:
+        problems.append(
+            Problem(
+                file=f"{folder}/",
+                path="$",
+                rule="too_many_files",
+                message=f"{len(split)} files in {folder}/; at most {MAX_FILES_PER_FOLDER} are "
+                f"read, so none of them was: merge files (one per team is the intended use)",
+            )
+        )
+        split = []
+        unread = True
+    else:
+        unread = False
+    items: list[Located[M]] = []
+    invalid: set[str] | None = set()
+    for file in ([single] if single in files else []) + split:
+        entries: _Entries[M] = _load_entries(
+            files, file, model=model, key=key, entry=entry, name_key=name_key, problems=problems
+        )
+        items.extend(entries.items)
+        if entries.invalid_names is None or invalid is None:
+            invalid = None
+        else:
+            invalid |= entries.invalid_names
+    return _Entries(
+        items=tuple(items),
+        invalid_names=None if unread or invalid is None else frozenset(invalid),
+    )
+
+
 def load_documents(files: Mapping[str, bytes]) -> Documents:
     """Validate one revision of the desired-state folder.
 
@@ -684,19 +784,21 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
     for file in sorted(files):
         if not file.endswith(".json"):
             continue
-        if not (file in _TOP_LEVEL or _is_permission_set_file(file)):
+        if not _is_desired_state_file(file):
+            folders = ", ".join(f"{folder}/" for folder in SPLIT_FOLDERS.values())
             problems.append(
                 Problem(
                     file=file,
                     path="$",
                     rule="unknown_file",
-                    message=f"not a desired-state file; expected {', '.join(_TOP_LEVEL)} "
-                    f"or {PERMISSION_SETS_DIR}/<Name>.json" + _unknown_file_hint(file),
+                    message=f"not a desired-state file; expected {', '.join(_TOP_LEVEL)}, "
+                    f"{PERMISSION_SETS_DIR}/<Name>.json or files directly in {folders}"
+                    + _unknown_file_hint(file),
                 )
             )
 
     config = _load_file(files, RECONCILER_FILE, docs.ReconcilerFile, problems)
-    user_entries = _load_entries(
+    user_entries = _load_kind(
         files,
         USERS_FILE,
         model=docs.UsersFile,
@@ -705,7 +807,7 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
         name_key="user_name",
         problems=problems,
     )
-    group_entries = _load_entries(
+    group_entries = _load_kind(
         files,
         GROUPS_FILE,
         model=docs.GroupsFile,
@@ -714,7 +816,7 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
         name_key="name",
         problems=problems,
     )
-    assignment_entries = _load_entries(
+    assignment_entries = _load_kind(
         files,
         ASSIGNMENTS_FILE,
         model=docs.AssignmentsFile,
@@ -736,8 +838,10 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
                 f"memberships come from the identity provider, so {file} must not exist; "
                 "delete it and reference users and groups by name in assignments",
             )
-            for file in (USERS_FILE, GROUPS_FILE)
-            if file in files
+            for file in sorted(files)
+            if file in (USERS_FILE, GROUPS_FILE)
+            or _is_split_file(file, USERS_DIR)
+            or _is_split_file(file, GROUPS_DIR)
         )
 
     permission_sets: list[Located[docs.PermissionSetFile]] = []
@@ -788,6 +892,7 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
     users = user_entries.items
     groups = group_entries.items
     assignments = assignment_entries.items
+    access_control_attributes = _load_access_control_attributes(files, problems)
 
     # The identity store keeps user names and group names unique ignoring case.
     problems += _duplicates(users, lambda user: user.user_name.casefold(), "user", ".user_name")
@@ -807,7 +912,7 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
         # what it should declare is unknown, so references to its kind are not checked.
         managed = config is None or config.identities == "managed"
         invalid_names = {
-            kind: None if managed and file not in files else entries.invalid_names
+            kind: None if managed and not _declared(files, file) else entries.invalid_names
             for kind, file, entries in (
                 ("user", USERS_FILE, user_entries),
                 ("group", GROUPS_FILE, group_entries),
@@ -822,9 +927,28 @@ def check_documents(files: Mapping[str, bytes]) -> tuple[Documents, tuple[Proble
             assignments=assignments,
             warnings=tuple(warnings),
             invalid_names=invalid_names,
+            access_control_attributes=access_control_attributes,
         ),
         tuple(problems),
     )
+
+
+def _load_access_control_attributes(
+    files: Mapping[str, bytes], problems: list[Problem]
+) -> tuple[Located[docs.AccessControlAttribute], ...] | None:
+    """The attributes of ``access-control-attributes.json``, located; None when the file is
+    absent or not valid (its problems, and keys declared twice ignoring case, are added to
+    ``problems``)."""
+    file, key = ACCESS_CONTROL_ATTRIBUTES_FILE, "access_control_attributes"
+    document = _load_file(files, file, docs.AccessControlAttributesFile, problems)
+    if document is None:
+        return None
+    located = _locate(file, key, document.access_control_attributes)
+    duplicates = _duplicates(
+        located, lambda attribute: attribute.key.casefold(), "access_control_attribute", ".key"
+    )
+    problems.extend(duplicates)
+    return None if duplicates else located
 
 
 def _unknown_permission_set(

@@ -16,6 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 from reconciler.errors import InvalidRevisionError, Problem
 from reconciler.model import documents as docs
+from reconciler.model.administration import (
+    Caller,
+    management_assignment_problem,
+    management_permission_set_problem,
+)
 from reconciler.model.collection import collection_paused
 from reconciler.model.limits import canonical_duration, duration_seconds
 from reconciler.model.loading import Documents, Located
@@ -52,8 +57,12 @@ class DesiredState:
     config: docs.ReconcilerFile
     warnings: tuple[Problem, ...] = ()
     rules: Mapping[AssignmentKey, str] = field(default_factory=dict)
-    """Why each desired assignment exists: ``$.assignments[2]: OU Root/Workloads (recursive)``
-    (the JSON path of the entry and the targeting rules that selected the account)."""
+    """Why each desired assignment exists: ``assignments.json $.assignments[2]: OU
+    Root/Workloads (recursive)`` (the file and JSON path of the entry and the targeting rules
+    that selected the account; entries declaring the same assignment joined by ``; ``)."""
+    reasons: Mapping[AssignmentKey, str] = field(default_factory=dict)
+    """The ``reason`` of the entries declaring each desired assignment that give one (several
+    different ones sorted and joined by ``; ``): the repository's note, never sent to AWS."""
     expired: frozenset[AssignmentKey] = frozenset()
     """Assignments the files still declare but whose ``expires_at`` has passed (and that no
     entry in force declares): removed on purpose, not by an emptied file."""
@@ -65,13 +74,17 @@ EXPIRING_SOON = timedelta(days=7)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LiveDirectory:
-    """What resolution needs to know of live state: accounts, user names and group names."""
+    """What resolution needs to know of live state: accounts, user names and group names;
+    ``caller`` (who the pass calls as) and ``provisioned_accounts`` (account ids by permission
+    set name) for what a delegated administrator may not touch."""
 
     accounts: Iterable[Account]
     user_names: frozenset[str]
     group_names: frozenset[str]
     organization: Organization | None = None
     account_tags: Mapping[str, Mapping[str, str]] | None = None
+    caller: Caller | None = None
+    provisioned_accounts: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _user(document: docs.User) -> User:
@@ -180,8 +193,13 @@ def resolve(
     expired entry is never a problem, for ``validate`` as for a pass: it grants nothing, and
     refusing it would refuse every later revision until someone deletes the entry.
 
+    When ``live.caller`` is the instance's delegated administrator, an entry in force that
+    targets the management account, and a declared permission set provisioned to it, are
+    problems too (``administration``: AWS refuses those writes to a delegated administrator).
+
     Raises ``InvalidRevisionError`` with every unresolvable reference (unknown or ambiguous
-    account or organizational unit, unknown member, unknown principal).
+    account or organizational unit, unknown member, unknown principal) and every problem of a
+    delegated administrator.
     """
     now = now or datetime.now(UTC)
     users = {item.value.user_name: _user(item.value) for item in documents.users}
@@ -242,6 +260,7 @@ def resolve(
     )
     assignments: set[AssignmentKey] = set()
     rules: dict[AssignmentKey, list[str]] = defaultdict(list)
+    reasons: dict[AssignmentKey, dict[str, None]] = defaultdict(dict)
     warnings = list(documents.warnings)
     expired: set[AssignmentKey] = set()
     for item in documents.assignments:
@@ -254,10 +273,14 @@ def resolve(
         targets = resolve_targets(item.value, directory, file=item.file, path=item.path)
         problems.extend(targets.problems)
         warnings.extend(targets.notes)
+        problems.extend(_management_assignment(item, targets.accounts, live, directory))
         for key, rule in _expand(item, targets.accounts).items():
             assignments.add(key)
-            rules[key].append(f"{item.path}: {rule}")
+            rules[key].append(f"{item.file} {item.path}: {rule}")
+            if item.value.reason is not None:
+                reasons[key][item.value.reason] = None
 
+    problems.extend(_management_permission_sets(documents, live))
     if problems:
         raise InvalidRevisionError(problems)
     memberships = frozenset(
@@ -276,12 +299,85 @@ def resolve(
             memberships=memberships,
             permission_sets=permission_sets,
             assignments=frozenset(assignments),
+            access_control_attributes=access_control_attributes(documents),
         ),
         config=documents.config,
         warnings=tuple(warnings),
-        rules={key: "; ".join(reasons) for key, reasons in rules.items()},
+        rules={key: "; ".join(found) for key, found in rules.items()},
+        reasons={key: "; ".join(sorted(found)) for key, found in reasons.items()},
         expired=frozenset(expired - assignments),
     )
+
+
+def access_control_attributes(documents: Documents) -> dict[str, str] | None:
+    """The attributes for access control the revision declares, key → source; None when it
+    does not declare them (``access-control-attributes.json`` absent: left alone)."""
+    if documents.access_control_attributes is None:
+        return None
+    return {item.value.key: item.value.source for item in documents.access_control_attributes}
+
+
+def _management(live: LiveDirectory) -> tuple[Caller, str, str] | None:
+    """(caller, management account id, its label) when the caller is a delegated
+    administrator, else None."""
+    caller = live.caller
+    if caller is None or not caller.delegated_administrator:
+        return None
+    management = caller.management_account
+    name = next((a.name for a in live.accounts if a.id == management and a.name), None)
+    return caller, management, f"{name} ({management})" if name else management
+
+
+def _management_assignment(
+    item: Located[docs.Assignment],
+    accounts: Mapping[str, str],
+    live: LiveDirectory,
+    directory: TargetDirectory,
+) -> list[Problem]:
+    """The problem of an entry targeting the management account from a delegated
+    administrator (none otherwise), at the path of the reference that names it."""
+    found = _management(live)
+    if found is None or found[1] not in accounts:
+        return []
+    caller, management, label = found
+    path = next(
+        (
+            f"{item.path}.accounts[{index}]"
+            for index, reference in enumerate(item.value.accounts)
+            if directory.resolved.get(reference) == management
+        ),
+        item.path,
+    )
+    return [
+        management_assignment_problem(
+            file=item.file,
+            path=path,
+            permission_set=item.value.permission_set,
+            principals=", ".join([*item.value.groups, *item.value.users]),
+            management=label,
+            caller=caller,
+        )
+    ]
+
+
+def _management_permission_sets(documents: Documents, live: LiveDirectory) -> list[Problem]:
+    """The problems of declared permission sets provisioned to the management account, from a
+    delegated administrator (none otherwise)."""
+    found = _management(live)
+    if found is None:
+        return []
+    caller, management, label = found
+    return [
+        management_permission_set_problem(
+            file=item.file,
+            path=f"{item.path}.name",
+            permission_set=item.value.name,
+            management=label,
+            caller=caller,
+        )
+        for item in documents.permission_sets
+        if management in live.provisioned_accounts.get(item.value.name, frozenset())
+    ]
 
 
 def _known(names: frozenset[str], documents: Documents, kind: str) -> frozenset[str] | None:
@@ -376,6 +472,8 @@ def live_directory(
     group_names: Iterable[str],
     organization: Organization | None = None,
     account_tags: Mapping[str, Mapping[str, str]] | None = None,
+    caller: Caller | None = None,
+    provisioned_accounts: Mapping[str, frozenset[str]] | None = None,
 ) -> LiveDirectory:
     """Build a ``LiveDirectory`` from the parts of a ``LiveState``."""
     return LiveDirectory(
@@ -384,4 +482,6 @@ def live_directory(
         group_names=frozenset(group_names),
         organization=organization,
         account_tags=account_tags,
+        caller=caller,
+        provisioned_accounts=provisioned_accounts or {},
     )

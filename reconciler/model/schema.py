@@ -19,6 +19,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "groups.schema.json": documents.GroupsFile,
     "permission-set.schema.json": documents.PermissionSetFile,
     "assignments.schema.json": documents.AssignmentsFile,
+    "access-control-attributes.schema.json": documents.AccessControlAttributesFile,
 }
 """Schema file name → the model of the desired-state file it describes."""
 

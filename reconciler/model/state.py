@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from reconciler.model.administration import Caller
+
 MANAGED_TAG_KEY = "managed-by"
 """Tag the reconciler puts on every permission set it creates or adopts."""
 MANAGED_TAG_VALUE = "identity-center-reconciler"
@@ -200,7 +202,8 @@ class Organization:
 class IdentityCenterState:
     """The comparable content of Identity Center, desired or live.
 
-    Keys: ``users`` by user name, ``groups`` by display name, ``permission_sets`` by name.
+    Keys: ``users`` by user name, ``groups`` by display name, ``permission_sets`` by name,
+    ``access_control_attributes`` by attribute key.
     """
 
     users: Mapping[str, User] = field(default_factory=dict)
@@ -208,6 +211,11 @@ class IdentityCenterState:
     memberships: frozenset[Membership] = frozenset()
     permission_sets: Mapping[str, PermissionSet] = field(default_factory=dict)
     assignments: frozenset[AssignmentKey] = frozenset()
+    access_control_attributes: Mapping[str, str] | None = None
+    """The instance's attributes for access control (ABAC), attribute key → source
+    (``CostCenter`` → ``${path:enterprise.costCenter}``). Desired: None when the revision does
+    not declare them (left alone), an empty mapping for no configuration. Live: None when the
+    instance has no configuration (or it was not read), else what it holds, maybe nothing."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,3 +245,6 @@ class LiveState:
     account_tags: Mapping[str, Mapping[str, str]] | None = None
     """Organizations tags by account id; None when the pass did not need them (no assignment
     targets accounts by tag)."""
+    caller: Caller | None = None
+    """The account the pass calls from and how it administers the instance (management
+    account, delegated administrator); None when it was not read."""

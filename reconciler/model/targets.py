@@ -33,11 +33,17 @@ class TargetReads:
     ``organization``: the management account (Organizations DescribeOrganization, one call);
     ``units``: the OU tree (ListRoots, ListOrganizationalUnitsForParent per OU, and the
     accounts of each OU); ``account_tags``: ListTagsForResource per account.
+
+    ``access_control_attributes`` (not a target, but read the same way: only when a revision
+    needs it): the instance's ABAC configuration (sso-admin
+    DescribeInstanceAccessControlAttributeConfiguration, one call), for a revision that
+    declares ``access-control-attributes.json``.
     """
 
     organization: bool = False
     units: bool = False
     account_tags: bool = False
+    access_control_attributes: bool = False
 
 
 def target_reads(assignments: Iterable[docs.Assignment]) -> TargetReads:

@@ -215,6 +215,13 @@ def _sort_key(grant: Grant) -> tuple[str, str, str, bool, str]:
     return (grant.user, grant.account_id, grant.permission_set, route, grant.via or "")
 
 
+def route_json(via: str | None) -> dict[str, str | None]:
+    """How a grant reaches its user, as every JSON document writes it (``plan``, the pass
+    report, ``access``): ``{"via": "direct" | "group", "group": "<group name>" | None}``, from
+    ``Grant.via`` (the group's name, None for an assignment to the user)."""
+    return {"via": "direct" if via is None else "group", "group": via}
+
+
 def is_privileged(permission_set: str, patterns: Iterable[str]) -> bool:
     """True when the permission set name matches one of the shell-style ``patterns``
     (case-sensitive, as ``protected`` names are)."""

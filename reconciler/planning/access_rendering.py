@@ -44,6 +44,7 @@ import jinja2
 from markupsafe import Markup
 
 from reconciler.model.wording import count
+from reconciler.planning.access import route_json
 from reconciler.planning.access_reports import AccessReport, GrantRow, IdleAssignment
 from reconciler.planning.escaping import rich_text as escape
 
@@ -52,6 +53,7 @@ __all__ = [
     "JSON_VERSION",
     "access_csv",
     "access_html",
+    "access_html_policy",
     "access_json",
     "access_text",
 ]
@@ -82,8 +84,7 @@ def _grant_json(grant: GrantRow) -> dict[str, Any]:
         "account_id": grant.account_id,
         "account_name": grant.account_name,
         "permission_set": grant.permission_set,
-        "via": "direct" if grant.via is None else "group",
-        "group": grant.via,
+        **route_json(grant.via),
         "principal_deleted": grant.principal_deleted,
         "privileged": grant.privileged,
     }
@@ -289,6 +290,13 @@ def _script() -> tuple[Markup, str]:
     text, _, _ = _loader().get_source(_environment(), "access_report.js")
     digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
     return Markup(text), f"'sha256-{digest}'"  # noqa: S704 - our own file, not input
+
+
+def access_html_policy() -> str:
+    """The Content-Security-Policy of :func:`access_html`'s page (its ``<meta>`` says the same):
+    no resource but its inline style and its own script, named by hash. A server sending the
+    page sends it as a header too (with ``frame-ancestors``, which only a header can carry)."""
+    return f"default-src 'none'; style-src 'unsafe-inline'; script-src {_script()[1]}"
 
 
 def access_html(report: AccessReport) -> str:

@@ -372,13 +372,21 @@ def _names(
 ) -> frozenset[str] | None:
     if not wanted:
         return None
+    folded: defaultdict[str, list[str]] = defaultdict(list)
+    for candidate in known:
+        folded[candidate.casefold()].append(candidate)
+    chosen: set[str] = set()
     for name in wanted:
-        if name not in known:
+        if name in known:
+            chosen.add(name)
+        elif len(alike := folded.get(name.casefold(), [])) == 1:
+            chosen.add(alike[0])  # Identity Center compares user names without case
+        else:
             unknown.append(
                 f"--{kind.replace(' ', '-')} {name!r}: no {kind} has that name"
                 + suggestion_clause(name, known, kind=f"{kind} name")
             )
-    return frozenset(wanted)
+    return frozenset(chosen)
 
 
 def _accounts(

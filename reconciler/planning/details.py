@@ -11,7 +11,11 @@ renderer only indents, escapes and bounds them:
 - an update lists its changed attributes: set-valued ones as ``+added, -removed``, short values
   as ``old → new``, the inline policy and long or multi-line strings as a line-level unified
   diff (difflib) under the attribute's name;
-- a created assignment shows the rule that asked for it (``rule: $.assignments[2]: …``).
+- a created assignment shows the rule that asked for it (``rule: assignments.json
+  $.assignments[2]: …``) and the reason its entry gives (``reason: JIRA-123``);
+- the attributes for access control list each attribute as ``key: source`` when created or
+  deleted, and when updated each one added (``+ key: source``), removed (``- key: source``) or
+  given another source (``key: old → new``).
 
 :func:`attributes_json` gives a created object's attributes as JSON-ready values, the same
 values the attribute diff of an update holds (:func:`json_value`).
@@ -38,11 +42,14 @@ from reconciler.model.state import (
 from reconciler.model.wording import count
 from reconciler.planning.plans import (
     AttributeChange,
+    CreateAccessControlAttributes,
     CreateAssignment,
     CreateGroup,
     CreatePermissionSet,
     CreateUser,
+    DeleteAccessControlAttributes,
     Operation,
+    UpdateAccessControlAttributes,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -212,9 +219,30 @@ def detail_lines(operation: Operation) -> tuple[str, ...]:
             return tuple(_attribute_lines(permission_set, skip=("name",)))
         case UpdateUser(diff=diff) | UpdateGroup(diff=diff) | UpdatePermissionSet(diff=diff):
             return tuple(diff_lines(diff))
-        case CreateAssignment(rule=rule) if rule:
-            return (f"rule: {rule}",)
+        case CreateAssignment(rule=rule, reason=reason):
+            return tuple(
+                f"{label}: {text}" for label, text in (("rule", rule), ("reason", reason)) if text
+            )
+        case CreateAccessControlAttributes(attributes=attributes):
+            return tuple(f"{key}: {_source(attributes[key])}" for key in sorted(attributes))
+        case DeleteAccessControlAttributes(live=live):
+            return tuple(f"{key}: {_source(live[key])}" for key in sorted(live))
+        case UpdateAccessControlAttributes(diff=diff):
+            return tuple(_access_control_line(change) for change in diff)
     return ()
+
+
+def _source(value: Any) -> str:
+    """An attribute's source as shown: an empty source (AWS allows one) as ``""``."""
+    return '""' if value == "" else _value(value)
+
+
+def _access_control_line(change: AttributeChange) -> str:
+    if change.old is None:
+        return f"+ {change.attribute}: {_source(change.new)}"
+    if change.new is None:
+        return f"- {change.attribute}: {_source(change.old)}"
+    return f"{change.attribute}: {_source(change.old)} → {_source(change.new)}"
 
 
 def _attribute_lines(value: User | Group | PermissionSet, *, skip: tuple[str, ...]) -> list[str]:

@@ -5,10 +5,11 @@ memberships and assignments by set arithmetic on their keys, and attributes are 
 objects whose values differ.
 
 Order (so that no principal loses access in between and AWS's dependencies hold): create and
-update users and groups; add memberships; create and update permission sets; provision changed
-sets; create assignments; then delete assignments, permission sets, memberships, groups and
-users. A rename of a permission set is therefore create-new, assign-new, unassign-old,
-delete-old.
+update users and groups; add memberships; create or update the attributes for access control
+(before the sets whose policies may read them as principal tags); create and update permission
+sets; provision changed sets; create assignments; then delete assignments, permission sets,
+memberships, groups, users and, last, the attributes for access control. A rename of a
+permission set is therefore create-new, assign-new, unassign-old, delete-old.
 
 Scope (``reconciler.json``): what is deleted is what ``pruning.prune_scope`` puts in scope and
 the revision does not declare. Permission sets are deleted only when they carry the managed-by
@@ -41,12 +42,15 @@ from reconciler.model.wording import count, noun
 from reconciler.planning.access import access_effect, is_privileged
 from reconciler.planning.details import json_value as _json_value
 from reconciler.planning.plans import (
+    Action,
     AddMembership,
     AttributeChange,
+    CreateAccessControlAttributes,
     CreateAssignment,
     CreateGroup,
     CreatePermissionSet,
     CreateUser,
+    DeleteAccessControlAttributes,
     DeleteAssignment,
     DeleteGroup,
     DeletePermissionSet,
@@ -55,6 +59,7 @@ from reconciler.planning.plans import (
     Plan,
     ProvisionPermissionSet,
     RemoveMembership,
+    UpdateAccessControlAttributes,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -175,6 +180,16 @@ def plan(
     deleted_sets = set(sets_deleted)
     inactive = _inactive_accounts(live)
     names = {account.id: account.name for account in live.accounts.values()}
+    management = _out_of_reach(live)
+    for name in sorted(deleted_sets):
+        if management is not None and management in live.provisioned_accounts.get(name, ()):
+            deleted_sets.discard(name)
+            notes.append(
+                f"permission set {name} is not deleted: it is provisioned to the management "
+                f"account {account_label(management, names)}, which a delegated administrator "
+                "cannot change (IAM Identity Center user guide, Delegated administration); "
+                "delete it from the management account"
+            )
     assignments_created, assignments_deleted, blocked_sets = _assignment_changes(
         desired=want.assignments,
         live=have.assignments,
@@ -183,6 +198,7 @@ def plan(
         inactive=inactive,
         names=names,
         notes=notes,
+        management=management,
     )
     for name, keys in sorted(blocked_sets.items()):
         deleted_sets.discard(name)
@@ -192,6 +208,12 @@ def plan(
             f"protected or in accounts that are not ACTIVE "
             f"(first: {assignment_label(keys[0], names)})"
         )
+
+    access_control = access_control_changes(
+        want.access_control_attributes, have.access_control_attributes
+    )
+    access_control_writes = [op for op in access_control if op.action is not Action.DELETE]
+    access_control_deletes = [op for op in access_control if op.action is Action.DELETE]
 
     provisioned: list[ProvisionPermissionSet] = []
     updates: list[UpdatePermissionSet] = []
@@ -218,11 +240,14 @@ def plan(
         *(CreateGroup(group=group) for group in groups_created),
         *(UpdateGroup(group=new, diff=attribute_diff(old, new)) for old, new in groups_updated),
         *(AddMembership(membership=membership) for membership in memberships_added),
+        *access_control_writes,
         *(CreatePermissionSet(permission_set=permission_set) for permission_set in sets_created),
         *updates,
         *provisioned,
         *(
-            CreateAssignment(assignment=key, rule=desired.rules.get(key))
+            CreateAssignment(
+                assignment=key, rule=desired.rules.get(key), reason=desired.reasons.get(key)
+            )
             for key in assignments_created
         ),
         *(DeleteAssignment(assignment=key) for key in assignments_deleted),
@@ -230,6 +255,7 @@ def plan(
         *(RemoveMembership(membership=m) for m in sorted(memberships_removed)),
         *(DeleteGroup(name=name) for name in groups_deleted),
         *(DeleteUser(user_name=name) for name in users_deleted),
+        *access_control_deletes,
     ]
     own = desired.config.privileged_permission_sets
     dropped = [pattern for pattern in dict.fromkeys(base_privileged) if pattern not in own]
@@ -263,6 +289,32 @@ def plan(
         unmanaged_fail=desired.config.unmanaged == "fail",
         access=access,
     )
+
+
+def access_control_changes(
+    desired: Mapping[str, str] | None, live: Mapping[str, str] | None
+) -> list[Operation]:
+    """The operation (none or one) that brings the instance's attributes for access control
+    from ``live`` (None: no configuration) to ``desired`` (None: not declared, left alone;
+    empty: no configuration), both key → source.
+
+    Keys are compared as written: AWS keeps them as sent, and the files refuse two keys
+    differing only in case.
+    """
+    if desired is None:
+        return []
+    if not desired:
+        return [] if live is None else [DeleteAccessControlAttributes(live=dict(live))]
+    if live is None:
+        return [CreateAccessControlAttributes(attributes=dict(desired))]
+    if dict(live) == dict(desired):
+        return []
+    diff = tuple(
+        AttributeChange(attribute=key, old=live.get(key), new=desired.get(key))
+        for key in sorted(live.keys() | desired.keys())
+        if live.get(key) != desired.get(key)
+    )
+    return [UpdateAccessControlAttributes(attributes=dict(desired), live=dict(live), diff=diff)]
 
 
 def _email_case_notes(updated: Iterable[tuple[User, User]]) -> list[str]:
@@ -332,19 +384,25 @@ def _assignment_changes(
     inactive: Mapping[str, str],
     names: Mapping[str, str],
     notes: list[str],
+    management: str | None = None,
 ) -> tuple[list[AssignmentKey], list[AssignmentKey], dict[str, list[AssignmentKey]]]:
     """(assignments to create, to delete, and by permission set those that keep a set being
-    deleted alive), appending to ``notes`` what is held back in accounts that are not ACTIVE."""
+    deleted alive), appending to ``notes`` what is held back in accounts that are not ACTIVE,
+    and in the ``management`` account (a delegated administrator's caller cannot write
+    there: ``_out_of_reach``)."""
     created: list[AssignmentKey] = []
     held_back: list[AssignmentKey] = []
     for key in sorted(desired - live):
         (held_back if key.account_id in inactive else created).append(key)
     deleted: list[AssignmentKey] = []
     left_in_place: list[AssignmentKey] = []
+    out_of_reach: list[AssignmentKey] = []
     blocked_sets: dict[str, list[AssignmentKey]] = defaultdict(list)
     for key in sorted(live - desired):
         being_deleted = key.permission_set in deleted_sets
-        if key in scope.assignments:
+        if key in scope.assignments and key.account_id == management:
+            out_of_reach.append(key)
+        elif key in scope.assignments:
             if key.account_id in inactive:
                 left_in_place.append(key)
                 if being_deleted:
@@ -361,7 +419,28 @@ def _assignment_changes(
                 f"({_account_statuses(keys, inactive, names)}); "
                 f"first: {assignment_label(keys[0], names)}"
             )
+    if out_of_reach:
+        notes.append(
+            f"{count(len(out_of_reach), 'account assignment')} "
+            f"{noun(len(out_of_reach), 'is')} not deleted: "
+            f"{noun(len(out_of_reach), 'it is', 'they are')} in the management account, where a "
+            "delegated administrator cannot write (IAM Identity Center user guide, Delegated "
+            "administration); delete them from the management account; first: "
+            f"{assignment_label(out_of_reach[0], names)}"
+        )
     return created, deleted, blocked_sets
+
+
+def _out_of_reach(live: LiveState) -> str | None:
+    """The management account's id when the pass calls as the instance's delegated
+    administrator (``LiveState.caller``), which AWS does not let write there: neither account
+    assignments in it nor permission sets provisioned to it (IAM Identity Center user guide,
+    Delegated administration). None otherwise. Declared objects there are refused earlier, as
+    revision problems (``resolving.resolve``); this keeps pruning away from them."""
+    caller = live.caller
+    if caller is None or not caller.delegated_administrator:
+        return None
+    return caller.management_account
 
 
 def _inactive_accounts(live: LiveState) -> dict[str, str]:

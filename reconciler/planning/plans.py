@@ -2,14 +2,15 @@
 
 ``plan`` prints it, ``apply`` executes it, tests assert on it. Every operation has an
 ``action`` (create, update, delete, provision), a ``kind`` (user, group, membership,
-permission_set, assignment) and a ``key`` that is stable across runs and readable
-(``assignment/111122223333/AdministratorAccess/GROUP/AdminAccess``), so reports can be compared
-and deduplicated. Updates carry the attribute-level ``diff``.
+permission_set, assignment, access_control_attributes) and a ``key`` that is stable across
+runs and readable (``assignment/111122223333/AdministratorAccess/GROUP/AdminAccess``), so
+reports can be compared and deduplicated. Updates carry the attribute-level ``diff``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -31,6 +32,7 @@ class Kind(StrEnum):
     MEMBERSHIP = "membership"
     PERMISSION_SET = "permission_set"
     ASSIGNMENT = "assignment"
+    ACCESS_CONTROL_ATTRIBUTES = "access_control_attributes"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,15 +204,16 @@ def _assignment_key(key: AssignmentKey) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateAssignment:
-    """Create one account assignment; ``rule`` says which entry and targeting rule of
-    ``assignments.json`` asked for it (``$.assignments[2]: OU Root/Workloads (recursive)``), or
-    None when unknown. It is for readers only: two operations differing only in ``rule`` are
-    equal."""
+    """Create one account assignment; ``rule`` says which file, entry and targeting rule asked
+    for it (``assignments.json $.assignments[2]: OU Root/Workloads (recursive)``), or None when
+    unknown; ``reason`` is the entry's free-text ``reason`` (a ticket reference), if any. Both
+    are for readers only: two operations differing only in ``rule`` or ``reason`` are equal."""
 
     action: ClassVar[Action] = Action.CREATE
     kind: ClassVar[Kind] = Kind.ASSIGNMENT
     assignment: AssignmentKey
     rule: str | None = field(default=None, compare=False)
+    reason: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -228,6 +231,56 @@ class DeleteAssignment:
         return _assignment_key(self.assignment)
 
 
+ACCESS_CONTROL_ATTRIBUTES_KEY = "access-control-attributes"
+"""The key of every operation on the instance's one ABAC configuration."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateAccessControlAttributes:
+    """Enable attributes for access control with ``attributes`` (key → source; sso-admin
+    CreateInstanceAccessControlAttributeConfiguration)."""
+
+    action: ClassVar[Action] = Action.CREATE
+    kind: ClassVar[Kind] = Kind.ACCESS_CONTROL_ATTRIBUTES
+    attributes: Mapping[str, str]
+
+    @property
+    def key(self) -> str:
+        return ACCESS_CONTROL_ATTRIBUTES_KEY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateAccessControlAttributes:
+    """Replace the live attributes ``live`` with ``attributes`` (key → source; sso-admin
+    UpdateInstanceAccessControlAttributeConfiguration sends the whole list). ``diff`` holds
+    one change per attribute key added (``old`` None), removed (``new`` None) or re-sourced."""
+
+    action: ClassVar[Action] = Action.UPDATE
+    kind: ClassVar[Kind] = Kind.ACCESS_CONTROL_ATTRIBUTES
+    attributes: Mapping[str, str]
+    live: Mapping[str, str]
+    diff: tuple[AttributeChange, ...]
+
+    @property
+    def key(self) -> str:
+        return ACCESS_CONTROL_ATTRIBUTES_KEY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteAccessControlAttributes:
+    """Disable attributes for access control, deleting the live ``live`` attributes (sso-admin
+    DeleteInstanceAccessControlAttributeConfiguration); planned only when the revision declares
+    an empty list."""
+
+    action: ClassVar[Action] = Action.DELETE
+    kind: ClassVar[Kind] = Kind.ACCESS_CONTROL_ATTRIBUTES
+    live: Mapping[str, str]
+
+    @property
+    def key(self) -> str:
+        return ACCESS_CONTROL_ATTRIBUTES_KEY
+
+
 Operation = (
     CreateUser
     | UpdateUser
@@ -243,6 +296,9 @@ Operation = (
     | DeletePermissionSet
     | CreateAssignment
     | DeleteAssignment
+    | CreateAccessControlAttributes
+    | UpdateAccessControlAttributes
+    | DeleteAccessControlAttributes
 )
 
 

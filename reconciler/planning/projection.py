@@ -19,10 +19,12 @@ from collections.abc import Iterable
 from reconciler.model.state import IdentityCenterState, PrincipalType
 from reconciler.planning.plans import (
     AddMembership,
+    CreateAccessControlAttributes,
     CreateAssignment,
     CreateGroup,
     CreatePermissionSet,
     CreateUser,
+    DeleteAccessControlAttributes,
     DeleteAssignment,
     DeleteGroup,
     DeletePermissionSet,
@@ -30,6 +32,7 @@ from reconciler.planning.plans import (
     Operation,
     ProvisionPermissionSet,
     RemoveMembership,
+    UpdateAccessControlAttributes,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -54,6 +57,7 @@ def project(state: IdentityCenterState, operations: Iterable[Operation]) -> Iden
     deleted_users: set[str] = set()
     deleted_groups: set[str] = set()
     deleted_sets: set[str] = set()
+    access_control_attributes = state.access_control_attributes
     for operation in operations:
         match operation:
             case CreateUser(user=user) | UpdateUser(user=user):
@@ -87,6 +91,13 @@ def project(state: IdentityCenterState, operations: Iterable[Operation]) -> Iden
                 assignments.discard(key)
             case ProvisionPermissionSet():
                 pass
+            case (
+                CreateAccessControlAttributes(attributes=attributes)
+                | UpdateAccessControlAttributes(attributes=attributes)
+            ):
+                access_control_attributes = attributes
+            case DeleteAccessControlAttributes():
+                access_control_attributes = None
     if deleted_users or deleted_groups:
         memberships = {
             m for m in memberships if m.user not in deleted_users and m.group not in deleted_groups
@@ -105,4 +116,5 @@ def project(state: IdentityCenterState, operations: Iterable[Operation]) -> Iden
         memberships=frozenset(memberships),
         permission_sets=permission_sets,
         assignments=frozenset(assignments),
+        access_control_attributes=access_control_attributes,
     )

@@ -13,7 +13,9 @@ An object is in scope (*managed*) when the revision would delete it were it not 
 - a membership: of a declared group when ``prune.memberships`` is on, or of a user in scope and
   not declared (a user being deleted loses its memberships first, in any group);
 - an assignment: of a declared permission set when ``prune.assignments`` is on, or of a set in
-  scope and not declared (being deleted); never of a protected set nor to a protected principal.
+  scope and not declared (being deleted); never of a protected set nor to a protected principal;
+- the attributes for access control (one configuration): when the revision declares them
+  (``access-control-attributes.json``); an empty list there deletes the live configuration.
 
 Conditions of one pass (an account that is not ACTIVE, a set kept because one of its
 assignments cannot be deleted) do not change the scope: the planner applies them on top.
@@ -28,6 +30,7 @@ from reconciler.model.loading import is_protected
 from reconciler.model.resolving import DesiredState
 from reconciler.model.state import AssignmentKey, LiveState, Membership, PrincipalType
 from reconciler.planning.plans import (
+    DeleteAccessControlAttributes,
     DeleteAssignment,
     DeleteGroup,
     DeletePermissionSet,
@@ -51,6 +54,9 @@ class PruneScope:
     memberships: frozenset[Membership]
     permission_sets: frozenset[str]
     assignments: frozenset[AssignmentKey]
+    access_control_attributes: bool = False
+    """Whether the live configuration of attributes for access control is managed: it exists
+    and the revision declares the attributes."""
 
     def counts(self) -> dict[Kind, int]:
         """How many live objects of each kind are managed."""
@@ -60,6 +66,7 @@ class PruneScope:
             Kind.MEMBERSHIP: len(self.memberships),
             Kind.PERMISSION_SET: len(self.permission_sets),
             Kind.ASSIGNMENT: len(self.assignments),
+            Kind.ACCESS_CONTROL_ATTRIBUTES: int(self.access_control_attributes),
         }
 
 
@@ -72,6 +79,7 @@ def live_counts(live: LiveState) -> dict[Kind, int]:
         Kind.MEMBERSHIP: len(state.memberships),
         Kind.PERMISSION_SET: len(state.permission_sets),
         Kind.ASSIGNMENT: len(state.assignments),
+        Kind.ACCESS_CONTROL_ATTRIBUTES: int(state.access_control_attributes is not None),
     }
 
 
@@ -86,6 +94,11 @@ def live_keys(live: LiveState) -> frozenset[str]:
             *(RemoveMembership(membership=membership).key for membership in state.memberships),
             *(DeletePermissionSet(name=name).key for name in state.permission_sets),
             *(DeleteAssignment(assignment=key).key for key in state.assignments),
+            *(
+                [DeleteAccessControlAttributes(live=state.access_control_attributes).key]
+                if state.access_control_attributes is not None
+                else []
+            ),
         ]
     )
 
@@ -171,4 +184,8 @@ def prune_scope(desired: DesiredState, live: LiveState) -> PruneScope:
         memberships=memberships,
         permission_sets=permission_sets,
         assignments=assignments,
+        access_control_attributes=(
+            want.access_control_attributes is not None
+            and have.access_control_attributes is not None
+        ),
     )

@@ -12,10 +12,15 @@ of ``plan --format json`` and ``apply --format json`` is::
          "diff": [{"attribute", "old", "new", "added", "removed",          # updates
                    "statements": {"added", "removed", "changed"}}],     # inline_policy only
          "attributes": {"<attribute>": <value>},                        # created users, groups
-                                                                        # and permission sets
+                                                                        # and permission sets;
+                                                                        # key → source of the
+                                                                        # access control
+                                                                        # attributes (created,
+                                                                        # updated, deleted)
          "detail": ["session_duration: PT4H (4 hours)", ...],           # the lines shown under
                                                                         # the change in text
-         "rule": "$.assignments[2]: OU Root/Workloads (recursive)",   # created assignments
+         "rule": "assignments.json $.assignments[2]: OU Root/Workloads",  # created assignments
+         "assignment_reason": "JIRA-123 ...",           # created assignments whose entry has one
          "status": "succeeded|failed|skipped", "reason": "..."}       # status/reason: apply only
       ],
       "unmanaged": [                                                 # live, neither declared
@@ -25,6 +30,7 @@ of ``plan --format json`` and ``apply --format json`` is::
       "unmanaged_fail": false,               # true: listed and "unmanaged": "fail" (exit 2)
       "notes": ["..."],
       "access": {"gained": [grant], "lost": [grant]},                 # null when not computed
+      "onboarding": {"users": [...], "notes": [...], ...},            # users created; else null
       "outcome": {"succeeded": 0, "failed": 0, "skipped": 0},       # apply only
       "api_calls": {"<Operation>": 0},                               # apply only
       "api_calls_by_phase": {"read": {"<Operation>": 0},             # apply only
@@ -38,7 +44,8 @@ the change (see ``reconciler.planning.details``), absent when there are none; ``
 the Sids of the inline policy's statements added, removed and changed.
 
 A grant of ``access`` is ``{"user", "account_id", "account_name" (null when unknown),
-"permission_set", "via" (the group's name, null for a direct assignment), "privileged"}``;
+"permission_set", "via": "direct" | "group", "group" (the group's name, null for a direct
+assignment), "privileged"}`` (the shape of ``reconciler access --format json``);
 both lists are complete and sorted by user, account, permission set and route.
 
 ``api_calls`` counts every AWS API call of the pass by operation name (one per page of a
@@ -56,18 +63,27 @@ import orjson
 
 from reconciler.model.state import AssignmentKey
 from reconciler.model.wording import count, noun
-from reconciler.planning.access import AccessChanges, Grant
+from reconciler.planning.access import AccessChanges, Grant, route_json
 from reconciler.planning.details import attributes_json, detail_lines, statement_changes
 from reconciler.planning.escaping import html_text, markdown_text, one_line, rich_text
+from reconciler.planning.onboarding import (
+    Onboarding,
+    onboarding_heading,
+    onboarding_json,
+    onboarding_notes,
+    onboarding_of,
+)
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     Action,
     AddMembership,
     AttributeChange,
+    CreateAccessControlAttributes,
     CreateAssignment,
     CreateGroup,
     CreatePermissionSet,
     CreateUser,
+    DeleteAccessControlAttributes,
     DeleteAssignment,
     DeleteGroup,
     DeletePermissionSet,
@@ -77,6 +93,7 @@ from reconciler.planning.plans import (
     ProvisionPermissionSet,
     RemoveMembership,
     Unmanaged,
+    UpdateAccessControlAttributes,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -150,7 +167,7 @@ def grant_json(
         "account_id": grant.account_id,
         "account_name": account_names.get(grant.account_id),
         "permission_set": grant.permission_set,
-        "via": grant.via,
+        **route_json(grant.via),
         "privileged": changes.is_privileged(grant),
     }
 
@@ -274,10 +291,16 @@ def describe(operation: Operation, account_names: Mapping[str, str] | None = Non
             return f"assign {assignment_label(key, names)}"
         case DeleteAssignment(assignment=key):
             return f"unassign {assignment_label(key, names)}"
+        case CreateAccessControlAttributes(attributes=attributes):
+            return f"enable attributes for access control ({count(len(attributes), 'attribute')})"
+        case UpdateAccessControlAttributes(attributes=attributes):
+            return f"update attributes for access control ({count(len(attributes), 'attribute')})"
+        case DeleteAccessControlAttributes(live=live):
+            return f"disable attributes for access control (delete {count(len(live), 'attribute')})"
     raise TypeError(f"unknown operation {operation!r}")  # pragma: no cover
 
 
-def _diff_json(diff: Iterable[AttributeChange]) -> list[dict[str, Any]]:
+def _diff_json(diff: Iterable[AttributeChange], *, policies: bool = True) -> list[dict[str, Any]]:
     documents = []
     for change in diff:
         document = {
@@ -287,7 +310,7 @@ def _diff_json(diff: Iterable[AttributeChange]) -> list[dict[str, Any]]:
             "added": list(change.added),
             "removed": list(change.removed),
         }
-        if change.attribute == "inline_policy":
+        if policies and change.attribute == "inline_policy":
             document["statements"] = statement_changes(change.old, change.new)
         documents.append(document)
     return documents
@@ -302,8 +325,16 @@ def _change_json(
         "key": operation.key,
         "description": describe(operation, account_names),
     }
-    if isinstance(operation, UpdateUser | UpdateGroup | UpdatePermissionSet):
-        document["diff"] = _diff_json(operation.diff)
+    if isinstance(
+        operation, UpdateUser | UpdateGroup | UpdatePermissionSet | UpdateAccessControlAttributes
+    ):
+        document["diff"] = _diff_json(
+            operation.diff, policies=not isinstance(operation, UpdateAccessControlAttributes)
+        )
+    if isinstance(operation, CreateAccessControlAttributes | UpdateAccessControlAttributes):
+        document["attributes"] = dict(sorted(operation.attributes.items()))
+    if isinstance(operation, DeleteAccessControlAttributes):
+        document["attributes"] = dict(sorted(operation.live.items()))
     if isinstance(operation, CreateUser):
         document["attributes"] = attributes_json(operation.user)
     if isinstance(operation, CreateGroup):
@@ -312,6 +343,8 @@ def _change_json(
         document["attributes"] = attributes_json(operation.permission_set)
     if isinstance(operation, CreateAssignment) and operation.rule:
         document["rule"] = operation.rule
+    if isinstance(operation, CreateAssignment) and operation.reason:
+        document["assignment_reason"] = operation.reason  # "reason" is apply's failure reason
     detail = detail_lines(operation)
     if detail:
         document["detail"] = list(detail)
@@ -347,6 +380,7 @@ def plan_json(plan: Plan, *, account_names: Mapping[str, str] | None = None) -> 
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
+        "onboarding": onboarding_json(onboarding_of(plan)),
     }
 
 
@@ -363,6 +397,7 @@ def outcome_json(
         "unmanaged_fail": plan.failed_by_unmanaged,
         "notes": list(plan.notes),
         "access": access_json(plan.access, names),
+        "onboarding": onboarding_json(onboarding_of(plan, outcome)),
         "outcome": outcome.counts(),
         "api_calls": outcome.pass_calls,
         "api_calls_by_phase": {
@@ -404,8 +439,8 @@ how a pull-request workflow tells it from a plan that only has changes (both exi
 
 
 _UNMANAGED_VERDICT = (
-    '"unmanaged": "fail" in reconciler.json: these objects fail the plan (exit 2) until they '
-    "are declared or removed"
+    '"unmanaged": "fail" in reconciler.json: these objects fail `plan` (exit 2) and controller '
+    "passes until they are declared or removed; `apply` still applies the declared changes"
 )
 
 
@@ -512,6 +547,8 @@ def plan_text(
         if isinstance(operation, CreateAssignment):
             if operation.rule:
                 lines.append(f"      [dim]rule: {_escape(operation.rule)}[/]")
+            if operation.reason:
+                lines.append(f"      reason: {_escape(operation.reason)}")
         else:
             lines.extend(f"      {_escape(text)}" for text in detail_lines(operation))
     if outcome is not None:
@@ -528,8 +565,30 @@ def plan_text(
         )
     )
     lines.extend(_unmanaged_lines(plan))
+    lines.extend(_onboarding_text(onboarding_of(plan, outcome)))
     lines.extend(f"[dim]note: {_escape(note)}[/]" for note in plan.notes)
     return "\n".join(lines)
+
+
+def _onboarding_text(onboarding: Onboarding | None) -> list[str]:
+    """The onboarding section of a plan or apply in text: a heading, then one line a note."""
+    if onboarding is None:
+        return []
+    return [
+        f"[bold cyan]{_escape(onboarding_heading(onboarding))}[/]",
+        *(f"  - {_escape(note)}" for note in onboarding_notes(onboarding)),
+    ]
+
+
+def _onboarding_markdown(plan: Plan) -> list[str]:
+    """The onboarding section of a Markdown plan: a heading and a bullet a note."""
+    onboarding = onboarding_of(plan)
+    if onboarding is None:
+        return []
+    return [
+        f"\n#### {_markdown_cell(onboarding_heading(onboarding))}\n\n",
+        *(f"- {_markdown_cell(note)}\n" for note in onboarding_notes(onboarding)),
+    ]
 
 
 def _result_suffix(result: OperationResult) -> str:
@@ -613,6 +672,7 @@ def plan_markdown(
         *details,
         *_access_markdown(plan.access, names, has_operations=bool(plan.operations)),
         *_unmanaged_markdown(plan),
+        *_onboarding_markdown(plan),
         "\n" if notes else "",
         notes,
     ]
@@ -628,6 +688,8 @@ def _markdown_change(operation: Operation, account_names: Mapping[str, str]) -> 
     cell = _markdown_cell(describe(operation, account_names))
     if isinstance(operation, CreateAssignment) and operation.rule:
         cell += f"<br><sub>rule: {_markdown_cell(operation.rule)}</sub>"
+    if isinstance(operation, CreateAssignment) and operation.reason:
+        cell += f"<br><sub>reason: {_markdown_cell(operation.reason)}</sub>"
     return cell
 
 

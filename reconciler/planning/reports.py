@@ -21,8 +21,15 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.model.wording import count
+from reconciler.planning.access import route_json
 from reconciler.planning.details import detail_lines
 from reconciler.planning.escaping import one_line
+from reconciler.planning.onboarding import (
+    Onboarding,
+    onboarding_heading,
+    onboarding_json,
+    onboarding_notes,
+)
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import Operation, Plan, Unmanaged
 from reconciler.planning.rendering import (
@@ -153,6 +160,9 @@ class PassReport:
     suspended: bool = False
     unmanaged: tuple[Unmanaged, ...] = ()
     access: tuple[AccessItem, ...] = ()
+    onboarding: Onboarding | None = None
+    """The users the pass created (or, not applied, would create) and what AWS does not do for
+    them (``reconciler.planning.onboarding``); None when it creates none."""
 
 
 def access_items(plan: Plan | None, *, account_names: Mapping[str, str]) -> tuple[AccessItem, ...]:
@@ -268,7 +278,7 @@ def _access_json(item: AccessItem) -> dict[str, Any]:
         "account_id": item.account_id,
         "account_name": item.account_name,
         "permission_set": item.permission_set,
-        "via": item.via,
+        **route_json(item.via),
         "privileged": item.privileged,
     }
 
@@ -282,7 +292,9 @@ def report_json(report: PassReport) -> dict[str, Any]:
     [{"kind", "key", "description", "reason", "remedy"}], "access": {"gained": [grant],
     "lost": [grant]}}``; an item is ``{"action", "kind", "key", "description", "status",
     "reason", "detail": [str]}``, a grant ``{"user", "account_id", "account_name",
-    "permission_set", "via", "privileged"}`` as in ``plan --format json``.
+    "permission_set", "via", "group", "privileged"}`` as in ``plan --format json``;
+    ``"onboarding"`` as in ``plan --format json`` (``onboarding.onboarding_json``), null when no
+    user is created.
     """
     return {
         "pass_id": report.pass_id,
@@ -305,6 +317,7 @@ def report_json(report: PassReport) -> dict[str, Any]:
             "gained": [_access_json(item) for item in report.access if item.gained],
             "lost": [_access_json(item) for item in report.access if not item.gained],
         },
+        "onboarding": onboarding_json(report.onboarding),
     }
 
 
@@ -345,6 +358,9 @@ def report_text(report: PassReport) -> str:
             _indented(f"  {one_line(item.description)}: {item.reason}", "    ") for item in failures
         )
     lines.extend(unmanaged_report_lines(report))
+    if report.onboarding is not None:
+        lines.append(one_line(onboarding_heading(report.onboarding)))
+        lines.extend(f"  - {one_line(note)}" for note in onboarding_notes(report.onboarding))
     lines.extend(_indented(f"note: {note}", "  ") for note in report.notes)
     return "\n".join(lines)
 

@@ -218,6 +218,9 @@ def _touched(live: LiveState, encoding: Mapping[str, Any]) -> Any:
                 principal_name=str(key["principal_name"]),
             ),
         )
+    if kind == "access_control_attributes":
+        attributes = live.state.access_control_attributes
+        return None if attributes is None else {"access_control_attributes": _canonical(attributes)}
     raise ValueError(f"unknown kind {kind!r}")
 
 

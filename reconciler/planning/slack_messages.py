@@ -26,6 +26,7 @@ from typing import Any
 
 from reconciler.model.wording import count
 from reconciler.planning.escaping import slack_text
+from reconciler.planning.onboarding import onboarding_heading, onboarding_notes
 from reconciler.planning.reports import (
     AccessItem,
     PassReport,
@@ -167,6 +168,7 @@ def pass_message(report: PassReport, *, repository_web_url: str | None = None) -
         )
         blocks.append(_section(_listing(heading, report.drift, _item_line)))
     blocks.extend(_unmanaged_blocks(report))
+    blocks.extend(_onboarding_blocks(report))
     if report.notes:
         blocks.append(_section(_listing_text("*Notes*", [_escape(n) for n in report.notes])))
     blocks.append(_context(report))
@@ -232,6 +234,16 @@ def _unmanaged_blocks(report: PassReport) -> list[dict[str, Any]]:
         f":eyes: *Unmanaged: live objects the revision neither declares nor may delete* "
         f"({len(report.unmanaged)})"
     )
+    return [_section(_listing_text(heading, lines))]
+
+
+def _onboarding_blocks(report: PassReport) -> list[dict[str, Any]]:
+    """The section saying which users were created and what AWS does not do for them (the
+    password email, MFA); none when the pass creates no user."""
+    if report.onboarding is None:
+        return []
+    lines = [_escape(_cut(note, 600)) for note in onboarding_notes(report.onboarding)]
+    heading = f":bust_in_silhouette: *{_escape(onboarding_heading(report.onboarding))}*"
     return [_section(_listing_text(heading, lines))]
 
 

@@ -69,3 +69,43 @@ class ConsoleActions:
         self.identitystore.delete_group_membership(
             IdentityStoreId=self.identity_store_id, MembershipId=membership_id
         )
+
+    def set_access_control_attributes(self, attributes: Mapping[str, str]) -> None:
+        """Enable attributes for access control with ``attributes`` (key → source), or replace
+        the attributes of the configuration that exists (the console's "Attributes for access
+        control" page)."""
+        configuration = {
+            "AccessControlAttributes": [
+                {"Key": key, "Value": {"Source": [source]}} for key, source in attributes.items()
+            ]
+        }
+        try:
+            self.sso_admin.describe_instance_access_control_attribute_configuration(
+                InstanceArn=self.instance_arn
+            )
+        except self.sso_admin.exceptions.ResourceNotFoundException:
+            self.sso_admin.create_instance_access_control_attribute_configuration(
+                InstanceArn=self.instance_arn,
+                InstanceAccessControlAttributeConfiguration=configuration,
+            )
+            return
+        self.sso_admin.update_instance_access_control_attribute_configuration(
+            InstanceArn=self.instance_arn, InstanceAccessControlAttributeConfiguration=configuration
+        )
+
+    def access_control_attributes(self) -> dict[str, str] | None:
+        """The instance's attributes for access control (key → source); None without any."""
+        try:
+            described = self.sso_admin.describe_instance_access_control_attribute_configuration(
+                InstanceArn=self.instance_arn
+            )
+        except self.sso_admin.exceptions.ResourceNotFoundException:
+            return None
+        listed = described["InstanceAccessControlAttributeConfiguration"]["AccessControlAttributes"]
+        return {item["Key"]: item["Value"]["Source"][0] for item in listed}
+
+    def disable_access_control_attributes(self) -> None:
+        """Delete the instance's attributes for access control configuration."""
+        self.sso_admin.delete_instance_access_control_attribute_configuration(
+            InstanceArn=self.instance_arn
+        )

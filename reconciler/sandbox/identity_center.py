@@ -100,6 +100,8 @@ class Instance:
     owner_account_id: str
     name: str
     created_date: datetime
+    access_control_attributes: list[dict[str, Any]] | None = None
+    """The ABAC configuration's ``AccessControlAttributes``; None when there is none."""
 
     @property
     def instance_id(self) -> str:
@@ -257,6 +259,59 @@ class IdentityCenter:
             return self.instances[instance_arn]
         except KeyError:
             raise not_found(f"Instance {instance_arn} does not exist") from None
+
+    # --- attributes for access control (ABAC) ---------------------------------------------
+
+    @staticmethod
+    def _check_attribute_keys(attributes: list[dict[str, Any]]) -> None:
+        """ValidationException for two attributes with one key (ignoring case, as session tag
+        keys are compared). AWS's model does not state this rule; the console refuses it."""
+        seen: set[str] = set()
+        for attribute in attributes:
+            key = str(attribute["Key"]).casefold()
+            if key in seen:
+                raise validation_error(f"Duplicate attribute key {attribute['Key']!r}")
+            seen.add(key)
+
+    def create_access_control_attributes(
+        self, *, instance_arn: str, attributes: list[dict[str, Any]]
+    ) -> None:
+        """CreateInstanceAccessControlAttributeConfiguration: ConflictException when the
+        instance already has a configuration (one per instance; made in the console too)."""
+        instance = self.instance(instance_arn)
+        if instance.access_control_attributes is not None:
+            raise conflict(
+                "The instance already has an attribute-based access control configuration"
+            )
+        self._check_attribute_keys(attributes)
+        instance.access_control_attributes = [dict(attribute) for attribute in attributes]
+
+    def access_control_attributes(self, instance_arn: str) -> list[dict[str, Any]]:
+        """The configuration's attributes; ResourceNotFoundException when there is none
+        (DescribeInstanceAccessControlAttributeConfiguration)."""
+        attributes = self.instance(instance_arn).access_control_attributes
+        if attributes is None:
+            raise not_found(
+                f"No attribute-based access control configuration for instance {instance_arn}"
+            )
+        return attributes
+
+    def update_access_control_attributes(
+        self, *, instance_arn: str, attributes: list[dict[str, Any]]
+    ) -> None:
+        """UpdateInstanceAccessControlAttributeConfiguration: replaces every attribute;
+        ResourceNotFoundException when there is no configuration."""
+        self.access_control_attributes(instance_arn)
+        self._check_attribute_keys(attributes)
+        self.instance(instance_arn).access_control_attributes = [
+            dict(attribute) for attribute in attributes
+        ]
+
+    def delete_access_control_attributes(self, *, instance_arn: str) -> None:
+        """DeleteInstanceAccessControlAttributeConfiguration: ResourceNotFoundException when
+        there is no configuration."""
+        self.access_control_attributes(instance_arn)
+        self.instance(instance_arn).access_control_attributes = None
 
     # --- time -----------------------------------------------------------------------------
 

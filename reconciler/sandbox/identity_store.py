@@ -128,7 +128,18 @@ class IdentityStoreApi:
         handlers: dict[str, Handler] = {
             op: self._locked(getattr(self, snake_case(op))) for op in OPERATIONS
         }
-        return JsonService(service="identitystore", handlers=handlers)
+        return JsonService(service="identitystore", handlers=handlers, elsewhere=self.elsewhere)
+
+    @staticmethod
+    def elsewhere(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The identity store API in a Region that holds no store: every call names a store
+        that does not exist there (as ``store`` answers an unknown one)."""
+        store = str(params.get("IdentityStoreId", ""))
+        raise not_found(
+            f"Identity store {store} does not exist",
+            ResourceType="IDENTITY_STORE",
+            ResourceId=store,
+        )
 
     def _locked(self, handler: Handler) -> Handler:
         def run(params: dict[str, Any]) -> dict[str, Any]:

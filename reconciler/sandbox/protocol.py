@@ -166,12 +166,21 @@ class JsonService:
     """One JSON-1.1 service: ``handlers`` maps operation names to ``params -> output`` callables."""
 
     def __init__(
-        self, *, service: str, handlers: Mapping[str, Handler], exclusive: bool = False
+        self,
+        *,
+        service: str,
+        handlers: Mapping[str, Handler],
+        exclusive: bool = False,
+        elsewhere: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.model = service_model(service)
         self.target_prefix: str = self.model.metadata["targetPrefix"]
         self.handlers = dict(handlers)
         self.exclusive = exclusive
+        self.elsewhere = elsewhere
+        """``(operation, params) -> output`` answering requests signed for another Region than
+        the sandbox's (a Regional service whose data lives in one Region); None: the
+        service answers every Region alike."""
 
     def handles(self, operation: str) -> bool:
         """Whether ``operation`` (e.g. ``"ListInstances"``) is answered here: every operation
@@ -180,12 +189,13 @@ class JsonService:
         return self.exclusive or operation in self.handlers
 
     def call(
-        self, operation: str, body: bytes, *, page_size: int | None = None
+        self, operation: str, body: bytes, *, page_size: int | None = None, home: bool = True
     ) -> tuple[int, bytes]:
         """Run one request; returns ``(http_status, json_body)``. Never raises ServiceError.
 
         ``page_size`` caps the page of a List call as a smaller ``MaxResults`` would (AWS may
-        return fewer items than asked, with a ``NextToken``).
+        return fewer items than asked, with a ``NextToken``). ``home`` is False for a request
+        signed for another Region than the sandbox's: ``elsewhere`` answers it, when set.
         """
         try:
             params = json.loads(body or b"{}")
@@ -198,6 +208,9 @@ class JsonService:
                 asked = params.get("MaxResults")
                 params["MaxResults"] = min(asked, page_size) if asked else page_size
             handler = self.handlers.get(operation)
+            if not home and self.elsewhere is not None:
+                elsewhere = self.elsewhere
+                handler = lambda params: elsewhere(operation, params)  # noqa: E731
             if handler is None:
                 raise ServiceError(
                     "UnknownOperationException",

@@ -437,11 +437,13 @@ def read_floor(sandbox: Sandbox, *, instance_arn: str) -> dict[str, int]:
     taking for each kind of data the cheaper direction the APIs offer (memberships by group or
     by member; provisioned and stale copies by permission set or by account); plus the calls
     that have no list alternative (one DescribePermissionSet, GetInlinePolicy... and
-    GetPermissionsBoundary... per set). Account assignments are counted for a complete reader
-    (one that also sees assignments of principals deleted from the identity store): one
-    ListAccountAssignments page per (set, account) where the set is provisioned. The cheaper
-    but incomplete per-principal count is returned as ``ListAccountAssignmentsForPrincipal``
-    under the key ``alternative:ListAccountAssignmentsForPrincipal`` (not part of the floor).
+    GetPermissionsBoundary... per set), and STS GetCallerIdentity once (which account reads:
+    the limits of a delegated administrator depend on it). Account assignments are counted
+    for a complete reader (one that also sees assignments of principals deleted from the
+    identity store): one ListAccountAssignments page per (set, account) where the set is
+    provisioned. The cheaper but incomplete per-principal count is returned as
+    ``ListAccountAssignmentsForPrincipal`` under the key
+    ``alternative:ListAccountAssignmentsForPrincipal`` (not part of the floor).
     """
     center = sandbox.identity_center
     with center.lock:
@@ -488,6 +490,7 @@ def read_floor(sandbox: Sandbox, *, instance_arn: str) -> dict[str, int]:
     stale_by_account_calls = sum(_pages(stale_by_account[a]) for a in accounts)
     floor = {
         "ListInstances": 1,
+        "GetCallerIdentity": 1,  # who calls: the management account or a delegated administrator
         "ListAccounts": _pages(len(accounts), ACCOUNTS_PAGE),
         "ListUsers": _pages(len(store.users)),
         "ListGroups": _pages(len(store.groups)),

@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 DUMMY_ACCESS_KEY_ID = "testing"
 DUMMY_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - not a secret: the sandbox checks no signature
 ACCOUNT_STATUSES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE")
+DELEGATED_ADMINISTRATOR_NAME = "identity"
+"""Name of the member account registered as delegated administrator with
+``SandboxSettings.delegated_administrator``."""
 
 
 _active_lock = threading.Lock()
@@ -153,6 +156,8 @@ class Sandbox:
         self._identity_store: IdentityStoreApi | None = None
         self.endpoint_url = ""
         self.management_account_id = DEFAULT_ACCOUNT_ID
+        self.delegated_administrator_id: str | None = None
+        """The member account registered as Identity Center's delegated administrator."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -195,6 +200,8 @@ class Sandbox:
                 ],
                 fallback=DomainDispatcherApplication(create_backend_app),
                 page_size=self.settings.list_page_size,
+                region=self.settings.region,
+                caller_account=lambda: self.caller_account_id,
             )
             app = self._compose(router)
             self._server = SandboxHttpServer(app, host=host, port=port)
@@ -314,6 +321,12 @@ class Sandbox:
                 else:
                     os.environ[key] = value
 
+    @property
+    def caller_account_id(self) -> str:
+        """The account STS GetCallerIdentity answers: the delegated administrator once one is
+        registered (``register_delegated_administrator``), else the management account."""
+        return self.delegated_administrator_id or self.management_account_id
+
     # --- seeding --------------------------------------------------------------------------
 
     def _organizations(self) -> Any:
@@ -324,7 +337,31 @@ class Sandbox:
             for account in backend.accounts:
                 if account.id == self.management_account_id:
                     account.name = "management"
+            if self.settings.delegated_administrator:
+                with self.identity_center.lock:
+                    created = backend.create_account(
+                        AccountName=DELEGATED_ADMINISTRATOR_NAME,
+                        Email=f"{DELEGATED_ADMINISTRATOR_NAME}@example.com",
+                    )
+                self.register_delegated_administrator(
+                    str(created["CreateAccountStatus"]["AccountId"])
+                )
         return backend
+
+    def register_delegated_administrator(self, account_id: str) -> None:
+        """Register member account ``account_id`` as Identity Center's delegated administrator
+        and make it the caller: STS GetCallerIdentity answers it from now on. The sandbox
+        refuses that caller's writes in the management account only with
+        ``SandboxSettings.delegated_administrator`` (which registers an account named
+        ``identity`` when the organization is created). The registration is the sandbox's
+        own: moto 5.2.5's RegisterDelegatedAdministrator refuses ``sso.amazonaws.com``.
+
+        Raises ``ValueError`` for the management account (Organizations refuses it too).
+        """
+        if account_id == self.management_account_id:
+            raise ValueError("the management account cannot be its own delegated administrator")
+        with self.identity_center.lock:
+            self.delegated_administrator_id = account_id
 
     def add_account(self, *, name: str, status: str = "ACTIVE", email: str | None = None) -> str:
         """Add a member account to the organization (created if needed); returns its id.

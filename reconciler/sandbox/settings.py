@@ -15,7 +15,10 @@ class SandboxSettings(BaseModel):
 
     region: str = Field(
         default="us-east-1",
-        description="AWS Region the sandbox pretends to be in (clients must use the same one).",
+        description=(
+            "AWS Region of the sandbox's Identity Center instance and identity store: sso-admin "
+            "and identitystore requests signed for another Region see no instance, as in AWS."
+        ),
     )
     assignment_delay_seconds: float = Field(
         default=0.3,
@@ -70,7 +73,9 @@ class SandboxSettings(BaseModel):
     delegated_administrator: bool = Field(
         default=False,
         description=(
-            "Callers act from a delegated administrator account: account assignment writes "
+            "Callers act from a delegated administrator account: the organization gets a "
+            "member account named 'identity', registered as Identity Center's delegated "
+            "administrator, which STS GetCallerIdentity answers; account assignment writes "
             "and provisioning that target the management account, and writes on permission "
             "sets provisioned there, are refused with AccessDeniedException. AWS: tasks that "
             "'can only be performed from the management account' include 'Managing permission "

@@ -49,6 +49,10 @@ OPERATIONS = (
     "ListAccountAssignmentDeletionStatus",
     "ListAccountAssignments",
     "ListAccountAssignmentsForPrincipal",
+    "CreateInstanceAccessControlAttributeConfiguration",
+    "DescribeInstanceAccessControlAttributeConfiguration",
+    "UpdateInstanceAccessControlAttributeConfiguration",
+    "DeleteInstanceAccessControlAttributeConfiguration",
 )
 
 
@@ -68,7 +72,18 @@ class SsoAdminApi:
             operation: self._locked(getattr(self, snake_case(operation)))
             for operation in OPERATIONS
         }
-        return JsonService(service="sso-admin", handlers=handlers, exclusive=True)
+        return JsonService(
+            service="sso-admin", handlers=handlers, exclusive=True, elsewhere=self.elsewhere
+        )
+
+    @staticmethod
+    def elsewhere(operation: str, p: dict[str, Any]) -> dict[str, Any]:
+        """sso-admin in a Region that holds no instance: ListInstances lists none; every
+        other call names an instance that is not there (ResourceNotFoundException, the
+        sandbox's choice of error for it)."""
+        if operation == "ListInstances":
+            return {"Instances": []}
+        raise not_found(f"Could not find instance {p.get('InstanceArn', '')} in this Region")
 
     def _locked(self, handler: Handler) -> Handler:
         def run(params: dict[str, Any]) -> dict[str, Any]:
@@ -466,3 +481,46 @@ class SsoAdminApi:
             ],
             "NextToken": token,
         }
+
+    # --- attributes for access control (ABAC) ---------------------------------------------
+
+    @staticmethod
+    def _attributes(p: dict[str, Any]) -> list[dict[str, Any]]:
+        configuration = p["InstanceAccessControlAttributeConfiguration"]
+        return list(configuration["AccessControlAttributes"])
+
+    def create_instance_access_control_attribute_configuration(
+        self, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.center.create_access_control_attributes(
+            instance_arn=p["InstanceArn"], attributes=self._attributes(p)
+        )
+        return {}
+
+    def describe_instance_access_control_attribute_configuration(
+        self, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        attributes = self.center.access_control_attributes(p["InstanceArn"])
+        return {
+            "Status": "ENABLED",
+            "InstanceAccessControlAttributeConfiguration": {
+                "AccessControlAttributes": [
+                    {"Key": a["Key"], "Value": {"Source": list(a["Value"]["Source"])}}
+                    for a in attributes
+                ]
+            },
+        }
+
+    def update_instance_access_control_attribute_configuration(
+        self, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.center.update_access_control_attributes(
+            instance_arn=p["InstanceArn"], attributes=self._attributes(p)
+        )
+        return {}
+
+    def delete_instance_access_control_attribute_configuration(
+        self, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.center.delete_access_control_attributes(instance_arn=p["InstanceArn"])
+        return {}

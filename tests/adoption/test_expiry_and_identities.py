@@ -111,7 +111,7 @@ def test_created_assignment_names_the_entry_and_rule_that_asked_for_it() -> None
     result = plan(desired, live(state()), revision=None)
 
     (create,) = [op for op in result.operations if isinstance(op, CreateAssignment)]
-    assert create.rule == "$.assignments[0]: account prod"
+    assert create.rule == "assignments.json $.assignments[0]: account prod"
 
 
 def test_external_identities_refuse_users_and_groups_files() -> None:

@@ -108,7 +108,7 @@ def test_plan_shows_the_rule_behind_each_new_assignment(
     )
 
     rules = {op.rule for op in result.plan.operations if isinstance(op, CreateAssignment)}
-    assert rules == {"$.assignments[0]: OU Root/Workloads/Prod (recursive)"}
+    assert rules == {"assignments.json $.assignments[0]: OU Root/Workloads/Prod (recursive)"}
 
 
 def test_account_moved_out_of_a_targeted_ou_loses_access_at_the_next_pass(

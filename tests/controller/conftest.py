@@ -68,6 +68,7 @@ def impatient_aws(aws_environment: dict[str, str]) -> AwsClients:
         sso_admin=session.client("sso-admin", config=config),
         identitystore=session.client("identitystore", config=config),
         organizations=session.client("organizations", config=config),
+        sts=session.client("sts", config=config),
     )
 
 

@@ -135,7 +135,7 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def test_run_serves_health_readiness_and_metrics_on_loopback(
+def test_run_serves_health_readiness_metrics_and_the_status_page_on_loopback(
     access_repo: Path, tmp_path: Path
 ) -> None:
     environment = {**os.environ, "RECONCILER_CACHE_DIR": str(tmp_path / "cache")}
@@ -176,6 +176,8 @@ def test_run_serves_health_readiness_and_metrics_on_loopback(
         health = get(f"{url}/healthz")
         metrics = get(f"{url}/metrics")
         missing = get(f"{url}/nothing")
+        page = get(f"{url}/")
+        status_document = get(f"{url}/api/status")
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
     finally:
@@ -189,6 +191,9 @@ def test_run_serves_health_readiness_and_metrics_on_loopback(
     assert "reconciler_passes_total" in metrics[1]
     assert "reconciler_aws_api_calls_total" in metrics[1]
     assert missing[0] == 404
+    assert page[0] == 200
+    assert "Last passes" in page[1]
+    assert json.loads(status_document[1])["version"] == 1
     assert process.returncode == 0
 
 

@@ -164,3 +164,31 @@ def test_a_posted_message_without_a_fingerprint_is_an_error(tmp_path: Path) -> N
 
     with pytest.raises(StateError, match="slack_posted entry 0"):
         StateFile(path).load()
+
+
+def test_the_times_of_the_revisions_are_loaded_back(tmp_path: Path) -> None:
+    state_file = StateFile(tmp_path / "state.json")
+    applied_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    attempted_at = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+    state = ControllerState(
+        last_applied_revision=APPLIED,
+        last_attempted_revision=ATTEMPTED,
+        last_applied_at=applied_at,
+        last_attempted_at=attempted_at,
+    )
+
+    state_file.save(state)
+
+    assert StateFile(state_file.path).load() == state
+
+
+def test_an_unreadable_time_is_read_as_unknown_and_the_rest_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(
+        json.dumps({"version": 2, "last_applied_revision": APPLIED, "last_applied_at": "yesterday"})
+    )
+
+    state = StateFile(path).load()
+
+    assert state.last_applied_revision == APPLIED
+    assert state.last_applied_at is None

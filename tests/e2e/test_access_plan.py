@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("aws_environment")
 
 def _grants(document: dict[str, Any], side: str) -> set[tuple[str, str, str, str | None]]:
     return {
-        (grant["user"], grant["account_id"], grant["permission_set"], grant["via"])
+        (grant["user"], grant["account_id"], grant["permission_set"], grant["group"])
         for grant in document["access"][side]
     }
 
@@ -76,7 +76,8 @@ def test_adding_jane_to_admin_access_shows_she_gains_administrator_access_in_pro
                 "account_id": account_id,
                 "account_name": name,
                 "permission_set": "AdministratorAccess",
-                "via": "AdminAccess",
+                "via": "group",
+                "group": "AdminAccess",
                 "privileged": True,
             }
             for name, account_id in sorted(

@@ -66,3 +66,14 @@ def test_schema_into_a_path_that_is_a_file_is_a_clean_error(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "cannot write" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_export_into_a_path_that_is_a_file_says_it_needs_a_folder(tmp_path: Path) -> None:
+    a_file = tmp_path / "users.json"
+    a_file.write_text("precious\n")
+
+    result = run_cli("export", "--out", str(a_file), "--force")
+
+    assert result.returncode == 1
+    assert "is a file: export writes a folder" in result.stdout + result.stderr
+    assert a_file.read_text() == "precious\n"

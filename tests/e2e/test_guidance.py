@@ -146,7 +146,7 @@ def test_an_unknown_export_kind_lists_the_valid_kinds(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert (
         "--kinds: unknown kind 'assignment'; did you mean 'assignments'? The kinds are: "
-        "'assignments', 'groups', 'permission_sets', 'users'"
+        "'access_control_attributes', 'assignments', 'groups', 'permission_sets', 'users'"
     ) in output(result)
 
 
@@ -161,7 +161,7 @@ def test_an_empty_export_kinds_is_a_usage_error_and_writes_nothing(
     assert result.returncode == 1
     assert (
         "--kinds: no kind given: name one or more of users, groups, permission_sets, "
-        "assignments, or leave --kinds out"
+        "assignments, access_control_attributes, or leave --kinds out"
     ) in output(result)
     assert not out.exists() or not any(out.iterdir())
 

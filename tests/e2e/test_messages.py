@@ -97,7 +97,7 @@ def test_a_permission_set_typo_suggests_the_declared_set(access_repo: Path) -> N
             "$.assignments[2].acounts",
             "unknown key 'acounts'; did you mean 'accounts'? The allowed keys are: "
             "'account_tags', 'accounts', 'all_accounts', 'exclude_accounts', 'expires_at', "
-            "'groups', 'organizational_units', 'permission_set', 'users'",
+            "'groups', 'organizational_units', 'permission_set', 'reason', 'users'",
             id="assignment-entry",
         ),
     ],
@@ -283,7 +283,8 @@ def test_export_json_reports_an_unknown_kind_as_a_json_error(tmp_path: Path) -> 
         "error": {
             "kind": "usage",
             "message": "--kinds: unknown kind 'assignment'; did you mean 'assignments'? The "
-            "kinds are: 'assignments', 'groups', 'permission_sets', 'users'",
+            "kinds are: 'access_control_attributes', 'assignments', 'groups', 'permission_sets', "
+            "'users'",
         }
     }
 

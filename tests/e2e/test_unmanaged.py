@@ -208,3 +208,19 @@ def test_unmanaged_report_keeps_plan_exit_0(
     HandMade(organization).user("carol")
 
     assert run_cli("plan", "--repo", str(access_repo)).returncode == 0
+
+
+def test_apply_beside_failing_unmanaged_objects_does_not_claim_its_own_exit_2(
+    access_repo: Path, organization: SeededOrganization
+) -> None:
+    _edit(access_repo, "reconciler.json", lambda document: document.update(unmanaged="fail"))
+    _applied(access_repo)
+    HandMade(organization).user("carol")
+    _edit(access_repo, "groups.json", lambda document: document)  # a new revision to apply
+
+    result = run_cli("apply", "--repo", str(access_repo))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "user carol" in result.stdout
+    verdict = next(line for line in result.stdout.splitlines() if line.startswith('✗ "unmanaged"'))
+    assert "`apply` still applies" in verdict

@@ -599,6 +599,31 @@ def test_writing_stops_when_the_instance_is_gone(clients: AwsClients, sandbox: S
     assert (outcome.results[2].reason or "").startswith("not attempted: writing stopped after")
 
 
+def test_the_reason_writing_stopped_for_a_gone_instance_names_the_region(
+    clients: AwsClients, sandbox: Sandbox
+) -> None:
+    live = read_live_state(clients)
+    with sandbox.identity_center.lock:
+        sandbox.identity_center.instances.clear()
+
+    outcome = apply_plan(
+        clients,
+        Plan(
+            revision="r2",
+            operations=(
+                CreatePermissionSet(permission_set=READER),
+                CreatePermissionSet(permission_set=DEVELOPER),
+            ),
+        ),
+        live,
+        settings=QUICK,
+    )
+
+    skipped = outcome.results[1].reason or ""
+    assert f"no IAM Identity Center instance {live.instance_arn} in {clients.region}" in skipped
+    assert "AWS_REGION" in skipped
+
+
 def test_conflict_is_retried_until_the_conflicting_operation_ends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -44,6 +44,7 @@ def _seed(sandbox: Sandbox, spec: ScaleSpec) -> SeededScale:
 
 SMALL_BY_PERMISSION_SET = {
     "DescribePermissionSet": 5,
+    "GetCallerIdentity": 1,
     "GetInlinePolicyForPermissionSet": 5,
     "GetPermissionsBoundaryForPermissionSet": 5,
     "ListAccountAssignments": 36,

@@ -3,9 +3,10 @@
 - SUSPENDED and PENDING_CLOSURE accounts (Organizations ``Account.Status``): assignments there
   are neither created nor deleted, the plan says so in a note, the pass succeeds; a permission
   set provisioned there is reprovisioned to its ACTIVE accounts only.
-- The management account, seen from a delegated administrator (IAM Identity Center user guide,
-  "Delegated administration": only the management account manages permission sets
-  provisioned there and the assignments there): the first refused write fails with AWS's
+- The management account, seen from a delegated administrator that planning did not recognize
+  as one (IAM Identity Center user guide, "Delegated administration": only the management
+  account manages permission sets provisioned there and the assignments there; a recognized
+  one is refused at plan time): the first refused write fails with AWS's
   AccessDeniedException, the other writes in that account are skipped with the reason, the
   rest of the pass goes on; each pass makes one refused call, not one per assignment.
 """
@@ -119,6 +120,10 @@ def test_a_changed_set_is_reprovisioned_to_its_active_accounts_only(
 def test_the_management_account_is_refused_once_per_pass_and_the_rest_applies(
     access_repo: Path, sandbox: Sandbox
 ) -> None:
+    # The caller looks like the management account (STS answers it), so planning does not
+    # refuse the revision (tests/adoption/test_delegated_administration.py): AWS's own
+    # refusal must still be met once per pass.
+    sandbox.delegated_administrator_id = None
     base = access_repo / "desired-state"
     assignments = read_json(base / "assignments.json")
     for entry in assignments["assignments"]:

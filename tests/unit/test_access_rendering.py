@@ -158,7 +158,8 @@ def test_json_plan_lists_every_grant_with_its_account_name_and_privilege() -> No
         "account_id": PROD.id,
         "account_name": "prod",
         "permission_set": "AdministratorAccess",
-        "via": "AdminAccess",
+        "via": "group",
+        "group": "AdminAccess",
         "privileged": True,
     }
     assert [grant["privileged"] for grant in document["access"]["gained"]] == [True, False, True]

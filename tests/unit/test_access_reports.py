@@ -115,6 +115,22 @@ def test_a_user_filter_keeps_that_users_grants() -> None:
     assert {row.user for row in _report(users="sam,li").grants} == {"sam", "li"}
 
 
+def test_a_user_filter_ignores_case_as_identity_center_does() -> None:
+    assert {row.user for row in _report(users="SAM,Li").grants} == {"sam", "li"}
+
+
+def test_a_name_filter_differing_in_case_from_two_names_is_refused() -> None:
+    state = IdentityCenterState(
+        assignments=STATE.assignments | {AssignmentKey(PROD.id, "admin", USER, "li")}
+    )
+
+    with pytest.raises(UnknownFilterError):
+        _report(state, permission_sets="ADMIN")
+    assert {row.permission_set for row in _report(state, permission_sets="admin").grants} == {
+        "admin"
+    }
+
+
 def test_a_group_filter_keeps_the_access_that_comes_through_the_group() -> None:
     report = _report(groups="Admins")
 

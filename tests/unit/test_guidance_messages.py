@@ -156,5 +156,6 @@ def test_a_file_that_is_not_a_desired_state_file_says_what_was_meant(file: str, 
     assert (problem.file, problem.rule) == (file, "unknown_file")
     assert problem.message == (
         "not a desired-state file; expected reconciler.json, users.json, groups.json, "
-        f"assignments.json or permission-sets/<Name>.json{hint}"
+        "assignments.json, access-control-attributes.json, permission-sets/<Name>.json or files "
+        f"directly in users/, groups/, assignments/{hint}"
     )

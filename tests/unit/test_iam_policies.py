@@ -29,7 +29,7 @@ SCOPED = PolicyScope(
     region="eu-west-1",
     account="111122223333",
 )
-ACTION = re.compile(r"^(sso|identitystore|organizations|dynamodb|iam):[A-Z][A-Za-z]+$")
+ACTION = re.compile(r"^(sso|identitystore|organizations|dynamodb|iam|sts):[A-Z][A-Za-z]+$")
 ARN = re.compile(r"^arn:aws:[a-z]+:[a-z0-9-]*:(\d{12}|\*)?:[A-Za-z0-9/_.*-]+$")
 
 

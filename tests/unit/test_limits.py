@@ -97,6 +97,27 @@ LENGTHS = [
         "identitystore", "GroupDisplayName", 1, limits.IDENTITY_STRING_MAX, id="group-name"
     ),
     pytest.param("organizations", "AccountName", 1, limits.ACCOUNT_NAME_MAX, id="account-name"),
+    pytest.param(
+        "sso-admin",
+        "AccessControlAttributeKey",
+        1,
+        limits.ACCESS_CONTROL_ATTRIBUTE_KEY_MAX,
+        id="abac-key",
+    ),
+    pytest.param(
+        "sso-admin",
+        "AccessControlAttributeValueSource",
+        0,
+        limits.ACCESS_CONTROL_ATTRIBUTE_SOURCE_MAX,
+        id="abac-source",
+    ),
+    pytest.param(
+        "sso-admin",
+        "AccessControlAttributeList",
+        0,
+        limits.ACCESS_CONTROL_ATTRIBUTES_MAX,
+        id="abac-list",
+    ),
 ]
 
 
@@ -124,6 +145,15 @@ PATTERNS = [
     pytest.param("identitystore", "UserName", limits.USER_NAME, id="user-name"),
     pytest.param("identitystore", "SensitiveStringType", limits.IDENTITY_STRING, id="identity"),
     pytest.param("identitystore", "GroupDisplayName", limits.IDENTITY_STRING, id="group-name"),
+    pytest.param(
+        "sso-admin", "AccessControlAttributeKey", limits.ACCESS_CONTROL_ATTRIBUTE_KEY, id="abac-key"
+    ),
+    pytest.param(
+        "sso-admin",
+        "AccessControlAttributeValueSource",
+        limits.ACCESS_CONTROL_ATTRIBUTE_SOURCE,
+        id="abac-source",
+    ),
 ]
 
 
@@ -183,6 +213,11 @@ MANAGED_ARNS = (
 def test_managed_policy_arn_pattern_matches_the_service_model() -> None:
     theirs = _java_pattern(_metadata("sso-admin", "ManagedPolicyArn")["pattern"])
     assert _disagreements(limits.MANAGED_POLICY_ARN, theirs, MANAGED_ARNS) == []
+
+
+def test_an_attribute_for_access_control_takes_exactly_one_source() -> None:
+    metadata = _metadata("sso-admin", "AccessControlAttributeValueSourceList")
+    assert (metadata["min"], metadata["max"]) == (1, 1)
 
 
 def test_tag_limit_is_within_the_service_model_list_limit() -> None:

@@ -675,7 +675,13 @@ def test_schema_key_is_allowed_in_every_file(file: str, document: dict[str, Any]
 
 
 @pytest.mark.parametrize(
-    "file", ["policies.json", "permission-sets/team/ReadOnly.json", "users/jane.json", "Users.json"]
+    "file",
+    [
+        "policies.json",
+        "permission-sets/team/ReadOnly.json",
+        "users/team/jane.json",
+        "Users.json",
+    ],
 )
 def test_unknown_json_file_is_reported_once(file: str) -> None:
     problem = _only_problem({file: _permission_set()})

@@ -48,7 +48,8 @@ a reason naming the failed operation; independent operations continue:
 
 An error after which no call can succeed (``errors.stops_the_pass``: bad credentials,
 unreachable endpoint; or the instance is gone, checked with ListInstances after a
-ResourceNotFoundException) stops writing: every later operation is SKIPPED with the reason.
+ResourceNotFoundException, and the reason then names the Region and how to set it) stops
+writing: every later operation is SKIPPED with the reason.
 
 Stopping from outside (``apply_plan(..., stop=event)``, set by the controller on SIGTERM): once
 the event is set no operation starts, operations already started run to their end (an
@@ -90,7 +91,11 @@ from reconciler.adapters.aws.errors import (
     pages,
     stops_the_pass,
 )
-from reconciler.adapters.aws.reading import read_permission_set
+from reconciler.adapters.aws.reading import (
+    instance_not_found,
+    read_access_control_attributes,
+    read_permission_set,
+)
 from reconciler.errors import AwsError, PermanentAwsError, WriterLockLostError
 from reconciler.model.state import (
     AssignmentKey,
@@ -104,10 +109,12 @@ from reconciler.model.state import (
 from reconciler.planning.outcomes import OperationResult, Outcome, Status
 from reconciler.planning.plans import (
     AddMembership,
+    CreateAccessControlAttributes,
     CreateAssignment,
     CreateGroup,
     CreatePermissionSet,
     CreateUser,
+    DeleteAccessControlAttributes,
     DeleteAssignment,
     DeleteGroup,
     DeletePermissionSet,
@@ -116,6 +123,7 @@ from reconciler.planning.plans import (
     Plan,
     ProvisionPermissionSet,
     RemoveMembership,
+    UpdateAccessControlAttributes,
     UpdateGroup,
     UpdatePermissionSet,
     UpdateUser,
@@ -521,9 +529,10 @@ class _Applying:
 
     def _record_failure(self, operation: Operation, error: Exception) -> None:
         key = self._marks(operation)
-        stops = isinstance(error, AwsError) and (
-            stops_the_pass(error) or (error.code == NOT_FOUND and not self._instance_alive())
+        gone = (
+            isinstance(error, AwsError) and error.code == NOT_FOUND and not self._instance_alive()
         )
+        stops = gone or (isinstance(error, AwsError) and stops_the_pass(error))
         account_id = _target_account(operation)
         denied = isinstance(error, AwsError) and error.code == ACCESS_DENIED
         with self._lock:
@@ -538,6 +547,11 @@ class _Applying:
                 self.stop_reason = (
                     f"not attempted: writing stopped after {operation.key} failed: {error}"
                 )
+                if gone:  # the instance, or its identity store, is not where it was read
+                    missing = instance_not_found(
+                        self.clients.region, instance_arn=self.instance_arn
+                    )
+                    self.stop_reason += f" ({missing.reason}: {missing.advice})"
 
     def _instance_alive(self) -> bool:
         """Whether the instance and its identity store still exist (sso-admin ListInstances)."""
@@ -1054,6 +1068,53 @@ class _Applying:
             status = self.deletions.wait(status["RequestId"], deadline=self._deadline())
         _raise_if_failed(status)
 
+    # --- attributes for access control (ABAC) -------------------------------------------------
+
+    def _access_control_request(self, attributes: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "InstanceArn": self.instance_arn,
+            "InstanceAccessControlAttributeConfiguration": {
+                "AccessControlAttributes": [
+                    {"Key": key, "Value": {"Source": [attributes[key]]}}
+                    for key in sorted(attributes)
+                ]
+            },
+        }
+
+    def create_access_control_attributes(self, attributes: Mapping[str, str]) -> None:
+        """CreateInstanceAccessControlAttributeConfiguration; when AWS answers
+        ConflictException because a configuration exists (made in the console since the read,
+        or this create's lost response retried), it is adopted: updated to ``attributes``."""
+        sso = self.clients.sso_admin
+
+        def existing() -> bool:
+            found = read_access_control_attributes(self.clients, instance_arn=self.instance_arn)
+            return found is not None
+
+        request = self._access_control_request(attributes)
+        created = self.write(
+            sso.create_instance_access_control_attribute_configuration,
+            done_if_conflict=existing,
+            **request,
+        )
+        if created is None:
+            self.write(sso.update_instance_access_control_attribute_configuration, **request)
+
+    def update_access_control_attributes(self, attributes: Mapping[str, str]) -> None:
+        """UpdateInstanceAccessControlAttributeConfiguration with every attribute."""
+        self.write(
+            self.clients.sso_admin.update_instance_access_control_attribute_configuration,
+            **self._access_control_request(attributes),
+        )
+
+    def delete_access_control_attributes(self) -> None:
+        """DeleteInstanceAccessControlAttributeConfiguration; none left is done."""
+        self.write(
+            self.clients.sso_admin.delete_instance_access_control_attribute_configuration,
+            done_if_not_found=True,
+            InstanceArn=self.instance_arn,
+        )
+
     # --- dispatch -------------------------------------------------------------------------------
 
     def execute(self, operation: Operation) -> None:
@@ -1086,6 +1147,12 @@ class _Applying:
                 self.create_assignment(key)
             case DeleteAssignment(assignment=key):
                 self.delete_assignment(key)
+            case CreateAccessControlAttributes(attributes=attributes):
+                self.create_access_control_attributes(attributes)
+            case UpdateAccessControlAttributes(attributes=attributes):
+                self.update_access_control_attributes(attributes)
+            case DeleteAccessControlAttributes():
+                self.delete_access_control_attributes()
 
     def _await_account_gate(self, operation: Operation) -> None:
         """Hold an account assignment operation until AWS answered the first write of this

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from mypy_boto3_identitystore import IdentityStoreClient
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_sso_admin import SSOAdminClient
+    from mypy_boto3_sts import STSClient
 
 MAX_ATTEMPTS = 10
 """botocore attempts per call (first try included) for throttling, 5xx and connection errors."""
@@ -203,7 +204,10 @@ def _check_write_fence(**_: Any) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class AwsClients:
-    """The three clients the reconciler needs and the count of calls made through them.
+    """The clients the reconciler needs and the count of calls made through them.
+
+    ``sts`` answers one GetCallerIdentity per pass (which account calls: the management
+    account or a delegated administrator; ``reading.read_caller``).
 
     ``calls`` counts every API call made through these clients (one per page of a paginator).
     Clients are thread-safe (botocore); the session that built them is not used afterwards.
@@ -212,7 +216,13 @@ class AwsClients:
     sso_admin: SSOAdminClient
     identitystore: IdentityStoreClient
     organizations: OrganizationsClient
+    sts: STSClient
     calls: CallCounter = field(default_factory=CallCounter)
+
+    @property
+    def region(self) -> str:
+        """The Region the sso-admin client calls (``eu-west-1``), where the instance must be."""
+        return str(self.sso_admin.meta.region_name)
 
 
 def client_config(role: CallingRole = "apply") -> Config:
@@ -263,7 +273,7 @@ def make_clients(
     rates: RateLimits | None = None,
     role: CallingRole = "apply",
 ) -> AwsClients:
-    """Build sso-admin, identitystore and organizations clients that call AWS as ``role``
+    """Build sso-admin, identitystore, organizations and sts clients that call AWS as ``role``
     (``plan`` for read-only commands: named in the User-Agent, see ``user_agent``).
 
     ``region`` defaults to ``AWS_REGION``, then ``AWS_DEFAULT_REGION`` and the profile's
@@ -294,12 +304,15 @@ def make_clients(
     sso_admin = session.client("sso-admin", config=config, endpoint_url=endpoint_url)
     identitystore = session.client("identitystore", config=config, endpoint_url=endpoint_url)
     organizations = session.client("organizations", config=config, endpoint_url=endpoint_url)
+    sts = session.client("sts", config=config, endpoint_url=endpoint_url)
     _instrument(sso_admin, calls=calls, rate=rates.sso_admin, per_operation=False)
     _instrument(identitystore, calls=calls, rate=rates.identitystore_per_api, per_operation=True)
     _instrument(organizations, calls=calls, rate=rates.organizations, per_operation=False)
+    _instrument(sts, calls=calls, rate=0, per_operation=False)  # one call per pass
     return AwsClients(
         sso_admin=sso_admin,
         identitystore=identitystore,
         organizations=organizations,
+        sts=sts,
         calls=calls,
     )

@@ -28,6 +28,7 @@ AWS sources (December 2026):
   Group ``...:::group/*``, GroupMembership ``...:::membership/*`` (``IDENTITYSTORE_SOURCE``).
 - organizations: prefix ``organizations``; the reads used here are granted on ``*``
   (``ORGANIZATIONS_SOURCE``).
+- sts: ``GetCallerIdentity`` supports no resource and needs no permission (``STS_SOURCE``).
 - dynamodb: prefix ``dynamodb``; resource table ``arn:aws:dynamodb:<region>:<account>:table/<name>``
   (``DYNAMODB_SOURCE``).
 """
@@ -56,6 +57,12 @@ IDENTITYSTORE_SOURCE = (
 ORGANIZATIONS_SOURCE = (
     "https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html"
 )
+STS_SOURCE = (
+    "https://docs.aws.amazon.com/service-authorization/latest/reference/"
+    "list_awssecuritytokenservice.html"
+)
+"""sts:GetCallerIdentity needs no permission: AWS allows it even under an explicit deny (STS
+API reference, GetCallerIdentity); the registry lists it because the reconciler calls it."""
 DYNAMODB_SOURCE = (
     "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html"
 )
@@ -71,6 +78,7 @@ IAM_PREFIXES: Mapping[str, str] = {
     "sso-admin": "sso",
     "identitystore": "identitystore",
     "organizations": "organizations",
+    "sts": "sts",
     "dynamodb": "dynamodb",
     "iam": "iam",
 }
@@ -80,6 +88,7 @@ _SOURCES: Mapping[str, str] = {
     "sso-admin": SSO_SOURCE,
     "identitystore": IDENTITYSTORE_SOURCE,
     "organizations": ORGANIZATIONS_SOURCE,
+    "sts": STS_SOURCE,
     "dynamodb": DYNAMODB_SOURCE,
     "iam": MANAGEMENT_ACCOUNT_SOURCE,
 }
@@ -147,6 +156,13 @@ GRANTS: tuple[Grant, ...] = (
         "ListAccountsForParent ListParents ListTagsForResource",
     ),
     *_grants(
+        "plan",
+        "sts",
+        "any",
+        "reading: the calling account (management account or delegated administrator)",
+        "GetCallerIdentity",
+    ),
+    *_grants(
         "apply",
         "sso-admin",
         "instance",
@@ -162,6 +178,22 @@ GRANTS: tuple[Grant, ...] = (
         "DeleteAccountAssignment DescribeAccountAssignmentCreationStatus "
         "DescribeAccountAssignmentDeletionStatus ListAccountAssignmentCreationStatus "
         "ListAccountAssignmentDeletionStatus",
+    ),
+    *_grants(
+        "plan",
+        "sso-admin",
+        "instance",
+        "reading: attributes for access control (when access-control-attributes.json exists)",
+        "DescribeInstanceAccessControlAttributeConfiguration",
+    ),
+    *_grants(
+        "apply",
+        "sso-admin",
+        "instance",
+        "applying: attributes for access control",
+        "CreateInstanceAccessControlAttributeConfiguration "
+        "UpdateInstanceAccessControlAttributeConfiguration "
+        "DeleteInstanceAccessControlAttributeConfiguration",
     ),
     *_grants(
         "apply",

@@ -2,8 +2,13 @@
 
 One pass reads everything the planner compares, with the fewest calls the APIs allow:
 
-- the instance (sso-admin ListInstances) and the organization's accounts (Organizations
-  ListAccounts, every page: AWS may answer an empty page with a ``NextToken``);
+- the instance (sso-admin ListInstances, in the clients' Region: an instance lives in one
+  Region, and ``instance_not_found`` names the Region and how to set it) and the
+  organization's accounts (Organizations ListAccounts, every page: AWS may answer an empty
+  page with a ``NextToken``);
+- the caller (STS GetCallerIdentity, one call): its account against the instance's
+  ``OwnerAccountId`` tells the management account from a delegated administrator
+  (``model.administration``), whose limits planning checks;
 - users and groups (identitystore ListUsers, ListGroups) and memberships, through
   ListGroupMemberships per group or ListGroupMembershipsForMember per user, whichever means
   fewer calls;
@@ -18,10 +23,13 @@ One pass reads everything the planner compares, with the fewest calls the APIs a
   (k_p: accounts where set p is provisioned) plus extra pages, instead of A·P for every account
   times every set. No complete reader needs fewer: an assignment of a principal deleted from
   the identity store is listed only by ListAccountAssignments of its (set, account)
-  (``benchmarks/floor.py`` derives the floor).
+  (``benchmarks/floor.py`` derives the floor);
 - optionally (``assignments_by="hybrid"`` with the ``previous`` read), account assignments per
   principal plus the (set, account) pairs where deleted principals can hide: fewer calls, with
-  the one blind spot its docstring names, closed by the next complete read.
+  the one blind spot its docstring names, closed by the next complete read;
+- when asked (``TargetReads.access_control_attributes``: the revision declares them), the
+  instance's attributes for access control (DescribeInstanceAccessControlAttributeConfiguration,
+  one call).
 
 Every call goes through the clients' rate limiters; errors are translated to ``AwsError``.
 """
@@ -40,6 +48,7 @@ from reconciler.adapters.aws.clients import AwsClients
 from reconciler.adapters.aws.errors import NOT_FOUND, call, pages
 from reconciler.adapters.aws.organizations import read_organization
 from reconciler.errors import PermanentAwsError
+from reconciler.model.administration import Caller
 from reconciler.model.limits import canonical_duration, duration_seconds
 from reconciler.model.policies import parse_policy_text
 from reconciler.model.state import (
@@ -106,15 +115,45 @@ class _Identities:
     membership_ids: dict[Membership, str]
 
 
-def find_instance(clients: AwsClients, *, instance_arn: str | None = None) -> tuple[str, str]:
-    """(instance ARN, identity store id) of the Identity Center instance (sso-admin
-    ListInstances).
+REGION_VARIABLE = "AWS_REGION"
+"""The variable that sets the Region of every client (``clients.make_clients``)."""
 
-    Without ``instance_arn`` exactly one instance must exist. Raises ``PermanentAwsError`` with
-    code ``InstanceNotFound`` when there is none or ``instance_arn`` is not among them, and
-    ``AmbiguousInstance`` when several exist and none was named.
-    """
-    instances = [
+
+def region_advice(region: str) -> str:
+    """What to do when ``region`` holds no instance: the variable that sets the Region."""
+    return (
+        f"IAM Identity Center is Regional and these clients call {region}: set "
+        f"{REGION_VARIABLE} (or AWS_DEFAULT_REGION, or the AWS profile's region) to the "
+        "Region of the instance, which the Identity Center console shows on its Settings page "
+        "(an instance ARN names no Region); if the instance is in "
+        f"{region}, the calling account must be the organization's management account or "
+        "the instance's delegated administrator"
+    )
+
+
+def instance_not_found(
+    region: str, *, instance_arn: str | None = None, identity_store_id: str | None = None
+) -> PermanentAwsError:
+    """The ``InstanceNotFound`` error for ``region`` (code ``InstanceNotFound``): no instance
+    at all, not ``instance_arn``, or an instance whose identity store is not
+    ``identity_store_id``; its message names the Region and its advice how to set it."""
+    if identity_store_id is not None:
+        what = f"no identity store {identity_store_id} in {region}"
+        operation = "identitystore"
+    elif instance_arn is not None:
+        what = f"no IAM Identity Center instance {instance_arn} in {region} for this account"
+        operation = "ListInstances"
+    else:
+        what = f"no IAM Identity Center instance in {region} for this account"
+        operation = "ListInstances"
+    return PermanentAwsError(
+        operation=operation, code="InstanceNotFound", reason=what, advice=region_advice(region)
+    )
+
+
+def _listed_instance(clients: AwsClients, *, instance_arn: str | None) -> Mapping[str, Any]:
+    """The ListInstances entry of the instance (see ``find_instance``)."""
+    instances: list[Mapping[str, Any]] = [
         instance
         for page in pages(clients.sso_admin, "list_instances")
         for instance in page.get("Instances", [])
@@ -122,18 +161,10 @@ def find_instance(clients: AwsClients, *, instance_arn: str | None = None) -> tu
     if instance_arn is not None:
         for instance in instances:
             if instance["InstanceArn"] == instance_arn:
-                return instance_arn, str(instance["IdentityStoreId"])
-        raise PermanentAwsError(
-            operation="ListInstances",
-            code="InstanceNotFound",
-            reason=f"no IAM Identity Center instance {instance_arn} in this account and Region",
-        )
+                return instance
+        raise instance_not_found(clients.region, instance_arn=instance_arn)
     if not instances:
-        raise PermanentAwsError(
-            operation="ListInstances",
-            code="InstanceNotFound",
-            reason="no IAM Identity Center instance in this account and Region",
-        )
+        raise instance_not_found(clients.region)
     if len(instances) > 1:
         arns = ", ".join(sorted(str(instance["InstanceArn"]) for instance in instances))
         raise PermanentAwsError(
@@ -141,7 +172,37 @@ def find_instance(clients: AwsClients, *, instance_arn: str | None = None) -> tu
             code="AmbiguousInstance",
             reason=f"{len(instances)} IAM Identity Center instances ({arns}): name one",
         )
-    return str(instances[0]["InstanceArn"]), str(instances[0]["IdentityStoreId"])
+    return instances[0]
+
+
+def find_instance(clients: AwsClients, *, instance_arn: str | None = None) -> tuple[str, str]:
+    """(instance ARN, identity store id) of the Identity Center instance (sso-admin
+    ListInstances, in the clients' Region).
+
+    Without ``instance_arn`` exactly one instance must exist. Raises ``PermanentAwsError`` with
+    code ``InstanceNotFound`` when there is none or ``instance_arn`` is not among them (its
+    message names the Region, its advice how to set it: ``instance_not_found``), and
+    ``AmbiguousInstance`` when several exist and none was named.
+    """
+    instance = _listed_instance(clients, instance_arn=instance_arn)
+    return str(instance["InstanceArn"]), str(instance["IdentityStoreId"])
+
+
+def read_caller(
+    clients: AwsClients,
+    *,
+    instance_owner_account_id: str | None,
+    management_account_id: str | None,
+) -> Caller:
+    """The account this pass calls from (STS GetCallerIdentity, one call, which AWS lets every
+    identity make), compared with the instance's owner (``administration.Caller``; an owner
+    AWS did not give is taken to be the caller). Raises like every read."""
+    account_id = str(call(clients.sts.get_caller_identity)["Account"])
+    return Caller(
+        account_id=account_id,
+        instance_owner_account_id=instance_owner_account_id or account_id,
+        management_account_id=management_account_id,
+    )
 
 
 def read_accounts(clients: AwsClients) -> dict[str, Account]:
@@ -218,6 +279,19 @@ def _read_identities(clients: AwsClients, *, identity_store_id: str) -> _Identit
         memberships=frozenset(memberships),
         membership_ids=memberships,
     )
+
+
+def _identities_in_store(clients: AwsClients, *, identity_store_id: str) -> _Identities:
+    """``_read_identities``, with a store that the identitystore client's Region does not hold
+    (ResourceNotFoundException on the store, a client pointed at another Region than
+    sso-admin's) reported as ``instance_not_found`` naming that Region."""
+    try:
+        return _read_identities(clients, identity_store_id=identity_store_id)
+    except PermanentAwsError as exc:
+        if exc.code == NOT_FOUND and identity_store_id in exc.reason:
+            region = str(clients.identitystore.meta.region_name)
+            raise instance_not_found(region, identity_store_id=identity_store_id) from exc
+        raise
 
 
 def _memberships(
@@ -502,6 +576,45 @@ def read_permission_set(
     )
 
 
+def read_access_control_attributes(
+    clients: AwsClients, *, instance_arn: str
+) -> dict[str, str] | None:
+    """The instance's attributes for access control, key → source (sso-admin
+    DescribeInstanceAccessControlAttributeConfiguration); None when it has no configuration.
+
+    AWS answers ResourceNotFoundException when no configuration exists (the operation lists it
+    in botocore's model; Terraform's aws_ssoadmin_instance_access_control_attributes reads it as
+    "gone" the same way). Each attribute has exactly one source
+    (``AccessControlAttributeValueSourceList``: min 1, max 1). A configuration whose Status is
+    not ENABLED (CREATION_IN_PROGRESS, CREATION_FAILED) is read as it is listed, and logged.
+    Raises ``AwsError`` for any other error.
+    """
+    try:
+        response = call(
+            clients.sso_admin.describe_instance_access_control_attribute_configuration,
+            InstanceArn=instance_arn,
+        )
+    except PermanentAwsError as exc:
+        if exc.code == NOT_FOUND:
+            return None
+        raise
+    status = response.get("Status")
+    if status not in (None, "ENABLED"):
+        log.warning(
+            "access_control_attributes.status",
+            status=status,
+            reason=response.get("StatusReason"),
+        )
+    configuration: Mapping[str, Any] = (
+        response.get("InstanceAccessControlAttributeConfiguration") or {}
+    )
+    attributes: dict[str, str] = {}
+    for attribute in configuration.get("AccessControlAttributes") or []:
+        sources = (attribute.get("Value") or {}).get("Source") or [""]
+        attributes[str(attribute["Key"])] = str(sources[0])
+    return attributes
+
+
 def read_live_state(
     clients: AwsClients,
     *,
@@ -515,7 +628,9 @@ def read_live_state(
 
     ``targets`` says what of Organizations the assignments' targets need beyond the accounts
     (management account, OU tree, account tags; see ``organizations.read_organization``);
-    default: nothing, and ``LiveState.organization`` and ``account_tags`` stay None.
+    default: nothing, and ``LiveState.organization`` and ``account_tags`` stay None. With
+    ``targets.access_control_attributes`` the instance's attributes for access control are
+    read too (``read_access_control_attributes``); else the state's stay None.
 
     ``assignments_by`` chooses how account assignments are read: ``"permission-set"`` (the
     default, complete: ListAccountAssignments per set and account where it is provisioned,
@@ -554,7 +669,9 @@ def read_live_state(
     returned.
     """
     started = clients.calls.snapshot()
-    arn, identity_store_id = find_instance(clients, instance_arn=instance_arn)
+    instance = _listed_instance(clients, instance_arn=instance_arn)
+    arn, identity_store_id = str(instance["InstanceArn"]), str(instance["IdentityStoreId"])
+    owner = instance.get("OwnerAccountId")
     incremental = (
         assignments_by == "hybrid" and previous is not None and previous.instance_arn == arn
     )
@@ -578,7 +695,7 @@ def read_live_state(
         ]
         try:
             accounts = read_accounts(clients)
-            identities = _read_identities(clients, identity_store_id=identity_store_id)
+            identities = _identities_in_store(clients, identity_store_id=identity_store_id)
             readings = [r for future in futures if (r := future.result()) is not None]
         except BaseException:
             # Nothing partial is returned: do not start reading sets nobody will look at.
@@ -653,9 +770,21 @@ def read_live_state(
             clients, reads=targets, account_ids=accounts.keys()
         )
         live = replace(live, organization=organization, account_tags=account_tags)
+    if targets is not None and targets.access_control_attributes:
+        attributes = read_access_control_attributes(clients, instance_arn=arn)
+        live = replace(live, state=replace(live.state, access_control_attributes=attributes))
+    management = live.organization.management_account_id if live.organization else None
+    caller = read_caller(
+        clients,
+        instance_owner_account_id=str(owner) if owner else None,
+        management_account_id=management,
+    )
+    live = replace(live, caller=caller)
     log.info(
         "live_state_read",
         instance_arn=arn,
+        caller_account=caller.account_id,
+        administration=caller.role.value,
         accounts=len(accounts),
         users=len(identities.users),
         groups=len(identities.groups),

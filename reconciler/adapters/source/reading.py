@@ -23,13 +23,20 @@ class ReadLimits:
     """Bounds on what one revision's desired-state folder may hold, checked before reading.
 
     ``file_bytes`` bounds each ``*.json`` file, ``total_bytes`` all of them together, ``entries``
-    the number of entries (files, links, submodules) under the folder. A revision over a bound
-    is refused with a problem naming the file (the folder, ``.``, for ``entries``).
+    the number of entries (files, links, submodules) under the folder, ``depth`` how many
+    folders deep below it anything is read (``permission-sets/Admin.json`` is one folder deep;
+    no desired-state file is deeper). A revision over a bound is refused with a problem naming
+    the file (the folder, ``.``, for ``entries``; the first folder too deep for ``depth``).
+
+    ``depth`` also keeps reading a disk linear: each folder is opened from the top, one link-
+    refusing step per level, so a chain of thousands of nested folders would cost a number of
+    system calls growing with the square of its depth.
     """
 
     file_bytes: int = 5 * 1024 * 1024
     total_bytes: int = 64 * 1024 * 1024
     entries: int = 10_000
+    depth: int = 16
 
 
 DEFAULT_LIMITS = ReadLimits()
@@ -84,6 +91,15 @@ def _too_many(limits: ReadLimits) -> Problem:
     )
 
 
+def _too_deep(folder: str, limits: ReadLimits) -> Problem:
+    return _problem(
+        folder,
+        "too_deep",
+        f"a folder more than {limits.depth} folders below the desired-state folder — nothing in "
+        "it is read (desired-state files are at most one folder deep)",
+    )
+
+
 def _bad_name(file: str) -> Problem:
     return _problem(file, "file_name", "the file name is not UTF-8 — never read")
 
@@ -118,9 +134,16 @@ def read_git_tree(
     problems: list[Problem] = []
     wanted: list[tuple[str, str]] = []
     total = 0
+    too_deep: set[str] = set()
     for mode, kind, obj, size, raw_name in entries:
         name = raw_name.decode("utf-8", errors="replace")
-        if mode == _MODE_SYMLINK:
+        if name.count("/") > limits.depth:
+            # As on a disk: the first folder below the bound is reported, once, unread.
+            folder = "/".join(name.split("/")[: limits.depth + 1])
+            if folder not in too_deep:
+                too_deep.add(folder)
+                problems.append(_too_deep(folder, limits))
+        elif mode == _MODE_SYMLINK:
             problems.append(_symlink(name))
         elif mode == _MODE_GITLINK or kind == "commit":
             problems.append(_submodule(name))
@@ -291,6 +314,8 @@ class _DiskReader:
             self.problems.append(_symlink(shown))
         elif name == ".git" or (stat.S_ISDIR(mode) and _holds_git(directory, name)):
             self.problems.append(_submodule(shown))
+        elif stat.S_ISDIR(mode) and len(parts) >= self.limits.depth:
+            self.problems.append(_too_deep(shown, self.limits))
         elif stat.S_ISDIR(mode):
             return [(*parts, name)]
         elif not stat.S_ISREG(mode):
