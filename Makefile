@@ -22,6 +22,11 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt -e '.[sandbox,test]'
 	touch $@ $(VENV)/.installed-run
 
+# The benchmark's peers (aws-sso-lib) on top of the test install.
+$(VENV)/.installed-bench: $(VENV)/.installed-test pyproject.toml constraints.txt
+	$(PIP) install -c constraints.txt -e '.[sandbox,test,bench]'
+	touch $@
+
 demo: $(VENV)/.installed-run
 	$(BIN)/reconciler demo
 
@@ -52,7 +57,7 @@ test: lint typecheck unit
 
 # Not a test: prints four tables (read calls, wall time under AWS-like limits, planning, no-op
 # pass) and writes benchmarks/latest.json. A few minutes on 2 cores; see docs/benchmarks.md.
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.bench
 
 # Not a test: reconciles a generated organization (20 accounts, 15 permission sets, 50 groups,

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from benchmarks.floor import floor as honest_floor
+from benchmarks.floor import organization_data
 from reconciler.adapters.aws.clients import AwsClients, RateLimits, make_clients
 from reconciler.adapters.aws.reading import read_live_state
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.faults import FaultConfig
-from reconciler.sandbox.seeding import ScaleSpec, SeededScale, read_floor, seed_organization
+from reconciler.sandbox.seeding import ScaleSpec, SeededScale, seed_organization
 
 SMALL = ScaleSpec(accounts=12, permission_sets=5, groups=8, users=20, assignments=60, seed=3)
 WIDE = ScaleSpec(accounts=30, permission_sets=4, groups=3, users=4, assignments=150, seed=5)
@@ -71,8 +73,7 @@ def test_read_by_permission_set_makes_the_pinned_calls(unlimited_sandbox: Sandbo
 
 def test_read_by_permission_set_is_at_the_floor(unlimited_sandbox: Sandbox) -> None:
     seeded = _seed(unlimited_sandbox, SMALL)
-    floor = read_floor(unlimited_sandbox, instance_arn=seeded.instance_arn)
-    floor.pop("alternative:ListAccountAssignmentsForPrincipal")
+    floor = honest_floor(organization_data(unlimited_sandbox, instance_arn=seeded.instance_arn))
     clients = _clients()
 
     read_live_state(clients)
@@ -144,3 +145,45 @@ def test_memberships_are_read_per_member_when_that_is_fewer_calls(
     calls = clients.calls.snapshot()
     assert calls["ListGroupMembershipsForMember"] == 4
     assert "ListGroupMemberships" not in calls
+
+
+SMALL_HYBRID_STEADY = {
+    **{k: v for k, v in SMALL_BY_PERMISSION_SET.items() if k != "ListAccountAssignments"},
+    "ListAccountAssignmentsForPrincipal": 28,  # 20 users + 8 groups, one page each
+}
+
+
+def test_hybrid_read_after_a_complete_one_reads_per_principal(
+    unlimited_sandbox: Sandbox,
+) -> None:
+    _seed(unlimited_sandbox, SMALL)
+    previous = read_live_state(_clients())
+    clients = _clients()
+
+    live = read_live_state(clients, assignments_by="hybrid", previous=previous)
+
+    assert live.state == previous.state
+    assert clients.calls.snapshot() == SMALL_HYBRID_STEADY
+
+
+def test_hybrid_read_reads_the_pairs_of_principals_deleted_since_the_previous_read(
+    unlimited_sandbox: Sandbox,
+) -> None:
+    seeded = _seed(unlimited_sandbox, SMALL)
+    previous = read_live_state(_clients())
+    identitystore = _clients().identitystore
+    store = seeded.identity_store_id
+    # team-0000 holds 21 assignments in 21 (set, account) pairs, user00003 one more.
+    identitystore.delete_group(IdentityStoreId=store, GroupId=previous.group_ids["team-0000"])
+    identitystore.delete_user(IdentityStoreId=store, UserId=previous.user_ids["user00003"])
+    clients = _clients()
+
+    live = read_live_state(clients, assignments_by="hybrid", previous=previous)
+
+    assert live.state == read_live_state(_clients()).state
+    assert clients.calls.snapshot() == {
+        **SMALL_HYBRID_STEADY,
+        "ListGroupMemberships": 7,  # one group fewer
+        "ListAccountAssignments": 22,  # the deleted principals' pairs
+        "ListAccountAssignmentsForPrincipal": 28,  # 19 users + 7 groups + the 2 deleted
+    }
