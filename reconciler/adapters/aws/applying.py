@@ -234,7 +234,7 @@ class ApplySettings:
     poll_interval_seconds: float = 0.5
     request_status: RequestStatus = "lists"
     status_list_lag_seconds: float = 0.5
-    status_batch: int = 100
+    status_batch: int = 250
     identity_beside_sso_admin: bool = True
     poll_timeout_seconds: float = 300.0
     conflict_attempts: int = 6

@@ -292,6 +292,9 @@ class RequestWatch:
                 # Describing is the cheapest here, and Describe is never late: no lag to wait.
                 settled = self._describe_each(sorted(remaining))
                 ready = sorted(remaining)
+            elif wait and len(ready) < len(remaining):
+                settled = {}  # settle them together: one FAILED list read for all
+                ready = []
             else:
                 settled = self._settle_ready(ready) if ready else {}
             results.update(settled)
