@@ -1,10 +1,21 @@
 """Applying a plan to AWS: one result per operation, in plan order.
 
-Operations run in plan order. Runs of consecutive operations of one asynchronous kind run
-concurrently, and the next operation waits for the whole run to end (a barrier):
+Two lanes run at once, because the identity store and sso-admin have separate rate budgets:
+identity-store writes (users, groups, memberships) in one, sso-admin writes (permission sets,
+provisioning, account assignments) in the other. Each lane runs its operations in plan order;
+across lanes an operation waits only for the earlier operations it depends on
+(``_cross_lane_dependencies``): an account assignment for the user or group being created
+waits for that creation; an operation that may take access away (deleting an assignment, a
+permission set, a membership, a group, a user) waits for every earlier operation of the other
+lane (make before break), and later operations wait for it. ``ApplySettings
+.identity_beside_sso_admin=False`` runs everything in plan order, in one lane.
+
+Within a lane, runs of consecutive operations of one asynchronous kind run concurrently, and
+the next operation waits for the whole run to end (a barrier):
 
 - ``CreateAssignment`` runs and ``DeleteAssignment`` runs, at most ``assignment_concurrency``
-  at once (AWS allows about 15 outstanding account assignment requests per instance);
+  requests in flight at once (AWS allows about 15 outstanding account assignment requests per
+  instance);
 - ``ProvisionPermissionSet`` runs, at most ``provisioning_concurrency`` at once (AWS: 3);
 - ``CreateUser``, ``CreateGroup``, ``AddMembership`` and ``RemoveMembership`` runs, at most
   ``identity_concurrency`` at once (independent identity-store writes).
@@ -19,17 +30,18 @@ start only after creations ended (make before break), and a user's memberships c
 the user.
 
 Asynchronous requests (sso-admin CreateAccountAssignment, DeleteAccountAssignment,
-ProvisionPermissionSet; botocore has no waiters for them) are polled until SUCCEEDED or FAILED,
-or until ``poll_timeout_seconds``, which fails the operation as timed out:
+ProvisionPermissionSet; botocore has no waiters for them) are followed until SUCCEEDED or
+FAILED, or until ``poll_timeout_seconds``, which fails the operation as timed out:
 
-- account assignment requests share one poller per kind: every ``poll_interval_seconds`` one
-  ``ListAccountAssignmentCreationStatus`` (or ``...DeletionStatus``) call filtered on
-  ``IN_PROGRESS`` answers for every request in flight; a request that left that list is
-  described once (``DescribeAccountAssignmentCreationStatus``) for its final status and AWS's
-  ``FailureReason``. Calls per request: 1 write + 1 describe, plus 1 list call per interval
-  shared by all requests in flight (per-request Describe polling would cost one call per
-  request per interval). A request the write already answered SUCCEEDED or FAILED is not
-  polled;
+- account assignment requests: ``request_status.RequestWatch`` (its module docstring gives the
+  reasoning and the API documentation it relies on). One List...Status call filtered on
+  IN_PROGRESS answers for every request in flight; in ``"lists"`` mode (the default) a request
+  that left it frees its place for the next write, and the run's requests are settled
+  together (every ``status_batch`` ready ones, the rest at the run's end): one List...Status
+  call filtered on FAILED, a Describe for each failure (AWS's ``FailureReason``) and two
+  canaries; a request is reported SUCCEEDED only on that evidence or on Describe. In
+  ``"describe"`` mode each request that left IN_PROGRESS is described. A request the write
+  already answered SUCCEEDED or FAILED is not polled;
 - provisioning requests are described one by one (DescribePermissionSetProvisioningStatus):
   at most three run at once.
 
