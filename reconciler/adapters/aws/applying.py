@@ -324,6 +324,7 @@ class _Applying:
             interval=settings.poll_interval_seconds,
             lag=settings.status_list_lag_seconds,
             mode=settings.request_status,
+            tail_describe=settings.assignment_concurrency,
         )
         self.deletions = RequestWatch(
             clients=clients,
@@ -338,6 +339,7 @@ class _Applying:
             interval=settings.poll_interval_seconds,
             lag=settings.status_list_lag_seconds,
             mode=settings.request_status,
+            tail_describe=settings.assignment_concurrency,
         )
 
     # --- bookkeeping ------------------------------------------------------------------------

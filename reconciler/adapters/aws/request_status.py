@@ -52,7 +52,9 @@ How the status of a request is learnt (``RequestWatch``), in ``"lists"`` mode (t
   batch: every request is described, and ``lag`` doubles for the rest of the apply
   (``status_lists_disagreed`` is logged).
 - **Settled by Describe.** When describing is cheaper (no more requests than the FAILED list
-  has pages plus the two canaries) the requests are described one by one.
+  has pages plus the two canaries) the requests are described one by one; so are, at the end
+  of a run, the last few requests (at most ``tail_describe``) whose absence is not yet ``lag``
+  old, rather than waiting for it.
 - **Aged out.** A Describe answered ResourceNotFoundException means AWS forgot the request: the
   operation is FAILED with ``AGED_OUT_REASON`` (its effect is unknown; the next pass reads the
   live state and plans again), never SUCCEEDED.
@@ -72,6 +74,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -133,6 +136,7 @@ class RequestWatch:
         interval: float,
         lag: float = 0.5,
         mode: RequestStatus = "lists",
+        tail_describe: int = 15,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._clients = clients
@@ -143,6 +147,7 @@ class RequestWatch:
         self._interval = interval
         self.lag = lag
         self.mode = mode
+        self.tail_describe = tail_describe
         self._clock = clock
         self._cond = threading.Condition()
         self._tracked: dict[str, _Tracked] = {}
@@ -293,8 +298,16 @@ class RequestWatch:
                 settled = self._describe_each(sorted(remaining))
                 ready = sorted(remaining)
             elif wait and len(ready) < len(remaining):
-                settled = {}  # settle them together: one FAILED list read for all
-                ready = []
+                young = sorted(remaining - set(ready))
+                if ready and len(young) <= self.tail_describe:
+                    # The end of a run: rather than wait ``lag`` more for the few requests that
+                    # ended last, describe them (Describe is never late) beside the lists.
+                    settled = self._settle_ready(ready)
+                    settled.update(self._describe_each(young))
+                    ready = [*ready, *young]
+                else:
+                    settled = {}  # settle them together: one FAILED list read for all
+                    ready = []
             else:
                 settled = self._settle_ready(ready) if ready else {}
             results.update(settled)
@@ -382,15 +395,26 @@ class RequestWatch:
         results.update(self._describe_each(others[1:-1]))
         return results
 
+    def _describe_or_error(self, request_id: str) -> Mapping[str, Any] | AwsError:
+        try:
+            return self._describe_call(request_id)
+        except AwsError as exc:
+            return exc
+
     def _describe_each(
         self, request_ids: Iterable[str]
     ) -> dict[str, Mapping[str, Any] | RequestFailedError]:
         """Describe each request; IN_PROGRESS ones (the lists lagged) lose their absence and are
         left out, like those whose Describe failed for another reason than not found."""
         results: dict[str, Mapping[str, Any] | RequestFailedError] = {}
-        for request_id in request_ids:
+        wanted = list(request_ids)
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
+            answers = list(pool.map(self._describe_or_error, wanted))
+        for request_id, answer in zip(wanted, answers, strict=True):
             try:
-                status = self._describe_call(request_id)
+                if isinstance(answer, AwsError):
+                    raise answer
+                status = answer
             except AwsError as exc:
                 if exc.code == NOT_FOUND:
                     results[request_id] = {
