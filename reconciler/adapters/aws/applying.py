@@ -185,11 +185,24 @@ class _ProgressTracker:
         self._started = time.monotonic()
         self._logged = self._started
 
-    def record(self, result: OperationResult) -> OperationResult:
+    def ended(self) -> None:
+        """Count an operation whose request left IN_PROGRESS and whose result comes later
+        (``record(..., counted=True)``): progress shows it done as soon as it ended."""
+        self._report(done=1, failed=0)
+
+    def record(self, result: OperationResult, *, counted: bool = False) -> OperationResult:
+        """Count a finished operation (``counted``: already counted by ``ended``; reported
+        again only if it did not succeed)."""
+        failed = result.status is not Status.SUCCEEDED
+        if not counted or failed:
+            self._report(done=0 if counted else 1, failed=int(failed))
+        return result
+
+    def _report(self, *, done: int, failed: int) -> None:
         now = time.monotonic()
         with self._lock:
-            self._done += 1
-            self._failed += result.status is not Status.SUCCEEDED
+            self._done += done
+            self._failed += failed
             elapsed = now - self._started
             remaining = self.total - self._done
             progress = ApplyProgress(
@@ -212,7 +225,6 @@ class _ProgressTracker:
                 failed=progress.failed,
                 eta_seconds=round(progress.eta_seconds or 0.0, 1),
             )
-        return result
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +242,8 @@ class ApplySettings:
     ``"describe"`` (one Describe... call per request). ``status_list_lag_seconds``: how late
     the List...Status calls may be (AWS documents no bound; an assumption, doubled when a
     canary disagrees). ``status_batch``: in ``"lists"`` mode, requests settled together
-    while a run goes on (the rest at its end).
+    while a run goes on (the rest at its end; progress counts an operation done when its
+    request left IN_PROGRESS, and again as failed if it turns out FAILED).
     ``identity_beside_sso_admin``: run identity-store writes beside sso-admin writes (two
     lanes, see ``apply_plan``); False runs every operation in plan order, one lane, so that
     a seeded fault sequence meets the same calls in the same order on every run.
@@ -246,7 +259,7 @@ class ApplySettings:
     poll_interval_seconds: float = 0.5
     request_status: RequestStatus = "lists"
     status_list_lag_seconds: float = 0.5
-    status_batch: int = 250
+    status_batch: int = 1000
     identity_beside_sso_admin: bool = True
     poll_timeout_seconds: float = 300.0
     conflict_attempts: int = 6
@@ -1258,8 +1271,8 @@ class _Scheduler:
         self.done = [threading.Event() for _ in operations]
         self.dependencies = _cross_lane_dependencies(operations)
 
-    def record(self, index: int, result: OperationResult) -> None:
-        self.results[index] = self.tracker.record(result)
+    def record(self, index: int, result: OperationResult, *, counted: bool = False) -> None:
+        self.results[index] = self.tracker.record(result, counted=counted)
         self.done[index].set()
 
     def start(self, index: int, operation: Operation) -> OperationResult | _Pending:
@@ -1277,6 +1290,7 @@ class _Scheduler:
 
     def _finish_one(self, index: int, outcome: OperationResult | _Pending) -> None:
         if isinstance(outcome, _Pending):
+            self.tracker.ended()
             self._settle({outcome.request_id: (index, outcome)}, wait=True)
         else:
             self.record(index, outcome)
@@ -1294,7 +1308,7 @@ class _Scheduler:
         watch = self._watch(next(iter(pending.values()))[1].operation)
         for request_id, status in watch.settle(list(pending), wait=wait).items():
             index, item = pending.pop(request_id)
-            self.record(index, self.applying.finish(item, status))
+            self.record(index, self.applying.finish(item, status), counted=True)
 
     def _run_concurrently(self, run: Sequence[tuple[int, Operation]], concurrency: int) -> None:
         pending: dict[str, tuple[int, _Pending]] = {}
@@ -1315,6 +1329,7 @@ class _Scheduler:
                     outcome = future.result()
                     if isinstance(outcome, _Pending):
                         pending[outcome.request_id] = (futures[future], outcome)
+                        self.tracker.ended()
                     else:
                         self.record(futures[future], outcome)
                 if pending:
