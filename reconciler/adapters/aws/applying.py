@@ -1193,35 +1193,41 @@ def _principal(operation: Operation) -> str | None:
             return None
 
 
-def _cross_lane_dependencies(operations: Sequence[Operation]) -> list[list[int]]:
-    """For each operation, the earlier operations of the other lane it must wait for.
+def _cross_lane_dependencies(
+    operations: Sequence[Operation],
+) -> tuple[list[list[int]], list[int]]:
+    """For each operation, the earlier operations of the other lane it must wait for: a list of
+    indices, and a count of the other lane's first operations (in plan order).
 
     Identity-store writes and sso-admin writes run in two lanes at once (separate rate
-    budgets). Across lanes an operation waits for: every earlier operation, when it may take
-    access away (``_BREAKING_KINDS``: make before break) or when an earlier one does; else the
-    earlier operations on the same principal (an assignment waits for its user's or group's
-    creation). Within a lane plan order holds, as ``_runs`` groups it.
+    budgets). Across lanes an operation waits for: every earlier operation (the count), when it
+    may take access away (``_BREAKING_KINDS``: make before break); else the last earlier
+    operation that may, and the earlier operations on the same principal (an assignment waits
+    for its user's or group's creation). Within a lane plan order holds, as ``_runs`` groups it.
     """
     dependencies: list[list[int]] = []
+    prefixes: list[int] = []
     last_break: dict[bool, int] = {}
     by_principal: dict[tuple[bool, str], list[int]] = {}
+    seen = {True: 0, False: 0}  # operations of each lane so far (True: identity)
     for index, operation in enumerate(operations):
         identity = isinstance(operation, _IDENTITY_KINDS)
         other = not identity
+        principal = _principal(operation)
         if isinstance(operation, _BREAKING_KINDS):
-            waits = [j for j in range(index) if isinstance(operations[j], _IDENTITY_KINDS) == other]
+            dependencies.append([])
+            prefixes.append(seen[other])
+            last_break[identity] = index
         else:
             waits = [j for j in [last_break.get(other)] if j is not None]
-            principal = _principal(operation)
             if principal is not None:
                 waits += by_principal.get((other, principal), [])
-        dependencies.append(sorted(set(waits)))
-        if isinstance(operation, _BREAKING_KINDS):
-            last_break[identity] = index
-        principal = _principal(operation)
+            dependencies.append(sorted(set(waits)))
+            prefixes.append(0)
         if principal is not None:
             by_principal.setdefault((identity, principal), []).append(index)
-    return dependencies
+        seen[identity] += 1
+    return dependencies, prefixes
 
 
 def _concurrency(operation: Operation, settings: ApplySettings) -> tuple[type, int] | None:
@@ -1269,15 +1275,35 @@ class _Scheduler:
         self.tracker = tracker
         self.results: dict[int, OperationResult] = {}
         self.done = [threading.Event() for _ in operations]
-        self.dependencies = _cross_lane_dependencies(operations)
+        self.dependencies, self.prefixes = _cross_lane_dependencies(operations)
+        #: each lane's operation indices in plan order (True: identity), and how many of its
+        #: first ones have their results
+        self._lanes = {
+            lane: [i for i, op in enumerate(operations) if isinstance(op, _IDENTITY_KINDS) == lane]
+            for lane in (True, False)
+        }
+        self._finished = {True: 0, False: 0}
+        self._progress = threading.Condition()
 
     def record(self, index: int, result: OperationResult, *, counted: bool = False) -> None:
         self.results[index] = self.tracker.record(result, counted=counted)
         self.done[index].set()
+        lane = isinstance(self.operations[index], _IDENTITY_KINDS)
+        with self._progress:
+            order, finished = self._lanes[lane], self._finished[lane]
+            while finished < len(order) and self.done[order[finished]].is_set():
+                finished += 1
+            self._finished[lane] = finished
+            self._progress.notify_all()
 
     def start(self, index: int, operation: Operation) -> OperationResult | _Pending:
         for dependency in self.dependencies[index]:
             self.done[dependency].wait()
+        if self.prefixes[index]:
+            other = not isinstance(operation, _IDENTITY_KINDS)
+            with self._progress:
+                while self._finished[other] < self.prefixes[index]:
+                    self._progress.wait()
         return self.applying.run(operation)
 
     def run_lane(self, lane: Sequence[tuple[int, Operation]]) -> None:
@@ -1374,6 +1400,7 @@ def apply_plan(
     sso_admin = [(i, op) for i, op in indexed if not isinstance(op, _IDENTITY_KINDS)]
     if not settings.identity_beside_sso_admin:
         scheduler.dependencies = [[] for _ in plan.operations]
+        scheduler.prefixes = [0 for _ in plan.operations]
         scheduler.run_lane(indexed)
     elif identity and sso_admin:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity") as lane:
