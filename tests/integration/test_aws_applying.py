@@ -814,7 +814,7 @@ def test_a_plan_applied_through_lost_responses_and_server_errors_converges(
         ),
         live,
         # One lane, in plan order: the seeded faults meet the same calls on every run.
-        settings=replace(QUICK, identity_beside_sso_admin=False),
+        settings=replace(QUICK, side_by_side=False),
     )
     sandbox.configure_faults(FaultConfig())
 

@@ -18,11 +18,12 @@ from reconciler.adapters.aws import applying
 from reconciler.adapters.aws.applying import ApplyProgress, ApplySettings, apply_plan
 from reconciler.adapters.aws.clients import AwsClients, RateLimits, make_clients
 from reconciler.adapters.aws.reading import read_live_state
-from reconciler.model.state import AssignmentKey, Membership, PrincipalType, User
+from reconciler.model.state import AssignmentKey, Membership, PermissionSet, PrincipalType, User
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import (
     AddMembership,
     CreateAssignment,
+    CreatePermissionSet,
     CreateUser,
     DeleteAssignment,
     Operation,
@@ -293,3 +294,27 @@ def test_an_assignment_deletion_waits_for_every_earlier_identity_write(
     log = [call.operation for call in sandbox.calls[mark:] if call.is_write]
     assert outcome.succeeded
     assert log[-1] == "DeleteAccountAssignment"
+
+
+def test_assignments_of_existing_sets_start_beside_the_creation_of_new_sets(
+    seeded: tuple[Sandbox, SeededScale],
+) -> None:
+    """Three permission sets created one at a time, then assignments: those of an existing set
+    start before the last set is created; the new set's own assignment waits for it."""
+    sandbox, scale = seeded
+    sandbox.configure_faults(FaultConfig.parse("none,latency=0.02"))
+    mark = len(sandbox.calls)
+    account = scale.accounts[scale.organization.accounts[0]]
+    newest = AssignmentKey(account, "New2", PrincipalType.GROUP, scale.organization.groups[9])
+    operations = (
+        *(CreatePermissionSet(permission_set=PermissionSet(name=f"New{i}")) for i in range(3)),
+        CreateAssignment(assignment=newest),
+        *(CreateAssignment(assignment=key) for key in _keys(scale, 6)),
+    )
+
+    outcome = _apply(_clients(), operations)
+
+    log = [call.operation for call in sandbox.calls[mark:] if call.is_write]
+    last_set = max(i for i, op in enumerate(log) if op == "CreatePermissionSet")
+    assert outcome.succeeded, [r.reason for r in outcome.results if r.reason]
+    assert log.index("CreateAccountAssignment") < last_set

@@ -7,8 +7,10 @@ across lanes an operation waits only for the earlier operations it depends on
 (``_cross_lane_dependencies``): an account assignment for the user or group being created
 waits for that creation; an operation that may take access away (deleting an assignment, a
 permission set, a membership, a group, a user) waits for every earlier operation of the other
-lane (make before break), and later operations wait for it. ``ApplySettings
-.identity_beside_sso_admin=False`` runs everything in plan order, in one lane.
+lane (make before break), and later operations wait for it. In the sso-admin lane, permission
+set creations and updates run beside the account assignment creations right after them, each
+creation waiting only for its own set. ``ApplySettings.side_by_side=False`` runs everything in
+plan order, in one lane.
 
 Within a lane, runs of consecutive operations of one asynchronous kind run concurrently, and
 the next operation waits for the whole run to end (a barrier):
@@ -244,9 +246,10 @@ class ApplySettings:
     canary disagrees). ``status_batch``: in ``"lists"`` mode, requests settled together
     while a run goes on (the rest at its end; progress counts an operation done when its
     request left IN_PROGRESS, and again as failed if it turns out FAILED).
-    ``identity_beside_sso_admin``: run identity-store writes beside sso-admin writes (two
-    lanes, see ``apply_plan``); False runs every operation in plan order, one lane, so that
-    a seeded fault sequence meets the same calls in the same order on every run.
+    ``side_by_side``: run identity-store writes beside sso-admin writes (two lanes), and
+    permission set writes beside the assignment creations after them (module docstring);
+    False runs every operation in plan order, in one lane, so that a seeded fault sequence
+    meets the same calls in the same order on every run.
     ``poll_timeout_seconds``: how long an asynchronous request may stay IN_PROGRESS before its
     operation fails as timed out. ``conflict_attempts``: attempts of a write that meets
     ConflictException, with a backoff starting at ``conflict_backoff_seconds`` and doubling up
@@ -260,7 +263,7 @@ class ApplySettings:
     request_status: RequestStatus = "lists"
     status_list_lag_seconds: float = 0.5
     status_batch: int = 1000
-    identity_beside_sso_admin: bool = True
+    side_by_side: bool = True
     poll_timeout_seconds: float = 300.0
     conflict_attempts: int = 6
     conflict_backoff_seconds: float = 0.5
@@ -1256,6 +1259,24 @@ def _runs(
         start = end
 
 
+def _set_writes_before_creations(
+    runs: Sequence[tuple[Sequence[tuple[int, Operation]], int]], position: int
+) -> list[tuple[int, Operation]]:
+    """The permission set creations and updates from ``runs[position]`` on when the run right
+    after them creates account assignments (they can then run side by side), else []."""
+    writes: list[tuple[int, Operation]] = []
+    while position < len(runs) and all(
+        isinstance(operation, CreatePermissionSet | UpdatePermissionSet)
+        for _, operation in runs[position][0]
+    ):
+        writes.extend(runs[position][0])
+        position += 1
+    creations = position < len(runs) and all(
+        isinstance(operation, CreateAssignment) for _, operation in runs[position][0]
+    )
+    return writes if writes and creations and runs[position][1] > 1 else []
+
+
 class _Scheduler:
     """Runs a plan's two lanes (identity store, sso-admin) at once, each in plan order with its
     runs and barriers, holding each operation until the other lane's operations it depends on
@@ -1307,12 +1328,51 @@ class _Scheduler:
         return self.applying.run(operation)
 
     def run_lane(self, lane: Sequence[tuple[int, Operation]]) -> None:
-        for run, concurrency in _runs(lane, self.settings):
-            if concurrency == 1 or len(run) == 1:
-                for index, operation in run:
-                    self._finish_one(index, self.start(index, operation))
+        runs = list(_runs(lane, self.settings))
+        position = 0
+        while position < len(runs):
+            run, concurrency = runs[position]
+            writes = (
+                _set_writes_before_creations(runs, position) if self.settings.side_by_side else []
+            )
+            if writes:
+                self._pipeline(writes, *runs[position + len(writes)])
+                position += len(writes) + 1
                 continue
-            self._run_concurrently(run, concurrency)
+            position += 1
+            if concurrency == 1 or len(run) == 1:
+                self._sequentially(run)
+            else:
+                self._run_concurrently(run, concurrency)
+
+    def _sequentially(self, run: Sequence[tuple[int, Operation]]) -> None:
+        for index, operation in run:
+            self._finish_one(index, self.start(index, operation))
+
+    def _pipeline(
+        self,
+        writes: Sequence[tuple[int, Operation]],
+        creations: Sequence[tuple[int, Operation]],
+        concurrency: int,
+    ) -> None:
+        """Permission set writes (one at a time) beside the account assignment creations that
+        follow them: a creation waits only for the write of its own set."""
+        written = {
+            operation.permission_set.name: index
+            for index, operation in writes
+            if isinstance(operation, CreatePermissionSet | UpdatePermissionSet)
+        }
+        for index, operation in creations:
+            if isinstance(operation, CreateAssignment):
+                own = written.get(operation.assignment.permission_set)
+                if own is not None:
+                    self.dependencies[index] = [*self.dependencies[index], own]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply-sets") as lane:
+            sets = lane.submit(contextvars.copy_context().run, self._sequentially, writes)
+            try:
+                self._run_concurrently(creations, concurrency)
+            finally:
+                sets.result()
 
     def _finish_one(self, index: int, outcome: OperationResult | _Pending) -> None:
         if isinstance(outcome, _Pending):
@@ -1398,7 +1458,7 @@ def apply_plan(
     indexed = list(enumerate(plan.operations))
     identity = [(i, op) for i, op in indexed if isinstance(op, _IDENTITY_KINDS)]
     sso_admin = [(i, op) for i, op in indexed if not isinstance(op, _IDENTITY_KINDS)]
-    if not settings.identity_beside_sso_admin:
+    if not settings.side_by_side:
         scheduler.dependencies = [[] for _ in plan.operations]
         scheduler.prefixes = [0 for _ in plan.operations]
         scheduler.run_lane(indexed)
