@@ -122,7 +122,10 @@ class RequestWatch:
 
     ``list_method``/``list_key``: the List...Status call and its items' key;
     ``describe(request_id)`` returns the Describe...Status call's status object (raising
-    ``AwsError``). Durations in seconds. Thread-safe: waiters share the polls.
+    ``AwsError``); ``interval``: least pause between IN_PROGRESS polls; ``lag``: how late the
+    lists may be (doubled when a canary disagrees); ``tail_describe``: at most this many last
+    requests of a run are described rather than waited for. Durations in seconds. Thread-safe:
+    waiters share the polls; ``settle`` is called by one thread at a time.
     """
 
     def __init__(
