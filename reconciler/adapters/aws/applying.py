@@ -144,7 +144,6 @@ from reconciler.planning.plans import (
 
 log = structlog.get_logger()
 
-_RequestFailedError = RequestFailedError
 STOPPED_REASON = "not attempted: the reconciler is stopping"
 """Reason of the operations skipped because ``apply_plan``'s ``stop`` event was set."""
 LOCK_LOST_REASON = "not attempted: the writer lock was lost"
@@ -910,7 +909,7 @@ class _Applying:
             interval = self.settings.poll_interval_seconds
             while status.get("Status") == IN_PROGRESS:
                 if time.monotonic() >= deadline:
-                    raise _RequestFailedError(
+                    raise RequestFailedError(
                         f"timed out: provisioning request {status.get('RequestId')} still "
                         "IN_PROGRESS after the polling deadline"
                     )
@@ -1095,9 +1094,9 @@ class _Applying:
                         status=Status.SKIPPED,
                         reason=f"{LOCK_LOST_REASON} ({exc.reason})",
                     )
-            except (AwsError, _RequestFailedError, _UnresolvedError) as exc:
+            except (AwsError, RequestFailedError, _UnresolvedError) as exc:
                 self._record_failure(operation, exc)
-                reason = exc.reason if isinstance(exc, _RequestFailedError) else str(exc)
+                reason = exc.reason if isinstance(exc, RequestFailedError) else str(exc)
                 result = OperationResult(
                     operation=operation,
                     status=Status.FAILED,
@@ -1137,7 +1136,7 @@ def _target_account(operation: Operation) -> str | None:
 
 def _raise_if_failed(status: Mapping[str, Any]) -> None:
     if status.get("Status") == FAILED:
-        raise _RequestFailedError(
+        raise RequestFailedError(
             str(status.get("FailureReason") or f"request {status.get('RequestId')} FAILED")
         )
 
