@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +19,7 @@ from reconciler.adapters.aws import applying
 from reconciler.adapters.aws.applying import ApplyProgress, ApplySettings, apply_plan
 from reconciler.adapters.aws.clients import AwsClients, RateLimits, make_clients
 from reconciler.adapters.aws.reading import read_live_state
+from reconciler.adapters.aws.request_status import RequestWatch
 from reconciler.model.state import AssignmentKey, Membership, PermissionSet, PrincipalType, User
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import (
@@ -318,3 +320,57 @@ def test_assignments_of_existing_sets_start_beside_the_creation_of_new_sets(
     last_set = max(i for i, op in enumerate(log) if op == "CreatePermissionSet")
     assert outcome.succeeded, [r.reason for r in outcome.results if r.reason]
     assert log.index("CreateAccountAssignment") < last_set
+
+
+def test_lists_later_than_assumed_are_caught_by_a_canary_and_every_request_described(
+    seeded: tuple[Sandbox, SeededScale],
+) -> None:
+    """The lists are a second late but assumed at most 50 ms late: the two requests made last
+    FAILED and are in neither list when the batch is settled; the youngest canary, described,
+    is FAILED, so the lists are not trusted and every request is described."""
+    sandbox, scale = seeded
+    _set(sandbox, status_list_lag_seconds=1.0)
+    suspended = sandbox.add_account(name="closed", status="SUSPENDED")
+    clients = _clients()
+    live = read_live_state(clients)
+    sso = clients.sso_admin
+    watch = RequestWatch(
+        clients=clients,
+        instance_arn=live.instance_arn,
+        list_method="list_account_assignment_creation_status",
+        list_key="AccountAssignmentsCreationStatus",
+        describe=lambda request_id: sso.describe_account_assignment_creation_status(
+            InstanceArn=live.instance_arn, AccountAssignmentCreationRequestId=request_id
+        )["AccountAssignmentCreationStatus"],
+        interval=0.05,
+        lag=0.05,
+        tail_describe=0,
+    )
+    keys = [
+        *_keys(scale, 5),
+        *(
+            AssignmentKey(suspended, "Role000", PrincipalType.GROUP, group)
+            for group in scale.organization.groups[7:9]
+        ),
+    ]
+    requests = [
+        sso.create_account_assignment(
+            InstanceArn=live.instance_arn,
+            TargetId=key.account_id,
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=live.permission_set_arns[key.permission_set],
+            PrincipalType="GROUP",
+            PrincipalId=live.group_ids[key.principal_name],
+        )["AccountAssignmentCreationStatus"]["RequestId"]
+        for key in keys
+    ]
+    for request_id in requests:
+        assert watch.wait_ended(request_id, deadline=time.monotonic() + 30) is None
+
+    settled = watch.settle(requests, wait=True)
+
+    statuses = [settled[request_id] for request_id in requests]
+    assert [s["Status"] for s in statuses if isinstance(s, Mapping)] == [
+        *["SUCCEEDED"] * 5,
+        *["FAILED"] * 2,
+    ]
