@@ -57,7 +57,7 @@ from reconciler.controller.state import ControllerState
 from reconciler.planning.outcomes import Status
 from reconciler.planning.plans import Unmanaged
 from reconciler.planning.rendering import unmanaged_json
-from reconciler.planning.reports import Mode, PassReport, ReportItem
+from reconciler.planning.reports import Mode, PassReport, ReportItem, item_json
 
 __all__ = [
     "ACCESS_REPORT_PATH",
@@ -294,18 +294,6 @@ def _revision_json(revision: RevisionView | None) -> dict[str, Any] | None:
     return {"sha": revision.sha, "since": _time(revision.since), "url": revision.url}
 
 
-def _item_json(item: ReportItem) -> dict[str, Any]:
-    return {
-        "action": item.action,
-        "kind": item.kind,
-        "key": item.key,
-        "description": item.description,
-        "status": item.status,
-        "reason": item.reason,
-        "detail": list(item.detail),
-    }
-
-
 def _pass_json(view: PassView) -> dict[str, Any]:
     return {
         "pass_id": view.pass_id,
@@ -354,9 +342,9 @@ def status_json(view: StatusView) -> dict[str, Any]:
             "pass_id": drift.pass_id,
             "found_at": drift.found_at.isoformat(),
             "current": drift.current,
-            "items": [_item_json(item) for item in drift.items],
+            "items": [item_json(item) for item in drift.items],
         },
-        "failures": [_item_json(item) for item in view.failures],
+        "failures": [item_json(item) for item in view.failures],
         "refusals": [
             {
                 "revision": _revision_json(entry.revision),
@@ -367,7 +355,7 @@ def status_json(view: StatusView) -> dict[str, Any]:
             }
             for entry in view.refusals
         ],
-        "pending": [_item_json(item) for item in view.pending],
+        "pending": [item_json(item) for item in view.pending],
         "unmanaged": unmanaged_json(view.unmanaged),
         "notes": list(view.notes),
         "access_report": view.access_report,

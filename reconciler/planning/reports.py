@@ -260,7 +260,9 @@ def failed_items(items: tuple[ReportItem, ...]) -> tuple[ReportItem, ...]:
     return tuple(item for item in items if item.status == Status.FAILED.value)
 
 
-def _item_json(item: ReportItem) -> dict[str, Any]:
+def item_json(item: ReportItem) -> dict[str, Any]:
+    """A change, drift or failure item as every JSON document writes it: ``{"action", "kind",
+    "key", "description", "status", "reason", "detail": [str]}``."""
     return {
         "action": item.action,
         "kind": item.kind,
@@ -307,9 +309,9 @@ def report_json(report: PassReport) -> dict[str, Any]:
         "suspended": report.suspended,
         "error": report.error,
         "phase": report.phase,
-        "changes": [_item_json(item) for item in report.changes],
-        "drift": [_item_json(item) for item in report.drift],
-        "failures": [_item_json(item) for item in report.failures],
+        "changes": [item_json(item) for item in report.changes],
+        "drift": [item_json(item) for item in report.drift],
+        "failures": [item_json(item) for item in report.failures],
         "notes": list(report.notes),
         "api_calls": dict(report.api_calls),
         "unmanaged": unmanaged_json(report.unmanaged),

@@ -103,12 +103,7 @@ class SimulatorRouter:
         scope = signed_scope(environ)
         if scope is None or scope[1] != "sts":
             return False
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = _read_body(environ)
         form = parse_qs(body.decode("utf-8", "replace")) or parse_qs(
             str(environ.get("QUERY_STRING", ""))
         )
@@ -143,12 +138,7 @@ class SimulatorRouter:
                     return list(self.fallback(environ, start_response))
             return self.fallback(environ, start_response)
         service, operation = routed
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = _read_body(environ)
         status, payload = service.call(
             operation, body, page_size=self.page_size, home=self._is_home(environ)
         )
@@ -164,3 +154,15 @@ class SimulatorRouter:
             ],
         )
         return [payload]
+
+
+def _read_body(environ: WSGIEnvironment) -> bytes:
+    """The request's body (``CONTENT_LENGTH`` bytes), put back in ``wsgi.input`` so that a
+    fallback reading it again gets it whole."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return bytes(body)
