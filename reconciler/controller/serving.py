@@ -11,8 +11,8 @@ path           answer
                (``status_page.StatusPages``: read-only)
 =============  ==================================================================================
 
-Anything else is ``404``; methods other than GET and HEAD are ``405``. It binds loopback unless
-told otherwise.
+Anything else is ``404`` (whatever the method); methods other than GET and HEAD are ``405``.
+It binds loopback unless told otherwise.
 
 The server is waitress (https://docs.pylonsproject.org/projects/waitress/): one thread runs its
 event loop, which reads every request without a thread per connection, and a pool of
@@ -238,6 +238,11 @@ class OperationsServer:
         path = environ.get("PATH_INFO", "/")
         if self._hooks is not None and self._hooks.handles(path):
             return self._hooks(environ, start_response)
+        known = path in ("/metrics", "/healthz", "/readyz") or (
+            self._pages is not None and path in self._pages.paths
+        )
+        if not known:
+            return _text(start_response, "404 Not Found", "not found\n")
         if environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "method not allowed\n")
         if path == "/metrics":

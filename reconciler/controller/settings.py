@@ -81,7 +81,8 @@ def read_secret(value: SecretStr | None, file: Path | None, *, name: str) -> byt
     trailing newline dropped, as ``kubectl create secret --from-file`` and editors leave one),
     else ``None``. Raises ``ValueError`` (naming ``name``, never the secret) when both are
     given, the file cannot be read or is larger than ``MAX_SECRET_FILE_BYTES``, or the secret is
-    shorter than ``MIN_SECRET_CHARACTERS`` characters."""
+    shorter than ``MIN_SECRET_CHARACTERS`` characters, or holds whitespace at an end or a
+    control character (a header value loses the one and cannot carry the other)."""
     if value is not None and file is not None:
         raise ValueError(f"give {name} or {name}_file, not both")
     if value is not None:
@@ -105,6 +106,11 @@ def read_secret(value: SecretStr | None, file: Path | None, *, name: str) -> byt
         raise ValueError(
             f"{name} is shorter than {MIN_SECRET_CHARACTERS} characters: make one with "
             "`openssl rand -hex 32`"
+        )
+    if text != text.strip() or any(not char.isprintable() and char != " " for char in text):
+        raise ValueError(
+            f"{name} begins or ends with whitespace or holds a control character: no HTTP "
+            "header can carry it back; make one with `openssl rand -hex 32`"
         )
     return text.encode()
 

@@ -57,3 +57,22 @@ def test_no_secret_by_default() -> None:
     settings = load_settings()
 
     assert (settings.webhook_secret_bytes(), settings.sync_token_bytes()) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [" " * 16, "\n" * 17, " 0123456789abcdef", "0123456789abcdef\n\n", "0123456789\tabcdef"],
+    ids=["spaces", "newlines", "leading-space", "two-trailing-newlines", "tab-inside"],
+)
+def test_a_secret_with_whitespace_or_control_characters_is_refused(
+    secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A header value loses its surrounding whitespace and cannot carry a control character:
+    # such a secret can never be sent back as a GitLab token or a bearer token, and sixteen
+    # spaces pass the length check while guessing them is trivial.
+    monkeypatch.setenv("RECONCILER_WEBHOOK_SECRET", secret)
+
+    with pytest.raises(SettingsError, match="RECONCILER_WEBHOOK_SECRET") as raised:
+        load_settings()
+
+    assert "whitespace" in str(raised.value)

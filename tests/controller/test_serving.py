@@ -76,3 +76,9 @@ def test_an_unknown_path_is_404(server: OperationsServer) -> None:
 
 def test_writes_are_refused(server: OperationsServer) -> None:
     assert get(f"{server.url}/healthz", method="POST")[0] == 405
+
+
+def test_a_post_to_an_unknown_path_is_404_not_405(server: OperationsServer) -> None:
+    # A webhook configured at `/hooks/git/` (a trailing slash) must be told the path is
+    # wrong, not that POST is.
+    assert get(f"{server.url}/hooks/git/", method="POST")[0] == 404
