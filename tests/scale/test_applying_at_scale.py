@@ -40,6 +40,9 @@ SPEC = ScaleSpec(accounts=4, permission_sets=2, groups=10, users=3, assignments=
 LISTS = ApplySettings(poll_interval_seconds=0.05, status_list_lag_seconds=0.0)
 """The default strategy (``"lists"``), with short pauses for the sandbox's 50 ms requests and
 lists assumed never late (the sandbox's default): every request is settled from the lists."""
+SECONDS_LONG = 0.2
+"""A request's time IN_PROGRESS that the first list read sees (AWS's take seconds): a request
+is judged by its absence from the lists only once a list read was shown to include it."""
 IDENTITY_WRITES = frozenset({"CreateUser", "CreateGroup", "CreateGroupMembership"})
 
 
@@ -81,6 +84,7 @@ def _keys(seeded: SeededScale, count: int) -> list[AssignmentKey]:
 def test_lists_status_creates_ten_assignments_describing_only_two_canaries(
     seeded: tuple[Sandbox, SeededScale],
 ) -> None:
+    _set(seeded[0], assignment_delay_seconds=SECONDS_LONG)
     clients = _clients()
 
     outcome = _create(clients, _keys(seeded[1], 10), LISTS)
@@ -97,6 +101,7 @@ def test_lists_status_reports_every_failed_request_with_awss_reason(
     seeded: tuple[Sandbox, SeededScale],
 ) -> None:
     sandbox, scale = seeded
+    _set(sandbox, assignment_delay_seconds=SECONDS_LONG)
     suspended = sandbox.add_account(name="closed", status="SUSPENDED")
     good = _keys(scale, 6)
     bad = [
@@ -374,3 +379,56 @@ def test_lists_later_than_assumed_are_caught_by_a_canary_and_every_request_descr
         *["SUCCEEDED"] * 5,
         *["FAILED"] * 2,
     ]
+
+
+@pytest.mark.parametrize("failing_at", [0, 3, 7])
+def test_a_failure_amid_lists_later_than_assumed_is_never_reported_succeeded(
+    seeded: tuple[Sandbox, SeededScale], failing_at: int
+) -> None:
+    """Lists a second late, assumed 50 ms late, and failures neither the oldest nor the youngest
+    request (the canaries cannot see them): no list read is shown to include a request that was
+    never listed, so none is inferred SUCCEEDED from its absence; each is described."""
+    sandbox, scale = seeded
+    _set(sandbox, status_list_lag_seconds=1.0)
+    suspended = sandbox.add_account(name="closed", status="SUSPENDED")
+    clients = _clients()
+    live = read_live_state(clients)
+    sso = clients.sso_admin
+    watch = RequestWatch(
+        clients=clients,
+        instance_arn=live.instance_arn,
+        list_method="list_account_assignment_creation_status",
+        list_key="AccountAssignmentsCreationStatus",
+        describe=lambda request_id: sso.describe_account_assignment_creation_status(
+            InstanceArn=live.instance_arn, AccountAssignmentCreationRequestId=request_id
+        )["AccountAssignmentCreationStatus"],
+        interval=0.05,
+        lag=0.05,
+        tail_describe=0,
+    )
+    keys = _keys(scale, 8)
+    keys[failing_at : failing_at + 2] = [
+        AssignmentKey(suspended, "Role000", PrincipalType.GROUP, group)
+        for group in scale.organization.groups[7:9]
+    ]
+    requests = []
+    for key in keys:
+        sent = watch.now()
+        request_id = sso.create_account_assignment(
+            InstanceArn=live.instance_arn,
+            TargetId=key.account_id,
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=live.permission_set_arns[key.permission_set],
+            PrincipalType="GROUP",
+            PrincipalId=live.group_ids[key.principal_name],
+        )["AccountAssignmentCreationStatus"]["RequestId"]
+        requests.append((request_id, sent))
+    for request_id, sent in requests:
+        assert watch.wait_ended(request_id, deadline=time.monotonic() + 30, sent=sent) is None
+
+    settled = watch.settle([request_id for request_id, _ in requests], wait=True)
+
+    statuses = [settled[request_id] for request_id, _ in requests]
+    expected = ["SUCCEEDED"] * 8
+    expected[failing_at : failing_at + 2] = ["FAILED", "FAILED"]
+    assert [s["Status"] for s in statuses if isinstance(s, Mapping)] == expected

@@ -966,24 +966,27 @@ class _Applying:
         }
 
     def create_assignment(self, key: AssignmentKey) -> None:
+        sent = self.creations.now()
         response = self.write(
             self.clients.sso_admin.create_account_assignment, **self._assignment(key)
         )
         self._open_account_gate(key.account_id)
-        self._await_status(response["AccountAssignmentCreationStatus"], self.creations)
+        self._await_status(response["AccountAssignmentCreationStatus"], self.creations, sent)
 
     def delete_assignment(self, key: AssignmentKey) -> None:
+        sent = self.deletions.now()
         response = self.write(
             self.clients.sso_admin.delete_account_assignment, **self._assignment(key)
         )
         self._open_account_gate(key.account_id)
-        self._await_status(response["AccountAssignmentDeletionStatus"], self.deletions)
+        self._await_status(response["AccountAssignmentDeletionStatus"], self.deletions, sent)
 
-    def _await_status(self, status: Mapping[str, Any], watch: RequestWatch) -> None:
+    def _await_status(self, status: Mapping[str, Any], watch: RequestWatch, sent: float) -> None:
         """Wait for an account assignment request to leave IN_PROGRESS; raise
-        ``_DeferredError`` when its final status is to be settled later (``"lists"`` mode)."""
+        ``_DeferredError`` when its final status is to be settled later (``"lists"`` mode).
+        ``sent``: ``watch.now()`` before the write was sent."""
         if status.get("Status") == IN_PROGRESS:
-            final = watch.wait_ended(status["RequestId"], deadline=self._deadline())
+            final = watch.wait_ended(status["RequestId"], deadline=self._deadline(), sent=sent)
             if final is None:
                 raise _DeferredError(status["RequestId"])
             status = final

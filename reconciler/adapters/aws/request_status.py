@@ -25,14 +25,19 @@ and ``status_retention_seconds``):
    requests age out oldest first (by creation), from the lists and from Describe alike; no
    duration is assumed.
 3. Statuses are final: a request that left IN_PROGRESS never returns to it.
+4. **Monotonic reads.** However late the lists are, a list read never shows an older state of
+   the instance than a read begun before it. This is what makes absence evidence at all: the
+   lag bound of assumption 1 only decides *when* to look, never what an absence proves.
 
 How the status of a request is learnt (``RequestWatch``), in ``"lists"`` mode (the default):
 
 - **Ended.** Waiters share one IN_PROGRESS poller: one List...Status call filtered on
   IN_PROGRESS (every page) answers for every request in flight. It is made when the most
   recently accepted request has waited ``interval`` seconds (a burst of writes is answered by
-  one poll after its last write), or the oldest has waited four intervals, and never twice
-  within ``interval``. A request absent from that list frees its place among the outstanding
+  one poll after its last write), or the oldest has waited four intervals, or (a *probe*) the
+  newest has waited a quarter interval and no read has begun since it was accepted, so that
+  short requests are listed while in flight (see "Covered absence"); never twice within
+  ``interval``. A request absent from that list frees its place among the outstanding
   requests (AWS allows 15 per instance): if the list lagged, the next write may meet AWS's
   ThrottlingException, which botocore retries; nothing is concluded from it yet.
 - **Qualified absence.** An absence counts toward the final status only from a read that began
@@ -40,11 +45,19 @@ How the status of a request is learnt (``RequestWatch``), in ``"lists"`` mode (t
   IN_PROGRESS: by assumption 1 the list then shows the request with a status it had in the
   last ``lag`` seconds, and it is not IN_PROGRESS, so the request had ended before the read.
   A request listed IN_PROGRESS after an absence loses it (the list had lagged).
+- **Covered absence.** An absence proves that a request ended only from a list read shown to
+  include the request: one that listed it before (an earlier read listed it IN_PROGRESS, and by
+  4 this one is no older), or one that listed another request whose write was sent after this
+  request's was answered (the read shows a moment after that request existed, so after this one
+  existed too; ``wait_ended``'s ``sent``). A request with no covered absence (all of a burst of
+  short requests ended before the first list read) is described, however long the lists lag:
+  without this rule, lists later than ``lag`` would hide a failure neither canary is.
 - **Settled by lists.** For the requests with a qualified absence read at time ``I``, one
   List...Status call filtered on FAILED (every page), begun at or after ``I + lag``: by
   assumption 1 it shows each of them with a status it had after ``I``, a final one (3), so a
-  request absent from it did not fail. Those listed FAILED are described, one call each, for
-  AWS's ``FailureReason``. The others are SUCCEEDED only if two canaries agree: the oldest and
+  request absent from it did not fail (by 4, for a covered absence, whatever the real lag). Those
+  listed FAILED are described, one call each, for AWS's ``FailureReason``; those without a
+  covered absence too. The others are SUCCEEDED only if two canaries agree: the oldest and
   the youngest of them are described; the oldest still being describable after the FAILED list
   was read proves none of the younger ones had aged out of it (assumption 2), and the youngest
   (the one most likely to be late in the lists) being SUCCEEDED checks the lag assumption. If
@@ -112,7 +125,10 @@ class _Tracked:
 
     accepted: float
     deadline: float
-    seen: bool = False  # listed IN_PROGRESS by some read
+    sent: float = -float("inf")  # before its write was sent (unknown: -inf)
+    seen: bool = False  # listed IN_PROGRESS by some read, or described IN_PROGRESS
+    listed: bool = False  # listed IN_PROGRESS by some list read
+    covered: bool = False  # absent from a list read shown to include it (see docstring)
     absent: bool = False  # missing from the latest IN_PROGRESS read that could list it
     qualified_at: float | None = None  # start of a read whose absence counts (see docstring)
 
@@ -158,19 +174,30 @@ class RequestWatch:
         self._polling = False
         self._last_poll = -float("inf")
         self._failed_pages = 1
+        self._watermark = -float("inf")  # latest ``sent`` of a request any list read listed
+
+    def now(self) -> float:
+        """The watch's clock (monotonic seconds): what ``wait_ended``'s ``sent`` is read on."""
+        return self._clock()
 
     # --- waiting for requests to leave IN_PROGRESS ---------------------------------------------
 
-    def wait_ended(self, request_id: str, *, deadline: float) -> Mapping[str, Any] | None:
+    def wait_ended(
+        self, request_id: str, *, deadline: float, sent: float | None = None
+    ) -> Mapping[str, Any] | None:
         """Wait until ``request_id`` (just accepted) is no longer listed IN_PROGRESS.
 
-        Returns its final status in ``"describe"`` mode (``Status``, ``FailureReason``), None in
-        ``"lists"`` mode (learn it with ``settle``). Raises ``RequestFailedError`` when
-        ``deadline`` (monotonic seconds) passes first.
+        ``sent``: ``now()`` read before the write that made the request was sent (None when
+        unknown: the request then proves nothing of the lists' progress). Returns its final
+        status in ``"describe"`` mode (``Status``, ``FailureReason``), None in ``"lists"`` mode
+        (learn it with ``settle``). Raises ``RequestFailedError`` when ``deadline`` (monotonic
+        seconds) passes first.
         """
         now = self._clock()
         with self._cond:
-            self._tracked[request_id] = _Tracked(accepted=now, deadline=deadline)
+            self._tracked[request_id] = _Tracked(
+                accepted=now, deadline=deadline, sent=-float("inf") if sent is None else sent
+            )
             self._waiting.add(request_id)
         try:
             while True:
@@ -184,7 +211,7 @@ class RequestWatch:
                     return status
                 with self._cond:  # the list lagged behind: keep waiting
                     tracked = self._tracked[request_id]
-                    tracked.absent, tracked.seen = False, True
+                    tracked.absent, tracked.seen, tracked.covered = False, True, False
         except BaseException:
             with self._cond:
                 self._waiting.discard(request_id)
@@ -195,10 +222,17 @@ class RequestWatch:
                 self._waiting.discard(request_id)
 
     def _poll_due(self, now: float) -> bool:
-        if self._polling or not self._waiting or now < self._last_poll + self._interval:
+        if self._polling or not self._waiting:
             return False
         accepted = [self._tracked[r].accepted for r in self._waiting]
-        return now >= max(accepted) + self._interval or now >= min(accepted) + 4 * self._interval
+        newest = max(accepted)
+        probe = self._interval / 4
+        due = max(newest + probe, self._last_poll + self._interval)
+        if self._last_poll < newest and now >= due:
+            return True  # a probe: list the newest requests while in flight (covered absence)
+        if now < self._last_poll + self._interval:
+            return False
+        return now >= newest + self._interval or now >= min(accepted) + 4 * self._interval
 
     def _wait_absent(self, request_id: str, *, deadline: float) -> None:
         while True:
@@ -226,15 +260,20 @@ class RequestWatch:
             self._polling = False
             self._last_poll = started
             if listed is not None:
+                for request_id in listed & self._tracked.keys():
+                    self._watermark = max(self._watermark, self._tracked[request_id].sent)
                 for request_id, tracked in self._tracked.items():
                     if request_id in listed:
-                        tracked.seen, tracked.absent, tracked.qualified_at = True, False, None
+                        tracked.seen, tracked.listed, tracked.absent = True, True, False
+                        tracked.qualified_at, tracked.covered = None, False
                     elif tracked.accepted <= started:
                         tracked.absent = True
                         if tracked.qualified_at is None and (
                             tracked.seen or started >= tracked.accepted + self.lag
                         ):
                             tracked.qualified_at = started
+                        if tracked.listed or tracked.accepted <= self._watermark:
+                            tracked.covered = True
             self._cond.notify_all()
 
     def _listed(self, status: str) -> set[str] | None:
@@ -363,8 +402,11 @@ class RequestWatch:
         if failed is None:
             return {}
         results = self._describe_each([r for r in ready if r in failed])
+        absent = [r for r in ready if r not in failed]
+        # Only a request some list read was shown to include may be judged by its absence.
+        results.update(self._describe_each([r for r in absent if not self._tracked[r].covered]))
         others = sorted(
-            (r for r in ready if r not in failed), key=lambda r: self._tracked[r].accepted
+            (r for r in absent if self._tracked[r].covered), key=lambda r: self._tracked[r].accepted
         )
         if len(others) <= 2:
             results.update(self._describe_each(others))
@@ -432,6 +474,7 @@ class RequestWatch:
                 with self._cond:
                     tracked = self._tracked[request_id]
                     tracked.seen, tracked.absent, tracked.qualified_at = True, False, None
+                    tracked.covered = False
                 continue
             results[request_id] = status
         return results
