@@ -23,6 +23,7 @@ from reconciler.controller.status import (
     collect_status,
     status_json,
 )
+from reconciler.controller.status_page import status_html
 from reconciler.model.state import LiveState
 from reconciler.planning.reports import LiveRead, Mode, PassReport, PassStatus, report_json
 from reconciler.sandbox.console import ConsoleActions
@@ -227,6 +228,7 @@ def test_the_report_metrics_and_status_say_how_the_pass_read(
         "complete",
         "complete",
     ]
+    assert "<small>hybrid read</small>" in status_html(view)
 
 
 @pytest.mark.parametrize("value", ["0", "-1"])
