@@ -166,6 +166,17 @@ class AsyncOperation:
     target_type: str = "AWS_ACCOUNT"
     status: str = IN_PROGRESS
     failure_reason: str | None = None
+    #: clock seconds when the request was accepted, and when it ended (None while IN_PROGRESS)
+    started: float = 0.0
+    ended: float | None = None
+
+    def status_at(self, moment: float) -> str | None:
+        """The status the request had at clock second ``moment`` (None: not yet accepted)."""
+        if moment < self.started:
+            return None
+        if self.ended is None or moment < self.ended:
+            return IN_PROGRESS
+        return self.status
 
     def assignment_status(self) -> dict[str, Any]:
         """The ``AccountAssignmentOperationStatus`` output shape."""
@@ -194,10 +205,11 @@ class AsyncOperation:
             "CreatedDate": self.created_date,
         }
 
-    def metadata(self) -> dict[str, Any]:
-        """The ``...StatusMetadata`` shape used by the List...Status calls."""
+    def metadata(self, status: str | None = None) -> dict[str, Any]:
+        """The ``...StatusMetadata`` shape used by the List...Status calls (``status``: the
+        one to show, when the list lags behind the request's own)."""
         return {
-            "Status": self.status,
+            "Status": status or self.status,
             "RequestId": self.request_id,
             "CreatedDate": self.created_date,
         }
@@ -324,6 +336,7 @@ class IdentityCenter:
         )
         for operation in due:
             del self.pending[operation.request_id]
+            operation.ended = operation.due
             if operation.kind == "CREATE_ASSIGNMENT":
                 self._complete_creation(operation)
             elif operation.kind == "DELETE_ASSIGNMENT":
@@ -665,6 +678,7 @@ class IdentityCenter:
             permission_set_arn=permission_set_arn,
             created_date=datetime.now(UTC),
             due=self.clock() + delay,
+            started=self.clock(),
             sequence=next(self._sequence),
             assignment=assignment,
             target_id=target_id,
@@ -918,25 +932,40 @@ class IdentityCenter:
     def operation(
         self, *, instance_arn: str, request_id: str, kind: OperationKind
     ) -> AsyncOperation:
-        """One operation by request id, or ResourceNotFoundException."""
+        """One operation by request id, or ResourceNotFoundException (also once it aged out:
+        setting ``status_retention_seconds``). Describe... calls are never late."""
         self.instance(instance_arn)
         found = self.operations.get(request_id)
-        if found is None or found.kind != kind or found.instance_arn != instance_arn:
+        if (
+            found is None
+            or found.kind != kind
+            or found.instance_arn != instance_arn
+            or self._aged_out(found)
+        ):
             raise not_found(f"Request {request_id} does not exist")
         return found
 
+    def _aged_out(self, operation: AsyncOperation) -> bool:
+        retention = self.settings.status_retention_seconds
+        return retention is not None and self.clock() - operation.started >= retention
+
     def operations_of(
         self, *, instance_arn: str, kind: OperationKind, status: str | None
-    ) -> list[AsyncOperation]:
-        """Operations of one kind, optionally only those with ``status``."""
+    ) -> list[tuple[AsyncOperation, str]]:
+        """Operations of one kind as a List...Status call shows them, with the status shown,
+        optionally only those showing ``status``. The list lags ``status_list_lag_seconds``
+        behind (each request as it was that long ago; one younger is not listed) and leaves out
+        requests that aged out (``status_retention_seconds``)."""
         self.instance(instance_arn)
-        return [
-            op
-            for op in self.operations.values()
-            if op.kind == kind
-            and op.instance_arn == instance_arn
-            and (status is None or op.status == status)
-        ]
+        moment = self.clock() - self.settings.status_list_lag_seconds
+        shown = []
+        for op in self.operations.values():
+            if op.kind != kind or op.instance_arn != instance_arn or self._aged_out(op):
+                continue
+            listed = op.status_at(moment)
+            if listed is not None and (status is None or listed == status):
+                shown.append((op, listed))
+        return shown
 
     def list_assignments(
         self, *, instance_arn: str, account_id: str, permission_set_arn: str

@@ -33,6 +33,27 @@ class SandboxSettings(BaseModel):
         ge=0,
         description="Seconds that ProvisionPermissionSet stays IN_PROGRESS.",
     )
+    status_list_lag_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "Seconds by which the List...Status calls (ListAccountAssignmentCreationStatus, "
+            "ListAccountAssignmentDeletionStatus, ListPermissionSetProvisioningStatus) lag "
+            "behind: each request is listed with the status it had this long ago, so a request "
+            "younger than the lag is not listed at all and a status change is listed late. "
+            "Describe... calls are never late. AWS documents no bound (the lists may be "
+            "eventually consistent); 0: listed at once."
+        ),
+    )
+    status_retention_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Seconds after its creation that an asynchronous request ages out: from then on it "
+            "is neither listed by the List...Status calls nor found by the Describe... calls "
+            "(ResourceNotFoundException). AWS documents no retention; None: kept for ever."
+        ),
+    )
     max_outstanding_assignment_operations: int = Field(
         default=15,
         ge=1,

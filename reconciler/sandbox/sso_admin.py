@@ -421,12 +421,12 @@ class SsoAdminApi:
         ops = self.center.operations_of(instance_arn=p["InstanceArn"], kind=kind, status=status)
         page, token = paginate(
             ops,
-            key=lambda op: _seq(op.sequence),
+            key=lambda shown: _seq(shown[0].sequence),
             scope=f"{key}:{p['InstanceArn']}:{status}",
             next_token=p.get("NextToken"),
             max_results=p.get("MaxResults"),
         )
-        return {key: [op.metadata() for op in page], "NextToken": token}
+        return {key: [op.metadata(listed) for op, listed in page], "NextToken": token}
 
     def list_account_assignments(self, p: dict[str, Any]) -> dict[str, Any]:
         found = self.center.list_assignments(

@@ -298,12 +298,12 @@ def test_reading_the_ou_tree_follows_every_page_of_twenty(paged: Paged) -> None:
     assert calls["ListAccountsForParent"] >= 2
 
 
-@pytest.mark.parametrize("request_status", ["describe", "failed-list"])
+@pytest.mark.parametrize("request_status", ["describe", "lists"])
 def test_status_polling_follows_every_page(
     request_status: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Several assignment creations in flight, one of them FAILED: with pages of one request,
-    IN_PROGRESS and FAILED requests beyond the first page are still seen (in ``failed-list``
+    IN_PROGRESS and FAILED requests beyond the first page are still seen (in ``lists``
     mode a request missing from both lists would be taken for SUCCEEDED)."""
     slow = ONE_PER_PAGE.model_copy(update={"assignment_delay_seconds": 0.4})
     with _paged(slow) as paged:
@@ -354,13 +354,13 @@ def test_status_polling_follows_every_page(
         }
 
 
-@pytest.mark.parametrize("request_status", ["describe", "failed-list"])
+@pytest.mark.parametrize("request_status", ["describe", "lists"])
 def test_deletion_status_polling_follows_every_page(
     request_status: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Deletions still IN_PROGRESS beyond the first page of ListAccountAssignmentDeletionStatus
     are waited for: when the apply returns, no deletion is IN_PROGRESS in the sandbox (in
-    ``failed-list`` mode a request missing from the IN_PROGRESS list is taken for ended)."""
+    ``lists`` mode a request missing from the IN_PROGRESS list is taken for ended)."""
     slow = ONE_PER_PAGE.model_copy(update={"assignment_delay_seconds": 0.4})
     with _paged(slow) as paged:
         prod = paged.organization.accounts["prod"]

@@ -1,10 +1,23 @@
 """Applying a plan to AWS: one result per operation, in plan order.
 
-Operations run in plan order. Runs of consecutive operations of one asynchronous kind run
-concurrently, and the next operation waits for the whole run to end (a barrier):
+Two lanes run at once, because the identity store and sso-admin have separate rate budgets:
+identity-store writes (users, groups, memberships) in one, sso-admin writes (permission sets,
+provisioning, account assignments) in the other. Each lane runs its operations in plan order;
+across lanes an operation waits only for the earlier operations it depends on
+(``_cross_lane_dependencies``): an account assignment for the user or group being created
+waits for that creation; an operation that may take access away (deleting an assignment, a
+permission set, a membership, a group, a user) waits for every earlier operation of the other
+lane (make before break), and later operations wait for it. In the sso-admin lane, permission
+set creations and updates run beside the account assignment creations right after them, each
+creation waiting only for its own set. ``ApplySettings.side_by_side=False`` runs everything in
+plan order, in one lane.
+
+Within a lane, runs of consecutive operations of one asynchronous kind run concurrently, and
+the next operation waits for the whole run to end (a barrier):
 
 - ``CreateAssignment`` runs and ``DeleteAssignment`` runs, at most ``assignment_concurrency``
-  at once (AWS allows about 15 outstanding account assignment requests per instance);
+  requests in flight at once (AWS allows about 15 outstanding account assignment requests per
+  instance);
 - ``ProvisionPermissionSet`` runs, at most ``provisioning_concurrency`` at once (AWS: 3);
 - ``CreateUser``, ``CreateGroup``, ``AddMembership`` and ``RemoveMembership`` runs, at most
   ``identity_concurrency`` at once (independent identity-store writes).
@@ -19,17 +32,18 @@ start only after creations ended (make before break), and a user's memberships c
 the user.
 
 Asynchronous requests (sso-admin CreateAccountAssignment, DeleteAccountAssignment,
-ProvisionPermissionSet; botocore has no waiters for them) are polled until SUCCEEDED or FAILED,
-or until ``poll_timeout_seconds``, which fails the operation as timed out:
+ProvisionPermissionSet; botocore has no waiters for them) are followed until SUCCEEDED or
+FAILED, or until ``poll_timeout_seconds``, which fails the operation as timed out:
 
-- account assignment requests share one poller per kind: every ``poll_interval_seconds`` one
-  ``ListAccountAssignmentCreationStatus`` (or ``...DeletionStatus``) call filtered on
-  ``IN_PROGRESS`` answers for every request in flight; a request that left that list is
-  described once (``DescribeAccountAssignmentCreationStatus``) for its final status and AWS's
-  ``FailureReason``. Calls per request: 1 write + 1 describe, plus 1 list call per interval
-  shared by all requests in flight (per-request Describe polling would cost one call per
-  request per interval). A request the write already answered SUCCEEDED or FAILED is not
-  polled;
+- account assignment requests: ``request_status.RequestWatch`` (its module docstring gives the
+  reasoning and the API documentation it relies on). One List...Status call filtered on
+  IN_PROGRESS answers for every request in flight; in ``"lists"`` mode (the default) a request
+  that left it frees its place for the next write, and the run's requests are settled
+  together (every ``status_batch`` ready ones, the rest at the run's end): one List...Status
+  call filtered on FAILED, a Describe for each failure (AWS's ``FailureReason``) and two
+  canaries; a request is reported SUCCEEDED only on that evidence or on Describe. In
+  ``"describe"`` mode each request that left IN_PROGRESS is described. A request the write
+  already answered SUCCEEDED or FAILED is not polled;
 - provisioning requests are described one by one (DescribePermissionSetProvisioningStatus):
   at most three run at once.
 
@@ -76,10 +90,10 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 
@@ -95,6 +109,13 @@ from reconciler.adapters.aws.reading import (
     instance_not_found,
     read_access_control_attributes,
     read_permission_set,
+)
+from reconciler.adapters.aws.request_status import (
+    FAILED,
+    IN_PROGRESS,
+    RequestFailedError,
+    RequestStatus,
+    RequestWatch,
 )
 from reconciler.errors import AwsError, PermanentAwsError, WriterLockLostError
 from reconciler.model.state import (
@@ -131,11 +152,6 @@ from reconciler.planning.plans import (
 
 log = structlog.get_logger()
 
-IN_PROGRESS = "IN_PROGRESS"
-FAILED = "FAILED"
-SUCCEEDED = "SUCCEEDED"
-RequestStatus = Literal["describe", "failed-list"]
-"""How ``_RequestWatch`` learns the final status of requests (see ``ApplySettings``)."""
 STOPPED_REASON = "not attempted: the reconciler is stopping"
 """Reason of the operations skipped because ``apply_plan``'s ``stop`` event was set."""
 LOCK_LOST_REASON = "not attempted: the writer lock was lost"
@@ -178,11 +194,24 @@ class _ProgressTracker:
         self._started = time.monotonic()
         self._logged = self._started
 
-    def record(self, result: OperationResult) -> OperationResult:
+    def ended(self) -> None:
+        """Count an operation whose request left IN_PROGRESS and whose result comes later
+        (``record(..., counted=True)``): progress shows it done as soon as it ended."""
+        self._report(done=1, failed=0)
+
+    def record(self, result: OperationResult, *, counted: bool = False) -> OperationResult:
+        """Count a finished operation (``counted``: already counted by ``ended``; reported
+        again only if it did not succeed)."""
+        failed = result.status is not Status.SUCCEEDED
+        if not counted or failed:
+            self._report(done=0 if counted else 1, failed=int(failed))
+        return result
+
+    def _report(self, *, done: int, failed: int) -> None:
         now = time.monotonic()
         with self._lock:
-            self._done += 1
-            self._failed += result.status is not Status.SUCCEEDED
+            self._done += done
+            self._failed += failed
             elapsed = now - self._started
             remaining = self.total - self._done
             progress = ApplyProgress(
@@ -205,7 +234,6 @@ class _ProgressTracker:
                 failed=progress.failed,
                 eta_seconds=round(progress.eta_seconds or 0.0, 1),
             )
-        return result
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,10 +246,17 @@ class ApplySettings:
     groups, membership additions and removals at once (each identitystore API has its own
     20 requests/s). ``poll_interval_seconds``: pause between status polls.
     ``request_status``: how the final status of an account assignment request that left
-    IN_PROGRESS is learnt: ``"describe"`` (one Describe... call per request) or
-    ``"failed-list"`` (one List...Status call filtered on FAILED per poll that saw requests
-    end, when it has fewer pages than requests ended; requests absent from it SUCCEEDED, the
-    FAILED ones are described for their FailureReason: about half the calls per assignment).
+    IN_PROGRESS is learnt (``request_status`` module): ``"lists"`` (default: batches settled
+    from the List...Status calls, Describe only for failures and two canaries per batch) or
+    ``"describe"`` (one Describe... call per request). ``status_list_lag_seconds``: how late
+    the List...Status calls may be (AWS documents no bound; an assumption, doubled when a
+    canary disagrees). ``status_batch``: in ``"lists"`` mode, requests settled together
+    while a run goes on (the rest at its end; progress counts an operation done when its
+    request left IN_PROGRESS, and again as failed if it turns out FAILED).
+    ``side_by_side``: run identity-store writes beside sso-admin writes (two lanes), and
+    permission set writes beside the assignment creations after them (module docstring);
+    False runs every operation in plan order, in one lane, so that a seeded fault sequence
+    meets the same calls in the same order on every run.
     ``poll_timeout_seconds``: how long an asynchronous request may stay IN_PROGRESS before its
     operation fails as timed out. ``conflict_attempts``: attempts of a write that meets
     ConflictException, with a backoff starting at ``conflict_backoff_seconds`` and doubling up
@@ -232,158 +267,36 @@ class ApplySettings:
     provisioning_concurrency: int = 3
     identity_concurrency: int = 8
     poll_interval_seconds: float = 0.5
-    request_status: RequestStatus = "describe"
+    request_status: RequestStatus = "lists"
+    status_list_lag_seconds: float = 0.5
+    status_batch: int = 1000
+    side_by_side: bool = True
     poll_timeout_seconds: float = 300.0
     conflict_attempts: int = 6
     conflict_backoff_seconds: float = 0.5
     conflict_backoff_max_seconds: float = 8.0
 
 
-class _RequestFailedError(Exception):
-    """An asynchronous request ended FAILED (or timed out); ``reason`` is AWS's words."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class _UnresolvedError(Exception):
     """An object the operation needs is unknown (never read, never created)."""
 
 
-class _RequestWatch:
-    """Polls the status of asynchronous account assignment requests for all waiters at once.
+class _DeferredError(Exception):
+    """An account assignment request left IN_PROGRESS; its final status is learnt later, with
+    others, by ``RequestWatch.settle`` (``"lists"`` mode)."""
 
-    One ``list_method`` call (filtered on IN_PROGRESS, every page) per ``interval`` seconds
-    answers for every request being waited on; whichever waiting thread finds the poll due makes
-    it, the others wait on a condition. A request no longer IN_PROGRESS is described once with
-    ``describe`` for its final status and FailureReason.
-    """
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
 
-    def __init__(
-        self,
-        *,
-        clients: AwsClients,
-        instance_arn: str,
-        list_method: str,
-        list_key: str,
-        describe: Callable[[str], Mapping[str, Any]],
-        interval: float,
-        request_status: RequestStatus = "describe",
-    ) -> None:
-        self._clients = clients
-        self._infer = request_status == "failed-list"
-        self._failed_pages = 1
-        self._succeeded: set[str] = set()
-        self._instance_arn = instance_arn
-        self._list_method = list_method
-        self._list_key = list_key
-        self._describe = describe
-        self._interval = interval
-        self._cond = threading.Condition()
-        self._waiting: set[str] = set()
-        self._done: set[str] = set()
-        self._polling = False
-        self._next_poll = 0.0
 
-    def _in_progress(self) -> set[str] | None:
-        try:
-            return {
-                status["RequestId"]
-                for page in pages(
-                    self._clients.sso_admin,
-                    self._list_method,
-                    InstanceArn=self._instance_arn,
-                    Filter={"Status": IN_PROGRESS},
-                )
-                for status in page.get(self._list_key, [])
-            }
-        except AwsError as exc:
-            log.warning("status_poll_failed", operation=exc.operation, error=str(exc))
-            return None
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """An operation whose request left IN_PROGRESS and whose final status is not known yet."""
 
-    def _failed(self) -> set[str] | None:
-        """Request ids listed FAILED (every page), or None when the call failed."""
-        try:
-            listed = list(
-                pages(
-                    self._clients.sso_admin,
-                    self._list_method,
-                    InstanceArn=self._instance_arn,
-                    Filter={"Status": FAILED},
-                )
-            )
-        except AwsError as exc:
-            log.warning("status_poll_failed", operation=exc.operation, error=str(exc))
-            return None
-        self._failed_pages = max(1, len(listed))
-        return {status["RequestId"] for page in listed for status in page.get(self._list_key, [])}
-
-    def wait(self, request_id: str, *, deadline: float) -> Mapping[str, Any]:
-        """The final status (``Status``, ``FailureReason``) of ``request_id``.
-
-        Raises ``_RequestFailedError`` when ``deadline`` (monotonic seconds) passes first.
-        """
-        with self._cond:
-            if not self._waiting:
-                self._next_poll = max(self._next_poll, time.monotonic() + self._interval)
-            self._waiting.add(request_id)
-        try:
-            while True:
-                if self._wait_for_poll(request_id, deadline=deadline):
-                    with self._cond:
-                        inferred = request_id in self._succeeded
-                        self._succeeded.discard(request_id)
-                    if inferred:
-                        return {"Status": SUCCEEDED, "RequestId": request_id}
-                    status = self._describe(request_id)
-                    if status.get("Status") != IN_PROGRESS:
-                        return status
-                    # Listed as ended but still IN_PROGRESS: the list lagged; keep waiting.
-        finally:
-            with self._cond:
-                self._waiting.discard(request_id)
-                self._done.discard(request_id)
-                self._succeeded.discard(request_id)
-
-    def _wait_for_poll(self, request_id: str, *, deadline: float) -> bool:
-        """Wait until ``request_id`` left IN_PROGRESS (True); polls when the poll is due."""
-        with self._cond:
-            while True:
-                if request_id in self._done:
-                    self._done.discard(request_id)
-                    return True
-                now = time.monotonic()
-                if now >= deadline:
-                    raise _RequestFailedError(
-                        f"timed out: request {request_id} still IN_PROGRESS after the "
-                        "polling deadline"
-                    )
-                if not self._polling and now >= self._next_poll:
-                    self._polling = True
-                    watched = set(self._waiting)
-                    break
-                until = deadline if self._polling else min(deadline, self._next_poll)
-                self._cond.wait(timeout=max(0.005, until - now))
-        in_progress: set[str] | None = None
-        failed: set[str] | None = None
-        try:
-            in_progress = self._in_progress()
-            ended = watched - in_progress if in_progress is not None else set()
-            # The FAILED list is read after the IN_PROGRESS one: a request absent from both
-            # had ended before the first call, SUCCEEDED.
-            if self._infer and ended and len(ended) >= self._failed_pages:
-                failed = self._failed()
-        finally:
-            with self._cond:
-                self._polling = False
-                self._next_poll = time.monotonic() + self._interval
-                if in_progress is not None:
-                    self._done |= watched - in_progress
-                    if failed is not None:
-                        self._succeeded |= (watched - in_progress) - failed
-                self._cond.notify_all()
-        return False
+    operation: Operation
+    request_id: str
+    started: float
 
 
 class _Applying:
@@ -421,7 +334,7 @@ class _Applying:
         self._account_gates: dict[str, threading.Event] = {}
         self.stop_reason: str | None = None
         sso = clients.sso_admin
-        self.creations = _RequestWatch(
+        self.creations = RequestWatch(
             clients=clients,
             instance_arn=self.instance_arn,
             list_method="list_account_assignment_creation_status",
@@ -432,9 +345,11 @@ class _Applying:
                 AccountAssignmentCreationRequestId=request_id,
             )["AccountAssignmentCreationStatus"],
             interval=settings.poll_interval_seconds,
-            request_status=settings.request_status,
+            lag=settings.status_list_lag_seconds,
+            mode=settings.request_status,
+            tail_describe=settings.assignment_concurrency,
         )
-        self.deletions = _RequestWatch(
+        self.deletions = RequestWatch(
             clients=clients,
             instance_arn=self.instance_arn,
             list_method="list_account_assignment_deletion_status",
@@ -445,7 +360,9 @@ class _Applying:
                 AccountAssignmentDeletionRequestId=request_id,
             )["AccountAssignmentDeletionStatus"],
             interval=settings.poll_interval_seconds,
-            request_status=settings.request_status,
+            lag=settings.status_list_lag_seconds,
+            mode=settings.request_status,
+            tail_describe=settings.assignment_concurrency,
         )
 
     # --- bookkeeping ------------------------------------------------------------------------
@@ -1006,7 +923,7 @@ class _Applying:
             interval = self.settings.poll_interval_seconds
             while status.get("Status") == IN_PROGRESS:
                 if time.monotonic() >= deadline:
-                    raise _RequestFailedError(
+                    raise RequestFailedError(
                         f"timed out: provisioning request {status.get('RequestId')} still "
                         "IN_PROGRESS after the polling deadline"
                     )
@@ -1053,19 +970,23 @@ class _Applying:
             self.clients.sso_admin.create_account_assignment, **self._assignment(key)
         )
         self._open_account_gate(key.account_id)
-        status: Mapping[str, Any] = response["AccountAssignmentCreationStatus"]
-        if status.get("Status") == IN_PROGRESS:
-            status = self.creations.wait(status["RequestId"], deadline=self._deadline())
-        _raise_if_failed(status)
+        self._await_status(response["AccountAssignmentCreationStatus"], self.creations)
 
     def delete_assignment(self, key: AssignmentKey) -> None:
         response = self.write(
             self.clients.sso_admin.delete_account_assignment, **self._assignment(key)
         )
         self._open_account_gate(key.account_id)
-        status: Mapping[str, Any] = response["AccountAssignmentDeletionStatus"]
+        self._await_status(response["AccountAssignmentDeletionStatus"], self.deletions)
+
+    def _await_status(self, status: Mapping[str, Any], watch: RequestWatch) -> None:
+        """Wait for an account assignment request to leave IN_PROGRESS; raise
+        ``_DeferredError`` when its final status is to be settled later (``"lists"`` mode)."""
         if status.get("Status") == IN_PROGRESS:
-            status = self.deletions.wait(status["RequestId"], deadline=self._deadline())
+            final = watch.wait_ended(status["RequestId"], deadline=self._deadline())
+            if final is None:
+                raise _DeferredError(status["RequestId"])
+            status = final
         _raise_if_failed(status)
 
     # --- attributes for access control (ABAC) -------------------------------------------------
@@ -1174,8 +1095,11 @@ class _Applying:
         if gate is not None:
             gate.set()
 
-    def run(self, operation: Operation) -> OperationResult:
-        """Apply one operation and log its result; never raises for an AWS failure."""
+    def run(self, operation: Operation) -> OperationResult | _Pending:
+        """Apply one operation and log its result; never raises for an AWS failure. An account
+        assignment operation whose request left IN_PROGRESS in ``"lists"`` mode answers
+        ``_Pending``: ``finish`` makes its result once ``RequestWatch.settle`` knows the
+        status."""
         try:
             self._await_account_gate(operation)
             return self._run(operation)
@@ -1184,7 +1108,32 @@ class _Applying:
             if account_id is not None:
                 self._open_account_gate(account_id)
 
-    def _run(self, operation: Operation) -> OperationResult:
+    def finish(
+        self, pending: _Pending, status: Mapping[str, Any] | RequestFailedError
+    ) -> OperationResult:
+        """The result of a ``_Pending`` operation from its request's final status."""
+        try:
+            if isinstance(status, RequestFailedError):
+                raise status
+            _raise_if_failed(status)
+        except RequestFailedError as exc:
+            self._record_failure(pending.operation, exc)
+            result = OperationResult(
+                operation=pending.operation,
+                status=Status.FAILED,
+                reason=exc.reason,
+                seconds=time.monotonic() - pending.started,
+            )
+        else:
+            result = OperationResult(
+                operation=pending.operation,
+                status=Status.SUCCEEDED,
+                seconds=time.monotonic() - pending.started,
+            )
+        _log_result(result)
+        return result
+
+    def _run(self, operation: Operation) -> OperationResult | _Pending:
         started = time.monotonic()
         skip = self._skip_reason(operation)
         self._writes.count = 0
@@ -1193,6 +1142,10 @@ class _Applying:
         else:
             try:
                 self.execute(operation)
+            except _DeferredError as deferred:
+                return _Pending(
+                    operation=operation, request_id=deferred.request_id, started=started
+                )
             except WriterLockLostError as exc:
                 if self._writes.count:  # a write of it may have reached AWS
                     result = OperationResult(
@@ -1208,9 +1161,9 @@ class _Applying:
                         status=Status.SKIPPED,
                         reason=f"{LOCK_LOST_REASON} ({exc.reason})",
                     )
-            except (AwsError, _RequestFailedError, _UnresolvedError) as exc:
+            except (AwsError, RequestFailedError, _UnresolvedError) as exc:
                 self._record_failure(operation, exc)
-                reason = exc.reason if isinstance(exc, _RequestFailedError) else str(exc)
+                reason = exc.reason if isinstance(exc, RequestFailedError) else str(exc)
                 result = OperationResult(
                     operation=operation,
                     status=Status.FAILED,
@@ -1250,7 +1203,7 @@ def _target_account(operation: Operation) -> str | None:
 
 def _raise_if_failed(status: Mapping[str, Any]) -> None:
     if status.get("Status") == FAILED:
-        raise _RequestFailedError(
+        raise RequestFailedError(
             str(status.get("FailureReason") or f"request {status.get('RequestId')} FAILED")
         )
 
@@ -1270,6 +1223,82 @@ def _log_result(result: OperationResult) -> None:
         log.warning("operation_applied", **fields)
 
 
+_IDENTITY_KINDS = (
+    CreateUser,
+    UpdateUser,
+    DeleteUser,
+    CreateGroup,
+    UpdateGroup,
+    DeleteGroup,
+    AddMembership,
+    RemoveMembership,
+)
+"""Operations written to the identity store (its own rate budgets), the rest to sso-admin."""
+_BREAKING_KINDS = (
+    DeleteAssignment,
+    DeletePermissionSet,
+    RemoveMembership,
+    DeleteGroup,
+    DeleteUser,
+)
+"""Operations that may take access away: they wait for every earlier operation."""
+
+
+def _principal(operation: Operation) -> str | None:
+    """``user/NAME`` or ``group/NAME``: the principal an operation writes or assigns."""
+    match operation:
+        case CreateUser(user=user) | UpdateUser(user=user):
+            return f"user/{user.user_name}"
+        case DeleteUser(user_name=name):
+            return f"user/{name}"
+        case CreateGroup(group=group) | UpdateGroup(group=group):
+            return f"group/{group.name}"
+        case DeleteGroup(name=name):
+            return f"group/{name}"
+        case CreateAssignment(assignment=key) | DeleteAssignment(assignment=key):
+            principal = "user" if key.principal_type is PrincipalType.USER else "group"
+            return f"{principal}/{key.principal_name}"
+        case _:
+            return None
+
+
+def _cross_lane_dependencies(
+    operations: Sequence[Operation],
+) -> tuple[list[list[int]], list[int]]:
+    """For each operation, the earlier operations of the other lane it must wait for: a list of
+    indices, and a count of the other lane's first operations (in plan order).
+
+    Identity-store writes and sso-admin writes run in two lanes at once (separate rate
+    budgets). Across lanes an operation waits for: every earlier operation (the count), when it
+    may take access away (``_BREAKING_KINDS``: make before break); else the last earlier
+    operation that may, and the earlier operations on the same principal (an assignment waits
+    for its user's or group's creation). Within a lane plan order holds, as ``_runs`` groups it.
+    """
+    dependencies: list[list[int]] = []
+    prefixes: list[int] = []
+    last_break: dict[bool, int] = {}
+    by_principal: dict[tuple[bool, str], list[int]] = {}
+    seen = {True: 0, False: 0}  # operations of each lane so far (True: identity)
+    for index, operation in enumerate(operations):
+        identity = isinstance(operation, _IDENTITY_KINDS)
+        other = not identity
+        principal = _principal(operation)
+        if isinstance(operation, _BREAKING_KINDS):
+            dependencies.append([])
+            prefixes.append(seen[other])
+            last_break[identity] = index
+        else:
+            waits = [j for j in [last_break.get(other)] if j is not None]
+            if principal is not None:
+                waits += by_principal.get((other, principal), [])
+            dependencies.append(sorted(set(waits)))
+            prefixes.append(0)
+        if principal is not None:
+            by_principal.setdefault((identity, principal), []).append(index)
+        seen[identity] += 1
+    return dependencies, prefixes
+
+
 def _concurrency(operation: Operation, settings: ApplySettings) -> tuple[type, int] | None:
     """(kind, bound) when ``operation`` runs concurrently with its like neighbours."""
     if isinstance(operation, CreateAssignment | DeleteAssignment):
@@ -1282,18 +1311,184 @@ def _concurrency(operation: Operation, settings: ApplySettings) -> tuple[type, i
 
 
 def _runs(
-    operations: Sequence[Operation], settings: ApplySettings
-) -> Iterator[tuple[Sequence[Operation], int]]:
-    """Consecutive runs of operations with their concurrency (1: one at a time)."""
+    operations: Sequence[tuple[int, Operation]], settings: ApplySettings
+) -> Iterator[tuple[Sequence[tuple[int, Operation]], int]]:
+    """Consecutive runs of (index, operation) with their concurrency (1: one at a time)."""
     start = 0
     while start < len(operations):
-        grouping = _concurrency(operations[start], settings)
+        grouping = _concurrency(operations[start][1], settings)
         end = start + 1
         if grouping is not None:
-            while end < len(operations) and _concurrency(operations[end], settings) == grouping:
+            while end < len(operations) and _concurrency(operations[end][1], settings) == grouping:
                 end += 1
         yield operations[start:end], grouping[1] if grouping else 1
         start = end
+
+
+def _set_writes_before_creations(
+    runs: Sequence[tuple[Sequence[tuple[int, Operation]], int]], position: int
+) -> list[tuple[int, Operation]]:
+    """The permission set creations and updates from ``runs[position]`` on when the run right
+    after them creates account assignments (they can then run side by side), else []."""
+    writes: list[tuple[int, Operation]] = []
+    while position < len(runs) and all(
+        isinstance(operation, CreatePermissionSet | UpdatePermissionSet)
+        for _, operation in runs[position][0]
+    ):
+        writes.extend(runs[position][0])
+        position += 1
+    creations = position < len(runs) and all(
+        isinstance(operation, CreateAssignment) for _, operation in runs[position][0]
+    )
+    return writes if writes and creations and runs[position][1] > 1 else []
+
+
+class _Scheduler:
+    """Runs a plan's two lanes (identity store, sso-admin) at once, each in plan order with its
+    runs and barriers, holding each operation until the other lane's operations it depends on
+    (``_cross_lane_dependencies``) have their results."""
+
+    def __init__(
+        self,
+        *,
+        applying: _Applying,
+        operations: Sequence[Operation],
+        settings: ApplySettings,
+        tracker: _ProgressTracker,
+    ) -> None:
+        self.applying = applying
+        self.operations = operations
+        self.settings = settings
+        self.tracker = tracker
+        self.results: dict[int, OperationResult] = {}
+        self.done = [threading.Event() for _ in operations]
+        self.dependencies, self.prefixes = _cross_lane_dependencies(operations)
+        #: each lane's operation indices in plan order (True: identity), and how many of its
+        #: first ones have their results
+        self._lanes = {
+            lane: [i for i, op in enumerate(operations) if isinstance(op, _IDENTITY_KINDS) == lane]
+            for lane in (True, False)
+        }
+        self._finished = {True: 0, False: 0}
+        self._progress = threading.Condition()
+
+    def record(self, index: int, result: OperationResult, *, counted: bool = False) -> None:
+        self.results[index] = self.tracker.record(result, counted=counted)
+        self.done[index].set()
+        lane = isinstance(self.operations[index], _IDENTITY_KINDS)
+        with self._progress:
+            order, finished = self._lanes[lane], self._finished[lane]
+            while finished < len(order) and self.done[order[finished]].is_set():
+                finished += 1
+            self._finished[lane] = finished
+            self._progress.notify_all()
+
+    def start(self, index: int, operation: Operation) -> OperationResult | _Pending:
+        for dependency in self.dependencies[index]:
+            self.done[dependency].wait()
+        if self.prefixes[index]:
+            other = not isinstance(operation, _IDENTITY_KINDS)
+            with self._progress:
+                while self._finished[other] < self.prefixes[index]:
+                    self._progress.wait()
+        return self.applying.run(operation)
+
+    def run_lane(self, lane: Sequence[tuple[int, Operation]]) -> None:
+        runs = list(_runs(lane, self.settings))
+        position = 0
+        while position < len(runs):
+            run, concurrency = runs[position]
+            writes = (
+                _set_writes_before_creations(runs, position) if self.settings.side_by_side else []
+            )
+            if writes:
+                self._pipeline(writes, *runs[position + len(writes)])
+                position += len(writes) + 1
+                continue
+            position += 1
+            if concurrency == 1 or len(run) == 1:
+                self._sequentially(run)
+            else:
+                self._run_concurrently(run, concurrency)
+
+    def _sequentially(self, run: Sequence[tuple[int, Operation]]) -> None:
+        for index, operation in run:
+            self._finish_one(index, self.start(index, operation))
+
+    def _pipeline(
+        self,
+        writes: Sequence[tuple[int, Operation]],
+        creations: Sequence[tuple[int, Operation]],
+        concurrency: int,
+    ) -> None:
+        """Permission set writes (one at a time) beside the account assignment creations that
+        follow them: a creation waits only for the write of its own set."""
+        written = {
+            operation.permission_set.name: index
+            for index, operation in writes
+            if isinstance(operation, CreatePermissionSet | UpdatePermissionSet)
+        }
+        for index, operation in creations:
+            if isinstance(operation, CreateAssignment):
+                own = written.get(operation.assignment.permission_set)
+                if own is not None:
+                    self.dependencies[index] = [*self.dependencies[index], own]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apply-sets") as lane:
+            sets = lane.submit(contextvars.copy_context().run, self._sequentially, writes)
+            try:
+                self._run_concurrently(creations, concurrency)
+            finally:
+                sets.result()
+
+    def _finish_one(self, index: int, outcome: OperationResult | _Pending) -> None:
+        if isinstance(outcome, _Pending):
+            self.tracker.ended()
+            self._settle({outcome.request_id: (index, outcome)}, wait=True)
+        else:
+            self.record(index, outcome)
+
+    def _watch(self, operation: Operation) -> RequestWatch:
+        if isinstance(operation, DeleteAssignment):
+            return self.applying.deletions
+        return self.applying.creations
+
+    def _settle(self, pending: dict[str, tuple[int, _Pending]], *, wait: bool) -> None:
+        """Record the results of the pending operations whose status is settled (all of them
+        with ``wait``); they leave ``pending``."""
+        if not pending:
+            return
+        watch = self._watch(next(iter(pending.values()))[1].operation)
+        for request_id, status in watch.settle(list(pending), wait=wait).items():
+            index, item = pending.pop(request_id)
+            self.record(index, self.applying.finish(item, status), counted=True)
+
+    def _run_concurrently(self, run: Sequence[tuple[int, Operation]], concurrency: int) -> None:
+        pending: dict[str, tuple[int, _Pending]] = {}
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
+            # Each task runs in a copy of this context, so bound log context (pass id) follows.
+            futures = {
+                pool.submit(contextvars.copy_context().run, self.start, index, operation): index
+                for index, operation in run
+            }
+            running = set(futures)
+            while running:
+                finished, running = wait(
+                    running,
+                    timeout=max(0.01, self.settings.poll_interval_seconds),
+                    return_when=FIRST_COMPLETED,
+                )
+                for future in finished:
+                    outcome = future.result()
+                    if isinstance(outcome, _Pending):
+                        pending[outcome.request_id] = (futures[future], outcome)
+                        self.tracker.ended()
+                    else:
+                        self.record(futures[future], outcome)
+                if pending:
+                    watch = self._watch(next(iter(pending.values()))[1].operation)
+                    if watch.ready(pending) >= max(1, self.settings.status_batch):
+                        self._settle(pending, wait=False)
+        self._settle(pending, wait=True)
 
 
 def apply_plan(
@@ -1320,25 +1515,33 @@ def apply_plan(
     settings = settings or ApplySettings()
     started = clients.calls.snapshot()
     applying = _Applying(clients=clients, live=live, settings=settings, stop=stop, fence=fence)
-    tracker = _ProgressTracker(total=len(plan.operations))
-
-    def run_one(operation: Operation) -> OperationResult:
-        return tracker.record(applying.run(operation))
-
-    results: list[OperationResult] = []
-    for run, concurrency in _runs(plan.operations, settings):
-        if concurrency == 1 or len(run) == 1:
-            results.extend(run_one(operation) for operation in run)
-            continue
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apply") as pool:
-            # Each task runs in a copy of this context, so bound log context (pass id) follows.
-            futures = [
-                pool.submit(contextvars.copy_context().run, run_one, operation) for operation in run
-            ]
-            results.extend(future.result() for future in futures)
+    scheduler = _Scheduler(
+        applying=applying,
+        operations=plan.operations,
+        settings=settings,
+        tracker=_ProgressTracker(total=len(plan.operations)),
+    )
+    indexed = list(enumerate(plan.operations))
+    identity = [(i, op) for i, op in indexed if isinstance(op, _IDENTITY_KINDS)]
+    sso_admin = [(i, op) for i, op in indexed if not isinstance(op, _IDENTITY_KINDS)]
+    if not settings.side_by_side:
+        scheduler.dependencies = [[] for _ in plan.operations]
+        scheduler.prefixes = [0 for _ in plan.operations]
+        scheduler.run_lane(indexed)
+    elif identity and sso_admin:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="identity") as lane:
+            identity_lane = lane.submit(
+                contextvars.copy_context().run, scheduler.run_lane, identity
+            )
+            try:
+                scheduler.run_lane(sso_admin)
+            finally:
+                identity_lane.result()
+    else:
+        scheduler.run_lane(identity or sso_admin)
     outcome = Outcome(
         revision=plan.revision,
-        results=tuple(results),
+        results=tuple(scheduler.results[i] for i in range(len(plan.operations))),
         api_calls=clients.calls.since(started),
         lock_lost=applying.lock_lost,
     )
