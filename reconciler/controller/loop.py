@@ -720,15 +720,15 @@ class Controller:
         controller itself makes such principals: a pass applying a revision creates users and
         groups with their assignments, and if someone deletes such a user by hand before the
         next pass (the classic orphan), a ``previous`` read before those writes never knew its
-        id, so its assignments where a group also holds the set (Auditors and jane.doe on
-        ReadOnlyAccess in prod) would go unseen until the next complete read. The apply's
+        id, so its assignments where a group also holds the set (in the example repository,
+        jane.doe beside Auditors on ReadOnlyAccess in prod) would go unseen until the next
+        complete read. The apply's
         outcome names what was created, not the ids AWS gave them nor the ARNs of new
         permission sets (and a write whose answer was lost may have happened), so it cannot
         stand in for a read. Hence a pass that starts writing forgets its read (before the
         first write, so that a pass failing mid-apply forgets it too) and the next read is
-        complete. What the controller deletes needs nothing: a principal had to be live when
-        ``previous`` was read to be planned for deletion, so ``previous`` knows its id.
-        ``previous`` may itself be hybrid: what it missed lies in the same blind spot.
+        complete. ``previous`` may itself be hybrid: what it missed lies in the same blind spot,
+        which the next complete read closes.
 
         What others write between two reads (a person, another replica holding the writer lock)
         stays the hybrid read's one blind spot, closed by the next complete read: at most
