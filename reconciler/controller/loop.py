@@ -94,6 +94,7 @@ from reconciler.engine import load, plan_revision, revision_of, target_reads_of
 from reconciler.errors import (
     AwsError,
     InvalidRevisionError,
+    PermanentAwsError,
     Problem,
     SourceError,
     UnverifiedRevisionError,
@@ -734,9 +735,11 @@ class Controller:
         stays the hybrid read's one blind spot, closed by the next complete read: at most
         ``complete_read_every - 1`` passes later (about that many ``interval_seconds`` when no
         commit comes). Another replica's own writes are followed by its own complete read,
-        which reports what they left. An orphaned assignment first seen by that complete read
-        counts as appeared since the previous read (``_PassWork.appeared``), as any hand change;
-        it belongs to a deleted principal and grants no one access.
+        which reports what they left. A hybrid read failing with a permanent error is followed
+        by a complete read, so that an answer only the hybrid way meets cannot fail every pass.
+        An orphaned assignment first seen by that complete read counts as appeared since the
+        previous read (``_PassWork.appeared``), as any hand change; it belongs to a deleted
+        principal and grants no one access.
         """
         log.info("pass.phase", phase="read")
         reads = [target_reads_of(loaded.documents) for loaded in revisions if loaded is not None]
@@ -757,6 +760,12 @@ class Controller:
             )
         except AwsError as exc:
             work.fail(phase="read", message=str(exc))
+            if previous is not None and isinstance(exc, PermanentAwsError):
+                # An answer the hybrid way alone meets (AWS does not document how
+                # ListAccountAssignmentsForPrincipal answers for a deleted principal's id) must
+                # not fail every pass: the next read is complete. A temporary error (throttling)
+                # is retried the cheaper way.
+                self._previous = None
             return None
         hybrid = previous is not None and previous.instance_arn == live.instance_arn
         work.read = LiveRead.HYBRID if hybrid else LiveRead.COMPLETE

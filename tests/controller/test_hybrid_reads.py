@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
+from reconciler.adapters.aws.clients import AwsClients
 from reconciler.controller.loop import Controller
 from reconciler.controller.settings import SettingsError, load_settings
 from reconciler.controller.status import (
@@ -247,3 +249,26 @@ def test_complete_read_every_is_read_from_the_environment(
     monkeypatch.setenv("RECONCILER_COMPLETE_READ_EVERY", "1")
 
     assert load_settings().complete_read_every == 1
+
+
+def test_a_hybrid_read_failing_for_good_is_followed_by_a_complete_read(
+    make_controller: ControllerFactory, aws: AwsClients
+) -> None:
+    """AWS does not document how ListAccountAssignmentsForPrincipal answers for a deleted
+    principal's id: an error only the hybrid way meets must not fail every pass."""
+    controller = _converged(make_controller)
+
+    def refuse(**_: object) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ValidationException", "Message": "refused for the test"}},
+            "ListAccountAssignmentsForPrincipal",
+        )
+
+    aws.sso_admin.meta.events.register(
+        "before-call.sso-admin.ListAccountAssignmentsForPrincipal", refuse
+    )
+    failed = controller.run_once()
+    after = controller.run_once()
+
+    assert (failed.status, failed.phase, failed.read) == (PassStatus.ERROR, "read", None)
+    assert (after.status, after.read) == (PassStatus.IN_SYNC, COMPLETE)
