@@ -25,6 +25,8 @@ metric                                          type       labels / meaning
 ``reconciler_seconds_since_last_success``       gauge      seconds since the last completed
                                                            pass (since start when none yet)
 ``reconciler_aws_api_calls_total``              counter    ``operation``: AWS API calls
+``reconciler_live_reads_total``                 counter    ``read``: live-state reads by way
+                                                           (complete, hybrid; ``LiveRead``)
 ``reconciler_suspended``                        gauge      1 while writes are suspended
 ``reconciler_notifications_total``              counter    ``result``: posted, not_posted (nothing
                                                            worth posting, a duplicate, or Slack
@@ -45,7 +47,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Kind
-from reconciler.planning.reports import PassReport, PassStatus
+from reconciler.planning.reports import LiveRead, PassReport, PassStatus
 
 __all__ = ["ControllerMetrics"]
 
@@ -140,6 +142,15 @@ class ControllerMetrics:
             ["operation"],
             registry=reg,
         )
+        self.live_reads = Counter(
+            "reconciler_live_reads",
+            "Reads of live state by passes, by way: complete (per permission set) or hybrid "
+            "(per principal, given the previous read).",
+            ["read"],
+            registry=reg,
+        )
+        for way in LiveRead:
+            self.live_reads.labels(read=way.value)
         self.suspended = Gauge(
             "reconciler_suspended", "1 while writes are suspended, else 0.", registry=reg
         )
@@ -157,7 +168,8 @@ class ControllerMetrics:
         )
 
     def observe(self, report: PassReport, *, outcome: Outcome | None) -> None:
-        """Count one pass: its result, duration, errors, applied changes, drift, API calls."""
+        """Count one pass: its result, duration, errors, applied changes, drift, API calls,
+        the way it read live state."""
         self.duration.observe(report.seconds)
         self.passes.labels(result=report.status.value).inc()
         if report.phase is not None:
@@ -174,6 +186,8 @@ class ControllerMetrics:
                     self.failed.labels(**labels).inc()
         if report.status.completed:
             self._last_success = self._clock()
+        if report.read is not None:
+            self.live_reads.labels(read=report.read.value).inc()
         for operation, count in report.api_calls.items():
             self.api_calls.labels(operation=operation).inc(count)
         if report.applied_revision is not None:

@@ -228,6 +228,17 @@ class ControllerSettings(BaseSettings):
         description="Every wait is multiplied by a random factor in [1 - jitter, 1 + jitter], so "
         "that replicas do not call AWS in step.",
     )
+    complete_read_every: int = Field(
+        default=12,
+        ge=1,
+        description="One live-state read in this many is complete (per permission set: every "
+        "provisioned set and account), as is the first after start and the first after this "
+        "controller wrote; the others are hybrid (per principal, given the previous read: "
+        "about a third of the calls on a large organization). 1: every read is complete. "
+        "Bounds, in passes, how long a hybrid read's one blind spot can last: an assignment of a "
+        "principal created and deleted between two reads, in a (set, account) that also holds "
+        "a live principal's assignment.",
+    )
     state_file: Path | None = Field(
         default=None,
         description="JSON file keeping last_applied_revision, last_attempted_revision and the "

@@ -38,7 +38,8 @@ may be added)::
 A ``revision`` is ``{"sha": str, "since": "<ISO-8601>" | null, "url": str | null}`` (``url``
 is ``<web_url>/commit/<sha>``); a ``pass`` is ``{"pass_id", "started_at", "seconds",
 "status", "revision", "applied_revision", "api_calls": int, "changes": int, "drift": int,
-"failures": int, "error": str | null, "phase": str | null}``; an ``item`` is ``{"action",
+"failures": int, "error": str | null, "phase": str | null, "read": "complete" | "hybrid" |
+null}`` (``read``: how the pass read live state, ``PassReport.read``); an ``item`` is ``{"action",
 "kind", "key", "description", "status", "reason", "detail": [str]}`` as in the pass report
 (``report_json``).
 """
@@ -133,6 +134,8 @@ class PassView:
     failures: int
     error: str | None
     phase: str | None
+    read: str | None = None
+    """``complete`` or ``hybrid`` (``LiveRead``); ``None`` when the pass read no live state."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,6 +216,7 @@ def _pass_view(report: PassReport, web_url: str | None) -> PassView:
         failures=len(report.failures),
         error=report.error,
         phase=report.phase,
+        read=report.read.value if report.read is not None else None,
     )
 
 
@@ -308,6 +312,7 @@ def _pass_json(view: PassView) -> dict[str, Any]:
         "failures": view.failures,
         "error": view.error,
         "phase": view.phase,
+        "read": view.read,
     }
 
 

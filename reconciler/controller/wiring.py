@@ -137,6 +137,7 @@ def build_controller(
         ),
         mode=settings.mode,
         instance_arn=settings.instance_arn,
+        complete_read_every=settings.complete_read_every,
         apply_settings=ApplySettings(
             assignment_concurrency=settings.apply_assignment_concurrency,
             poll_interval_seconds=settings.apply_poll_interval_seconds,

@@ -91,6 +91,18 @@ class PassStatus(StrEnum):
         return self.severity <= PassStatus.PENDING.severity
 
 
+class LiveRead(StrEnum):
+    """How a pass read the account assignments of live state (the controller's choice; see
+    ``reconciler.adapters.aws.reading.read_live_state``)."""
+
+    COMPLETE = "complete"
+    """Per permission set: every provisioned (set, account) pair, blind to nothing."""
+    HYBRID = "hybrid"
+    """Per principal, given the pass's previous read: fewer calls, blind only to an assignment
+    of a principal created and deleted between the two reads that shares its (set, account)
+    with a live principal's assignment, until the next complete read."""
+
+
 def worst(statuses: Iterable[PassStatus]) -> PassStatus:
     """The worst of ``statuses`` (``in_sync`` for none)."""
     return max(statuses, key=lambda status: status.severity, default=PassStatus.IN_SYNC)
@@ -140,7 +152,8 @@ class PassReport:
     (``fetch``, ``verify``, ``load``, ``read``, ``guard``, ``lock`` (also when the lock was lost
     during the apply: status ``abandoned``), ``internal``); ``suspended``
     whether writes were paused by the suspend switch; ``unmanaged`` the live objects beside the
-    revision in force, which the reconciler leaves alone (``planning.unmanaged``).
+    revision in force, which the reconciler leaves alone (``planning.unmanaged``); ``read``
+    how live state was read (``LiveRead``), ``None`` when the pass did not read it.
     """
 
     pass_id: str
@@ -163,6 +176,8 @@ class PassReport:
     onboarding: Onboarding | None = None
     """The users the pass created (or, not applied, would create) and what AWS does not do for
     them (``reconciler.planning.onboarding``); None when it creates none."""
+    read: LiveRead | None = None
+    """How the pass read live state; ``None`` when it did not (or the read failed)."""
 
 
 def access_items(plan: Plan | None, *, account_names: Mapping[str, str]) -> tuple[AccessItem, ...]:
@@ -296,7 +311,8 @@ def report_json(report: PassReport) -> dict[str, Any]:
     "reason", "detail": [str]}``, a grant ``{"user", "account_id", "account_name",
     "permission_set", "via", "group", "privileged"}`` as in ``plan --format json``;
     ``"onboarding"`` as in ``plan --format json`` (``onboarding.onboarding_json``), null when no
-    user is created.
+    user is created; ``"read"``: ``"complete"`` or ``"hybrid"`` (``LiveRead``), null when the
+    pass did not read live state.
     """
     return {
         "pass_id": report.pass_id,
@@ -320,6 +336,7 @@ def report_json(report: PassReport) -> dict[str, Any]:
             "lost": [_access_json(item) for item in report.access if not item.gained],
         },
         "onboarding": onboarding_json(report.onboarding),
+        "read": report.read.value if report.read is not None else None,
     }
 
 
