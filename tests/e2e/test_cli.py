@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +13,31 @@ import pytest
 
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.console import ConsoleActions
+from tests import cli_zygote
 from tests.support import commit_all, git
 
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    real_process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m reconciler ARGS`` with the current (sandbox-pointed) environment, in
-    ``cwd`` (default: the test's own working directory)."""
+    ``cwd`` (default: the test's own working directory).
+
+    The result is that of a real process; the process is forked from a helper that imported
+    the package once (:mod:`tests.cli_zygote`), unless ``real_process`` (or the helper cannot
+    reproduce ``env``: then it is a real process too)."""
     environment = env if env is not None else dict(os.environ)
     if cwd is not None:  # `python -m reconciler` must still find this tree's package
         top = str(Path(__file__).resolve().parents[2])
         environment["PYTHONPATH"] = os.pathsep.join(
             part for part in (environment.get("PYTHONPATH", ""), top) if part
         )
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return cli_zygote.run(args, env=environment, cwd=cwd, timeout=120, real_process=real_process)
 
 
 def run_json(*args: str) -> tuple[int, dict[str, Any]]:
