@@ -93,6 +93,10 @@ _ALSO_IMPORTED = (
 )
 
 
+_KILL_GRACE_SECONDS = 60.0
+"""How long a killed command may take to close its output and be reaped."""
+
+
 def _startup_view(environment: Mapping[str, str]) -> dict[str, str]:
     return {
         key: value
@@ -205,11 +209,14 @@ class Zygote:
                 selector.register(stream, selectors.EVENT_READ)
             while selector.get_map():
                 wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                events = selector.select(None if killed else wait)
-                if not events and not killed:  # timed out: kill it, then read what it left
+                events = selector.select(wait)
+                if not events and killed:
+                    raise RuntimeError(f"the CLI helper did not kill {list(command)!r}")
+                if not events:  # timed out: kill it, then read what it left
                     with contextlib.suppress(OSError):
                         reply.sendall(b"kill\n")
                     killed = True
+                    deadline = time.monotonic() + _KILL_GRACE_SECONDS
                     continue
                 for key, _ in events:
                     stream = key.fileobj

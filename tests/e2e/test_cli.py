@@ -82,10 +82,11 @@ def test_apply_converges_and_the_next_plan_is_empty(access_repo: Path) -> None:
 
 
 def test_a_second_apply_makes_no_write_call(access_repo: Path, sandbox: Sandbox) -> None:
-    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    # Real `python -m reconciler` processes: the entry point itself, against the sandbox.
+    assert run_cli("apply", "--repo", str(access_repo), real_process=True).returncode == 0
     writes_after_first = len(sandbox.recorder.write_calls())
 
-    second = run_cli("apply", "--repo", str(access_repo))
+    second = run_cli("apply", "--repo", str(access_repo), real_process=True)
 
     assert second.returncode == 0
     assert len(sandbox.recorder.write_calls()) == writes_after_first
@@ -119,7 +120,9 @@ def test_a_hand_change_is_reported_as_drift_and_healed(
 
 
 def test_logs_go_to_stderr_and_never_into_the_json_document(access_repo: Path) -> None:
-    result = run_cli("plan", "--repo", str(access_repo), "--format", "json", "-v")
+    result = run_cli(
+        "plan", "--repo", str(access_repo), "--format", "json", "-v", real_process=True
+    )
 
     json.loads(result.stdout)  # the whole of stdout is one JSON document
     log_lines = [line for line in result.stderr.splitlines() if line.strip()]
