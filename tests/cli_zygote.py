@@ -59,6 +59,10 @@ reads when imported (GitPython finds git on ``PATH``; structlog's default colour
 the helper would not see a change in them, so a command with a different value runs as a real
 process."""
 
+_ENVIRONMENT_AT_IMPORT = dict(os.environ)
+"""The process's environment before any test changed it: the helper starts with it, so that a
+test changing ``PATH`` (say) for its own commands does not decide what every later one sees."""
+
 _BOOTSTRAP = (
     "import os, runpy, sys; sys.path[0] = os.getcwd(); "
     "runpy.run_path(sys.argv[1], run_name='__cli_zygote__')['serve'](int(sys.argv[2]))"
@@ -131,8 +135,9 @@ class Zygote:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
+                env=_ENVIRONMENT_AT_IMPORT,
             )
-        self._startup = _startup_view(os.environ)
+        self._startup = _startup_view(_ENVIRONMENT_AT_IMPORT)
         ours.settimeout(300)
         try:
             ready = ours.recv(64)
