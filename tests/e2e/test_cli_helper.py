@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -70,29 +69,27 @@ def test_the_command_sees_the_environment_and_folder_it_is_given(
 
 
 def test_a_command_past_its_timeout_is_killed(access_repo: Path) -> None:
-    """An endpoint that accepts and never answers: the command waits on it until killed."""
+    """An endpoint that accepts and never answers: the command waits on it until killed.
+    ``TimeoutExpired`` comes only once the command's exit status is known (a command still
+    running a minute after the kill is a ``RuntimeError``); if it had connected, its end of the
+    connection is closed."""
     with socket.create_server(("127.0.0.1", 0)) as server:
-        endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
         environment = {
             **os.environ,
-            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.getsockname()[1]}",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": "us-east-1",
             "AWS_MAX_ATTEMPTS": "1",
         }
         with pytest.raises(subprocess.TimeoutExpired):
-            cli_zygote.run(["plan", "--repo", str(access_repo)], env=environment, timeout=3)
-        server.settimeout(60)
-        connection, _ = server.accept()  # the command's connection, made before the timeout
+            cli_zygote.run(["plan", "--repo", str(access_repo)], env=environment, timeout=5)
+        server.settimeout(1)
+        try:
+            connection, _ = server.accept()  # made before the timeout, if the machine was quick
+        except TimeoutError:
+            return
         with connection:
-            connection.settimeout(1)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:  # the killed command's end closes
-                try:
-                    if connection.recv(65536) == b"":
-                        break
-                except TimeoutError:
-                    continue
-            else:
-                pytest.fail("the command still holds its connection 60 s after the timeout")
+            connection.settimeout(60)  # the request it sent, then the end of its closed side
+            while connection.recv(65536):
+                pass
