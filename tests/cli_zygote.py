@@ -274,7 +274,8 @@ def run(
     current folder), output captured as text: from the helper when it can, else (or with
     ``real_process``) a real process. ``subprocess.TimeoutExpired`` after ``timeout`` s."""
     command = [sys.executable, "-m", "reconciler", *arguments]
-    if not real_process and ZYGOTE.usable_for(env):
+    findable = cwd is None or Path(cwd).is_dir()  # else the real error: FileNotFoundError...
+    if not real_process and findable and ZYGOTE.usable_for(env):
         return ZYGOTE.run(command, arguments, env=env, cwd=cwd or os.getcwd(), timeout=timeout)
     return subprocess.run(
         command,
