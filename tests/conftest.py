@@ -19,6 +19,7 @@ import structlog
 
 from reconciler.sandbox import Sandbox, SandboxSettings, SeededOrganization
 from reconciler.sandbox.server import SHAPE_CHECK_VARIABLE, shape_violations_seen
+from tests import cli_zygote
 from tests.support import commit_all, git
 
 pytest_plugins = ["tests.iam_policy_session"]
@@ -49,6 +50,14 @@ def _source_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> It
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cli_helper_stopped() -> Iterator[None]:
+    """Stop this process's ``python -m reconciler`` helper (:mod:`tests.cli_zygote`, started
+    by the first CLI command run through it) when the session ends."""
+    yield
+    cli_zygote.ZYGOTE.close()
 
 
 FAST = SandboxSettings(assignment_delay_seconds=0.05, provisioning_delay_seconds=0.05)

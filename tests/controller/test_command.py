@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.sandbox.console import ConsoleActions
+from tests import cli_zygote
 from tests.controller.conftest import break_revision
 from tests.controller.test_notify import fake_slack
 
@@ -28,23 +29,10 @@ def run(
     """``python -m reconciler run ARGS`` with a state file and cache under ``tmp_path`` (and
     the variables of ``env``)."""
     environment = {**os.environ, "RECONCILER_CACHE_DIR": str(tmp_path / "cache"), **(env or {})}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "run",
-            "--state-file",
-            str(tmp_path / "state.json"),
-            "--ref",
-            "main",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
+    return cli_zygote.run(
+        ["run", "--state-file", str(tmp_path / "state.json"), "--ref", "main", *args],
         env=environment,
         timeout=120,
-        check=False,
     )
 
 

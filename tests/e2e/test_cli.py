@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +13,31 @@ import pytest
 
 from reconciler.sandbox import Sandbox
 from reconciler.sandbox.console import ConsoleActions
+from tests import cli_zygote
 from tests.support import commit_all, git
 
 pytestmark = pytest.mark.usefixtures("aws_environment")
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    real_process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m reconciler ARGS`` with the current (sandbox-pointed) environment, in
-    ``cwd`` (default: the test's own working directory)."""
+    ``cwd`` (default: the test's own working directory).
+
+    The result is that of a real process; the process is forked from a helper that imported
+    the package once (:mod:`tests.cli_zygote`), unless ``real_process`` (or the helper cannot
+    reproduce ``env``: then it is a real process too)."""
     environment = env if env is not None else dict(os.environ)
     if cwd is not None:  # `python -m reconciler` must still find this tree's package
         top = str(Path(__file__).resolve().parents[2])
         environment["PYTHONPATH"] = os.pathsep.join(
             part for part in (environment.get("PYTHONPATH", ""), top) if part
         )
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return cli_zygote.run(args, env=environment, cwd=cwd, timeout=120, real_process=real_process)
 
 
 def run_json(*args: str) -> tuple[int, dict[str, Any]]:
@@ -83,10 +82,11 @@ def test_apply_converges_and_the_next_plan_is_empty(access_repo: Path) -> None:
 
 
 def test_a_second_apply_makes_no_write_call(access_repo: Path, sandbox: Sandbox) -> None:
-    assert run_cli("apply", "--repo", str(access_repo)).returncode == 0
+    # Real `python -m reconciler` processes: the entry point itself, against the sandbox.
+    assert run_cli("apply", "--repo", str(access_repo), real_process=True).returncode == 0
     writes_after_first = len(sandbox.recorder.write_calls())
 
-    second = run_cli("apply", "--repo", str(access_repo))
+    second = run_cli("apply", "--repo", str(access_repo), real_process=True)
 
     assert second.returncode == 0
     assert len(sandbox.recorder.write_calls()) == writes_after_first
@@ -120,7 +120,9 @@ def test_a_hand_change_is_reported_as_drift_and_healed(
 
 
 def test_logs_go_to_stderr_and_never_into_the_json_document(access_repo: Path) -> None:
-    result = run_cli("plan", "--repo", str(access_repo), "--format", "json", "-v")
+    result = run_cli(
+        "plan", "--repo", str(access_repo), "--format", "json", "-v", real_process=True
+    )
 
     json.loads(result.stdout)  # the whole of stdout is one JSON document
     log_lines = [line for line in result.stderr.splitlines() if line.strip()]

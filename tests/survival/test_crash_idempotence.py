@@ -32,6 +32,7 @@ from scripts.fault_campaign import (
     read_desired_state,
     unintended_deletions,
 )
+from tests import cli_zygote
 from tests.survival.conftest import evolve_example, pass_on
 
 pytestmark = pytest.mark.usefixtures("aws_environment", "quick_apply")
@@ -112,14 +113,9 @@ def test_apply_killed_at_any_point_converges_on_the_next_runs(
         assert in_flight > 0, "the kill was meant to leave requests IN_PROGRESS"
 
     for _ in range(MAX_RUNS_AFTER_A_KILL):
-        result = subprocess.run(
-            [sys.executable, "-m", "reconciler", "apply", "--repo", str(access_repo)],
-            capture_output=True,
-            text=True,
-            env=dict(os.environ),
-            timeout=120,
-            check=False,
-        )
+        # A fresh process after the crash (forked from the helper: only the killed one must
+        # be a real `python -m reconciler`).
+        result = cli_zygote.run(["apply", "--repo", str(access_repo)], env=os.environ, timeout=120)
         if result.returncode == 0:
             break
     else:

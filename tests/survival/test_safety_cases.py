@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +16,12 @@ from reconciler.errors import PlanRefusedError
 from reconciler.model.state import MANAGED_TAG_KEY, MANAGED_TAG_VALUE
 from reconciler.sandbox import Sandbox, SandboxSettings, SeededOrganization
 from reconciler.sandbox.inventory import take_inventory
+from tests import cli_zygote
 from tests.support import commit_all
 from tests.survival.conftest import UNLIMITED, pass_on, read_json, write_json
 
 pytestmark = pytest.mark.usefixtures("aws_environment", "quick_apply")
 
-CLI = (sys.executable, "-m", "reconciler")
 FAST = SandboxSettings(assignment_delay_seconds=0.05, provisioning_delay_seconds=0.05)
 
 
@@ -162,14 +160,7 @@ def test_case_9_control_tower_assignments_do_not_let_an_emptied_file_through_the
     commit_all(access_repo, "Emptied by mistake")
     baseline = len(sandbox.recorder.write_calls())
 
-    refused = subprocess.run(
-        [*CLI, "apply", "--repo", str(access_repo)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=120,
-        check=False,
-    )
+    refused = cli_zygote.run(["apply", "--repo", str(access_repo)], env=os.environ, timeout=120)
 
     assert refused.returncode == 1, refused.stdout
     assert "deletes all 7 managed assignments and creates none" in refused.stdout
@@ -305,22 +296,8 @@ def test_case_7_failed_assignment_is_reported_with_awss_reason_and_the_others_ar
     write_json(base / "assignments.json", assignments)
     commit_all(access_repo, "Developers in the lab")
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "apply",
-            "--repo",
-            str(access_repo),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=120,
-        check=False,
+    result = cli_zygote.run(
+        ["apply", "--repo", str(access_repo), "--format", "json"], env=os.environ, timeout=120
     )
 
     assert result.returncode == 1
