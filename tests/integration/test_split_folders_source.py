@@ -160,16 +160,29 @@ def test_a_team_file_over_the_size_limit_is_refused(
 
 def _commit_many(work_tree: Path, folder: str, count: int) -> None:
     """Commit ``count`` files ``desired-state/<folder>/team-<n>.json``, each declaring one
-    user, through the index alone (no file is written to the disk; the work tree is then
-    reset to the commit)."""
-    entries = []
+    user, in one ``git fast-import`` stream (one process, not one per file); the work tree is
+    then reset to the commit."""
+    branch = git(work_tree, "symbolic-ref", "HEAD")
+    parent = git(work_tree, "rev-parse", "HEAD")
+    stream: list[str] = []
     for number in range(count):
         content = f'{{"users": [{{"user_name": "u{number}", "display_name": "U", '
         content += '"given_name": "G", "family_name": "F"}]}\n'
-        blob = git(work_tree, "hash-object", "-w", "--stdin", stdin=content)
-        entries.append(f"100644 {blob}\tdesired-state/{folder}/team-{number}.json")
-    git(work_tree, "update-index", "--index-info", stdin="\n".join(entries) + "\n")
-    git(work_tree, "commit", "--quiet", "--message", f"{count} files in {folder}/")
+        stream += ["blob", f"mark :{number + 1}", f"data {len(content.encode())}", content]
+    message = f"{count} files in {folder}/"
+    stream += [
+        f"commit {branch}",
+        "committer Test <test@example.com> 0 +0000",
+        f"data {len(message.encode())}",
+        message,
+        f"from {parent}",
+        *(
+            f"M 100644 :{number + 1} desired-state/{folder}/team-{number}.json"
+            for number in range(count)
+        ),
+        "",
+    ]
+    git(work_tree, "fast-import", "--quiet", stdin="\n".join(stream))
     git(work_tree, "reset", "--quiet", "--hard")
 
 
