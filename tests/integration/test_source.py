@@ -1075,6 +1075,24 @@ def test_a_repository_of_another_protocol_is_refused_at_once(
         source(repository, cache_dir)
 
 
+@pytest.mark.parametrize(
+    "repository",
+    [
+        "https://user:TOKEN@127.0.0.1:9/org/repo.git?private_token=QUERYSECRET",
+        "https://127.0.0.1:9/org/repo.git#QUERYSECRET",
+        "ssh://git@127.0.0.1:9/org/repo.git?QUERYSECRET",
+    ],
+)
+def test_a_repository_url_with_a_query_or_fragment_is_refused_without_showing_it(
+    repository: str, cache_dir: Path
+) -> None:
+    with pytest.raises(SourceError, match=r"may not carry a query string") as raised:
+        source(repository, cache_dir)
+
+    assert "QUERYSECRET" not in str(raised.value)
+    assert "TOKEN" not in str(raised.value)
+
+
 def test_the_allowed_protocols_are_pinned_whatever_the_environment_says(
     tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -66,6 +66,16 @@ def check_protocol(repository: str, *, shown: str) -> None:
             f" {', '.join(ALLOWED_PROTOCOLS)} (a local path, file://, https://, ssh:// or"
             " user@host:path)"
         )
+    if scheme is not None and ("?" in repository or "#" in repository):
+        # Shown without them: a query (``?private_token=…``) may hold a secret, and only the
+        # user information of a URL is redacted from messages, logs and the status page.
+        address = re.split(r"[?#]", shown, maxsplit=1)[0]
+        raise SourceError(
+            f"repository {address}?…: a repository URL may not carry a query string or a "
+            "fragment (git does not need one to find a repository, and it would be shown in "
+            "messages and on the status page); give a token as https://user:token@host/… "
+            "(redacted everywhere) or use an SSH deploy key"
+        )
 
 
 def without_credentials(repository: str) -> tuple[str, dict[str, str]]:
