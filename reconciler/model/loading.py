@@ -568,13 +568,16 @@ def _duplicates(
         key = name(item.value)
         first = seen.setdefault(key, item)
         if first is not item:
+            written = str(getattr(item.value, field.lstrip(".")))
+            earlier = str(getattr(first.value, field.lstrip(".")))
+            spelling = "" if earlier == written else f" as {earlier!r}"
             problems.append(
                 Problem(
                     file=item.file,
                     path=f"{item.path}{field}",
                     rule=f"duplicate_{what}",
-                    message=f"{what.replace('_', ' ')} {key!r} is already declared in "
-                    f"{first.file} at {first.path} (names are compared ignoring case where "
+                    message=f"{what.replace('_', ' ')} {written!r} is already declared{spelling} "
+                    f"in {first.file} at {first.path} (names are compared ignoring case where "
                     "AWS does)",
                 )
             )

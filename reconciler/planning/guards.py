@@ -283,7 +283,9 @@ def check_deletion_guard(
         return
     reasons = deletion_guard_violations(plan, desired, live, limits=limits, window=window)
     if reasons:
+        joined = "; ".join(reasons)
+        stop = "" if joined.endswith(("?", ".")) else "."
         raise PlanRefusedError(
-            "deletion guard: " + "; ".join(reasons) + ". Nothing was applied. If these "
+            f"deletion guard: {joined}{stop} Nothing was applied. If these "
             "deletions are intended, run again with --allow-deletions."
         )

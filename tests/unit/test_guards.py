@@ -213,6 +213,15 @@ def test_more_deletions_than_the_limit_are_refused_with_how_to_allow_them() -> N
         check_deletion_guard(result, wanted, current, allow_deletions=False)
 
 
+def test_a_refusal_ending_in_a_question_gets_no_stray_full_stop() -> None:
+    result, wanted, current = _case(managed=7, kept=0, guard=DeletionGuard(max_deletions=100))
+
+    with pytest.raises(PlanRefusedError) as refused:
+        check_deletion_guard(result, wanted, current, allow_deletions=False)
+
+    assert "truncated? Nothing was applied." in str(refused.value)
+
+
 def test_allowing_deletions_lifts_the_guard() -> None:
     result, wanted, current = _case(managed=200, kept=0)
 

@@ -448,6 +448,16 @@ def test_user_without_email_is_accepted() -> None:
 def test_user_declared_twice_is_reported_at_the_second_declaration() -> None:
     problem = _only_problem({"users.json": {"users": [_user(), _user(display_name="Other")]}})
     assert (problem.path, problem.rule) == ("$.users[1].user_name", "duplicate_user")
+
+
+def test_a_name_declared_again_in_another_case_is_named_as_written_and_as_first_written() -> None:
+    problem = _only_problem(
+        {"users.json": {"users": [_user(user_name="jane.doe"), _user(user_name="Jane.Doe")]}}
+    )
+
+    assert problem.message.startswith(
+        "user 'Jane.Doe' is already declared as 'jane.doe' in users.json at $.users[0]"
+    )
     assert "$.users[0]" in problem.message
 
 

@@ -128,7 +128,7 @@ def test_a_group_declared_in_two_files_names_both_files() -> None:
     (problem,) = _problems(files)
 
     assert (problem.file, problem.rule) == ("groups/web.json", "duplicate_group")
-    assert "'ops'" in problem.message
+    assert "'Ops'" in problem.message
     assert "groups/data.json at $.groups[0]" in problem.message
 
 
