@@ -327,6 +327,23 @@ def test_assignments_of_existing_sets_start_beside_the_creation_of_new_sets(
     assert log.index("CreateAccountAssignment") < last_set
 
 
+def _creation_watch(clients: AwsClients, instance_arn: str) -> RequestWatch:
+    """A watch of account assignment creations that assumes the lists at most 50 ms late and
+    describes no tail (so that only the lists and the canaries decide)."""
+    return RequestWatch(
+        clients=clients,
+        instance_arn=instance_arn,
+        list_method="list_account_assignment_creation_status",
+        list_key="AccountAssignmentsCreationStatus",
+        describe=lambda request_id: clients.sso_admin.describe_account_assignment_creation_status(
+            InstanceArn=instance_arn, AccountAssignmentCreationRequestId=request_id
+        )["AccountAssignmentCreationStatus"],
+        interval=0.05,
+        lag=0.05,
+        tail_describe=0,
+    )
+
+
 def test_lists_later_than_assumed_are_caught_by_a_canary_and_every_request_described(
     seeded: tuple[Sandbox, SeededScale],
 ) -> None:
@@ -339,18 +356,7 @@ def test_lists_later_than_assumed_are_caught_by_a_canary_and_every_request_descr
     clients = _clients()
     live = read_live_state(clients)
     sso = clients.sso_admin
-    watch = RequestWatch(
-        clients=clients,
-        instance_arn=live.instance_arn,
-        list_method="list_account_assignment_creation_status",
-        list_key="AccountAssignmentsCreationStatus",
-        describe=lambda request_id: sso.describe_account_assignment_creation_status(
-            InstanceArn=live.instance_arn, AccountAssignmentCreationRequestId=request_id
-        )["AccountAssignmentCreationStatus"],
-        interval=0.05,
-        lag=0.05,
-        tail_describe=0,
-    )
+    watch = _creation_watch(clients, live.instance_arn)
     keys = [
         *_keys(scale, 5),
         *(
@@ -394,18 +400,7 @@ def test_a_failure_amid_lists_later_than_assumed_is_never_reported_succeeded(
     clients = _clients()
     live = read_live_state(clients)
     sso = clients.sso_admin
-    watch = RequestWatch(
-        clients=clients,
-        instance_arn=live.instance_arn,
-        list_method="list_account_assignment_creation_status",
-        list_key="AccountAssignmentsCreationStatus",
-        describe=lambda request_id: sso.describe_account_assignment_creation_status(
-            InstanceArn=live.instance_arn, AccountAssignmentCreationRequestId=request_id
-        )["AccountAssignmentCreationStatus"],
-        interval=0.05,
-        lag=0.05,
-        tail_describe=0,
-    )
+    watch = _creation_watch(clients, live.instance_arn)
     keys = _keys(scale, 8)
     keys[failing_at : failing_at + 2] = [
         AssignmentKey(suspended, "Role000", PrincipalType.GROUP, group)
