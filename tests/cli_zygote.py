@@ -308,8 +308,26 @@ def _preload() -> None:
                 importlib.import_module(module.name)
     for name in _ALSO_IMPORTED:
         importlib.import_module(name)
+    _parse_botocore_models()
     if "moto" in sys.modules:
         raise RuntimeError("the CLI helper imported moto")
+
+
+def _parse_botocore_models() -> None:
+    """Have botocore parse the models and endpoint rules a command's clients load, into the data
+    loader the product's sessions share (``make_clients``), as a command's first clients would:
+    a child then builds its clients from parsed models. The clients built here are dropped (they
+    start no thread and open no connection); a profile that does not exist skips this."""
+    from reconciler.adapters.aws.clients import make_clients  # noqa: PLC0415
+    from reconciler.errors import ConfigurationError  # noqa: PLC0415
+
+    try:
+        clients = make_clients(region="us-east-1")
+    except ConfigurationError:
+        return
+    clients.sso_admin.can_paginate("list_instances")  # loads the service's paginators
+    clients.identitystore.can_paginate("list_users")
+    clients.organizations.can_paginate("list_accounts")
 
 
 def _single_threaded() -> bool:

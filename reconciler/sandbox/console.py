@@ -7,24 +7,41 @@ reconciler.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 import boto3
+
+_session_lock = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+def _client(service: str, environment: Mapping[str, str]) -> Any:
+    """A ``service`` client for ``environment``'s endpoint, region and keys, built from one
+    session per process (a session parses botocore's models once; building clients from it is
+    not thread-safe, hence the lock)."""
+    with _session_lock:
+        return _session().client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=environment["AWS_ENDPOINT_URL"],
+            region_name=environment["AWS_REGION"],
+            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        )
 
 
 class ConsoleActions:
     """boto3 calls to the endpoint in ``environment`` (a sandbox's ``client_environment()``)."""
 
     def __init__(self, environment: Mapping[str, str]) -> None:
-        self._session = boto3.session.Session(
-            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-            region_name=environment["AWS_REGION"],
-        )
-        self._endpoint = environment["AWS_ENDPOINT_URL"]
-        self.sso_admin: Any = self._session.client("sso-admin", endpoint_url=self._endpoint)
-        self.identitystore: Any = self._session.client("identitystore", endpoint_url=self._endpoint)
+        self.sso_admin: Any = _client("sso-admin", environment)
+        self.identitystore: Any = _client("identitystore", environment)
         instance = self.sso_admin.list_instances()["Instances"][0]
         self.instance_arn: str = instance["InstanceArn"]
         self.identity_store_id: str = instance["IdentityStoreId"]
