@@ -44,14 +44,17 @@ typecheck: $(VENV)/.installed-test
 # tests from a busy one (`--dist worksteal`). Four per core: most tests wait (sandbox delays,
 # rate limits, lease renewals, CLI children), and the other workers keep the cores busy meanwhile
 # (on 2 cores, pytest took 169 s with 5 workers, 156 s with 8 and 163 s with 10).
-# `make unit TEST_WORKERS=0` runs the suite serially in one process. compileall first: where
-# PYTHONDONTWRITEBYTECODE is set, each of the suite's hundreds of `python -m reconciler`
-# subprocesses would otherwise compile the package again.
+# `make unit TEST_WORKERS=0` runs the suite serially in one process. Two caches first, because
+# where PYTHONDONTWRITEBYTECODE is set nothing else would write them: compileall, or each of the
+# suite's hundreds of `python -m reconciler` subprocesses would compile the package again; and
+# one collection with bytecode writing on, which stores pytest's assertion-rewritten test
+# modules, or every worker would rewrite all of them again (about 2 s of CPU each).
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(4 * len(os.sched_getaffinity(0)))' \
 	2>/dev/null || echo auto)
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m compileall -q reconciler
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q --collect-only -p no:xdist >/dev/null
 	FULL_TEST_SESSION=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # The linters and type checks run beside the tests (they use a core while tests wait); each line
