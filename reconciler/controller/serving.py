@@ -29,7 +29,12 @@ connections it opens, can take the file descriptors or threads the loop needs:
 - a request's header is at most ``MAX_REQUEST_HEADER_BYTES``, its body ``MAX_REQUEST_BODY_BYTES``
   (or the hooks' ``max_body_bytes`` when larger: a webhook's payload); a larger body is refused
   with ``413`` from its ``Content-Length`` before it is read, a chunked one as soon as it
-  passes the bound.
+  passes the bound;
+- a connection the server ends (after a refusal such as ``413``, or ``Connection: close``) is
+  closed *lingering*: once the answer is sent, the server shuts its side down and reads and
+  discards what the client still sends, until the client closes or ``LINGER_SECONDS`` pass.
+  Closing a socket with unread data makes the kernel reset the connection, and the reset can
+  destroy the answer before the client reads it (Apache's and nginx's ``lingering_close``).
 
 The loop never waits for the server: the server only reads the metrics registry and the
 controller's readiness flag, and runs in daemon threads of its own.
@@ -37,7 +42,9 @@ controller's readiness flag, and runs in daemon threads of its own.
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +81,9 @@ LISTEN_BACKLOG = 128
 """Connections the kernel queues while every slot has a request in progress."""
 MAX_REQUEST_HEADER_BYTES = 8192
 MAX_REQUEST_BODY_BYTES = 1024
+LINGER_SECONDS = 2.0
+"""How long a connection the server ends goes on being read (and discarded) for the client's
+sake before it is closed (see the module docstring)."""
 
 _LOOP_SECONDS = 0.2
 """How long one turn of the event loop waits for sockets: the delay of ``stop``."""
@@ -97,7 +107,53 @@ class _LoggedErrorTask(ErrorTask):  # type: ignore[misc]  # waitress ships no ty
 
 
 class _Channel(HTTPChannel):  # type: ignore[misc]  # waitress ships no type hints
+    """waitress's connection, logging the requests it refuses and closing lingering when the
+    server ends the connection (module docstring). Every method runs in the event loop."""
+
     error_task_class = _LoggedErrorTask
+    will_close: bool  # waitress's: close once the answer is flushed
+    connected: bool
+    _linger_until: float | None = None  # monotonic seconds; None: not lingering
+
+    def handle_close(self) -> None:
+        # waitress calls this to end the connection: with ``will_close`` set when the server
+        # decided it (after the answer was flushed), unset when the client closed or failed.
+        if self.will_close and self._linger_until is None and self.connected:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            else:
+                self._linger_until = time.monotonic() + LINGER_SECONDS
+                self.will_close = False
+                return
+        self.close_now()
+
+    def close_now(self) -> None:
+        """Close the connection at once (no lingering)."""
+        super().handle_close()
+
+    def readable(self) -> bool:
+        if self._linger_until is None:
+            return bool(super().readable())
+        if time.monotonic() >= self._linger_until:
+            self.close_now()
+            return False
+        return True
+
+    def writable(self) -> bool:
+        return self._linger_until is None and bool(super().writable())
+
+    def handle_read(self) -> None:
+        if self._linger_until is None:
+            super().handle_read()
+            return
+        try:
+            data = self.socket.recv(65536)
+        except OSError:
+            data = b""
+        if not data:  # the client closed (or failed): nothing more to spare it
+            self.close_now()
 
 
 class _Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no type hints
@@ -119,7 +175,7 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no type hi
             idlest = self._idlest()
             if idlest is None:  # pragma: no cover - readable() said there was one
                 return
-            idlest.handle_close()
+            idlest.close_now()
         super().handle_accept()
 
     def _idlest(self) -> Any:

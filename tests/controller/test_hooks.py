@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -239,6 +240,29 @@ def test_an_oversized_body_is_refused_from_its_length_before_it_is_sent(
     assert not triggers.pending
     refused = [event for event in events if event["event"] == "http.refused"]
     assert [(event["status"], event["path"]) for event in refused] == [(413, "/hooks/git")]
+
+
+def test_a_client_still_sending_after_the_refusal_reads_the_whole_answer(
+    server: OperationsServer, triggers: Triggers
+) -> None:
+    """A refused sender (GitHub sends the whole body whatever the answer) keeps sending after
+    the server has answered 413: the server goes on reading (and discarding) before it closes,
+    so the kernel never resets the connection, which would destroy the answer unread."""
+    head = (
+        "POST /hooks/git HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "X-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=00\r\n"
+        f"Content-Length: {4 * MAX_HOOK_BODY_BYTES}\r\n\r\n"
+    )
+    with socket.create_connection(server.address) as client:
+        client.sendall(head.encode())
+        client.settimeout(30)
+        client.recv(1, socket.MSG_PEEK)  # the answer has arrived (the server ends the connection)
+        client.sendall(b" " * 65536)  # a closed socket would answer this with a reset...
+        time.sleep(0.2)  # ...which would have arrived by now (loopback), purging the answer
+        answer = _answer(client)
+
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert not triggers.pending
 
 
 def test_an_oversized_chunked_body_is_refused_once_it_passes_the_bound(
