@@ -510,3 +510,31 @@ def test_a_not_found_error_does_not_stop_writing_while_the_instance_is_listed_on
     outcome = apply_plan(paged.clients, plan, live, settings=QUICK)
 
     assert [r.status for r in outcome.results] == [Status.FAILED, Status.SUCCEEDED]
+
+
+def test_every_list_call_asks_for_the_largest_page_its_api_model_allows(paged: Paged) -> None:
+    """AWS documents no default page size for most List calls: a reader that leaves
+    ``MaxResults`` out may get small pages, and pay calls the read floor does not count."""
+    _two_of_everything(paged)
+    asked: list[tuple[str, int | None]] = []
+
+    def capture(params: dict[str, Any], model: Any, **_: Any) -> None:
+        members = model.input_shape.members if model.input_shape is not None else {}
+        if "MaxResults" in members:
+            maximum = members["MaxResults"].metadata.get("max")
+            asked.append((model.name, params.get("MaxResults") == maximum and maximum))
+
+    clients = paged.clients
+    for client in (clients.sso_admin, clients.identitystore, clients.organizations):
+        client.meta.events.register("provide-client-params", capture)
+
+    for assignments_by in ("permission-set", "principal"):
+        read_live_state(
+            clients,
+            assignments_by=assignments_by,  # type: ignore[arg-type]
+            targets=TargetReads(units=True),
+        )
+
+    operations = {operation for operation, _ in asked}
+    assert {"ListUsers", "ListAccountAssignments", "ListAccountsForParent"} <= operations
+    assert [operation for operation, largest in asked if not largest] == []

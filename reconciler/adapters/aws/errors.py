@@ -335,8 +335,22 @@ def pages(client: Any, method: str, /, **kwargs: Any) -> Iterator[Mapping[str, A
     """Every page of a paginated call (``pages(client, "list_users", IdentityStoreId=...)``).
 
     botocore's paginators follow ``NextToken`` to the last page, empty pages included (AWS's
-    ListAccounts may return an empty page with a token). Raises like ``call``.
+    ListAccounts may return an empty page with a token). Each page is asked for at the largest
+    size the API model allows (``largest_page``), unless ``PaginationConfig`` says otherwise:
+    AWS documents no default page size for most of these calls. Raises like ``call``.
     """
     operation = client.meta.method_to_api_mapping.get(method, method)
+    if "PaginationConfig" not in kwargs and (size := largest_page(client, operation)):
+        kwargs["PaginationConfig"] = {"PageSize": size}
     with translating(operation, service=_service_of(client)):
         yield from client.get_paginator(method).paginate(**kwargs)
+
+
+def largest_page(client: Any, operation: str) -> int | None:
+    """The largest ``MaxResults`` the API model of ``client``'s service allows for
+    ``operation`` (``ListUsers``; botocore's shape metadata ``max``), or None when the call
+    takes no ``MaxResults`` or the model sets no maximum."""
+    input_shape = client.meta.service_model.operation_model(operation).input_shape
+    member = input_shape.members.get("MaxResults") if input_shape is not None else None
+    maximum = member.metadata.get("max") if member is not None else None
+    return int(maximum) if maximum is not None else None
