@@ -383,6 +383,8 @@ def _context(report: PassReport) -> dict[str, Any]:
         f"pass `{_escape(report.pass_id)}` · started {started} · {report.seconds:.1f} s"
         f" · {count(calls, 'AWS call')}"
     )
+    if report.read is not None:  # which read: a hybrid one is blind to a rare case (LiveRead)
+        text += f" · {report.read.value} read"
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, 2000)}]}
 
 

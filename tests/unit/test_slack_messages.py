@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.planning.reports import Mode, PassReport, PassStatus, ReportItem
+from reconciler.planning.reports import LiveRead, Mode, PassReport, PassStatus, ReportItem
 from reconciler.planning.slack_messages import (
     MAX_BLOCKS,
     MAX_HEADER_CHARS,
@@ -222,6 +222,29 @@ def test_the_fingerprint_ignores_pass_id_times_durations_and_call_counts() -> No
     )
 
     assert message_fingerprint(first) == message_fingerprint(second)
+
+
+@pytest.mark.parametrize("read", list(LiveRead))
+def test_the_context_says_which_read_the_pass_made(read: LiveRead) -> None:
+    """A hybrid read is blind to one rare case until the next complete read: the reader of a
+    message can tell which it was."""
+    context = pass_message(report(read=read))["blocks"][-1]["elements"][0]["text"]
+
+    assert f"· {read.value} read" in context
+    others = [other for other in LiveRead if other is not read]
+    assert all(f"{other.value} read" not in context for other in others)
+
+
+def test_a_pass_that_read_nothing_names_no_read() -> None:
+    context = pass_message(report(read=None))["blocks"][-1]["elements"][0]["text"]
+
+    assert " read" not in context.replace("AWS call", "")
+
+
+def test_the_fingerprint_ignores_which_read_the_pass_made() -> None:
+    hybrid, complete = report(read=LiveRead.HYBRID), report(read=LiveRead.COMPLETE)
+
+    assert message_fingerprint(hybrid) == message_fingerprint(complete)
 
 
 def test_the_fingerprint_ignores_the_order_of_items() -> None:
