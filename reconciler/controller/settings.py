@@ -258,17 +258,27 @@ class ControllerSettings(BaseSettings):
     )
 
     # --- applying ---------------------------------------------------------------------------
+    # The defaults are ApplySettings' (what `reconciler apply` and the benchmark use; a test
+    # keeps them equal).
     apply_assignment_concurrency: int = Field(
-        default=10,
+        default=15,
         ge=1,
         le=15,
-        description="Account assignment requests in flight at once (AWS allows 15 outstanding).",
+        description="Account assignment requests in flight at once (AWS allows 15 outstanding "
+        "per instance; lower it to leave room for other tools writing assignments).",
     )
     apply_poll_interval_seconds: float = Field(
-        default=1.0,
+        default=0.5,
         gt=0,
-        description="Pause between status polls of asynchronous requests (assignments, "
+        description="Least pause between status polls of asynchronous requests (assignments, "
         "provisioning).",
+    )
+    apply_request_status: Literal["lists", "describe"] = Field(
+        default="lists",
+        description="How the final status of account assignment requests is learnt: 'lists' "
+        "(from the List...Status calls, a Describe only for failures and two canaries per run; "
+        "about one call per 15 requests) or 'describe' (one Describe per request: twice the "
+        "calls of a converge, and no assumption about the lists; see docs/benchmarks.md).",
     )
     apply_poll_timeout_seconds: float = Field(
         default=300.0,

@@ -142,6 +142,7 @@ def build_controller(
             assignment_concurrency=settings.apply_assignment_concurrency,
             poll_interval_seconds=settings.apply_poll_interval_seconds,
             poll_timeout_seconds=settings.apply_poll_timeout_seconds,
+            request_status=settings.apply_request_status,
         ),
         lock=make_lock(settings),
         lock_margin_seconds=settings.lock_safety_margin_seconds,

@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.adapters.aws.applying import ApplySettings
+from reconciler.adapters.aws.clients import make_clients
 from reconciler.controller.settings import (
     ControllerSettings,
     SettingsError,
     load_settings,
     parse_listen,
 )
+from reconciler.controller.wiring import build_controller
 from reconciler.planning.reports import Mode
+from tests.support import git
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "controller.md"
 
@@ -246,3 +250,46 @@ def test_an_override_must_name_a_full_sha(setting: str, value: str) -> None:
 def test_the_deletion_guard_limits_of_the_settings_are_bounded() -> None:
     with pytest.raises(SettingsError, match="deletion_guard_max_fraction"):
         load_settings(overrides={"deletion_guard_max_fraction": 1.5})
+
+
+def test_the_apply_defaults_are_those_of_the_cli_and_the_benchmark() -> None:
+    """The controller converges as fast as `reconciler apply` and `make bench` measure."""
+    settings = load_settings()
+    defaults = ApplySettings()
+
+    assert settings.apply_assignment_concurrency == defaults.assignment_concurrency
+    assert settings.apply_poll_interval_seconds == defaults.poll_interval_seconds
+    assert settings.apply_poll_timeout_seconds == defaults.poll_timeout_seconds
+    assert settings.apply_request_status == defaults.request_status
+
+
+def test_status_by_describe_is_a_setting_the_controller_applies_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RECONCILER_APPLY_REQUEST_STATUS", "describe")
+
+    assert load_settings().apply_request_status == "describe"
+    monkeypatch.setenv("RECONCILER_APPLY_REQUEST_STATUS", "guess")
+    with pytest.raises(SettingsError, match="apply_request_status"):
+        load_settings()
+
+
+def test_the_controller_applies_with_the_apply_settings(tmp_path: Path) -> None:
+    repository = tmp_path / "access"
+    git(repository.parent, "init", "-q", "-b", "main", str(repository))
+    settings = load_settings(
+        overrides={
+            "repository": str(repository),
+            "state_file": tmp_path / "state.json",
+            "listen": "off",
+            "apply_request_status": "describe",
+            "apply_assignment_concurrency": 4,
+            "apply_poll_interval_seconds": 0.25,
+        }
+    )
+
+    controller = build_controller(settings, aws=make_clients(region="us-east-1"))
+
+    assert controller.apply_settings.request_status == "describe"
+    assert controller.apply_settings.assignment_concurrency == 4
+    assert controller.apply_settings.poll_interval_seconds == 0.25
