@@ -10,8 +10,10 @@ milliseconds; the suite runs hundreds of them. :func:`run` gives the same result
 
 but from a process forked off a helper that imported the reconciler once. The helper (one per
 pytest process, started on first use) is single-threaded and never runs a command itself, so
-each child starts like a fresh interpreter that has imported the modules and done nothing else:
-no logging or structlog configuration, no boto3 session, no botocore client, no warning shown.
+each child starts like a fresh interpreter that has imported the modules and done nothing else
+but have botocore parse the API models its clients load (``_parse_botocore_models``: parsed
+data only; the clients built for it are dropped): no logging or structlog configuration, no
+boto3 session or botocore client in use, no warning shown.
 The child then does what the interpreter does for ``-m``: sets ``os.environ`` to ``env``
 (C-level too, and the time zone), ``chdir(cwd)``, takes fresh pipes as standard output and
 error (not terminals) and ``/dev/null`` as standard input, sets ``sys.argv`` and runs
