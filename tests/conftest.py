@@ -22,8 +22,9 @@ from reconciler.sandbox.server import SHAPE_CHECK_VARIABLE, shape_violations_see
 from tests import cli_zygote
 from tests.support import commit_all, git
 
-pytest_plugins = ["tests.iam_policy_session"]
-"""The IAM policy check over the whole session (its own hooks, see the module)."""
+pytest_plugins = ["tests.iam_policy_session", "tests.loopback_session"]
+"""The IAM policy check over the whole session, and the guard keeping every connection on
+loopback (their own hooks, see the modules)."""
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO_ROOT / "desired-state"
