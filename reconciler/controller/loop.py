@@ -113,6 +113,7 @@ from reconciler.planning.guards import (
 from reconciler.planning.onboarding import onboarding_of
 from reconciler.planning.outcomes import Outcome, Status
 from reconciler.planning.plans import Action, Plan, Unmanaged
+from reconciler.planning.projection import project
 from reconciler.planning.pruning import live_keys
 from reconciler.planning.reports import (
     LiveRead,
@@ -384,6 +385,7 @@ class Controller:
         """Early ticks asked from outside the loop (push webhooks, ``reconciler sync``)."""
         self._records = PassRecords()
         self._live: tuple[LiveState, datetime] | None = None
+        self._access_state: tuple[LiveState, datetime] | None = None
         self._lock_holder: str | None = None
         if self._state.last_applied_revision is not None:
             self.metrics.revision.info({"revision": self._state.last_applied_revision})
@@ -404,6 +406,14 @@ class Controller:
     def live(self) -> tuple[LiveState, datetime] | None:
         """The live state the last pass read, with when (UTC); ``None`` before any read."""
         return self._live
+
+    @property
+    def access_state(self) -> tuple[LiveState, datetime] | None:
+        """What the access report shows: the live state the last pass read, with when (UTC),
+        and the operations that pass applied since, as AWS applies them
+        (``planning.projection.project``; only those that SUCCEEDED); ``None`` before any read.
+        Without it, access granted or removed by a pass would show only after the next read."""
+        return self._access_state
 
     @property
     def lock_holder(self) -> str | None:
@@ -772,7 +782,7 @@ class Controller:
         self._hybrid_reads = self._hybrid_reads + 1 if hybrid else 0
         self._previous = live
         self._ready.set()
-        self._live = (live, self._now())
+        self._live = self._access_state = (live, self._now())
         work.live_read = True
         seen = live_keys(live)
         if self._seen is not None:
@@ -978,6 +988,9 @@ class Controller:
             fence=self._fence(lock) if lock is not None else None,
         )
         work.outcome = outcome
+        applied = [r.operation for r in outcome.results if r.status is Status.SUCCEEDED]
+        if applied and self._live is not None and self._live[0] is live:
+            self._access_state = (replace(live, state=project(live.state, applied)), self._live[1])
         self._record_deletions(
             outcome,
             revision=in_force.revision,

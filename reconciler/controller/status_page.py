@@ -179,7 +179,8 @@ def live_access_html(live: LiveState, *, generated_at: datetime) -> str:
 
 class StatusPages:
     """The WSGI application of ``PATHS``: ``view`` gives the status at each request,
-    ``live`` the live state last read and when (``None`` before any read)."""
+    ``live`` the live state last read and when (``None`` before any read): for a controller,
+    its ``access_state`` (what the last pass read, with what it applied since)."""
 
     paths = PATHS
 
@@ -225,7 +226,7 @@ class StatusPages:
                 now=datetime.now(UTC),
             )
 
-        return cls(view=view, live=lambda: controller.live)
+        return cls(view=view, live=lambda: controller.access_state)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")

@@ -197,6 +197,25 @@ def test_the_access_report_is_served_once_live_state_was_read(served: Served) ->
     assert 'href="access"' in get(f"{server.url}/")[2]  # relative: works behind a path prefix
 
 
+def test_the_access_report_shows_what_the_last_pass_applied_without_another_read(
+    served: Served,
+) -> None:
+    """A pass reads, then applies: the report is of what it read with what it applied since
+    (projected as AWS applies it), not of the state before its own changes."""
+    controller, server = served()
+    assert controller.run_once().status is PassStatus.APPLIED  # read the empty instance
+
+    status, _, page = get(f"{server.url}/access")
+
+    assert controller.live is not None
+    assert controller.access_state is not None
+    assert not controller.live[0].state.assignments  # what the pass read: nothing
+    assert controller.access_state[0].state.assignments  # with what it applied
+    assert controller.access_state[1] == controller.live[1]  # read then
+    assert status == 200
+    assert "jane.doe" in page
+
+
 def test_nothing_writes(served: Served) -> None:
     controller, server = served()
     controller.run_once()
