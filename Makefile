@@ -14,14 +14,15 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	-$(PIP) install -c constraints.txt uv
+	$(PIP) install -c constraints.txt uv || echo "uv could not be installed: pip installs instead"
 
 # $(call install,EXTRAS): the project, editable, with EXTRAS (separated by $(comma)).
 comma := ,
 define install
 	if [ -x $(BIN)/uv ] && $(BIN)/uv pip install --python $(BIN)/python --native-tls \
 		--compile-bytecode -q -c constraints.txt -e '.[$(1)]'; then :; \
-	else $(PIP) install -c constraints.txt -e '.[$(1)]'; fi
+	else echo "installing with pip (no uv, or its install failed)"; \
+		$(PIP) install -c constraints.txt -e '.[$(1)]'; fi
 endef
 
 # Stamp files: reinstall only when the project's dependency declaration changes. The test
@@ -60,19 +61,30 @@ typecheck: $(VENV)/.installed-test
 # where PYTHONDONTWRITEBYTECODE is set nothing else would write them: compileall, or each of the
 # suite's hundreds of `python -m reconciler` subprocesses would compile the package again; and
 # one collection with bytecode writing on, which stores pytest's assertion-rewritten test
-# modules, or every worker would rewrite all of them again (about 2 s of CPU each).
+# modules, or every worker would rewrite all of them again (about 2 s of CPU each). That
+# collection only fills a cache: whatever it meets (a module that does not import, an xdist option
+# in PYTEST_ADDOPTS) the run after it reports.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(4 * len(os.sched_getaffinity(0)))' \
 	2>/dev/null || echo auto)
 
 unit: $(VENV)/.installed-test
 	$(BIN)/python -m compileall -q reconciler
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q --collect-only -p no:xdist >/dev/null
+	-env -u PYTHONDONTWRITEBYTECODE -u PYTEST_ADDOPTS $(BIN)/pytest -q --collect-only \
+		-p no:xdist >/dev/null 2>&1
 	FULL_TEST_SESSION=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
-# The linters and type checks run beside the tests (they use a core while tests wait); each line
-# of output is printed whole. The run fails when any of the three fails.
+# The linters and type checks run in the background beside the tests (they use a core while tests
+# wait). The tests print as they go; the checks' output follows theirs, and the last line says
+# what failed, if anything.
 test: $(VENV)/.installed-test
-	$(MAKE) --no-print-directory -j3 --output-sync=line lint typecheck unit
+	@$(MAKE) --no-print-directory -k lint typecheck >$(VENV)/checks.log 2>&1 & checks=$$!; \
+	$(MAKE) --no-print-directory unit; tests=$$?; \
+	wait $$checks; checked=$$?; \
+	echo; echo "--- lint and type checks (make lint typecheck) ---"; cat $(VENV)/checks.log; \
+	failed=""; [ $$tests -eq 0 ] || failed="tests"; \
+	[ $$checked -eq 0 ] || failed="$${failed:+$$failed and }lint or type checks (above)"; \
+	if [ -n "$$failed" ]; then echo "make test FAILED: $$failed"; exit 1; fi; \
+	echo "make test passed: lint, type checks and tests"
 
 # Not a test: prints four tables (read calls, wall time under AWS-like limits, planning, no-op
 # pass) and writes benchmarks/latest.json. A few minutes on 2 cores; see docs/benchmarks.md.

@@ -114,6 +114,25 @@ def test_an_unknown_profile_names_aws_profile_and_how_to_list_profiles(
     assert "`aws configure list-profiles`" in output(result)
 
 
+def test_an_unknown_profile_is_named_whatever_other_configuration_botocore_reads_first(
+    access_repo: Path, tmp_path: Path
+) -> None:
+    """botocore reads the profile lazily: with AWS_DATA_PATH set (read from the profile too)
+    the missing profile is met at another step, and must be the same clear error."""
+    models = tmp_path / "models"
+    models.mkdir()
+    environment = without_aws(
+        tmp_path, AWS_REGION="us-east-1", AWS_PROFILE="nope", AWS_DATA_PATH=str(models)
+    )
+
+    result = run_cli("plan", "--repo", str(access_repo), env=environment)
+
+    assert result.returncode == 1
+    assert "Traceback" not in output(result)
+    assert "The config profile (nope) could not be found" in output(result)
+    assert "`aws configure list-profiles`" in output(result)
+
+
 def test_an_account_typo_suggests_the_account_and_lists_the_names(access_repo: Path) -> None:
     assignments = access_repo / "desired-state" / "assignments.json"
     assignments.write_text(assignments.read_text().replace('"staging"', '"stagin"', 1))

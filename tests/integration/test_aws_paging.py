@@ -39,6 +39,7 @@ import pytest
 
 from reconciler.adapters.aws.applying import ApplySettings, apply_plan
 from reconciler.adapters.aws.clients import AwsClients, RateLimits, make_clients
+from reconciler.adapters.aws.errors import pages
 from reconciler.adapters.aws.reading import find_instance, read_live_state
 from reconciler.model.state import (
     AssignmentKey,
@@ -538,3 +539,17 @@ def test_every_list_call_asks_for_the_largest_page_its_api_model_allows(paged: P
     operations = {operation for operation, _ in asked}
     assert {"ListUsers", "ListAccountAssignments", "ListAccountsForParent"} <= operations
     assert [operation for operation, largest in asked if not largest] == []
+
+
+def test_a_page_size_the_caller_asks_for_is_kept() -> None:
+    with _paged(FAST) as full_pages:
+        full_pages.made.user("alice")
+        full_pages.made.user("bob")
+        identity_store = full_pages.organization.identity_store_id
+        client = full_pages.clients.identitystore
+
+        largest = list(pages(client, "list_users", IdentityStoreId=identity_store))
+        one_each = list(pages(client, "list_users", IdentityStoreId=identity_store, MaxResults=1))
+
+    assert [len(page["Users"]) for page in largest] == [2]
+    assert [len(page["Users"]) for page in one_each if page["Users"]] == [1, 1]

@@ -325,27 +325,27 @@ def make_clients(
     unknown (configuration mistakes, not AWS errors).
     """
     rates = rates or RateLimits()
-    try:
+    config = client_config(role)
+    try:  # botocore reads the profile lazily: any of these steps may meet it missing
         session = boto3.Session(
             botocore_session=_botocore_session(profile),
             region_name=region or os.environ.get("AWS_REGION") or None,
         )
+        if session.region_name is None:
+            raise ConfigurationError(
+                "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a "
+                "region in the AWS profile) to the Region of the Identity Center instance"
+            )
+        sso_admin = session.client("sso-admin", config=config, endpoint_url=endpoint_url)
+        identitystore = session.client("identitystore", config=config, endpoint_url=endpoint_url)
+        organizations = session.client("organizations", config=config, endpoint_url=endpoint_url)
+        sts = session.client("sts", config=config, endpoint_url=endpoint_url)
     except ProfileNotFound as exc:
         raise ConfigurationError(
             f"AWS profile not found: {exc}: AWS_PROFILE (or the profile asked for) must name a "
             "profile of ~/.aws/config (AWS_CONFIG_FILE); `aws configure list-profiles` lists them"
         ) from exc
-    if session.region_name is None:
-        raise ConfigurationError(
-            "no AWS region is configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a region "
-            "in the AWS profile) to the Region of the Identity Center instance"
-        )
-    config = client_config(role)
     calls = CallCounter()
-    sso_admin = session.client("sso-admin", config=config, endpoint_url=endpoint_url)
-    identitystore = session.client("identitystore", config=config, endpoint_url=endpoint_url)
-    organizations = session.client("organizations", config=config, endpoint_url=endpoint_url)
-    sts = session.client("sts", config=config, endpoint_url=endpoint_url)
     _instrument(sso_admin, calls=calls, rate=rates.sso_admin, per_operation=False)
     _instrument(identitystore, calls=calls, rate=rates.identitystore_per_api, per_operation=True)
     _instrument(organizations, calls=calls, rate=rates.organizations, per_operation=False)

@@ -336,11 +336,13 @@ def pages(client: Any, method: str, /, **kwargs: Any) -> Iterator[Mapping[str, A
 
     botocore's paginators follow ``NextToken`` to the last page, empty pages included (AWS's
     ListAccounts may return an empty page with a token). Each page is asked for at the largest
-    size the API model allows (``largest_page``), unless ``PaginationConfig`` says otherwise:
-    AWS documents no default page size for most of these calls. Raises like ``call``.
+    size the API model allows (``largest_page``), unless the caller gives ``MaxResults`` or
+    ``PaginationConfig``: AWS documents no default page size for most of these calls. Raises
+    like ``call``.
     """
     operation = client.meta.method_to_api_mapping.get(method, method)
-    if "PaginationConfig" not in kwargs and (size := largest_page(client, operation)):
+    asked = "PaginationConfig" in kwargs or "MaxResults" in kwargs
+    if not asked and (size := largest_page(client, operation)):
         kwargs["PaginationConfig"] = {"PageSize": size}
     with translating(operation, service=_service_of(client)):
         yield from client.get_paginator(method).paginate(**kwargs)
