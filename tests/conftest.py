@@ -21,6 +21,7 @@ from reconciler.sandbox import Sandbox, SandboxSettings, SeededOrganization
 from reconciler.sandbox.server import SHAPE_CHECK_VARIABLE, shape_violations_seen
 from tests import cli_zygote
 from tests.support import commit_all, git
+from tests.worker_reports import hand_over_or_gather, keep_worker_report
 
 pytest_plugins = ["tests.iam_policy_session", "tests.loopback_session"]
 """The IAM policy check over the whole session, and the guard keeping every connection on
@@ -80,11 +81,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 SHAPE_VIOLATIONS_KEY = "sandbox_shape_violations"
-"""Key of ``config.workeroutput`` under which a pytest-xdist worker hands its violations (as
-text) to the controller."""
-
-_WORKER_VIOLATIONS = pytest.StashKey[dict[str, list[str]]]()
-"""Violations each finished worker reported, by worker id (gw0, gw1, ...)."""
+"""Key under which a pytest-xdist worker hands its violations (as text) to the controller
+(``tests.worker_reports``)."""
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -92,15 +90,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shape, even if the test that met it passed (a client retried the HTTP 500, say).
 
     Under pytest-xdist each worker runs its own sandboxes: a worker hands its violations to the
-    controller through ``workeroutput`` (``pytest_testnodedown`` gathers them), and the
-    controller judges the whole run, its own sandboxes (none, usually) included."""
-    violations = [str(violation) for violation in shape_violations_seen()]
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller fails the run
-        workeroutput[SHAPE_VIOLATIONS_KEY] = violations
-        return
-    for reported in session.config.stash.get(_WORKER_VIOLATIONS, {}).values():
-        violations += reported
+    controller, and the controller judges the whole run, its own sandboxes (none, usually)
+    included (``tests.worker_reports``)."""
+    seen = [str(violation) for violation in shape_violations_seen()]
+    violations = hand_over_or_gather(session.config, SHAPE_VIOLATIONS_KEY, seen)
     if violations:
         sys.stderr.write(
             f"\n{len(violations)} sandbox responses broke botocore's output shape:\n"
@@ -111,11 +104,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
-    """pytest-xdist's controller: keep the violations a finished worker reported (a worker that
-    crashed reports none, and its crash fails the run already)."""
-    reported = getattr(node, "workeroutput", {}).get(SHAPE_VIOLATIONS_KEY)
-    if reported is not None:
-        node.config.stash.setdefault(_WORKER_VIOLATIONS, {})[node.gateway.id] = list(reported)
+    """pytest-xdist's controller: keep the violations a finished worker reported."""
+    keep_worker_report(node, SHAPE_VIOLATIONS_KEY)
 
 
 @pytest.fixture

@@ -33,12 +33,11 @@ from typing import Any
 
 import pytest
 
-ATTEMPTS_KEY = "non_loopback_connections"
-"""Key of ``config.workeroutput`` under which a pytest-xdist worker hands its attempts (as
-text) to the controller."""
+from tests.worker_reports import hand_over_or_gather, keep_worker_report
 
-_WORKER_ATTEMPTS = pytest.StashKey[dict[str, list[str]]]()
-"""Attempts each finished worker reported, by worker id (gw0, gw1, ...)."""
+ATTEMPTS_KEY = "non_loopback_connections"
+"""Key under which a pytest-xdist worker hands its attempts (as text) to the controller
+(``tests.worker_reports``)."""
 
 _attempts: list[str] = []
 _lock = threading.Lock()
@@ -116,13 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session on any refused attempt. An xdist worker only hands its attempts over."""
-    seen = attempts()
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller judges the run
-        workeroutput[ATTEMPTS_KEY] = seen
-        return
-    for reported in session.config.stash.get(_WORKER_ATTEMPTS, {}).values():
-        seen += reported
+    seen = hand_over_or_gather(session.config, ATTEMPTS_KEY, attempts())
     if seen:
         sys.stderr.write(
             f"\n{len(seen)} connections were attempted to an address other than loopback "
@@ -134,6 +127,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     """pytest-xdist's controller: keep the attempts a finished worker reported."""
-    reported = getattr(node, "workeroutput", {}).get(ATTEMPTS_KEY)
-    if reported is not None:
-        node.config.stash.setdefault(_WORKER_ATTEMPTS, {})[node.gateway.id] = list(reported)
+    keep_worker_report(node, ATTEMPTS_KEY)
