@@ -320,24 +320,19 @@ def _parse_botocore_models() -> None:
     loader the product's sessions share (``make_clients``), as a command's first clients would:
     a child then builds its clients from parsed models. The clients built here are dropped (they
     start no thread and open no connection); a profile that does not exist skips this."""
+    from unittest import mock  # noqa: PLC0415
+
     from reconciler.adapters.aws.clients import make_clients  # noqa: PLC0415
     from reconciler.errors import ConfigurationError  # noqa: PLC0415
 
     # Credentials of no one, so that botocore looks for none (the instance metadata service
     # among its places); the helper's environment is put back as it was.
     placeholders = {"AWS_ACCESS_KEY_ID": "preload", "AWS_SECRET_ACCESS_KEY": "preload"}
-    saved = {name: os.environ.get(name) for name in placeholders}
-    os.environ.update(placeholders)
     try:
-        clients = make_clients(region="us-east-1")
+        with mock.patch.dict(os.environ, placeholders):
+            clients = make_clients(region="us-east-1")
     except ConfigurationError:
         return
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     clients.sso_admin.can_paginate("list_instances")  # loads the service's paginators
     clients.identitystore.can_paginate("list_users")
     clients.organizations.can_paginate("list_accounts")
