@@ -12,9 +12,8 @@ session:
   Makefile's ``unit`` target sets it); otherwise that direction is skipped with a printed
   reason.
 
-Under pytest-xdist each worker hands what its sandboxes saw to the controller through
-``workeroutput`` (gathered by ``pytest_testnodedown``), which judges the whole run: the same
-way ``tests/conftest.py`` gathers the sandbox's shape violations.
+Under pytest-xdist each worker hands what its sandboxes saw to the controller, which judges the
+whole run (``tests.worker_reports``, as for the sandbox's shape violations).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import pytest
 
 from reconciler.adapters.aws.permissions import missing_grants, unused_grants
 from reconciler.sandbox.server import product_operations_seen
+from tests.worker_reports import hand_over_or_gather, keep_worker_report
 
 FULL_SESSION_VARIABLE = "FULL_TEST_SESSION"
 """``1`` when the session runs the whole suite (``make unit``): only then can a grant that no
@@ -39,11 +39,8 @@ SEEN_FILE_VARIABLE = "IAM_POLICY_SEEN_FILE"
 line each, sorted), for a look at what a session saw."""
 
 PRODUCT_OPERATIONS_KEY = "product_aws_operations"
-"""Key of ``config.workeroutput`` under which a pytest-xdist worker hands the product's calls
-(``[role, service, operation]`` lists) to the controller."""
-
-_WORKER_OPERATIONS = pytest.StashKey[dict[str, list[tuple[str, str, str]]]]()
-"""The product's calls each finished worker reported, by worker id (gw0, gw1, ...)."""
+"""Key under which a pytest-xdist worker hands the product's calls (``[role, service,
+operation]`` lists) to the controller (``tests.worker_reports``)."""
 
 
 def full_session(config: pytest.Config) -> bool:
@@ -63,13 +60,11 @@ def _report(lines: list[str], title: str) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session on a product call its role's IAM policy does not allow, and (in a full
     session) on a grant no call used. An xdist worker only hands its calls over."""
-    seen = set(product_operations_seen())
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # an xdist worker: the controller judges the run
-        workeroutput[PRODUCT_OPERATIONS_KEY] = sorted(list(call) for call in seen)
+    mine = sorted(list(call) for call in set(product_operations_seen()))
+    reported = hand_over_or_gather(session.config, PRODUCT_OPERATIONS_KEY, mine)
+    if reported is None:  # an xdist worker: the controller judges the run
         return
-    for reported in session.config.stash.get(_WORKER_OPERATIONS, {}).values():
-        seen.update(reported)
+    seen = {(str(role), str(service), str(operation)) for role, service, operation in reported}
     seen_file = os.environ.get(SEEN_FILE_VARIABLE)
     if seen_file:
         Path(seen_file).write_text("".join(f"{' '.join(call)}\n" for call in sorted(seen)))
@@ -103,8 +98,4 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
     """pytest-xdist's controller: keep the product's calls a finished worker reported."""
-    reported = getattr(node, "workeroutput", {}).get(PRODUCT_OPERATIONS_KEY)
-    if reported is not None:
-        node.config.stash.setdefault(_WORKER_OPERATIONS, {})[node.gateway.id] = [
-            (str(role), str(service), str(operation)) for role, service, operation in reported
-        ]
+    keep_worker_report(node, PRODUCT_OPERATIONS_KEY)

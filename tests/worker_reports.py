@@ -1,6 +1,7 @@
 """Session-wide checks under pytest-xdist: each worker hands what it saw to the controller,
 which judges the whole run (``tests/conftest.py``'s response shapes, ``tests/loopback_session``'s
-connections).
+connections, ``tests/iam_policy_session``'s product calls). What is handed over is a list of
+JSON values (xdist sends ``workeroutput`` through execnet).
 
 A worker puts its list in ``config.workeroutput[key]`` at the end of its session; the
 controller's ``pytest_testnodedown`` keeps each finished worker's list in ``config.stash`` (a
@@ -13,11 +14,11 @@ from typing import Any
 
 import pytest
 
-_REPORTS = pytest.StashKey[dict[str, dict[str, list[str]]]]()
+_REPORTS = pytest.StashKey[dict[str, dict[str, list[Any]]]]()
 """What the finished workers reported: by key, then by worker id (gw0, gw1, ...)."""
 
 
-def hand_over_or_gather(config: pytest.Config, key: str, seen: list[str]) -> list[str] | None:
+def hand_over_or_gather(config: pytest.Config, key: str, seen: list[Any]) -> list[Any] | None:
     """In a worker: hand ``seen`` to the controller under ``key``, and return None (the
     controller judges). Elsewhere (the controller, or a serial run): ``seen`` with what every
     worker reported under ``key``."""
@@ -37,4 +38,4 @@ def keep_worker_report(node: Any, key: str) -> None:
     reported = getattr(node, "workeroutput", {}).get(key)
     if reported is not None:
         reports = node.config.stash.setdefault(_REPORTS, {})
-        reports.setdefault(key, {})[node.gateway.id] = [str(line) for line in reported]
+        reports.setdefault(key, {})[node.gateway.id] = list(reported)
